@@ -1,0 +1,9 @@
+"""Deterministic generator orchestrators: no I/O, no clock, no randomness.
+
+sync_all -> sync_connection (one per connection) -> sync_stream (one per stream).
+"""
+
+from orchestrators import sync_all, sync_connection, sync_stream  # noqa: F401  (registration by import)
+from orchestrators.blueprint import bp
+
+__all__ = ["bp"]

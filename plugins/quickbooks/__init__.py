@@ -1,0 +1,5 @@
+"""QuickBooks Online source plugin."""
+
+from plugins.quickbooks.plugin import QuickBooksPlugin
+
+PLUGIN = QuickBooksPlugin()

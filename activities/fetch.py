@@ -1,0 +1,59 @@
+"""fetch_pages: API -> raw landing blobs. Returns only refs, counts, the next cursor and throttle hints."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from activities.blueprint import bp
+from plugins.base import load_plugin
+from shared.config import load_settings
+from shared.db import runs
+from shared.db.connect import connect
+from shared.db.connections import get_connection
+from shared.http import Throttled
+from shared.landing import LandingZone, page_ref
+
+
+@bp.activity_trigger(input_name="request")
+async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
+    """Fetch up to `max_pages` pages of one stream from `cursor`, landing each page as a blob."""
+    settings = load_settings()
+    run_id, connection_id, stream = request["run_id"], request["connection_id"], request["stream"]
+    with connect() as conn:
+        connection = get_connection(conn, connection_id)
+    plugin = load_plugin(connection.plugin)
+    landing = LandingZone(settings.storage_connection, settings.landing_container)
+    cursor: dict[str, Any] | None = request["cursor"]
+    sequence = int(request.get("sequence", 0))
+    pages: list[dict[str, Any]] = []
+    retry_after: float | None = None
+    throttle_reason = None
+    async with aiohttp.ClientSession() as session:
+        api = plugin.api_client(connection, session)
+        try:
+            for _ in range(int(request.get("max_pages") or settings.pages_per_fetch)):
+                page = await plugin.fetch_page(api, connection, stream, cursor or {})
+                ref = page_ref(connection_id, stream, run_id, sequence + len(pages))
+                count = await asyncio.to_thread(landing.put_page, ref, page.records)
+                pages.append({"ref": ref, "records": count, "dropped": page.dropped_duplicates,
+                              "watermark": page.watermark})
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        except Throttled as throttled:
+            retry_after, throttle_reason = throttled.retry_after, throttled.reason
+        finally:
+            # Metered calls are counted even when the fetch fails.
+            with connect() as conn, conn.transaction():
+                runs.add_counts(conn, run_id, connection_id, stream, api_calls=api.calls)
+    return {
+        "pages": pages,
+        "cursor": cursor,
+        "done": retry_after is None and cursor is None,
+        "retry_after": retry_after,
+        "throttle_reason": throttle_reason,
+        "api_calls": api.calls,
+    }

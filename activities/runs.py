@@ -1,0 +1,72 @@
+"""Activities that open, plan and close a sync run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activities.blueprint import bp
+from plugins.base import load_plugin
+from shared.db import runs
+from shared.db.connect import connect
+from shared.db.connections import connections_in_scope, get_connection, get_watermark
+from shared.db.migrate import migrate
+
+
+@bp.activity_trigger(input_name="request")
+def begin_sync(request: dict[str, Any]) -> list[str]:
+    """Record the run and list the connections it covers (migrating the database first, idempotently)."""
+    with connect() as conn:
+        migrate(conn)
+        with conn.transaction():
+            connections = connections_in_scope(conn, request["scope"])
+            runs.begin_run(conn, request["run_id"], request["scope"], request["mode"],
+                           request.get("trigger", "manual"), request.get("instance_id", ""))
+    return [c.connection_id for c in connections]
+
+
+@bp.activity_trigger(input_name="request")
+def plan_streams(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where each stream of one connection starts: from its watermark (incremental) or the beginning (full)."""
+    with connect() as conn, conn.transaction():
+        connection = get_connection(conn, request["connection_id"])
+        plugin = load_plugin(connection.plugin)
+        plans = []
+        for stream in plugin.streams(connection):
+            watermark = get_watermark(conn, connection.connection_id, stream)
+            plan = plugin.plan(connection, stream, request["mode"], watermark)
+            runs.begin_stream(conn, request["run_id"], connection.connection_id, stream)
+            plans.append({"stream": plan.stream, "cursor": plan.cursor})
+    return plans
+
+
+@bp.activity_trigger(input_name="request")
+def finish_stream(request: dict[str, Any]) -> None:
+    with connect() as conn, conn.transaction():
+        runs.end_stream(conn, request["run_id"], request["connection_id"], request["stream"],
+                        request["status"], request.get("error"))
+        if request.get("throttle_waits"):
+            runs.add_counts(conn, request["run_id"], request["connection_id"], request["stream"],
+                            throttle_waits=request["throttle_waits"])
+
+
+@bp.activity_trigger(input_name="request")
+def finish_sync(request: dict[str, Any]) -> dict[str, Any]:
+    """Close the run: succeeded, partial (some connections failed) or failed; returns the totals."""
+    results = request.get("results") or []
+    errors = [
+        {"connection_id": r["connection_id"], "error": r.get("error", "")}
+        for r in results
+        if r.get("status") != "succeeded"
+    ]
+    if request.get("error"):
+        errors.append({"connection_id": None, "error": request["error"]})
+    if not errors:
+        status = "succeeded"
+    elif len(errors) < len(results):
+        status = "partial"
+    else:
+        status = "failed"
+    with connect() as conn, conn.transaction():
+        runs.end_run(conn, request["run_id"], status, errors)
+        summary = runs.run_summary(conn, request["run_id"]) or {}
+    return {"run_id": request["run_id"], "status": status, "totals": summary.get("totals", {}), "errors": errors}

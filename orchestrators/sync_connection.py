@@ -1,0 +1,42 @@
+"""sync_connection: plan the streams of one connection, sync each in its own sub-orchestration, aggregate."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+
+from orchestrators.blueprint import ACTIVITY_RETRY, bp
+from orchestrators.errors import short_error
+
+
+@bp.orchestration_trigger(context_name="context")
+def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    request = context.get_input()
+    run_id, connection_id = request["run_id"], request["connection_id"]
+    # A failure here is this connection's alone: report it instead of failing the siblings' parent.
+    try:
+        plans = yield context.call_activity_with_retry(
+            "plan_streams", ACTIVITY_RETRY, {"run_id": run_id, "connection_id": connection_id, "mode": request["mode"]}
+        )
+        streams = [
+            context.call_sub_orchestrator(
+                "sync_stream",
+                {"run_id": run_id, "connection_id": connection_id, "stream": plan["stream"],
+                 "cursor": plan["cursor"], "sequence": 0, "options": request.get("options", {})},
+                f"{context.instance_id}:{plan['stream']}",
+            )
+            for plan in plans
+        ]
+        results = (yield context.task_all(streams)) or []
+        yield context.call_activity_with_retry("refresh_aggregates", ACTIVITY_RETRY, {"connection_id": connection_id})
+    except Exception as exc:
+        return {"connection_id": connection_id, "status": "failed", "error": short_error(exc)}
+    failed = [r for r in results if r.get("status") != "succeeded"]
+    return {
+        "connection_id": connection_id,
+        "status": "failed" if failed else "succeeded",
+        "error": "; ".join(f"{r['stream']}: {r.get('error', '')}" for r in failed),
+        "streams": results,
+    }

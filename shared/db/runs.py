@@ -1,0 +1,80 @@
+"""The sync audit: one sync_runs row per run, one sync_run_streams row per stream of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+MAX_ERROR_TEXT = 2000
+COUNTERS = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "api_calls", "throttle_waits")
+
+
+def begin_run(conn: psycopg.Connection, run_id: str, scope: str, mode: str, trigger: str, instance_id: str) -> None:
+    """Idempotent: a retried activity finds the run already there."""
+    conn.execute(
+        """INSERT INTO sync_runs (run_id, scope, mode, trigger, instance_id)
+           VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING""",
+        (run_id, scope, mode, trigger, instance_id),
+    )
+
+
+def begin_stream(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str) -> None:
+    conn.execute(
+        """INSERT INTO sync_run_streams (run_id, connection_id, stream) VALUES (%s, %s, %s)
+           ON CONFLICT DO NOTHING""",
+        (run_id, connection_id, stream),
+    )
+
+
+def add_counts(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str, **deltas: int) -> None:
+    unknown = set(deltas) - set(COUNTERS)
+    if unknown:
+        raise ValueError(f"Unknown sync counters: {sorted(unknown)}")
+    if not deltas:
+        return
+    assignments = ", ".join(f"{name} = {name} + %({name})s" for name in deltas)
+    conn.execute(
+        # Column names come from COUNTERS (checked above), values are parameters.
+        f"UPDATE sync_run_streams SET {assignments} "
+        "WHERE run_id = %(run_id)s AND connection_id = %(connection_id)s AND stream = %(stream)s",
+        {**deltas, "run_id": run_id, "connection_id": connection_id, "stream": stream},
+    )
+
+
+def end_stream(
+    conn: psycopg.Connection, run_id: str, connection_id: str, stream: str, status: str, error: str | None = None
+) -> None:
+    conn.execute(
+        """UPDATE sync_run_streams SET status = %s, error = %s, ended_at = now()
+           WHERE run_id = %s AND connection_id = %s AND stream = %s""",
+        (status, error[:MAX_ERROR_TEXT] if error else None, run_id, connection_id, stream),
+    )
+
+
+def end_run(conn: psycopg.Connection, run_id: str, status: str, errors: list[dict[str, Any]]) -> None:
+    conn.execute(
+        "UPDATE sync_runs SET status = %s, errors = %s, ended_at = now() WHERE run_id = %s",
+        (status, Jsonb(errors), run_id),
+    )
+
+
+def stream_rows(conn: psycopg.Connection, run_id: str) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT * FROM sync_run_streams WHERE run_id = %s ORDER BY connection_id, stream", (run_id,)
+        ).fetchall()
+
+
+def run_summary(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
+    """The run with its per-stream counts and totals, as the API and the demo show it."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        run = cur.execute("SELECT * FROM sync_runs WHERE run_id = %s", (run_id,)).fetchone()
+    if run is None:
+        return None
+    streams = stream_rows(conn, run_id)
+    run["streams"] = streams
+    run["totals"] = {name: sum(s[name] for s in streams) for name in COUNTERS}
+    return run

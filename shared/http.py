@@ -1,0 +1,165 @@
+"""One HTTP client for every plugin: retries with backoff, throttle hints, call counting, a rate governor.
+
+Plugins differ only in how a response is judged (`Classifier`): QuickBooks hides faults in a 200
+and sometimes answers XML; monday puts errors inside a 200 too. The loop around it is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+MAX_ERROR_TEXT = 2000
+
+
+class Throttled(Exception):
+    """The source asked us to wait; the orchestrator waits on a durable timer, not the activity."""
+
+    def __init__(self, retry_after: float, reason: str) -> None:
+        super().__init__(f"throttled for {retry_after:.0f} s: {reason}")
+        self.retry_after = retry_after
+        self.reason = reason
+
+
+class ApiError(Exception):
+    """A request that failed for good (bad credentials, a rejected query...); the message says what to do."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 transient: bool = False) -> None:
+        super().__init__(message[:MAX_ERROR_TEXT])
+        self.status = status
+        self.code = code
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a classifier decided about one response."""
+
+    kind: str  # "ok" | "retry" | "throttle" | "fail"
+    message: str = ""
+    retry_after: float = 0.0
+    code: str | None = None
+
+    @staticmethod
+    def ok() -> Verdict:
+        return Verdict("ok")
+
+
+Classifier = Callable[[Response], Verdict]
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    timeout: float = 60.0
+
+
+class RateGovernor:
+    """Sliding-window limits (e.g. 10/s and 500/min); short waits sleep, long ones become a Throttled hint.
+
+    Shared by every activity of a process for one account, so its bookkeeping takes a thread lock
+    (activities may run on different threads and event loops) and reserves a slot before sleeping.
+    """
+
+    def __init__(self, limits: list[tuple[int, float]], *, max_sleep: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._limits = limits
+        self._windows: list[deque[float]] = [deque() for _ in limits]
+        self._max_sleep = max_sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def _reserve(self) -> float:
+        with self._lock:
+            now = self._clock()
+            wait = 0.0
+            for (count, period), window in zip(self._limits, self._windows, strict=True):
+                while window and window[0] <= now - period:
+                    window.popleft()
+                if len(window) >= count:
+                    wait = max(wait, window[-count] + period - now)
+            if wait > self._max_sleep:
+                raise Throttled(wait, "local request budget used up")
+            for window in self._windows:
+                window.append(now + wait)
+            return wait
+
+    async def acquire(self) -> None:
+        wait = self._reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+@dataclass
+class ApiClient:
+    """Sends requests through the governor and retries transient failures; counts every call made."""
+
+    session: aiohttp.ClientSession
+    classify: Classifier
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    governor: RateGovernor | None = None
+    calls: int = 0
+    redact: tuple[str, ...] = ()
+
+    def _clean(self, text: str) -> str:
+        for secret in self.redact:
+            if secret:
+                text = text.replace(secret, "***")
+        return text[:MAX_ERROR_TEXT]
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        last_problem = "no attempt made"
+        for attempt in range(1, self.policy.attempts + 1):
+            if self.governor:
+                await self.governor.acquire()
+            self.calls += 1
+            try:
+                async with self.session.request(
+                    method, url, timeout=aiohttp.ClientTimeout(total=self.policy.timeout), **kwargs
+                ) as raw:
+                    body = await raw.read()
+                    response = Response(raw.status, dict(raw.headers), body)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+            else:
+                verdict = self.classify(response)
+                if verdict.kind == "ok":
+                    return response
+                if verdict.kind == "throttle":
+                    raise Throttled(verdict.retry_after, self._clean(verdict.message))
+                if verdict.kind == "fail":
+                    raise ApiError(self._clean(verdict.message), status=response.status, code=verdict.code)
+                last_problem = verdict.message
+            if attempt < self.policy.attempts:
+                delay = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+        raise ApiError(
+            self._clean(f"{method} {url.split('?')[0]} failed after {self.policy.attempts} attempts: {last_problem}"),
+            transient=True,
+        )

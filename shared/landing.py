@@ -1,0 +1,69 @@
+"""The raw landing zone: every fetched page is kept as a gzip JSON-lines blob and loaded by reference.
+
+A failed load is replayed from the blob, never by calling the (metered) API again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContentSettings
+
+
+class PageNotFound(LookupError):
+    """A page reference that no blob answers to (deleted, or a wrong container)."""
+
+
+class LandingZone:
+    """Reads and writes landed pages in one blob container."""
+
+    def __init__(self, connection_string: str, container: str) -> None:
+        self._service = BlobServiceClient.from_connection_string(connection_string)
+        self._container = self._service.get_container_client(container)
+        self._ensured = False
+
+    def _ensure_container(self) -> None:
+        if self._ensured:
+            return
+        with contextlib.suppress(ResourceExistsError):
+            self._container.create_container()
+        self._ensured = True
+
+    def put_page(self, ref: str, records: Iterable[dict[str, Any]]) -> int:
+        """Write (or overwrite: a retried fetch lands the same page again) one page; returns its record count."""
+        self._ensure_container()
+        count = 0
+        lines = []
+        for record in records:
+            lines.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+            count += 1
+        body = gzip.compress(("\n".join(lines) + ("\n" if lines else "")).encode(), compresslevel=5)
+        self._container.upload_blob(
+            ref,
+            body,
+            overwrite=True,
+            content_settings=ContentSettings(content_type="application/x-ndjson", content_encoding="gzip"),
+            metadata={"records": str(count)},
+        )
+        return count
+
+    def read_page(self, ref: str) -> Iterator[dict[str, Any]]:
+        """The records of a landed page, in their fetched order."""
+        try:
+            raw = self._container.download_blob(ref).readall()
+        except ResourceNotFoundError as exc:
+            container = self._container.container_name
+            raise PageNotFound(f"Landed page {ref!r} is missing from container {container!r}") from exc
+        for line in gzip.decompress(raw).decode().splitlines():
+            if line:
+                yield json.loads(line)
+
+
+def page_ref(connection_id: str, stream: str, run_id: str, sequence: int) -> str:
+    """Deterministic blob name, so the same fetch retried lands on the same blob."""
+    return f"{connection_id}/{stream}/{run_id}/{sequence:06d}.jsonl.gz"
