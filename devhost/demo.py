@@ -1,0 +1,158 @@
+"""`make demo`: a full sync of the demo QuickBooks company through the local Durable host into PostgreSQL.
+
+Prints live progress per stream, then per-stream counts, elapsed time and how to look at the data.
+Run again after a kill: the interrupted sync is resumed from the local host's store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from shared.config import load_settings
+from shared.db import runs
+from shared.db.connect import connect
+from shared.db.connections import Connection, upsert_connection
+from shared.db.migrate import migrate
+
+DEMO_CONNECTION = "qbo-demo"
+DEMO_REALM = "9130350000000001"
+DEMO_TOKEN_SECRET = "qbo-demo-access-token"
+DEMO_TOKEN = "demo-access-token"  # the simulator's demo credential, not a real secret
+STORE = Path(".local/devhost.sqlite")
+TERMINAL = {"Completed", "Failed", "Terminated"}
+
+
+def demo_connection(base_url: str, realm: str = DEMO_REALM, **extra: Any) -> Connection:
+    return Connection(
+        connection_id=DEMO_CONNECTION,
+        plugin="quickbooks",
+        display_name="Demo company (QuickBooks simulator)",
+        config={"realm_id": realm, "base_url": base_url, "access_token_secret": DEMO_TOKEN_SECRET, **extra},
+    )
+
+
+def check_simulator(base_url: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{base_url}/_sim/health", timeout=5) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise SystemExit(
+            f"The QuickBooks simulator does not answer at {base_url} ({exc}).\n"
+            "Start the local services with `make services` (make demo does this for you)."
+        ) from None
+
+
+def _status_name(status: dict[str, Any] | None) -> str:
+    return (status or {}).get("runtimeStatus") or "Unknown"
+
+
+def start_or_resume(host: Any, mode: str) -> tuple[str, str]:
+    """Start the sync through the HTTP starter; if the store holds an interrupted one, resume that instead."""
+    body = json.dumps({"connection_id": DEMO_CONNECTION, "mode": mode}).encode()
+    response = host.invoke_http("start_sync_http", "POST", url="http://localhost:7071/api/syncs", body=body,
+                                headers={"Content-Type": "application/json"})
+    answer = json.loads(response.get_body() or b"{}")
+    if response.status_code == 202:
+        return answer["instanceId"], answer["runId"]
+    if response.status_code == 409:
+        instance_id = answer["instanceId"]
+        status = host.get_status(instance_id) or {}
+        run_id = (status.get("input") or {}).get("run_id", "?")
+        print(f"An interrupted sync was found ({instance_id}, run {run_id}): resuming it.")
+        host.resume()
+        return instance_id, run_id
+    raise SystemExit(f"Could not start the sync: HTTP {response.status_code}: {answer.get('error', answer)}")
+
+
+def _progress_line(rows: list[dict[str, Any]]) -> str:
+    return "  ".join(
+        f"{r['stream']}: {r['fetched']} rec/{r['pages']} pg [{r['status']}]" for r in rows
+    )
+
+
+def watch(host: Any, instance_id: str, run_id: str, *, interval: float = 0.5, out=sys.stdout) -> dict[str, Any]:
+    last = ""
+    while True:
+        status = host.wait_for(instance_id, timeout=interval)
+        with connect() as conn:
+            rows = runs.stream_rows(conn, run_id)
+        line = _progress_line(rows)
+        if line and line != last:
+            print(f"  {line}", file=out, flush=True)
+            last = line
+        if _status_name(status) in TERMINAL:
+            return status
+
+
+def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout) -> int:
+    with connect() as conn:
+        summary = runs.run_summary(conn, run_id)
+    if summary is None:
+        print(f"Run {run_id} left no record in sync_runs; orchestration status: {_status_name(status)}", file=out)
+        return 1
+    header = f"{'stream':<12}{'pages':>7}{'fetched':>9}{'inserted':>10}{'updated':>9}{'unchanged':>11}" \
+             f"{'deleted':>9}{'api calls':>11}  status"
+    print(f"\nRun {run_id} ({summary['mode']}, {summary['scope']}): {summary['status']} in {elapsed:.1f} s", file=out)
+    print(header, file=out)
+    for s in summary["streams"]:
+        print(f"{s['stream']:<12}{s['pages']:>7}{s['fetched']:>9}{s['inserted']:>10}{s['updated']:>9}"
+              f"{s['unchanged']:>11}{s['deleted']:>9}{s['api_calls']:>11}  {s['status']}"
+              + (f" ({s['error']})" if s["error"] else ""), file=out)
+    t = summary["totals"]
+    print(f"{'total':<12}{t['pages']:>7}{t['fetched']:>9}{t['inserted']:>10}{t['updated']:>9}{t['unchanged']:>11}"
+          f"{t['deleted']:>9}{t['api_calls']:>11}", file=out)
+    for error in summary["errors"]:
+        print(f"error: {error}", file=out)
+    dsn = load_settings().pg_dsn
+    print(f"""
+Look at the data:
+  psql "{dsn}" -c "SELECT stream, fetched, inserted, updated, api_calls FROM sync_run_streams WHERE run_id = '{run_id}'"
+  psql "{dsn}" -c "SELECT id, doc_number, txn_date, total_amt, balance FROM qbo_invoice ORDER BY txn_date DESC LIMIT 10"
+  psql "{dsn}" -c "SELECT bucket, value FROM metric_points WHERE grain = 'month' ORDER BY metric, bucket"
+  .venv/bin/python -m devhost --store {STORE} status {status.get('instanceId', '')}   # the orchestration
+  make demo-incremental   # fetch only what changed since""", file=out)
+    return 0 if summary["status"] == "succeeded" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=("full", "incremental"), default="full")
+    parser.add_argument("--store", type=Path, default=STORE, help="the local Durable host's state file")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("SECRET_QBO_DEMO_ACCESS_TOKEN", DEMO_TOKEN)
+    settings = load_settings()
+    check_simulator(settings.qbo_base_url)
+    with connect() as conn:
+        applied = migrate(conn)
+        with conn.transaction():
+            upsert_connection(conn, demo_connection(settings.qbo_base_url))
+    if applied:
+        print(f"Database ready ({len(applied)} migrations applied).")
+
+    from devhost import LocalDurableHost
+    from function_app import app
+
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    host = LocalDurableHost(app, args.store)
+    started = time.monotonic()
+    host.start()
+    try:
+        instance_id, run_id = start_or_resume(host, args.mode)
+        print(f"Sync {run_id} ({args.mode}) of {DEMO_CONNECTION} running as {instance_id}:")
+        status = watch(host, instance_id, run_id)
+    finally:
+        host.stop()
+    return report(run_id, time.monotonic() - started, status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

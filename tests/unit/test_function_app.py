@@ -1,0 +1,65 @@
+"""Importing function_app indexes every function as the Python worker would (worker indexing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Run in a fresh interpreter: get_functions() may be called once per app, as the worker does.
+INDEX = """
+import json, function_app
+out = {}
+for f in function_app.app.get_functions():
+    out[f.get_function_name()] = json.loads(f.get_function_json())
+print(json.dumps(out))
+"""
+
+
+def index() -> dict:
+    done = subprocess.run([sys.executable, "-c", INDEX], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def bindings(fn: dict) -> dict[str, dict]:
+    return {b["type"]: b for b in fn["bindings"]}
+
+
+def test_every_function_is_indexed_with_its_trigger():
+    functions = index()
+    orchestrators = {"sync_all", "sync_connection", "sync_stream"}
+    activities = {"begin_sync", "plan_streams", "fetch_pages", "load_pages", "refresh_aggregates",
+                  "finish_stream", "finish_sync"}
+    for name in orchestrators:
+        assert "orchestrationTrigger" in bindings(functions[name]), name
+    for name in activities:
+        assert "activityTrigger" in bindings(functions[name]), name
+    assert set(functions) == orchestrators | activities | {"start_sync_http", "get_sync_http", "scheduled_sync"}
+
+
+def test_http_starters_route_methods_and_auth():
+    functions = index()
+    start = bindings(functions["start_sync_http"])
+    assert start["httpTrigger"]["route"] == "syncs"
+    assert [m.lower() for m in start["httpTrigger"]["methods"]] == ["post"]
+    assert start["httpTrigger"]["authLevel"].lower() == "function"
+    assert "durableClient" in start
+    get = bindings(functions["get_sync_http"])
+    assert get["httpTrigger"]["route"] == "syncs/{instance_id}"
+
+
+def test_timer_schedule_comes_from_an_app_setting():
+    timer = bindings(index()["scheduled_sync"])
+    assert timer["timerTrigger"]["schedule"] == "%SYNC_SCHEDULE%"
+    assert "durableClient" in timer
+
+
+def test_host_json_bundle_and_task_hub():
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+    assert host["extensions"]["durableTask"]["hubName"] == "%TASKHUB_NAME%"
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    assert {"TASKHUB_NAME", "SYNC_SCHEDULE", "AzureWebJobsStorage"} <= set(sample)
