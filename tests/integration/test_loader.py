@@ -8,8 +8,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from shared.db.loader import RawRecord, upsert_records
 from plugins.quickbooks.streams import INVOICE
+from shared.db.loader import RawRecord, upsert_records
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
