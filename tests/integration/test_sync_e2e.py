@@ -2,132 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
 
-import psycopg
-import pytest
-
-from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
-from shared.db.connections import Connection, upsert_connection
-from tests.sim_server import serve
-
-REALM = "9130350000000001"
-TOKEN = "test-access-token"
-CONNECTION = "qbo-e2e"
-TABLES = {"Customer": "qbo_customer", "Invoice": "qbo_invoice", "Payment": "qbo_payment"}
-
-
-@pytest.fixture
-def simulator() -> Iterator[tuple[SimulatorState, str]]:
-    company = DemoCompany.generate(realm_id=REALM, seed=11, customers=60, invoices=1100, payments=700)
-    state = SimulatorState(companies=[company], clock=SimClock(start="2026-11-01T12:00:00-07:00"),
-                           access_tokens={TOKEN})
-    with serve(create_app(state)) as url:
-        yield state, url
-
-
-@pytest.fixture
-def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
-    _, url = simulator
-    monkeypatch.setenv("SECRET_QBO_E2E_TOKEN", TOKEN)
-    with psycopg.connect(pg_dsn) as conn:
-        for table in (*TABLES.values(), "stream_state", "metric_points"):
-            conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
-        upsert_connection(conn, Connection(CONNECTION, "quickbooks", "E2E company", {
-            "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-e2e-token",
-            "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 2,
-        }))
-        conn.commit()
-    return CONNECTION
-
-
-@pytest.fixture
-def host(tmp_path):
-    from devhost import LocalDurableHost
-    from function_app import app
-
-    return LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=True)
-
-
-def start(host, mode: str, **options) -> tuple[str, str]:
-    body = {"connection_id": CONNECTION, "mode": mode}
-    if options:
-        body["options"] = options
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    assert response.status_code == 202, response.get_body()
-    answer = json.loads(response.get_body())
-    return answer["instanceId"], answer["runId"]
-
-
-def sync(host, mode: str, **options) -> dict:
-    instance_id, run_id = start(host, mode, **options)
-    status = host.run_until_complete(instance_id, timeout=300)
-    assert status["runtimeStatus"] == "Completed", status
-    assert status["output"]["status"] == "succeeded", status["output"]
-    return streams_of(run_id)
-
-
-def streams_of(run_id: str) -> dict:
-    import os
-
-    with psycopg.connect(os.environ["BIZ_PG_DSN"]) as conn:
-        rows = conn.execute(
-            "SELECT stream, fetched, inserted, updated, unchanged, deleted, api_calls, status, throttle_waits "
-            "FROM sync_run_streams WHERE run_id = %s", (run_id,)
-        ).fetchall()
-    keys = ("fetched", "inserted", "updated", "unchanged", "deleted", "api_calls", "status", "throttle_waits")
-    return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
-
-
-def truth(url: str, entity: str) -> dict[str, dict]:
-    """Every record the simulator serves, read through its public query endpoint."""
-    out: dict[str, dict] = {}
-    position = 1
-    active = " WHERE Active IN (true, false)" if entity == "Customer" else ""
-    while True:
-        query = f"SELECT * FROM {entity}{active} ORDERBY Id STARTPOSITION {position} MAXRESULTS 1000"
-        request = urllib.request.Request(
-            f"{url}/v3/company/{REALM}/query?query={urllib.parse.quote(query)}&minorversion=75",
-            headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"},
-        )
-        with urllib.request.urlopen(request) as response:
-            records = json.loads(response.read())["QueryResponse"].get(entity, [])
-        out.update({r["Id"]: r for r in records})
-        if len(records) < 1000:
-            return out
-        position += 1000
-
-
-def database(pg_dsn: str, table: str) -> dict[str, dict]:
-    with psycopg.connect(pg_dsn) as conn:
-        rows = conn.execute(
-            f"SELECT id, payload FROM {table} WHERE connection_id = %s AND deleted_at IS NULL", (CONNECTION,)
-        ).fetchall()
-    return dict(rows)
-
-
-def fingerprint(pg_dsn: str) -> str:
-    digest = hashlib.sha256()
-    with psycopg.connect(pg_dsn) as conn:
-        for table in TABLES.values():
-            for row in conn.execute(
-                f"SELECT id, payload::text, updated_at, deleted_at, run_id, loaded_at FROM {table} "
-                "WHERE connection_id = %s ORDER BY id", (CONNECTION,)
-            ):
-                digest.update(repr(row).encode())
-    return digest.hexdigest()
-
-
-def assert_database_equals_simulator(pg_dsn: str, url: str) -> None:
-    for entity, table in TABLES.items():
-        expected = truth(url, entity)
-        assert expected, entity
-        assert database(pg_dsn, table) == expected, entity
+from tests.integration.helpers import (
+    CONNECTION,
+    REALM,
+    TABLES,
+    assert_database_equals_simulator,
+    fingerprint,
+    start,
+    streams_of,
+    sync,
+    truth,
+)
 
 
 def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(host, simulator, connection, pg_dsn):

@@ -1,0 +1,45 @@
+"""Fixtures for the end-to-end tests: an in-process QuickBooks simulator, a connection to it, a local host."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
+from shared.db.connections import Connection, upsert_connection
+from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN
+from tests.sim_server import serve
+
+
+@pytest.fixture
+def simulator() -> Iterator[tuple[SimulatorState, str]]:
+    company = DemoCompany.generate(realm_id=REALM, seed=11, customers=60, invoices=1100, payments=700)
+    state = SimulatorState(companies=[company], clock=SimClock(start="2026-11-01T12:00:00-07:00"),
+                           access_tokens={TOKEN})
+    with serve(create_app(state)) as url:
+        yield state, url
+
+
+@pytest.fixture
+def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
+    _, url = simulator
+    monkeypatch.setenv("SECRET_QBO_E2E_TOKEN", TOKEN)
+    with psycopg.connect(pg_dsn) as conn:
+        for table in (*TABLES.values(), "stream_state", "metric_points"):
+            conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
+        upsert_connection(conn, Connection(CONNECTION, "quickbooks", "E2E company", {
+            "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-e2e-token",
+            "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 2,
+        }))
+        conn.commit()
+    return CONNECTION
+
+
+@pytest.fixture
+def host(tmp_path):
+    from devhost import LocalDurableHost
+    from function_app import app
+
+    return LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=True)
