@@ -6,6 +6,9 @@ import azure.functions as func
 import activities
 import api
 import orchestrators
+from shared.telemetry import configure_telemetry
+
+configure_telemetry()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(orchestrators.bp)
