@@ -1,9 +1,5 @@
-"""Thin activity functions: adapt Functions I/O to plugins and shared code.
+"""Thin activity functions: adapt Functions I/O to plugins and shared code."""
 
-Importing the package registers every activity on `bp`.
-"""
-
-from activities import aggregates, fetch, load, runs  # noqa: F401  (registration by import)
 from activities.blueprint import bp
 
 __all__ = ["bp"]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.blueprint import bp
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.metrics import refresh_connection
 
 
-@bp.activity_trigger(input_name="request")
 def refresh_aggregates(request: dict[str, Any]) -> dict[str, int]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, request["connection_id"])

@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 
-from activities.blueprint import bp
 from plugins.base import load_plugin
 from shared.config import load_settings
 from shared.db import runs
@@ -17,7 +16,6 @@ from shared.http import Throttled
 from shared.landing import LandingZone, page_ref
 
 
-@bp.activity_trigger(input_name="request")
 async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     """Fetch up to `max_pages` pages of one stream from `cursor`, landing each page as a blob."""
     settings = load_settings()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.blueprint import bp
 from plugins.base import SourcePlugin, load_plugin
 from shared.config import load_settings
 from shared.db import runs
@@ -27,7 +26,6 @@ def _raw_records(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: s
             raise BadRecord(f"{stream} record {record_id} (#{position} of page {ref}) is unreadable: {exc}") from exc
 
 
-@bp.activity_trigger(input_name="request")
 def load_pages(request: dict[str, Any]) -> dict[str, int]:
     """Load landed pages once each; a retried load skips pages an earlier attempt committed."""
     settings = load_settings()

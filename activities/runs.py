@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.blueprint import bp
 from plugins.base import load_plugin
 from shared.db import runs
 from shared.db.connect import connect
@@ -12,7 +11,6 @@ from shared.db.connections import connections_in_scope, get_connection, get_wate
 from shared.db.migrate import migrate
 
 
-@bp.activity_trigger(input_name="request")
 def begin_sync(request: dict[str, Any]) -> list[str]:
     """Record the run and list the connections it covers (migrating the database first, idempotently)."""
     with connect() as conn:
@@ -24,7 +22,6 @@ def begin_sync(request: dict[str, Any]) -> list[str]:
     return [c.connection_id for c in connections]
 
 
-@bp.activity_trigger(input_name="request")
 def plan_streams(request: dict[str, Any]) -> list[dict[str, Any]]:
     """Where each stream of one connection starts: from its watermark (incremental) or the beginning (full)."""
     with connect() as conn, conn.transaction():
@@ -39,7 +36,6 @@ def plan_streams(request: dict[str, Any]) -> list[dict[str, Any]]:
     return plans
 
 
-@bp.activity_trigger(input_name="request")
 def finish_stream(request: dict[str, Any]) -> None:
     with connect() as conn, conn.transaction():
         runs.end_stream(conn, request["run_id"], request["connection_id"], request["stream"],
@@ -49,7 +45,6 @@ def finish_stream(request: dict[str, Any]) -> None:
                             throttle_waits=request["throttle_waits"])
 
 
-@bp.activity_trigger(input_name="request")
 def finish_sync(request: dict[str, Any]) -> dict[str, Any]:
     """Close the run: succeeded, partial (some connections failed) or failed; returns the totals."""
     results = request.get("results") or []
