@@ -47,7 +47,8 @@ class LandingZone:
             ref,
             body,
             overwrite=True,
-            content_settings=ContentSettings(content_type="application/x-ndjson", content_encoding="gzip"),
+            # No Content-Encoding: the SDK would then decompress on download and the blob would not be a plain .gz.
+            content_settings=ContentSettings(content_type="application/gzip"),
             metadata={"records": str(count)},
         )
         return count

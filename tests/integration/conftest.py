@@ -7,14 +7,15 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
 from shared.db.connections import Connection, upsert_connection
 from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN
 from tests.sim_server import serve
 
 
 @pytest.fixture
-def simulator() -> Iterator[tuple[SimulatorState, str]]:
+def simulator() -> Iterator[tuple[object, str]]:
+    from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
+
     company = DemoCompany.generate(realm_id=REALM, seed=11, customers=60, invoices=1100, payments=700)
     state = SimulatorState(companies=[company], clock=SimClock(start="2026-11-01T12:00:00-07:00"),
                            access_tokens={TOKEN})

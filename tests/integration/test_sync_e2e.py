@@ -101,3 +101,14 @@ def test_bad_credentials_fail_the_stream_with_an_actionable_error_and_keep_loade
     assert "reconnect this company" in json.dumps(status["output"])
     assert "revoked-token" not in json.dumps(status)
     assert fingerprint(pg_dsn) == before
+
+
+def test_timer_starts_an_incremental_sync_of_every_connection(host, simulator, connection, pg_dsn):
+    _, url = simulator
+    host.invoke_timer("scheduled_sync")
+    status = host.run_until_complete("sync-all", timeout=300)
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["input"]["trigger"] == "timer" and status["input"]["mode"] == "incremental"
+    assert status["output"]["status"] == "succeeded"
+    assert set(streams_of(status["output"]["run_id"])) == set(TABLES)
+    assert_database_equals_simulator(pg_dsn, url)

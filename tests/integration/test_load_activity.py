@@ -1,0 +1,92 @@
+"""load_pages against real Azurite and PostgreSQL: once per page, one transaction, clear errors on bad input."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from activities.load import BadRecord, load_pages
+from activities.runs import begin_sync, plan_streams
+from shared.config import load_settings
+from shared.db.connections import Connection, upsert_connection
+from shared.landing import LandingZone, PageNotFound, page_ref
+
+CONNECTION = "qbo-load"
+
+
+def invoice(id_: str, second: int, total: float = 10.0) -> dict:
+    return {"Id": id_, "SyncToken": "0", "TxnDate": "2026-02-03", "TotalAmt": total, "Balance": total,
+            "CustomerRef": {"value": "1"}, "CurrencyRef": {"value": "USD"},
+            "MetaData": {"CreateTime": "2026-02-03T10:00:00-08:00",
+                         "LastUpdatedTime": f"2026-02-03T10:00:{second:02d}-08:00"}}
+
+
+@pytest.fixture
+def run(pg_dsn, landing_container):
+    with psycopg.connect(pg_dsn) as conn:
+        upsert_connection(conn, Connection(CONNECTION, "quickbooks", "Load test", {"realm_id": "1"}))
+        conn.commit()
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    begin_sync({"run_id": run_id, "scope": CONNECTION, "mode": "full", "instance_id": "test"})
+    plan_streams({"run_id": run_id, "connection_id": CONNECTION, "mode": "full"})
+    yield run_id
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("DELETE FROM qbo_invoice WHERE connection_id = %s", (CONNECTION,))
+        conn.execute("DELETE FROM stream_state WHERE connection_id = %s", (CONNECTION,))
+        conn.commit()
+
+
+def land(run_id: str, sequence: int, records: list[dict]) -> dict:
+    settings = load_settings()
+    ref = page_ref(CONNECTION, "Invoice", run_id, sequence)
+    count = LandingZone(settings.storage_connection, settings.landing_container).put_page(ref, records)
+    last = records[-1]["MetaData"]["LastUpdatedTime"] if records and "MetaData" in records[-1] else None
+    return {"ref": ref, "records": count, "watermark": {"ts": last, "seen": [records[-1]["Id"]]} if last else None}
+
+
+def request(run_id: str, pages: list[dict]) -> dict:
+    return {"run_id": run_id, "connection_id": CONNECTION, "stream": "Invoice", "pages": pages}
+
+
+def state(pg_dsn: str, run_id: str):
+    with psycopg.connect(pg_dsn) as conn:
+        ids = [r[0] for r in conn.execute(
+            "SELECT id FROM qbo_invoice WHERE connection_id = %s ORDER BY id", (CONNECTION,))]
+        watermark = conn.execute("SELECT watermark FROM stream_state WHERE connection_id = %s AND stream = 'Invoice'",
+                                 (CONNECTION,)).fetchone()
+        counts = conn.execute("SELECT pages, fetched, inserted FROM sync_run_streams WHERE run_id = %s "
+                              "AND stream = 'Invoice'", (run_id,)).fetchone()
+    return ids, watermark[0] if watermark else None, counts
+
+
+def test_a_retried_load_skips_pages_already_committed(run, pg_dsn):
+    page = land(run, 0, [invoice("1", 1), invoice("2", 2)])
+    assert load_pages(request(run, [page]))["inserted"] == 2
+    again = load_pages(request(run, [page]))
+    assert again["pages"] == 0 and again["fetched"] == 0
+    ids, watermark, counts = state(pg_dsn, run)
+    assert ids == ["1", "2"] and counts == (1, 2, 2)
+    assert watermark == {"ts": "2026-02-03T10:00:02-08:00", "seen": ["2"]}
+
+
+def test_a_bad_record_fails_the_load_clearly_and_commits_nothing_of_it(run, pg_dsn):
+    good = land(run, 0, [invoice("1", 1)])
+    load_pages(request(run, [good]))
+    broken = invoice("3", 4)
+    del broken["MetaData"]
+    bad = land(run, 1, [invoice("2", 3), broken])
+    bad["watermark"] = {"ts": "2026-02-03T10:00:04-08:00", "seen": ["3"]}
+    with pytest.raises(BadRecord, match=r"Invoice record 3 \(#2 of page .*000001.jsonl.gz\) is unreadable"):
+        load_pages(request(run, [bad]))
+    ids, watermark, counts = state(pg_dsn, run)
+    assert ids == ["1"]  # record 2 of the failed page was rolled back with it
+    assert watermark["ts"] == "2026-02-03T10:00:01-08:00"  # the watermark did not move past the failure
+    assert counts == (1, 1, 1)
+
+
+def test_a_missing_blob_names_the_page(run):
+    ghost = {"ref": page_ref(CONNECTION, "Invoice", run, 99), "records": 1, "watermark": None}
+    with pytest.raises(PageNotFound, match=r"000099\.jsonl\.gz"):
+        load_pages(request(run, [ghost]))
