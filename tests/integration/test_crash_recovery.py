@@ -30,13 +30,13 @@ def test_kill_minus_nine_then_start_again_loads_every_record_once(simulator, con
     from devhost import LocalDurableHost
     from function_app import app
 
-    _, url = simulator
+    state, _ = simulator
     store = tmp_path / "devhost.sqlite"
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("UPDATE connections SET config = config || '{\"page_size\": 100}' WHERE connection_id = %s",
                      (CONNECTION,))
         conn.commit()
-    child = subprocess.Popen([sys.executable, str(ROOT / "tests/integration/crash_target.py"), str(store), CONNECTION],
+    child = subprocess.Popen([sys.executable, "-m", "tests.integration.crash_target", str(store), CONNECTION],
                              cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while pages_loaded(pg_dsn) < 3:
@@ -57,7 +57,7 @@ def test_kill_minus_nine_then_start_again_loads_every_record_once(simulator, con
     status = host.run_until_complete(instance_id, timeout=300)
     assert status["runtimeStatus"] == "Completed" and status["output"]["status"] == "succeeded", status
 
-    assert_database_equals_simulator(pg_dsn, url)
+    assert_database_equals_simulator(pg_dsn, state)
     run_id = status["output"]["run_id"]
     with psycopg.connect(pg_dsn) as conn:
         inserted = dict(conn.execute(
@@ -65,5 +65,5 @@ def test_kill_minus_nine_then_start_again_loads_every_record_once(simulator, con
         duplicate_pages = conn.execute(
             "SELECT count(*) - count(DISTINCT page_ref) FROM loaded_pages WHERE run_id = %s", (run_id,)).fetchone()[0]
     # Each record was inserted exactly once across the killed attempt and the resumed one.
-    assert inserted == {entity: len(truth(url, entity)) for entity in TABLES}
+    assert inserted == {entity: len(truth(state, entity)) for entity in TABLES}
     assert duplicate_pages == 0

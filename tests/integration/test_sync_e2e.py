@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import psycopg
+
 from tests.integration.helpers import (
     CONNECTION,
     REALM,
@@ -18,9 +20,9 @@ from tests.integration.helpers import (
 
 
 def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(host, simulator, connection, pg_dsn):
-    _state, url = simulator
+    state, _ = simulator
     first = sync(host, "full")
-    assert_database_equals_simulator(pg_dsn, url)
+    assert_database_equals_simulator(pg_dsn, state)
     assert first["Invoice"]["inserted"] == 1100 and first["Invoice"]["status"] == "succeeded"
     assert first["Invoice"]["api_calls"] >= 3  # 1100 invoices in pages of 500
     before = fingerprint(pg_dsn)
@@ -30,9 +32,9 @@ def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(hos
 
 
 def test_incremental_sync_fetches_only_the_changed_records(host, simulator, connection, pg_dsn):
-    state, url = simulator
+    state, _ = simulator
     sync(host, "full")
-    invoice_ids = sorted(truth(url, "Invoice"), key=int)[:3]
+    invoice_ids = sorted(truth(state, "Invoice"), key=int)[:3]
     for invoice_id in invoice_ids:
         state.update(REALM, "Invoice", invoice_id, {"PrivateNote": "changed for the incremental test"})
     state.create(REALM, "Customer", {"DisplayName": "Brand New Customer Ltd"})
@@ -40,27 +42,27 @@ def test_incremental_sync_fetches_only_the_changed_records(host, simulator, conn
     assert streams["Invoice"]["fetched"] == 3 and streams["Invoice"]["updated"] == 3
     assert streams["Customer"]["fetched"] == 1 and streams["Customer"]["inserted"] == 1
     assert streams["Payment"]["fetched"] == 0
-    assert_database_equals_simulator(pg_dsn, url)
+    assert_database_equals_simulator(pg_dsn, state)
     again = sync(host, "incremental")
     assert sum(s["fetched"] for s in again.values()) == 0
 
 
 def test_sync_survives_throttling_server_errors_and_truncated_bodies(host, simulator, connection, pg_dsn):
-    state, url = simulator
+    state, _ = simulator
     state.faults.inject("429", count=2, path_contains="/query")
     state.faults.inject("500", count=2, path_contains="/query")
     state.faults.inject("truncated", count=1, path_contains="/query")
     state.faults.inject("429_xml", count=1, path_contains="/query")
     streams = sync(host, "full")
-    assert_database_equals_simulator(pg_dsn, url)
+    assert_database_equals_simulator(pg_dsn, state)
     assert sum(s["throttle_waits"] for s in streams.values()) >= 2
-    assert sum(s["inserted"] for s in streams.values()) == sum(len(truth(url, e)) for e in TABLES)
+    assert sum(s["inserted"] for s in streams.values()) == sum(len(truth(state, e)) for e in TABLES)
 
 
 def test_long_page_loops_continue_as_new_and_still_load_everything(host, simulator, connection, pg_dsn):
-    _, url = simulator
+    state, _ = simulator
     sync(host, "full", max_pages=1, iterations_per_execution=1)
-    assert_database_equals_simulator(pg_dsn, url)
+    assert_database_equals_simulator(pg_dsn, state)
 
 
 def test_a_second_start_of_a_running_scope_is_refused(host, connection):
@@ -104,11 +106,14 @@ def test_bad_credentials_fail_the_stream_with_an_actionable_error_and_keep_loade
 
 
 def test_timer_starts_an_incremental_sync_of_every_connection(host, simulator, connection, pg_dsn):
-    _, url = simulator
+    state, _ = simulator
+    with psycopg.connect(pg_dsn) as conn:  # other tests' connections point at no simulator
+        conn.execute("UPDATE connections SET enabled = (connection_id = %s)", (CONNECTION,))
+        conn.commit()
     host.invoke_timer("scheduled_sync")
     status = host.run_until_complete("sync-all", timeout=300)
     assert status["runtimeStatus"] == "Completed", status
     assert status["input"]["trigger"] == "timer" and status["input"]["mode"] == "incremental"
     assert status["output"]["status"] == "succeeded"
     assert set(streams_of(status["output"]["run_id"])) == set(TABLES)
-    assert_database_equals_simulator(pg_dsn, url)
+    assert_database_equals_simulator(pg_dsn, state)

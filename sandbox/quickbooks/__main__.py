@@ -1,0 +1,54 @@
+"""Serve the demo company: python -m sandbox.quickbooks --host 127.0.0.1 --port 8761 [--seed 7]."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from aiohttp import web
+
+from . import DemoCompany, SimClock, SimulatorState, ThrottleLimits, create_app
+from .clock import DEFAULT_START
+from .faults import DEFAULT_HANG_SECONDS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.quickbooks", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8761)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--realm", default="9130350000000001")
+    parser.add_argument("--customers", type=int, default=120)
+    parser.add_argument("--invoices", type=int, default=2400)
+    parser.add_argument("--payments", type=int, default=1800)
+    parser.add_argument("--clock-start", default=DEFAULT_START, help="simulated time at startup (ISO, with offset)")
+    parser.add_argument("--frozen-clock", action="store_true", help="time moves only through /_sim/clock")
+    parser.add_argument("--access-token", default="demo-access-token", help="a static token valid for every realm")
+    parser.add_argument("--refresh-token", default="demo-refresh-token", help="the realm's first refresh token")
+    parser.add_argument("--client-id", default="demo-client-id")
+    parser.add_argument("--client-secret", default="demo-client-secret")
+    parser.add_argument("--per-second", type=int, default=10, help="requests/s per realm (0: no limit)")
+    parser.add_argument("--per-minute", type=int, default=500, help="requests/min per realm (0: no limit)")
+    parser.add_argument("--minorversion-policy", choices=("reject", "ignore"), default="reject")
+    parser.add_argument("--hang-seconds", type=float, default=DEFAULT_HANG_SECONDS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    company = DemoCompany.generate(realm_id=args.realm, seed=args.seed, customers=args.customers,
+                                   invoices=args.invoices, payments=args.payments)
+    state = SimulatorState(
+        companies=[company], clock=SimClock(start=args.clock_start, frozen=args.frozen_clock),
+        access_tokens={args.access_token}, refresh_tokens={args.realm: args.refresh_token},
+        client_id=args.client_id, client_secret=args.client_secret,
+        limits=ThrottleLimits(per_second=args.per_second or None, per_minute=args.per_minute or None),
+        minorversion_policy=args.minorversion_policy, timeout_hang_seconds=args.hang_seconds)
+    logging.basicConfig(level=logging.INFO)
+    counts = ", ".join(f"{name} {count}" for name, count in company.counts().items())
+    print(f"QuickBooks simulator: realm {args.realm} (seed {args.seed}): {counts}", flush=True)
+    web.run_app(create_app(state), host=args.host, port=args.port, print=print)
+
+
+if __name__ == "__main__":
+    main()

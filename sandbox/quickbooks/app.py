@@ -1,0 +1,29 @@
+"""The aiohttp application: routes of the API, the token endpoint and the control plane."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import admin
+from .api import handle_api
+from .gate import STATE_KEY, gate
+from .oauth import token_endpoint
+from .state import SimulatorState
+
+
+def create_app(state: SimulatorState) -> web.Application:
+    app = web.Application(middlewares=[gate])
+    app[STATE_KEY] = state
+
+    async def tokens(request: web.Request) -> web.Response:
+        return await token_endpoint(state.oauth, request)
+
+    async def release_hung_requests(_: web.Application) -> None:
+        # Let "timeout" faults end when the server stops instead of holding shutdown for minutes.
+        state.faults.release()
+
+    app.router.add_route("*", "/v3/company/{realm}/{tail:.*}", handle_api)
+    app.router.add_post("/oauth2/v1/tokens/bearer", tokens)
+    admin.add_routes(app)
+    app.on_shutdown.append(release_hung_requests)
+    return app

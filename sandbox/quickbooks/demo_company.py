@@ -1,0 +1,174 @@
+"""A deterministic demo QuickBooks company: same seed, byte-identical records."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from . import demo_lists
+from .clock import format_timestamp, parse_instant, zone
+from .demo_context import Draft, GenContext, assign_ids, finalize
+from .demo_txns import Counts, Transactions, build_transactions
+from .money import to_cents, to_money
+
+# Generated history ends here, just before the simulator clock's default start, so CDC's
+# 30-day window holds real changes. Never the wall clock: two runs must give identical data.
+DEFAULT_AS_OF = "2026-11-01T06:00:00-07:00"
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A hard-deleted transaction, kept so CDC can report it as `status: Deleted`."""
+
+    entity: str
+    id: str
+    deleted_at: str
+
+
+@dataclass
+class DemoCompany:
+    realm_id: str
+    timezone: str
+    records: dict[str, list[dict[str, Any]]]
+    deleted: list[Tombstone] = field(default_factory=list)
+    seed: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {entity: len(rows) for entity, rows in self.records.items()}
+
+    def to_json(self) -> str:
+        """Canonical serialization, for determinism checks and fixtures."""
+        payload = {"realm_id": self.realm_id, "timezone": self.timezone, "records": self.records,
+                   "deleted": [vars(t) for t in self.deleted]}
+        return json.dumps(payload, separators=(",", ":"))
+
+    @classmethod
+    def generate(
+        cls,
+        realm_id: str,
+        seed: int,
+        customers: int = 120,
+        invoices: int = 2400,
+        payments: int = 1800,
+        *,
+        vendors: int = 30,
+        sales_receipts: int | None = None,
+        bills: int | None = None,
+        purchases: int | None = None,
+        as_of: str = DEFAULT_AS_OF,
+        history_days: int = 730,
+        timezone: str = DEFAULT_TIMEZONE,
+        company_name: str = "Bizmetrics Demo Landscaping",
+    ) -> DemoCompany:
+        """Build the company; optional counts default to proportions of `invoices`."""
+        if customers < 1 or invoices < 0 or payments < 0 or history_days < 2:
+            raise ValueError("need at least one customer and two days of history")
+        tz = zone(timezone)
+        end = parse_instant(as_of, timezone)
+        ctx = GenContext(rng=random.Random(seed), tz=tz, as_of=end,
+                         history_start=end - timedelta(days=history_days))
+        setup = ctx.local_moment(ctx.local_day(ctx.history_start - timedelta(days=20)), time(9))
+
+        lists = _build_lists(ctx, setup, customers, vendors, company_name)
+        counts = Counts(invoices=invoices, payments=payments,
+                        sales_receipts=invoices // 8 if sales_receipts is None else sales_receipts,
+                        bills=invoices * 3 // 20 if bills is None else bills,
+                        purchases=invoices // 5 if purchases is None else purchases)
+        txns = build_transactions(ctx, lists, counts)
+        _settle_balances(lists, txns)
+        _retire_idle_customers(ctx, lists.customers)
+        _refresh_reference_names(lists, txns)
+
+        drafts: dict[str, list[Draft]] = {
+            "Account": list(lists.accounts.values()), "Item": lists.items, "Term": lists.terms,
+            "PaymentMethod": lists.payment_methods, "Customer": lists.customers, "Vendor": lists.vendors,
+            **lists.others, **txns.by_entity}
+        records: dict[str, list[dict[str, Any]]] = {}
+        for entity, rows in drafts.items():
+            finalize(ctx, rows)
+            records[entity] = [d.record for d in sorted(rows, key=lambda d: int(d.id))]
+        deleted = [Tombstone(entity, ident, format_timestamp(when, tz)) for entity, ident, when in txns.deleted]
+        return cls(realm_id=realm_id, timezone=timezone, records=records, deleted=deleted, seed=seed)
+
+
+def _build_lists(ctx: GenContext, setup: datetime, customers: int, vendors: int,
+                 company_name: str) -> demo_lists.Lists:
+    used_names: set[str] = set()
+    accounts = demo_lists.build_accounts(ctx, setup)
+    assign_ids(list(accounts.values()))
+    items = demo_lists.build_items(ctx, setup, accounts)
+    assign_ids(items)
+    simple = demo_lists.build_simple_lists(ctx, setup)
+    for rows in simple.values():
+        assign_ids(rows)
+    employees = demo_lists.build_employees(ctx, setup, used_names)
+    customer_drafts = demo_lists.build_customers(ctx, customers, setup, used_names)
+    vendor_drafts = demo_lists.build_vendors(ctx, vendors, setup, used_names, simple["Term"])
+    # Customers, vendors and employees draw from one Id counter in QBO.
+    assign_ids(employees + customer_drafts + vendor_drafts)
+    demo_lists.link_jobs(customer_drafts)
+    others = {"Employee": employees, "Class": simple["Class"], "Department": simple["Department"],
+              **demo_lists.build_company(ctx, setup, company_name)}
+    return demo_lists.Lists(accounts=accounts, items=items, terms=simple["Term"],
+                            payment_methods=simple["PaymentMethod"], customers=customer_drafts,
+                            vendors=vendor_drafts, others=others)
+
+
+def _settle_balances(lists: demo_lists.Lists, txns: Transactions) -> None:
+    owed: dict[int, int] = defaultdict(int)
+    for invoice in txns.by_entity["Invoice"]:
+        owed[id(invoice.extra["customer"])] += invoice.extra["open"]
+    for payment in txns.by_entity["Payment"]:
+        owed[id(payment.extra["customer"])] -= payment.extra["unapplied"]
+    with_jobs = dict(owed)
+    for customer in lists.customers:
+        customer.record["Balance"] = to_money(owed[id(customer)])
+        parent = customer.extra.get("parent")
+        if parent is not None:
+            with_jobs[id(parent)] = with_jobs.get(id(parent), 0) + owed[id(customer)]
+    for customer in lists.customers:
+        customer.record["BalanceWithJobs"] = to_money(with_jobs.get(id(customer), 0))
+
+    vendor_owed: dict[int, int] = defaultdict(int)
+    for bill in txns.by_entity["Bill"]:
+        vendor_owed[id(bill.extra["vendor"])] += bill.extra["open"]
+    for vendor in lists.vendors:
+        vendor.record["Balance"] = to_money(vendor_owed[id(vendor)])
+
+    balances = {
+        "Accounts Receivable (A/R)": sum(owed.values()),
+        "Accounts Payable (A/P)": sum(vendor_owed.values()),
+        "Undeposited Funds": sum(to_cents(p.record["TotalAmt"]) for p in txns.by_entity["Payment"])
+        + sum(to_cents(s.record["TotalAmt"]) for s in txns.by_entity["SalesReceipt"]),
+        "Checking": 25_000_000 - sum(p.extra["total"] for p in txns.by_entity["Purchase"]
+                                     if p.extra["kind"] != "CreditCard"),
+        "Visa": sum(p.extra["total"] for p in txns.by_entity["Purchase"] if p.extra["kind"] == "CreditCard"),
+    }
+    for name, cents in balances.items():
+        lists.accounts[name].record["CurrentBalance"] = to_money(cents)
+        lists.accounts[name].record["CurrentBalanceWithSubAccounts"] = to_money(cents)
+
+
+def _retire_idle_customers(ctx: GenContext, customers: list[Draft]) -> None:
+    """Make ~8% of customers inactive: only settled ones with no jobs, as QBO expects."""
+    parents = {id(c.extra["parent"]) for c in customers if c.extra.get("parent") is not None}
+    idle = [c for c in customers
+            if c.record["Balance"] == 0 and id(c) not in parents and not c.record["Job"]
+            and c.updated < ctx.as_of - timedelta(days=10)]
+    for customer in ctx.rng.sample(idle, min(len(idle), round(len(customers) * 0.08))):
+        demo_lists.deactivate(ctx, customer, after=customer.updated)
+
+
+def _refresh_reference_names(lists: demo_lists.Lists, txns: Transactions) -> None:
+    # References carry the current name, so retired customers show "(deleted)" in their invoices too.
+    current = {c.id: str(c.record["DisplayName"]) for c in lists.customers}
+    for entity in ("Invoice", "Payment", "SalesReceipt"):
+        for draft in txns.by_entity[entity]:
+            customer_ref = draft.record.get("CustomerRef")
+            if customer_ref is not None:
+                customer_ref["name"] = current[customer_ref["value"]]

@@ -1,0 +1,87 @@
+"""The token endpoint: refresh-token rotation, invalid_grant, and issued tokens at the API."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
+
+from . import reference
+from .conftest import REALM, REFRESH, Api
+
+BASIC = "Basic " + base64.b64encode(b"demo-client-id:demo-client-secret").decode()
+
+
+async def _token(api: Api, form: dict[str, str], authorization: str | None = BASIC) -> tuple[int, Any]:
+    headers = {"Accept": "application/json"}
+    if authorization:
+        headers["Authorization"] = authorization
+    response = await api.client.post("/oauth2/v1/tokens/bearer", data=form, headers=headers)
+    return response.status, await response.json(content_type=None)
+
+
+async def test_refresh_returns_the_intuit_token_shape(api: Api) -> None:
+    recorded = reference.QUICKBOOKS / "oauth2" / "intuit-dotnet-sdk-success_token_response.json"
+    status, body = await _token(api, {"grant_type": "refresh_token", "refresh_token": REFRESH})
+    assert status == 200
+    expected_keys = set(json.loads(recorded.read_text())) - {"id_token"}  # id_token comes only with OpenID scopes
+    assert set(body) == expected_keys
+    assert (body["token_type"], body["expires_in"]) == ("bearer", 3600)
+    assert body["x_refresh_token_expires_in"] > 86400 * 90
+
+
+async def test_refresh_rotates_and_the_superseded_token_is_invalid_grant(api: Api, state: SimulatorState) -> None:
+    _, first = await _token(api, {"grant_type": "refresh_token", "refresh_token": REFRESH})
+    assert first["refresh_token"] != REFRESH
+    status, body = await _token(api, {"grant_type": "refresh_token", "refresh_token": REFRESH})
+    assert status == 400 and body["error"] == "invalid_grant"
+    _, second = await _token(api, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert second["refresh_token"] not in (REFRESH, first["refresh_token"])
+    assert state.oauth.current_refresh_token(REALM) == second["refresh_token"]
+    status, body = await _token(api, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def test_issued_access_token_works_at_the_api_until_it_expires(api: Api, state: SimulatorState) -> None:
+    _, tokens = await _token(api, {"grant_type": "refresh_token", "refresh_token": REFRESH})
+    status, _ = await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"])
+    assert status == 200
+    status, _ = await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"], realm="123")
+    assert status == 403  # a token belongs to the company that granted it
+    state.clock.advance(3600)
+    status, body = await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"])
+    assert status == 401 and body["fault"]["error"][0]["detail"].startswith("Token expired")
+
+
+async def test_bad_client_credentials_are_invalid_client(api: Api) -> None:
+    wrong = "Basic " + base64.b64encode(b"demo-client-id:wrong").decode()
+    status, body = await _token(api, {"grant_type": "refresh_token", "refresh_token": REFRESH}, wrong)
+    assert (status, body) == (401, {"error": "invalid_client"})
+
+
+async def test_client_secret_post_is_accepted(api: Api) -> None:
+    status, _ = await _token(api, {"grant_type": "refresh_token", "refresh_token": REFRESH,
+                                   "client_id": "demo-client-id", "client_secret": "demo-client-secret"}, None)
+    assert status == 200
+
+
+async def test_authorization_code_is_exchanged_once(company: DemoCompany) -> None:
+    state = SimulatorState(companies=[company], clock=SimClock(frozen=True), authorization_codes={"code-1": REALM})
+    async with TestClient(TestServer(create_app(state))) as client:
+        api = Api(client)
+        form = {"grant_type": "authorization_code", "code": "code-1", "redirect_uri": "http://localhost/cb"}
+        status, tokens = await _token(api, form)
+        assert status == 200
+        status, _ = await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"])
+        assert status == 200
+        status, body = await _token(api, form)
+        assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def test_unknown_grant_type_is_refused(api: Api) -> None:
+    status, body = await _token(api, {"grant_type": "password"})
+    assert status == 400 and body["error"] == "unsupported_grant_type"
