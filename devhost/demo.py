@@ -116,7 +116,7 @@ def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout) 
 Look at the data:
   psql "{dsn}" -c "SELECT stream, fetched, inserted, updated, api_calls FROM sync_run_streams WHERE run_id = '{run_id}'"
   psql "{dsn}" -c "SELECT id, doc_number, txn_date, total_amt, balance FROM qbo_invoice ORDER BY txn_date DESC LIMIT 10"
-  psql "{dsn}" -c "SELECT bucket, value FROM metric_points WHERE grain = 'month' ORDER BY metric, bucket"
+  psql "{dsn}" -c "SELECT metric, bucket, value FROM metric_points WHERE grain = 'month' ORDER BY metric, bucket"
   .venv/bin/python -m devhost --store {STORE} status {status.get('instanceId', '')}   # the orchestration
   make demo-incremental   # fetch only what changed since""", file=out)
     return 0 if summary["status"] == "succeeded" else 1

@@ -31,26 +31,41 @@ CATALOG: tuple[Metric, ...] = (
 
 
 def refresh_connection(conn: psycopg.Connection, connection_id: str, plugin: str) -> int:
-    """Recompute every bucket of the connection's metrics in the caller's transaction; returns rows written."""
+    """Bring every bucket of the connection's metrics up to date in the caller's transaction.
+
+    Only buckets whose value changed are written (and vanished ones deleted), so an unchanged
+    sync leaves the table exactly as it was. Returns the rows written or deleted.
+    """
     written = 0
     for metric in (m for m in CATALOG if m.plugin == plugin):
-        conn.execute(
-            "DELETE FROM metric_points WHERE connection_id = %s AND metric = %s", (connection_id, metric.name)
-        )
         for grain in GRAINS:
             cur = conn.execute(
                 sql.SQL(
-                    """INSERT INTO metric_points (connection_id, metric, grain, bucket, value, count)
-                       SELECT %s, %s, %s, date_trunc(%s, {date})::date, sum({value}), count(*)
-                       FROM {table}
-                       WHERE connection_id = %s AND deleted_at IS NULL AND {date} IS NOT NULL
-                       GROUP BY 4"""
+                    """WITH fresh AS (
+                           SELECT date_trunc(%(grain)s, {date})::date AS bucket, sum({value}) AS value,
+                                  count(*) AS count
+                           FROM {table}
+                           WHERE connection_id = %(cid)s AND deleted_at IS NULL AND {date} IS NOT NULL
+                           GROUP BY 1),
+                       gone AS (
+                           DELETE FROM metric_points m
+                           WHERE m.connection_id = %(cid)s AND m.metric = %(metric)s AND m.grain = %(grain)s
+                             AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.bucket = m.bucket)
+                           RETURNING 1),
+                       written AS (
+                           INSERT INTO metric_points AS m (connection_id, metric, grain, bucket, value, count)
+                           SELECT %(cid)s, %(metric)s, %(grain)s, bucket, value, count FROM fresh
+                           ON CONFLICT (connection_id, metric, grain, bucket) DO UPDATE
+                           SET value = EXCLUDED.value, count = EXCLUDED.count, computed_at = now()
+                           WHERE (m.value, m.count) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.count)
+                           RETURNING 1)
+                       SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM written)"""
                 ).format(
                     date=sql.Identifier(metric.business_date),
                     value=sql.SQL(metric.value),
                     table=sql.Identifier(metric.table),
                 ),
-                (connection_id, metric.name, grain, grain, connection_id),
+                {"grain": grain, "cid": connection_id, "metric": metric.name},
             )
-            written += cur.rowcount
+            written += cur.fetchone()[0]
     return written

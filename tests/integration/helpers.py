@@ -65,6 +65,11 @@ def fingerprint(pg_dsn: str) -> str:
                 "WHERE connection_id = %s ORDER BY id", (CONNECTION,)
             ):
                 digest.update(repr(row).encode())
+        for row in conn.execute(
+            "SELECT metric, grain, bucket, value, count, computed_at FROM metric_points "
+            "WHERE connection_id = %s ORDER BY 1, 2, 3", (CONNECTION,)
+        ):
+            digest.update(repr(row).encode())
     return digest.hexdigest()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import psycopg
 
@@ -25,6 +26,12 @@ def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(hos
     assert_database_equals_simulator(pg_dsn, state)
     assert first["Invoice"]["inserted"] == 1100 and first["Invoice"]["status"] == "succeeded"
     assert first["Invoice"]["api_calls"] >= 3  # 1100 invoices in pages of 500
+    invoiced = sum(Decimal(str(r["TotalAmt"])) for r in truth(state, "Invoice").values())
+    with psycopg.connect(pg_dsn) as conn:
+        by_grain = dict(conn.execute(
+            "SELECT grain, sum(value) FROM metric_points WHERE connection_id = %s "
+            "AND metric = 'qbo.revenue_invoiced' GROUP BY grain", (CONNECTION,)).fetchall())
+    assert by_grain == dict.fromkeys(("day", "week", "month", "quarter"), invoiced)
     before = fingerprint(pg_dsn)
     second = sync(host, "full")
     assert fingerprint(pg_dsn) == before
