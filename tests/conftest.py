@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -23,6 +24,20 @@ def _with_db(dsn: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(dsn, dbname=dbname)
 
 
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable for a session-wide fixture (monkeypatch is function-scoped)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     """A fresh, migrated database for this test session; BIZ_PG_DSN points at it for the app code."""
@@ -36,15 +51,10 @@ def pg_dsn() -> Iterator[str]:
     dsn = _with_db(admin, name)
     with psycopg.connect(dsn) as conn:
         migrate(conn)
-    previous = os.environ.get("BIZ_PG_DSN")
-    os.environ["BIZ_PG_DSN"] = dsn
     try:
-        yield dsn
+        with _env("BIZ_PG_DSN", dsn):
+            yield dsn
     finally:
-        if previous is None:
-            os.environ.pop("BIZ_PG_DSN", None)
-        else:
-            os.environ["BIZ_PG_DSN"] = previous
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -67,13 +77,8 @@ def landing_container() -> Iterator[str]:
         service.create_container(name)
     except ServiceRequestError as exc:
         pytest.fail(f"Azurite is not reachable: {exc}\n{SERVICES_HINT}")
-    previous = os.environ.get("LANDING_CONTAINER")
-    os.environ["LANDING_CONTAINER"] = name
     try:
-        yield name
+        with _env("LANDING_CONTAINER", name):
+            yield name
     finally:
-        if previous is None:
-            os.environ.pop("LANDING_CONTAINER", None)
-        else:
-            os.environ["LANDING_CONTAINER"] = previous
         service.delete_container(name)
