@@ -47,6 +47,7 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
             # Metered calls are counted even when the fetch fails.
             with connect() as conn, conn.transaction():
                 runs.add_counts(conn, run_id, connection_id, stream, api_calls=api.calls)
+                runs.count_api_calls(conn, connection_id, connection.plugin, api.calls)
     return {
         "pages": pages,
         "cursor": cursor,

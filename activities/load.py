@@ -1,8 +1,15 @@
-"""load_pages: landed blobs -> COPY -> staging -> upsert, with watermark and counts, in ONE transaction."""
+"""load_pages: landed blobs -> COPY -> staging -> upsert, with watermark and counts, in ONE transaction.
+
+A record the plugin cannot read is quarantined with its reason; the rest of its page loads.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
 
 from plugins.base import SourcePlugin, load_plugin
 from shared.config import load_settings
@@ -12,18 +19,36 @@ from shared.db.connections import get_connection, set_watermark
 from shared.db.loader import RawRecord, UpsertCounts, upsert_records
 from shared.landing import LandingZone
 
-
-class BadRecord(ValueError):
-    """A landed record the plugin cannot read; names the page and the record."""
+MAX_REASON = 1000
 
 
-def _raw_records(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str):
+def _record_id(record: Any) -> str | None:
+    if isinstance(record, dict):
+        value = record.get("Id", record.get("id"))
+        return None if value is None else str(value)
+    return None
+
+
+def _read_page(
+    conn: psycopg.Connection, plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str, ids: dict[str, str]
+) -> tuple[dict[str, list[RawRecord]], int]:
+    """The page's records grouped by target table stream; unreadable ones go to quarantine."""
+    grouped: dict[str, list[RawRecord]] = defaultdict(list)
+    quarantined = 0
     for position, record in enumerate(landing.read_page(ref), start=1):
         try:
-            yield plugin.to_raw(stream, record)
-        except (ValueError, TypeError, KeyError) as exc:
-            record_id = record.get("Id", record.get("id", "?")) if isinstance(record, dict) else "?"
-            raise BadRecord(f"{stream} record {record_id} (#{position} of page {ref}) is unreadable: {exc}") from exc
+            for target, part in plugin.split(stream, record):
+                grouped[target].append(plugin.to_raw(target, part))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            quarantined += 1
+            conn.execute(
+                """INSERT INTO quarantine
+                       (connection_id, stream, run_id, page_ref, position, record_id, reason, payload)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (page_ref, position) DO NOTHING""",
+                (ids["connection_id"], stream, ids["run_id"], ref, position, _record_id(record),
+                 f"{type(exc).__name__}: {exc}"[:MAX_REASON], Jsonb(record)),
+            )
+    return grouped, quarantined
 
 
 def load_pages(request: dict[str, Any]) -> dict[str, int]:
@@ -32,11 +57,10 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
     run_id, connection_id, stream = request["run_id"], request["connection_id"], request["stream"]
     landing = LandingZone(settings.storage_connection, settings.landing_container)
     totals = UpsertCounts()
-    pages_loaded = 0
+    pages_loaded = quarantined = 0
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = load_plugin(connection.plugin)
-        spec = plugin.table(stream)
         for page in request["pages"]:
             first_time = conn.execute(
                 """INSERT INTO loaded_pages (page_ref, run_id, records) VALUES (%s, %s, %s)
@@ -45,20 +69,23 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
             ).fetchone()
             if not first_time:
                 continue
-            records: Any = _raw_records(plugin, stream, landing, page["ref"])
-            totals.add(upsert_records(conn, spec, connection_id, run_id, records, batch_rows=settings.load_batch_rows))
+            grouped, bad = _read_page(conn, plugin, stream, landing, page["ref"],
+                                      {"connection_id": connection_id, "run_id": run_id})
+            quarantined += bad
+            for target, records in grouped.items():
+                totals.add(upsert_records(conn, plugin.table(target), connection_id, run_id, records,
+                                          batch_rows=settings.load_batch_rows))
             pages_loaded += 1
-        if request["pages"] and request["pages"][-1].get("watermark"):
-            set_watermark(conn, connection_id, stream, request["pages"][-1]["watermark"], run_id)
+        last = request["pages"][-1] if request["pages"] else None
+        if last and last.get("watermark"):
+            set_watermark(conn, connection_id, last.get("watermark_stream") or stream, last["watermark"], run_id)
         runs.add_counts(
             conn, run_id, connection_id, stream,
-            pages=pages_loaded, fetched=totals.staged, inserted=totals.inserted,
-            updated=totals.updated, unchanged=totals.unchanged, deleted=totals.deleted,
+            pages=pages_loaded, fetched=totals.staged + quarantined, inserted=totals.inserted,
+            updated=totals.updated, unchanged=totals.unchanged, deleted=totals.deleted, quarantined=quarantined,
         )
     return {
-        "pages": pages_loaded, "fetched": totals.staged, "inserted": totals.inserted,
+        "pages": pages_loaded, "fetched": totals.staged + quarantined, "inserted": totals.inserted,
         "updated": totals.updated, "unchanged": totals.unchanged, "deleted": totals.deleted,
+        "quarantined": quarantined,
     }
-
-
-__all__ = ["BadRecord", "RawRecord", "load_pages"]

@@ -16,7 +16,7 @@ from orchestrators.errors import short_error
 
 ITERATIONS_PER_EXECUTION = 20
 MAX_CONSECUTIVE_THROTTLES = 30
-COUNTS = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted")
+COUNTS = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "quarantined")
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -41,7 +41,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 loaded = yield context.call_activity_with_retry(
                     "load_pages", ACTIVITY_RETRY, {**key, "pages": fetched["pages"]}
                 )
-                totals = {name: totals[name] + loaded[name] for name in COUNTS}
+                totals = {name: totals[name] + loaded.get(name, 0) for name in COUNTS}
                 sequence += len(fetched["pages"])
             cursor = fetched["cursor"]
             context.set_custom_status({**key, "phase": "loading", **totals})

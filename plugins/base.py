@@ -7,6 +7,7 @@ a RawRecord for its raw table.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,7 +53,18 @@ class SourcePlugin(Protocol):
 
     def table(self, stream: str) -> TableSpec: ...
 
+    def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+        """The (table stream, record) pairs one landed record loads into: itself, or its parts."""
+        ...
+
     def to_raw(self, stream: str, record: dict[str, Any]) -> RawRecord: ...
+
+
+class BasePlugin:
+    """Defaults a plugin may inherit: a landed record loads as itself into its own stream's table."""
+
+    def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+        return ((stream, record),)
 
 
 def load_plugin(name: str) -> SourcePlugin:
@@ -66,4 +78,4 @@ def load_plugin(name: str) -> SourcePlugin:
     except ModuleNotFoundError as exc:
         raise ValueError(f"No plugin named {name!r} (expected package plugins/{name}/)") from exc
     return module.PLUGIN
-__all__ = ["Connection", "Page", "SourcePlugin", "StreamPlan", "load_plugin"]
+__all__ = ["BasePlugin", "Connection", "Page", "SourcePlugin", "StreamPlan", "load_plugin"]

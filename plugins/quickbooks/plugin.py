@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from plugins.base import Connection, Page, StreamPlan
+from plugins.base import BasePlugin, Connection, Page, StreamPlan
 from plugins.quickbooks import faults
 from plugins.quickbooks.paging import PAGE_SIZE, advance, query_for, start_cursor
 from plugins.quickbooks.streams import STREAMS, Stream, parse_ts
@@ -20,7 +20,7 @@ from shared.secrets import secrets_provider
 REALM_LIMITS = [(10, 1.0), (500, 60.0)]
 
 
-class QuickBooksPlugin:
+class QuickBooksPlugin(BasePlugin):
     name = "quickbooks"
 
     def __init__(self) -> None:

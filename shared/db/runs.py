@@ -9,7 +9,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 MAX_ERROR_TEXT = 2000
-COUNTERS = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "api_calls", "throttle_waits")
+COUNTERS = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "quarantined", "api_calls",
+            "throttle_waits")
 
 
 def begin_run(conn: psycopg.Connection, run_id: str, scope: str, mode: str, trigger: str, instance_id: str) -> None:
@@ -78,3 +79,26 @@ def run_summary(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
     run["streams"] = streams
     run["totals"] = {name: sum(s[name] for s in streams) for name in COUNTERS}
     return run
+
+
+def count_api_calls(conn: psycopg.Connection, connection_id: str, plugin: str, calls: int) -> None:
+    """Add to this month's metered call count of the connection."""
+    if calls <= 0:
+        return
+    conn.execute(
+        """INSERT INTO api_usage (connection_id, plugin, month, calls)
+           VALUES (%s, %s, date_trunc('month', now() AT TIME ZONE 'UTC')::date, %s)
+           ON CONFLICT (connection_id, month) DO UPDATE
+           SET calls = api_usage.calls + EXCLUDED.calls, updated_at = now()""",
+        (connection_id, plugin, calls),
+    )
+
+
+def calls_this_month(conn: psycopg.Connection, plugin: str) -> int:
+    """Metered calls of every connection of a plugin this month (quotas are per developer app)."""
+    row = conn.execute(
+        "SELECT coalesce(sum(calls), 0) FROM api_usage "
+        "WHERE plugin = %s AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
+        (plugin,),
+    ).fetchone()
+    return int(row[0])

@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from activities.load import BadRecord, load_pages
+from activities.load import load_pages
 from activities.runs import begin_sync, plan_streams
 from shared.config import load_settings
 from shared.db.connections import Connection, upsert_connection
@@ -71,19 +71,19 @@ def test_a_retried_load_skips_pages_already_committed(run, pg_dsn):
     assert watermark == {"ts": "2026-02-03T10:00:02-08:00", "seen": ["2"]}
 
 
-def test_a_bad_record_fails_the_load_clearly_and_commits_nothing_of_it(run, pg_dsn):
-    good = land(run, 0, [invoice("1", 1)])
-    load_pages(request(run, [good]))
+def test_a_bad_record_is_quarantined_with_its_reason_while_the_rest_of_the_page_loads(run, pg_dsn):
     broken = invoice("3", 4)
     del broken["MetaData"]
-    bad = land(run, 1, [invoice("2", 3), broken])
-    bad["watermark"] = {"ts": "2026-02-03T10:00:04-08:00", "seen": ["3"]}
-    with pytest.raises(BadRecord, match=r"Invoice record 3 \(#2 of page .*000001.jsonl.gz\) is unreadable"):
-        load_pages(request(run, [bad]))
+    page = land(run, 0, [invoice("2", 3), broken, invoice("4", 5)])
+    loaded = load_pages(request(run, [page]))
+    assert (loaded["inserted"], loaded["quarantined"], loaded["fetched"]) == (2, 1, 3)
     ids, watermark, counts = state(pg_dsn, run)
-    assert ids == ["1"]  # record 2 of the failed page was rolled back with it
-    assert watermark["ts"] == "2026-02-03T10:00:01-08:00"  # the watermark did not move past the failure
-    assert counts == (1, 1, 1)
+    assert ids == ["2", "4"] and counts == (1, 3, 2)
+    assert watermark["ts"] == "2026-02-03T10:00:05-08:00"
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute("SELECT record_id, position, reason, payload->>'Id' FROM quarantine WHERE run_id = %s",
+                            (run,)).fetchall()
+    assert rows == [("3", 2, "ValueError: Invoice record without Id or MetaData.LastUpdatedTime", "3")]
 
 
 def test_a_missing_blob_names_the_page(run):
