@@ -8,9 +8,11 @@ import azure.durable_functions as df
 from activities.aggregates import refresh_aggregates
 from activities.fetch import fetch_pages
 from activities.load import load_pages
-from activities.runs import begin_sync, finish_stream, finish_sync, plan_streams
+from activities.runs import begin_sync, finish_connection, finish_stream, finish_sync, plan_streams
+from activities.sweep import sweep_deletes
 
 bp = df.Blueprint()
 
-for _activity in (begin_sync, plan_streams, fetch_pages, load_pages, finish_stream, refresh_aggregates, finish_sync):
+for _activity in (begin_sync, plan_streams, fetch_pages, load_pages, sweep_deletes, finish_stream, finish_connection,
+                  refresh_aggregates, finish_sync):
     bp.activity_trigger(input_name="request")(_activity)

@@ -29,8 +29,9 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     pages: list[dict[str, Any]] = []
     retry_after: float | None = None
     throttle_reason = None
+    server_time: str | None = None
     async with aiohttp.ClientSession() as session:
-        api = plugin.api_client(connection, session)
+        api = await plugin.open_api(connection, session)
         try:
             for _ in range(int(request.get("max_pages") or settings.pages_per_fetch)):
                 page = await plugin.fetch_page(api, connection, stream, cursor or {})
@@ -38,6 +39,7 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
                 count = await asyncio.to_thread(landing.put_page, ref, page.records)
                 pages.append({"ref": ref, "records": count, "dropped": page.dropped_duplicates,
                               "watermark": page.watermark})
+                server_time = server_time or page.server_time
                 cursor = page.next_cursor
                 if cursor is None:
                     break
@@ -55,4 +57,5 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
         "retry_after": retry_after,
         "throttle_reason": throttle_reason,
         "api_calls": api.calls,
+        "server_time": server_time,
     }

@@ -7,7 +7,7 @@ from typing import Any
 from plugins.base import load_plugin
 from shared.db import runs
 from shared.db.connect import connect
-from shared.db.connections import connections_in_scope, get_connection, get_watermark
+from shared.db.connections import connections_in_scope, get_connection, get_watermarks, set_watermark
 from shared.db.migrate import migrate
 
 
@@ -22,18 +22,32 @@ def begin_sync(request: dict[str, Any]) -> list[str]:
     return [c.connection_id for c in connections]
 
 
-def plan_streams(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """Where each stream of one connection starts: from its watermark (incremental) or the beginning (full)."""
+def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
+    """The plugin's plan for one connection: its streams and where each starts, or why it must not run."""
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, request["connection_id"])
         plugin = load_plugin(connection.plugin)
-        plans = []
-        for stream in plugin.streams(connection):
-            watermark = get_watermark(conn, connection.connection_id, stream)
-            plan = plugin.plan(connection, stream, request["mode"], watermark)
-            runs.begin_stream(conn, request["run_id"], connection.connection_id, stream)
-            plans.append({"stream": plan.stream, "cursor": plan.cursor})
-    return plans
+        plan = plugin.plan(connection, request["mode"], get_watermarks(conn, connection.connection_id),
+                           runs.calls_this_month(conn, connection.plugin))
+        for stream_plan in plan.streams:
+            runs.begin_stream(conn, request["run_id"], connection.connection_id, stream_plan.stream)
+    return {
+        "streams": [{"stream": p.stream, "cursor": p.cursor, "sweep": p.sweep} for p in plan.streams],
+        "context": plan.context,
+        "refused": plan.refused,
+        "notes": plan.notes,
+    }
+
+
+def finish_connection(request: dict[str, Any]) -> dict[str, Any]:
+    """After every stream of a connection succeeded: store the watermarks the plugin derives from the run."""
+    with connect() as conn, conn.transaction():
+        connection = get_connection(conn, request["connection_id"])
+        plugin = load_plugin(connection.plugin)
+        marks = plugin.after_run(connection, request.get("context") or {}, request.get("results") or [])
+        for stream, watermark in marks.items():
+            set_watermark(conn, connection.connection_id, stream, watermark, request["run_id"])
+    return {"watermarks": sorted(marks)}
 
 
 def finish_stream(request: dict[str, Any]) -> None:

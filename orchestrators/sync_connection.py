@@ -17,23 +17,31 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
     run_id, connection_id = request["run_id"], request["connection_id"]
     # A failure here is this connection's alone: report it instead of failing the siblings' parent.
     try:
-        plans = yield context.call_activity_with_retry(
+        plan = yield context.call_activity_with_retry(
             "plan_streams", ACTIVITY_RETRY, {"run_id": run_id, "connection_id": connection_id, "mode": request["mode"]}
         )
+        if plan["refused"]:
+            return {"connection_id": connection_id, "status": "failed", "error": plan["refused"]}
         streams = [
             context.call_sub_orchestrator(
                 "sync_stream",
-                {"run_id": run_id, "connection_id": connection_id, "stream": plan["stream"],
-                 "cursor": plan["cursor"], "sequence": 0, "options": request.get("options", {})},
-                f"{context.instance_id}:{plan['stream']}",
+                {"run_id": run_id, "connection_id": connection_id, "stream": stream["stream"],
+                 "cursor": stream["cursor"], "sweep": stream["sweep"], "sequence": 0,
+                 "options": request.get("options", {})},
+                f"{context.instance_id}:{stream['stream']}",
             )
-            for plan in plans
+            for stream in plan["streams"]
         ]
         results = (yield context.task_all(streams)) or []
+        failed = [r for r in results if r.get("status") != "succeeded"]
+        if not failed:
+            yield context.call_activity_with_retry(
+                "finish_connection", ACTIVITY_RETRY,
+                {"run_id": run_id, "connection_id": connection_id, "context": plan["context"], "results": results},
+            )
         yield context.call_activity_with_retry("refresh_aggregates", ACTIVITY_RETRY, {"connection_id": connection_id})
     except Exception as exc:
         return {"connection_id": connection_id, "status": "failed", "error": short_error(exc)}
-    failed = [r for r in results if r.get("status") != "succeeded"]
     return {
         "connection_id": connection_id,
         "status": "failed" if failed else "succeeded",

@@ -27,6 +27,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     throttles = int(state.get("throttles", 0))
     throttle_waits = int(state.get("throttle_waits", 0))
     cursor = state["cursor"]
+    server_time = state.get("server_time")
     sequence = int(state.get("sequence", 0))
     # Options let tests and operators shrink the loop (e.g. to exercise continue_as_new).
     options = state.get("options") or {}
@@ -44,6 +45,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 totals = {name: totals[name] + loaded.get(name, 0) for name in COUNTS}
                 sequence += len(fetched["pages"])
             cursor = fetched["cursor"]
+            server_time = server_time or fetched.get("server_time")
             context.set_custom_status({**key, "phase": "loading", **totals})
             if fetched["retry_after"] is not None:
                 throttles += 1
@@ -60,8 +62,12 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 break
         else:
             context.continue_as_new({**state, "cursor": cursor, "sequence": sequence, "totals": totals,
-                                     "throttles": throttles, "throttle_waits": throttle_waits})
+                                     "throttles": throttles, "throttle_waits": throttle_waits,
+                                     "server_time": server_time})
             return None
+        if state.get("sweep"):
+            swept = yield context.call_activity_with_retry("sweep_deletes", ACTIVITY_RETRY, key)
+            totals["deleted"] += swept["deleted"]
     except Exception as exc:
         error = short_error(exc)
         yield context.call_activity_with_retry(
@@ -72,4 +78,4 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     yield context.call_activity_with_retry(
         "finish_stream", ACTIVITY_RETRY, {**key, "status": "succeeded", "throttle_waits": throttle_waits}
     )
-    return {**key, "status": "succeeded", **totals}
+    return {**key, "status": "succeeded", "server_time": server_time, **totals}

@@ -1,8 +1,8 @@
 """The small protocol every source plugin implements; activities only talk to plugins through it.
 
-A plugin names its streams, plans where each starts, fetches one page at a time (QuickBooks by
-query position, monday by GraphQL cursor: both fit an opaque JSON cursor), and turns a record into
-a RawRecord for its raw table.
+A plugin plans a run (which streams, from where), fetches one page at a time (QuickBooks by query
+position or CDC window, monday by GraphQL cursor: both fit an opaque JSON cursor), splits a landed
+record into the tables it loads into, and turns each part into a RawRecord.
 """
 
 from __future__ import annotations
@@ -18,10 +18,25 @@ from shared.http import ApiClient
 
 @dataclass(frozen=True)
 class StreamPlan:
-    """Where one stream starts in this run; `cursor` is plugin-defined JSON."""
+    """Where one stream starts in this run; `cursor` is plugin-defined JSON.
+
+    sweep: after a complete read, rows the read did not see are tombstoned (deletes the source
+    reports nowhere else).
+    """
 
     stream: str
     cursor: dict[str, Any]
+    sweep: bool = False
+
+
+@dataclass
+class Plan:
+    """A run of one connection: its streams, what to remember for after_run, or why it must not run."""
+
+    streams: list[StreamPlan]
+    context: dict[str, Any] = field(default_factory=dict)
+    refused: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -32,7 +47,7 @@ class Page:
     next_cursor: dict[str, Any] | None
     watermark: dict[str, Any] | None = None
     dropped_duplicates: int = 0
-    notes: list[str] = field(default_factory=list)
+    server_time: str | None = None
 
 
 class SourcePlugin(Protocol):
@@ -40,31 +55,39 @@ class SourcePlugin(Protocol):
 
     name: str
 
-    def streams(self, connection: Connection) -> list[str]: ...
+    def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
+             calls_this_month: int) -> Plan: ...
 
-    def plan(self, connection: Connection, stream: str, mode: str, watermark: dict[str, Any] | None) -> StreamPlan:
-        """Start of a full run, or of an incremental run from the stored watermark."""
+    async def open_api(self, connection: Connection, session: Any) -> ApiClient:
+        """A client for this connection (credentials resolved now, e.g. a fresh OAuth access token)."""
         ...
-
-    def api_client(self, connection: Connection, session: Any) -> ApiClient: ...
 
     async def fetch_page(self, api: ApiClient, connection: Connection, stream: str,
                          cursor: dict[str, Any]) -> Page: ...
-
-    def table(self, stream: str) -> TableSpec: ...
 
     def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
         """The (table stream, record) pairs one landed record loads into: itself, or its parts."""
         ...
 
+    def table(self, stream: str) -> TableSpec: ...
+
     def to_raw(self, stream: str, record: dict[str, Any]) -> RawRecord: ...
+
+    def after_run(self, connection: Connection, context: dict[str, Any],
+                  results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Watermarks to store once every stream of the run succeeded."""
+        ...
 
 
 class BasePlugin:
-    """Defaults a plugin may inherit: a landed record loads as itself into its own stream's table."""
+    """Defaults a plugin may inherit."""
 
     def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
         return ((stream, record),)
+
+    def after_run(self, connection: Connection, context: dict[str, Any],
+                  results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {}
 
 
 def load_plugin(name: str) -> SourcePlugin:
@@ -78,4 +101,6 @@ def load_plugin(name: str) -> SourcePlugin:
     except ModuleNotFoundError as exc:
         raise ValueError(f"No plugin named {name!r} (expected package plugins/{name}/)") from exc
     return module.PLUGIN
-__all__ = ["BasePlugin", "Connection", "Page", "SourcePlugin", "StreamPlan", "load_plugin"]
+
+
+__all__ = ["BasePlugin", "Connection", "Page", "Plan", "SourcePlugin", "StreamPlan", "load_plugin"]

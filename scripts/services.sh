@@ -571,7 +571,10 @@ qbo_start() {
         return 1
     fi
     log "qbo-sim: starting"
+    # The simulator's clock starts at the real time: change data capture reaches back 30 days from "now",
+    # and the demo data (fixed timestamps) stays identical whatever the day.
     spawn_detached "$QBO_PID" "$QBO_LOG" "$VENV_PY" -m sandbox.quickbooks --host "$QBO_HOST" --port "$QBO_PORT" \
+        --clock-start "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" \
         || { tail_log "$QBO_LOG"; err "qbo-sim: failed to launch"; return 1; }
     pid="$(head -n 1 "$QBO_PID")"
     for ((i = 0; i < START_TIMEOUT * 4; i++)); do

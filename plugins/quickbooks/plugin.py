@@ -1,16 +1,19 @@
-"""The QuickBooks Online plugin: streams read through the query endpoint with keyset paging."""
+"""The QuickBooks Online plugin: full reads by keyset-paged queries, incremental runs by CDC."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import os
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from plugins.base import BasePlugin, Connection, Page, StreamPlan
-from plugins.quickbooks import faults
-from plugins.quickbooks.paging import PAGE_SIZE, advance, query_for, start_cursor
-from plugins.quickbooks.streams import STREAMS, Stream, parse_ts
+from plugins.base import BasePlugin, Connection, Page, Plan, StreamPlan
+from plugins.quickbooks import cdc, faults, paging
+from plugins.quickbooks.fields import parse_ts
+from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
 from shared.config import load_settings
 from shared.db.loader import RawRecord, TableSpec
 from shared.http import ApiClient, ApiError, RateGovernor, RetryPolicy
@@ -18,6 +21,13 @@ from shared.secrets import secrets_provider
 
 # Intuit's limits per realm: 10 requests/s and 500/min.
 REALM_LIMITS = [(10, 1.0), (500, 60.0)]
+BASE_URLS = {
+    "production": "https://quickbooks.api.intuit.com",
+    "sandbox": "https://sandbox-quickbooks.api.intuit.com",
+}
+MONTHLY_READ_QUOTA = 500_000
+QUOTA_STOP_SHARE = 0.9
+CDC_STREAM = "cdc"
 
 
 class QuickBooksPlugin(BasePlugin):
@@ -26,25 +36,56 @@ class QuickBooksPlugin(BasePlugin):
     def __init__(self) -> None:
         self._governors: dict[str, RateGovernor] = {}
 
+    # -- what to read -------------------------------------------------------------------------------
     def _stream(self, stream: str) -> Stream:
         try:
             return STREAMS[stream]
         except KeyError:
             raise ValueError(f"QuickBooks has no stream {stream!r}; known: {', '.join(STREAMS)}") from None
 
-    def streams(self, connection: Connection) -> list[str]:
+    def _entities(self, connection: Connection) -> list[str]:
         wanted = connection.config.get("streams") or list(STREAMS)
         for name in wanted:
             self._stream(name)
         return list(wanted)
 
-    def plan(self, connection: Connection, stream: str, mode: str, watermark: dict[str, Any] | None) -> StreamPlan:
-        self._stream(stream)
-        return StreamPlan(stream, start_cursor(watermark if mode == "incremental" else None))
+    def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
+             calls_this_month: int) -> Plan:
+        refusal = _quota_refusal(connection, calls_this_month)
+        if refusal:
+            return Plan(streams=[], refused=refusal)
+        entities = self._entities(connection)
+        cdc_mark = watermarks.get(CDC_STREAM)
+        notes: list[str] = []
+        if mode == "incremental" and cdc_mark and cdc.is_fresh(cdc_mark.get("since"), dt.datetime.now(dt.UTC)):
+            by_cdc = [e for e in entities if STREAMS[e].cdc]
+            plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc) | {
+                "seen": cdc_mark.get("seen", {})})] if by_cdc else []
+            plans += [StreamPlan(e, paging.start_cursor(watermarks.get(e))) for e in entities if not STREAMS[e].cdc]
+            return Plan(streams=plans, context={"establishes_cdc": False})
+        if mode == "incremental":
+            notes.append("no recent change-data-capture watermark (first run, or a gap over 30 days): "
+                         "reading every entity and sweeping deletes")
+        # A complete read: every record from the beginning, rows it does not see are deleted upstream.
+        plans = [StreamPlan(e, paging.start_cursor(None), sweep=STREAMS[e].kind in ("txn", "list"))
+                 for e in entities]
+        return Plan(streams=plans, context={"establishes_cdc": True}, notes=notes)
 
-    def api_client(self, connection: Connection, session: aiohttp.ClientSession) -> ApiClient:
+    def after_run(self, connection: Connection, context: dict[str, Any],
+                  results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """After a complete read, change data capture starts from the earliest server time the run saw."""
+        if not context.get("establishes_cdc"):
+            return {}
+        times = [parse_ts(r["server_time"]) for r in results if r.get("server_time")]
+        if not times:
+            return {}
+        since = min(times) - cdc.SAFETY
+        return {CDC_STREAM: {"since": since.isoformat(), "seen": {}}}
+
+    # -- how to read --------------------------------------------------------------------------------
+    async def open_api(self, connection: Connection, session: aiohttp.ClientSession) -> ApiClient:
         realm = _realm(connection)
-        token = secrets_provider().get(connection.config.get("access_token_secret", f"qbo-{realm}-access-token"))
+        token = await asyncio.to_thread(_access_token, connection)
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         wait = float(connection.config.get("throttle_wait_seconds", faults.THROTTLE_WAIT_SECONDS))
         governor = self._governors.setdefault(realm, RateGovernor(REALM_LIMITS))
@@ -52,27 +93,44 @@ class QuickBooksPlugin(BasePlugin):
             session,
             classify=lambda response: faults.classify(response, throttle_wait=wait),
             policy=RetryPolicy(attempts=int(connection.config.get("retry_attempts", 5)),
-                               base_delay=float(connection.config.get("retry_base_delay", 0.5))),
+                               base_delay=float(connection.config.get("retry_base_delay", 0.5)),
+                               timeout=float(connection.config.get("request_timeout", 120))),
             governor=governor,
             redact=(token,),
         )
 
     async def fetch_page(self, api: ApiClient, connection: Connection, stream: str, cursor: dict[str, Any]) -> Page:
+        if stream == CDC_STREAM:
+            return await self._fetch_cdc(api, connection, cursor)
         spec = self._stream(stream)
-        page_size = int(connection.config.get("page_size", PAGE_SIZE))
-        query = query_for(spec.entity, cursor, has_active_flag=spec.has_active_flag, page_size=page_size)
-        base = connection.config.get("base_url") or load_settings().qbo_base_url
-        minor = int(connection.config.get("minor_version", load_settings().qbo_minor_version))
-        url = f"{base}/v3/company/{_realm(connection)}/query?query={quote(query)}&minorversion={minor}"
-        response = await api.request("GET", url)
-        doc = response.json()
+        page_size = int(connection.config.get("page_size", paging.PAGE_SIZE))
+        query = paging.query_for(spec.entity, cursor, has_active_flag=spec.has_active_flag, page_size=page_size)
+        doc = (await api.request("GET", _url(connection, "query", {"query": query}))).json()
         body = doc.get("QueryResponse")
         if not isinstance(body, dict):
             raise ApiError(f"QuickBooks answered the {stream} query without a QueryResponse", transient=True)
         records = body.get(spec.entity, [])
-        fresh, watermark, done, dropped = advance(cursor, records, page_size=page_size)
+        fresh, watermark, done, dropped = paging.advance(cursor, records, page_size=page_size)
         return Page(records=fresh, next_cursor=None if done else watermark, watermark=watermark,
-                    dropped_duplicates=dropped)
+                    dropped_duplicates=dropped, server_time=doc.get("time"))
+
+    async def _fetch_cdc(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
+        params = {"entities": ",".join(cursor["entities"]), "changedSince": cursor["since"]}
+        doc = (await api.request("GET", _url(connection, "cdc", params))).json()
+        if "CDCResponse" not in doc:
+            raise ApiError("QuickBooks answered a change-data-capture request without a CDCResponse", transient=True)
+        envelopes, watermark, done, dropped = cdc.advance(cursor, cdc.changed_objects(doc), doc.get("time"))
+        return Page(records=envelopes, next_cursor=None if done else watermark, watermark=watermark,
+                    dropped_duplicates=dropped, server_time=doc.get("time"))
+
+    # -- how to load --------------------------------------------------------------------------------
+    def split(self, stream: str, record: dict[str, Any]):
+        if stream == CDC_STREAM:
+            entity = record.get("entity")
+            if entity not in STREAMS:
+                raise ValueError(f"CDC returned an entity this plugin does not sync: {entity!r}")
+            return ((entity, record["record"]),)
+        return ((stream, record),)
 
     def table(self, stream: str) -> TableSpec:
         return self._stream(stream).table
@@ -81,11 +139,12 @@ class QuickBooksPlugin(BasePlugin):
         spec = self._stream(stream)
         meta = record.get("MetaData") or {}
         updated = parse_ts(meta.get("LastUpdatedTime"))
-        if record.get("Id") in (None, "") or updated is None:
+        record_id = RECORD_ID[stream](record) if stream in RECORD_ID else record.get("Id")
+        if record_id in (None, "") or updated is None:
             raise ValueError(f"{stream} record without Id or MetaData.LastUpdatedTime")
         deleted = record.get("status") == "Deleted"
         return RawRecord(
-            id=str(record["Id"]),
+            id=str(record_id),
             updated_at=updated,
             created_at=parse_ts(meta.get("CreateTime")),
             payload=record,
@@ -99,3 +158,43 @@ def _realm(connection: Connection) -> str:
     if not realm.isdigit():
         raise ValueError(f"Connection {connection.connection_id} has no valid QuickBooks realm_id")
     return realm
+
+
+def _base_url(connection: Connection) -> str:
+    configured = connection.config.get("base_url") or os.environ.get("QBO_BASE_URL")
+    if configured:
+        return str(configured).rstrip("/")
+    environment = connection.config.get("environment", "production")
+    if environment not in BASE_URLS:
+        raise ValueError(f"Connection {connection.connection_id}: environment must be sandbox or production")
+    return BASE_URLS[environment]
+
+
+def _url(connection: Connection, endpoint: str, params: dict[str, str]) -> str:
+    minor = int(connection.config.get("minor_version", load_settings().qbo_minor_version))
+    if minor < 75:
+        raise ValueError(f"Connection {connection.connection_id}: minor_version must be 75 or later")
+    query = urlencode({**params, "minorversion": minor}, quote_via=quote)
+    return f"{_base_url(connection)}/v3/company/{_realm(connection)}/{endpoint}?{query}"
+
+
+def _access_token(connection: Connection) -> str:
+    """A static token (simulator, tests) or a fresh OAuth access token from the encrypted store."""
+    secret = connection.config.get("access_token_secret")
+    if secret:
+        return secrets_provider().get(secret)
+    from plugins.quickbooks.oauth import bearer_token
+
+    return bearer_token(connection)
+
+
+def _quota_refusal(connection: Connection, calls_this_month: int) -> str | None:
+    quota = int(connection.config.get("monthly_read_quota") or os.environ.get("QBO_MONTHLY_READ_QUOTA")
+                or MONTHLY_READ_QUOTA)
+    share = float(connection.config.get("quota_stop_share") or os.environ.get("QBO_QUOTA_STOP_SHARE")
+                  or QUOTA_STOP_SHARE)
+    if calls_this_month >= quota * share:
+        return (f"QuickBooks read quota: {calls_this_month:,} of {quota:,} metered calls used this month "
+                f"(the limit for syncs is {share:.0%}); syncing resumes next month, or raise "
+                "QBO_MONTHLY_READ_QUOTA / QBO_QUOTA_STOP_SHARE if your Intuit plan allows more")
+    return None

@@ -91,3 +91,12 @@ def set_watermark(
                last_success_at = now(), updated_at = now()""",
         (connection_id, stream, Jsonb(watermark), run_id),
     )
+
+
+def get_watermarks(conn: psycopg.Connection, connection_id: str) -> dict[str, dict[str, Any]]:
+    """Every stream's watermark of a connection."""
+    rows = conn.execute(
+        "SELECT stream, watermark FROM stream_state WHERE connection_id = %s AND watermark IS NOT NULL",
+        (connection_id,),
+    ).fetchall()
+    return dict(rows)

@@ -7,7 +7,7 @@ payload and typed values beside its deletion time.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -26,13 +26,29 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ChildTable:
+    """Rows owned by a parent record (e.g. transaction lines), replaced whenever the parent version changes.
+
+    Its rows are (connection_id, <fixed values>, parent id, *columns); `rows` derives the columns from the
+    parent's payload.
+    """
+
+    table: str
+    parent_column: str
+    columns: tuple[Column, ...]
+    rows: Callable[[dict[str, Any]], list[tuple[Any, ...]]]
+    fixed: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class TableSpec:
-    """A raw table: common columns (see COMMON_COLUMNS) plus the stream's typed columns."""
+    """A raw table: common columns (see COMMON_HEAD/COMMON_TAIL) plus the stream's typed columns."""
 
     table: str
     columns: tuple[Column, ...]
     # Compared as a row, newest wins; a version column may be NULL (treated as lowest).
     version: tuple[str, ...] = ("updated_at",)
+    children: tuple[ChildTable, ...] = ()
 
 
 COMMON_HEAD = (
@@ -131,11 +147,8 @@ def _statements(spec: TableSpec) -> _Statements:
              ORDER BY connection_id, id, {order_desc}, (deleted_at IS NOT NULL) DESC
              ON CONFLICT (connection_id, id) DO UPDATE SET {assignments}
              WHERE {old_version} < {new_version}
-             RETURNING (xmax = 0) AS inserted, (deleted_at IS NOT NULL) AS deleted)
-           SELECT count(*) FILTER (WHERE inserted AND NOT deleted),
-                  count(*) FILTER (WHERE NOT inserted AND NOT deleted),
-                  count(*) FILTER (WHERE deleted)
-           FROM written"""
+             RETURNING id, (xmax = 0) AS inserted, (deleted_at IS NOT NULL) AS deleted)
+           SELECT id, inserted, deleted FROM written"""
     ).format(
         target=target,
         cols=ident_list,
@@ -173,6 +186,56 @@ def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[Ra
         )
 
 
+def _version_key(spec: TableSpec, rec: RawRecord) -> tuple:
+    """The same order as the upsert's DISTINCT ON: newest version first, a tombstone before its twin."""
+    typed = dict(zip((c.name for c in spec.columns), rec.typed, strict=True))
+    values = {"updated_at": rec.updated_at, "created_at": rec.created_at, **typed}
+    key = []
+    for name in spec.version:
+        value = values.get(name)
+        key.append((value is not None, value if value is not None else 0))
+    return (*key, rec.deleted)
+
+
+def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: str,
+                      winners: dict[str, RawRecord], written: list[str]) -> None:
+    """Children of every parent written now are replaced by the ones in its new payload (kept on a tombstone)."""
+    replaced = [rid for rid in written if not winners[rid].deleted]
+    if not replaced:
+        return
+    for child in spec.children:
+        fixed_names = [name for name, _ in child.fixed]
+        fixed_values = [value for _, value in child.fixed]
+        where_fixed = sql.SQL("").join(
+            sql.SQL(" AND {} = %s").format(sql.Identifier(name)) for name in fixed_names
+        )
+        conn.execute(
+            sql.SQL("DELETE FROM {t} WHERE connection_id = %s{fixed} AND {parent} = ANY(%s)").format(
+                t=sql.Identifier(child.table), fixed=where_fixed, parent=sql.Identifier(child.parent_column)
+            ),
+            (connection_id, *fixed_values, replaced),
+        )
+        names = ["connection_id", *fixed_names, child.parent_column, *(c.name for c in child.columns)]
+        types = ["text", *(["text"] * len(fixed_names)), "text", *(c.pg_type for c in child.columns)]
+        copy_sql = sql.SQL("COPY {t} ({cols}) FROM STDIN (FORMAT BINARY)").format(
+            t=sql.Identifier(child.table), cols=sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            copy.set_types(types)
+            for rid in replaced:
+                for row in child.rows(winners[rid].payload):
+                    copy.write_row((connection_id, *fixed_values, rid, *row))
+
+
+def _winners(spec: TableSpec, batch: list[RawRecord]) -> dict[str, RawRecord]:
+    best: dict[str, RawRecord] = {}
+    for rec in batch:
+        current = best.get(rec.id)
+        if current is None or _version_key(spec, rec) > _version_key(spec, current):
+            best[rec.id] = rec
+    return best
+
+
 def upsert_records(
     conn: psycopg.Connection,
     spec: TableSpec,
@@ -186,14 +249,20 @@ def upsert_records(
     stmts = _statements(spec)
     totals = UpsertCounts()
     conn.execute(stmts.create_stage)
-    rows = _rows(spec, connection_id, run_id, records)
-    while batch := list(islice(rows, batch_rows)):
+    source = iter(records)
+    while chunk := list(islice(source, batch_rows)):
+        batch = chunk
         with conn.cursor() as cur:
             with cur.copy(stmts.copy) as copy:
                 copy.set_types(stmts.types)
-                for row in batch:
+                for row in _rows(spec, connection_id, run_id, batch):
                     copy.write_row(row)
-            inserted, updated, deleted = cur.execute(stmts.upsert).fetchone()
+            written = cur.execute(stmts.upsert).fetchall()
             cur.execute(stmts.truncate)
-        totals.add(UpsertCounts(staged=len(batch), inserted=inserted, updated=updated, deleted=deleted))
+        inserted = sum(1 for _, ins, dele in written if ins and not dele)
+        deleted = sum(1 for _, _, dele in written if dele)
+        totals.add(UpsertCounts(staged=len(batch), inserted=inserted, updated=len(written) - inserted - deleted,
+                                deleted=deleted))
+        if spec.children and written:
+            _replace_children(conn, spec, connection_id, _winners(spec, batch), [row[0] for row in written])
     return totals

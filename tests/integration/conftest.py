@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import psycopg
@@ -17,7 +18,8 @@ def simulator() -> Iterator[tuple[object, str]]:
     from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
 
     company = DemoCompany.generate(realm_id=REALM, seed=11, customers=60, invoices=1100, payments=700)
-    state = SimulatorState(companies=[company], clock=SimClock(start="2026-11-01T12:00:00-07:00"),
+    # The clock starts now: change data capture reaches back 30 days from the real date.
+    state = SimulatorState(companies=[company], clock=SimClock(start=dt.datetime.now(dt.UTC).replace(microsecond=0)),
                            access_tokens={TOKEN})
     with serve(create_app(state)) as url:
         yield state, url
@@ -32,7 +34,7 @@ def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
             conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "E2E company", {
             "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-e2e-token",
-            "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 2,
+            "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 2, "streams": list(TABLES),
         }))
         conn.commit()
     return CONNECTION

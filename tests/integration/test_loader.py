@@ -8,31 +8,42 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from plugins.quickbooks.streams import INVOICE
+from plugins.quickbooks import PLUGIN
+from plugins.quickbooks.streams import STREAMS
 from shared.db.loader import RawRecord, upsert_records
 
-UTC = dt.UTC
-T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+INVOICE = STREAMS["Invoice"]
+T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def invoice(id_: str, minute: int, total: str, sync_token: int = 0, deleted: bool = False) -> RawRecord:
-    updated = T0 + dt.timedelta(minutes=minute)
-    payload = {"Id": id_, "TotalAmt": float(total), "SyncToken": str(sync_token), "Note": 'back\\slash "q" ☃'}
-    typed = (sync_token, f"D{id_}", dt.date(2026, 1, 1), None, "7", Decimal(total), Decimal(total), "USD", None, None)
+def invoice(id_: str, minute: int, total: str, sync_token: int = 0, deleted: bool = False,
+            lines: int = 1) -> RawRecord:
+    updated = (T0 + dt.timedelta(minutes=minute)).isoformat()
     if deleted:
-        typed = (None,) * len(INVOICE.table.columns)
-        payload = {"Id": id_, "status": "Deleted"}
-    return RawRecord(id=id_, updated_at=updated, payload=payload, typed=typed, created_at=T0, deleted=deleted)
+        return PLUGIN.to_raw("Invoice", {"Id": id_, "status": "Deleted", "MetaData": {"LastUpdatedTime": updated}})
+    payload = {
+        "Id": id_, "SyncToken": str(sync_token), "DocNumber": f"D{id_}", "TxnDate": "2026-01-01",
+        "CustomerRef": {"value": "7"}, "CurrencyRef": {"value": "USD"}, "TotalAmt": float(total),
+        "Balance": float(total), "Note": 'back\\slash "q" ☃',
+        "Line": [{"Id": str(n), "LineNum": n, "Amount": float(total), "DetailType": "SalesItemLineDetail",
+                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 1, "UnitPrice": float(total)}}
+                 for n in range(1, lines + 1)] + [{"Amount": float(total), "DetailType": "SubTotalLineDetail",
+                                                    "SubTotalLineDetail": {}}],
+        "MetaData": {"CreateTime": T0.isoformat(), "LastUpdatedTime": updated},
+    }
+    return PLUGIN.to_raw("Invoice", payload)
 
 
 @pytest.fixture
 def conn(pg_dsn: str):
     with psycopg.connect(pg_dsn) as c:
-        c.execute("DELETE FROM qbo_invoice WHERE connection_id = 'loader-test'")
+        for table in ("qbo_invoice", "qbo_txn_line"):
+            c.execute(f"DELETE FROM {table} WHERE connection_id = 'loader-test'")
         c.commit()
         yield c
         c.rollback()
-        c.execute("DELETE FROM qbo_invoice WHERE connection_id = 'loader-test'")
+        for table in ("qbo_invoice", "qbo_txn_line"):
+            c.execute(f"DELETE FROM {table} WHERE connection_id = 'loader-test'")
         c.commit()
 
 
@@ -89,7 +100,34 @@ def test_tombstone_keeps_last_payload_and_counts_as_deleted(conn):
 
 
 def test_naive_timestamp_is_rejected_and_nothing_is_written(conn):
-    bad = RawRecord(id="9", updated_at=dt.datetime(2026, 1, 1), payload={}, typed=(None,) * 10)
+    bad = RawRecord(id="9", updated_at=dt.datetime(2026, 1, 1), payload={}, typed=(None,) * len(INVOICE.fields))
     with pytest.raises(ValueError, match="naive"):
         load(conn, [invoice("8", 0, "1.00"), bad])
     assert rows(conn) == []
+
+
+def lines(conn):
+    return conn.execute(
+        "SELECT txn_id, line_id, line_num, detail_type, amount, item_id FROM qbo_txn_line "
+        "WHERE connection_id = 'loader-test' ORDER BY txn_id, line_id"
+    ).fetchall()
+
+
+def test_lines_are_replaced_with_a_new_version_and_kept_on_a_tombstone(conn):
+    load(conn, [invoice("1", 0, "10.00", lines=3)])
+    assert [(r[1], r[3]) for r in lines(conn)] == [
+        ("1", "SalesItemLineDetail"), ("2", "SalesItemLineDetail"), ("3", "SalesItemLineDetail"),
+        ("~4", "SubTotalLineDetail")]
+    load(conn, [invoice("1", 5, "20.00", sync_token=1, lines=1)])
+    assert lines(conn) == [("1", "1", 1, "SalesItemLineDetail", Decimal("20.0"), "1"),
+                           ("1", "~2", None, "SubTotalLineDetail", Decimal("20.0"), None)]
+    load(conn, [invoice("1", 2, "99.00", sync_token=0, lines=5)])  # an older version changes nothing
+    assert len(lines(conn)) == 2
+    load(conn, [invoice("1", 9, "0", deleted=True)])
+    assert len(lines(conn)) == 2
+
+
+def test_lines_follow_the_winning_duplicate_in_a_batch(conn):
+    load(conn, [invoice("1", 3, "3.00", 3, lines=3), invoice("1", 1, "1.00", 1, lines=1)])
+    assert [r[1] for r in lines(conn)] == ["1", "2", "3", "~4"]
+    assert {r[4] for r in lines(conn)} == {Decimal("3.0")}

@@ -31,8 +31,8 @@ def bindings(fn: dict) -> dict[str, dict]:
 def test_every_function_is_indexed_with_its_trigger():
     functions = index()
     orchestrators = {"sync_all", "sync_connection", "sync_stream"}
-    activities = {"begin_sync", "plan_streams", "fetch_pages", "load_pages", "refresh_aggregates",
-                  "finish_stream", "finish_sync"}
+    activities = {"begin_sync", "plan_streams", "fetch_pages", "load_pages", "sweep_deletes", "refresh_aggregates",
+                  "finish_stream", "finish_connection", "finish_sync"}
     for name in orchestrators:
         assert "orchestrationTrigger" in bindings(functions[name]), name
     for name in activities:
