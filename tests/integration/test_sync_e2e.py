@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import psycopg
@@ -126,3 +127,86 @@ def test_timer_starts_an_incremental_sync_of_every_connection(host, simulator, c
     assert status["output"]["status"] == "succeeded"
     assert set(streams_of(status["output"]["run_id"])) == set(TABLES)
     assert_database_equals_simulator(pg_dsn, state)
+
+
+def deleted_and_voided(pg_dsn: str) -> tuple[set[str], set[str]]:
+    with psycopg.connect(pg_dsn) as conn:
+        deleted = {r[0] for r in conn.execute(
+            "SELECT id FROM qbo_invoice WHERE connection_id = %s AND deleted_at IS NOT NULL", (CONNECTION,))}
+        voided = {r[0] for r in conn.execute(
+            "SELECT id FROM qbo_invoice WHERE connection_id = %s AND voided AND total_amt = 0", (CONNECTION,))}
+    return deleted, voided
+
+
+def test_incremental_sync_turns_hard_deletes_into_tombstones_and_recognises_voids(host, simulator, connection, pg_dsn):
+    state, _ = simulator
+    sync(host, "full")
+    _, voided_before = deleted_and_voided(pg_dsn)
+    assert voided_before  # the demo company has voided invoices of its own
+    first, second = [i for i in sorted(truth(state, "Invoice"), key=int) if i not in voided_before][:2]
+    state.delete(REALM, "Invoice", first)
+    state.void(REALM, "Invoice", second)
+    streams = sync(host, "incremental")
+    assert streams["cdc"]["deleted"] == 1
+    assert deleted_and_voided(pg_dsn) == ({first}, voided_before | {second})
+    assert_database_equals_simulator(pg_dsn, state)
+
+
+def test_a_complete_read_sweeps_deletes_that_no_change_feed_reported(host, simulator, connection, pg_dsn):
+    state, _ = simulator
+    sync(host, "full")
+    gone = sorted(truth(state, "Invoice"), key=int)[5]
+    state.delete(REALM, "Invoice", gone)
+    streams = sync(host, "full")
+    assert streams["Invoice"]["deleted"] == 1
+    assert deleted_and_voided(pg_dsn)[0] == {gone}
+    assert_database_equals_simulator(pg_dsn, state)
+
+
+def test_a_sweep_that_would_delete_too_much_is_refused_and_deletes_nothing(host, simulator, connection, pg_dsn):
+    state, _ = simulator
+    sync(host, "full")
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE connections SET config = config || '{\"sweep_max_share\": 0.001}' "
+                     "WHERE connection_id = %s", (CONNECTION,))
+        conn.commit()
+    for invoice_id in sorted(truth(state, "Invoice"), key=int)[:5]:
+        state.delete(REALM, "Invoice", invoice_id)
+    instance_id, run_id = start(host, "full")
+    status = host.run_until_complete(instance_id, timeout=300)
+    assert status["output"]["status"] == "failed"
+    invoice = streams_of(run_id)["Invoice"]
+    assert invoice["status"] == "failed" and invoice["deleted"] == 0
+    assert deleted_and_voided(pg_dsn)[0] == set()
+    assert "refusing to mark more than 0% deleted" in json.dumps(status["output"])
+
+
+def test_a_sync_past_the_monthly_read_quota_is_refused_without_calling_the_api(host, simulator, connection, pg_dsn):
+    state, _ = simulator
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("INSERT INTO api_usage (connection_id, plugin, month, calls) "
+                     "VALUES ('other-company', 'quickbooks', date_trunc('month', now() AT TIME ZONE 'UTC'), 460000)")
+        conn.commit()
+    try:
+        calls_before = state.calls(REALM)
+        instance_id, _ = start(host, "full")
+        status = host.run_until_complete(instance_id, timeout=300)
+        assert status["output"]["status"] == "failed"
+        assert re.search(r"46\d,\d{3} of 500,000 metered calls", json.dumps(status["output"]))
+        assert state.calls(REALM) == calls_before
+    finally:
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute("DELETE FROM api_usage WHERE connection_id = 'other-company'")
+            conn.commit()
+
+
+def test_every_call_is_metered_for_the_month(host, simulator, connection, pg_dsn):
+    state, _ = simulator
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("DELETE FROM api_usage WHERE connection_id = %s", (CONNECTION,))
+        conn.commit()
+    before = state.calls(REALM)
+    sync(host, "full")
+    with psycopg.connect(pg_dsn) as conn:
+        (metered,) = conn.execute("SELECT calls FROM api_usage WHERE connection_id = %s", (CONNECTION,)).fetchone()
+    assert metered == state.calls(REALM) - before
