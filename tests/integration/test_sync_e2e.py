@@ -57,8 +57,16 @@ def test_incremental_sync_fetches_only_the_changed_records(host, simulator, conn
     assert sum(s["fetched"] for s in again.values()) == 0
 
 
-def test_sync_survives_throttling_server_errors_and_truncated_bodies(host, simulator, connection, pg_dsn):
+def test_sync_survives_throttling_server_errors_timeouts_and_truncated_bodies(host, simulator, connection, pg_dsn):
     state, _ = simulator
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE connections SET config = config || '{\"request_timeout\": 0.5}' "
+                     "WHERE connection_id = %s", (CONNECTION,))
+        conn.commit()
+    state.faults.hang_seconds = 2
+    state.faults.inject("timeout", count=2, path_contains="/query")
+    state.faults.inject("503", count=1, path_contains="/query")
+    state.faults.inject("fault_in_200", count=1, path_contains="/query")
     state.faults.inject("429", count=2, path_contains="/query")
     state.faults.inject("500", count=2, path_contains="/query")
     state.faults.inject("truncated", count=1, path_contains="/query")
