@@ -66,7 +66,7 @@ def test_recorded_response_parses_or_yields_its_fault(name, status, headers, bod
             continue
         if record.get("status") == "Deleted" and "MetaData" not in record:
             # The answer to a delete request (not a sync read) has no time: the plugin says so, it does not guess.
-            with pytest.raises(ValueError, match="without Id or MetaData.LastUpdatedTime"):
+            with pytest.raises(ValueError, match=r"without Id or MetaData\.LastUpdatedTime"):
                 PLUGIN.to_raw(entity, record)
             continue
         raw = PLUGIN.to_raw(entity, record)
