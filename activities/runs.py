@@ -28,7 +28,7 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         connection = get_connection(conn, request["connection_id"])
         plugin = load_plugin(connection.plugin)
         plan = plugin.plan(connection, request["mode"], get_watermarks(conn, connection.connection_id),
-                           runs.calls_this_month(conn, connection.plugin))
+                           runs.calls_this_month(conn, connection.plugin), int(request.get("phase", 0)))
         for stream_plan in plan.streams:
             runs.begin_stream(conn, request["run_id"], connection.connection_id, stream_plan.stream)
     return {
@@ -36,6 +36,7 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         "context": plan.context,
         "refused": plan.refused,
         "notes": plan.notes,
+        "next_phase": plan.next_phase,
     }
 
 

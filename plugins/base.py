@@ -31,12 +31,17 @@ class StreamPlan:
 
 @dataclass
 class Plan:
-    """A run of one connection: its streams, what to remember for after_run, or why it must not run."""
+    """A run of one connection: its streams, what to remember for after_run, or why it must not run.
+
+    next_phase: plan again once these streams are done (e.g. monday's item streams per board can only be
+    planned after the boards stream has loaded the boards).
+    """
 
     streams: list[StreamPlan]
     context: dict[str, Any] = field(default_factory=dict)
     refused: str | None = None
     notes: list[str] = field(default_factory=list)
+    next_phase: bool = False
 
 
 @dataclass
@@ -56,7 +61,7 @@ class SourcePlugin(Protocol):
     name: str
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int) -> Plan: ...
+             calls_this_month: int, phase: int = 0) -> Plan: ...
 
     async def open_api(self, connection: Connection, session: Any) -> ApiClient:
         """A client for this connection (credentials resolved now, e.g. a fresh OAuth access token)."""

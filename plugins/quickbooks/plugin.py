@@ -50,7 +50,7 @@ class QuickBooksPlugin(BasePlugin):
         return list(wanted)
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int) -> Plan:
+             calls_this_month: int, phase: int = 0) -> Plan:
         refusal = _quota_refusal(connection, calls_this_month)
         if refusal:
             return Plan(streams=[], refused=refusal)

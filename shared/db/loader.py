@@ -46,7 +46,9 @@ class TableSpec:
 
     table: str
     columns: tuple[Column, ...]
-    # Compared as a row, newest wins; a version column may be NULL (treated as lowest).
+    # Compared as a row, newest wins; a version column may be NULL (treated as lowest). Empty: the source
+    # has no version for this entity, so a row is rewritten when its content differs and it was observed
+    # no earlier than the stored one (updated_at then holds the observation time).
     version: tuple[str, ...] = ("updated_at",)
     children: tuple[ChildTable, ...] = ()
 
@@ -138,15 +140,19 @@ def _statements(spec: TableSpec) -> _Statements:
         return sql.SQL("ROW({})").format(sql.SQL(", ").join(parts))
 
     order_desc = sql.SQL(", ").join(
-        sql.SQL("{} DESC NULLS LAST").format(sql.Identifier(c)) for c in spec.version
+        sql.SQL("{} DESC NULLS LAST").format(sql.Identifier(c)) for c in spec.version or ("updated_at",)
     )
+    if spec.version:
+        newer = sql.SQL("{} < {}").format(version_row("t"), version_row("excluded"))
+    else:
+        newer = sql.SQL("t.payload IS DISTINCT FROM EXCLUDED.payload AND t.updated_at <= EXCLUDED.updated_at")
     upsert = sql.SQL(
         """WITH written AS (
              INSERT INTO {target} AS t ({cols})
              SELECT DISTINCT ON (connection_id, id) {cols} FROM {stage}
              ORDER BY connection_id, id, {order_desc}, (deleted_at IS NOT NULL) DESC
              ON CONFLICT (connection_id, id) DO UPDATE SET {assignments}
-             WHERE {old_version} < {new_version}
+             WHERE {newer}
              RETURNING id, (xmax = 0) AS inserted, (deleted_at IS NOT NULL) AS deleted)
            SELECT id, inserted, deleted FROM written"""
     ).format(
@@ -155,8 +161,7 @@ def _statements(spec: TableSpec) -> _Statements:
         stage=stage,
         order_desc=order_desc,
         assignments=sql.SQL(", ").join(assignments),
-        old_version=version_row("t"),
-        new_version=version_row("excluded"),
+        newer=newer,
     )
     return _Statements(
         create_stage=sql.SQL(
@@ -191,7 +196,7 @@ def _version_key(spec: TableSpec, rec: RawRecord) -> tuple:
     typed = dict(zip((c.name for c in spec.columns), rec.typed, strict=True))
     values = {"updated_at": rec.updated_at, "created_at": rec.created_at, **typed}
     key = []
-    for name in spec.version:
+    for name in spec.version or ("updated_at",):
         value = values.get(name)
         key.append((value is not None, value if value is not None else 0))
     return (*key, rec.deleted)

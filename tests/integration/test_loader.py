@@ -10,7 +10,7 @@ import pytest
 
 from plugins.quickbooks import PLUGIN
 from plugins.quickbooks.streams import STREAMS
-from shared.db.loader import RawRecord, upsert_records
+from shared.db.loader import Column, RawRecord, TableSpec, upsert_records
 
 INVOICE = STREAMS["Invoice"]
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -131,3 +131,29 @@ def test_lines_follow_the_winning_duplicate_in_a_batch(conn):
     load(conn, [invoice("1", 3, "3.00", 3, lines=3), invoice("1", 1, "1.00", 1, lines=1)])
     assert [r[1] for r in lines(conn)] == ["1", "2", "3", "~4"]
     assert {r[4] for r in lines(conn)} == {Decimal("3.0")}
+
+
+UNVERSIONED = TableSpec("loader_unversioned", (Column("name", "text"),), version=())
+
+
+def observed(id_: str, minute: int, name: str) -> RawRecord:
+    return RawRecord(id=id_, updated_at=T0 + dt.timedelta(minutes=minute), payload={"id": id_, "name": name},
+                     typed=(name,))
+
+
+def test_records_without_a_source_version_are_rewritten_only_when_their_content_changes(pg_dsn):
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("""CREATE TABLE IF NOT EXISTS loader_unversioned (
+            connection_id text, id text, created_at timestamptz, updated_at timestamptz NOT NULL,
+            deleted_at timestamptz, name text, payload jsonb NOT NULL, run_id text NOT NULL,
+            loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (connection_id, id))""")
+        with conn.transaction():
+            first = upsert_records(conn, UNVERSIONED, "c", "r1", [observed("1", 0, "Sales")])
+            same = upsert_records(conn, UNVERSIONED, "c", "r2", [observed("1", 5, "Sales")])
+            renamed = upsert_records(conn, UNVERSIONED, "c", "r3", [observed("1", 9, "Sales EMEA")])
+            replayed_old = upsert_records(conn, UNVERSIONED, "c", "r4", [observed("1", 1, "Sales")])
+        assert (first.inserted, same.unchanged, renamed.updated, replayed_old.unchanged) == (1, 1, 1, 1)
+        row = conn.execute("SELECT name, run_id, updated_at FROM loader_unversioned WHERE id = '1'").fetchone()
+        assert row == ("Sales EMEA", "r3", T0 + dt.timedelta(minutes=9))
+        conn.execute("DROP TABLE loader_unversioned")
+        conn.commit()
