@@ -1,0 +1,87 @@
+"""Failures a test can queue up: the ways monday and its edge are seen (or documented) to fail.
+
+Kinds and where they strike:
+- complexity_exhausted, rate_limited, daily_limit: the request is refused as the real limit would
+  refuse it (HTTP 429, Retry-After, the version's error shape); nothing is charged.
+- 500: HTTP 500 with monday's internal error body. error_in_200: HTTP 200, the query runs, its first
+  root field is replaced by an INTERNAL_SERVER_ERROR entry (partial data).
+- malformed: HTTP 200 whose JSON stops half-way. timeout: the request hangs (longer than monday's own
+  60 s limit), then 504.
+- cursor_expired: the next request that presents a cursor gets CursorException.
+- unauthorized_board: the next request that reads the board (`board_id`, or any board) gets
+  USER_UNAUTHORIZED (403 in an HTTP 200) for that field.
+`count` is how many requests a fault affects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+FAULT_KINDS = frozenset({"complexity_exhausted", "rate_limited", "daily_limit", "500", "error_in_200", "malformed",
+                         "cursor_expired", "unauthorized_board", "timeout"})
+REQUEST_KINDS = frozenset({"complexity_exhausted", "rate_limited", "daily_limit", "500", "error_in_200", "malformed",
+                           "timeout"})
+DEFAULT_HANG_SECONDS = 75.0  # longer than monday's 60 s call timeout, so a client timeout must fire first
+
+
+@dataclass
+class PendingFault:
+    kind: str
+    remaining: int
+    board_id: str | None = None
+    retry_in_seconds: int | None = None
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": self.kind, "remaining": self.remaining, "board_id": self.board_id,
+                "retry_in_seconds": self.retry_in_seconds}
+
+
+class FaultInjector:
+    def __init__(self, hang_seconds: float = DEFAULT_HANG_SECONDS) -> None:
+        self.hang_seconds = hang_seconds
+        self._pending: list[PendingFault] = []
+        self._released = asyncio.Event()
+
+    def inject(self, kind: str, count: int = 1, *, board_id: str | int | None = None,
+               retry_in_seconds: int | None = None) -> None:
+        """Queue `count` failures of `kind`; `board_id` narrows unauthorized_board, `retry_in_seconds`
+        sets what the limit faults tell the client."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._pending.append(PendingFault(kind, count, None if board_id is None else str(board_id), retry_in_seconds))
+
+    def _consume(self, fault: PendingFault) -> PendingFault:
+        fault.remaining -= 1
+        if fault.remaining == 0:
+            self._pending.remove(fault)
+        return fault
+
+    def take_request_fault(self) -> PendingFault | None:
+        """The first queued fault that strikes a whole request (first in, first out)."""
+        fault = next((f for f in self._pending if f.kind in REQUEST_KINDS), None)
+        return self._consume(fault) if fault is not None else None
+
+    def take(self, kind: str, board_id: str | None = None) -> PendingFault | None:
+        """Consume a queued fault of `kind` that applies to `board_id` (or to any board)."""
+        for fault in self._pending:
+            if fault.kind == kind and (fault.board_id is None or board_id is None or fault.board_id == board_id):
+                return self._consume(fault)
+        return None
+
+    def pending(self) -> list[dict[str, object]]:
+        return [fault.describe() for fault in self._pending]
+
+    def clear(self) -> None:
+        self._pending.clear()
+
+    async def hang(self) -> None:
+        """Hold a request open like a stuck upstream; ends early when the server shuts down."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._released.wait(), timeout=self.hang_seconds)
+
+    def release(self) -> None:
+        self._released.set()
