@@ -12,7 +12,7 @@
 # Run scripts/bootstrap.sh first (binaries, virtualenv, Azurite). Runtime files live in .local/ (gitignored):
 #   .local/pg/data      PostgreSQL cluster (or /var/tmp/bizmetrics-<hash>/pg/data, see below)
 #   .local/azurite      Azurite storage
-#   .local/run          pid files and logs (postgres.log, azurite.log, qbo-sim.log)
+#   .local/run          pid files and logs (postgres.log, azurite.log, qbo-sim.log, monday-sim.log)
 # As root, PostgreSQL runs as the system user "bizmetrics" (created once, no login shell); if that user cannot
 # traverse the checkout path, the cluster lives under /var/tmp/bizmetrics-<hash of checkout path> instead.
 #
@@ -47,12 +47,9 @@ AZ_CONN+="BlobEndpoint=http://$AZ_HOST:$AZ_BLOB_PORT/devstoreaccount1;"
 AZ_CONN+="QueueEndpoint=http://$AZ_HOST:$AZ_QUEUE_PORT/devstoreaccount1;"
 AZ_CONN+="TableEndpoint=http://$AZ_HOST:$AZ_TABLE_PORT/devstoreaccount1;"
 
-QBO_HOST=127.0.0.1
+SIM_HOST=127.0.0.1
 QBO_PORT=8761
-QBO_URL="http://$QBO_HOST:$QBO_PORT"
-QBO_MAIN="$ROOT/sandbox/quickbooks/__main__.py"
-QBO_PID="$RUN/qbo-sim.pid"
-QBO_LOG="$RUN/qbo-sim.log"
+MONDAY_PORT=8762
 VENV_PY="$ROOT/.venv/bin/python"
 
 START_TIMEOUT=60   # seconds to wait for each service to become ready
@@ -542,87 +539,103 @@ az_status() {
     return 1
 }
 
-# --- QuickBooks simulator ------------------------------------------------------------------------------------
+# --- API simulators (QuickBooks, monday.com) ---------------------------------------------------------------
+# One set of functions for every simulator: name, Python module, port. Each serves GET /_sim/health.
 
-qbo_available() { [[ -f "$QBO_MAIN" ]]; }
+sim_vars() {  # sim_vars NAME -> sets SIM_MODULE SIM_PORT SIM_URL SIM_MAIN SIM_PID SIM_LOG SIM_ARGS
+    case "$1" in
+        qbo-sim) SIM_MODULE=sandbox.quickbooks; SIM_PORT="$QBO_PORT" ;;
+        monday-sim) SIM_MODULE=sandbox.monday; SIM_PORT="$MONDAY_PORT" ;;
+        *) die "unknown simulator $1" ;;
+    esac
+    SIM_URL="http://$SIM_HOST:$SIM_PORT"
+    SIM_MAIN="$ROOT/${SIM_MODULE//.//}/__main__.py"
+    SIM_PID="$RUN/$1.pid"
+    SIM_LOG="$RUN/$1.log"
+    # The simulators' clocks start at the real time: QuickBooks change data capture reaches back 30 days
+    # from "now"; the demo data (fixed timestamps) stays identical whatever the day.
+    SIM_ARGS=(--clock-start "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)")
+}
 
-qbo_start() {
-    local pid i
-    if ! qbo_available; then
-        log "qbo-sim: skipped: ${QBO_MAIN#"$ROOT"/} is missing (simulator not built yet)"
+sim_start() {
+    local name="$1" pid i
+    sim_vars "$name"
+    if [[ ! -f "$SIM_MAIN" ]]; then
+        log "$name: skipped: ${SIM_MAIN#"$ROOT"/} is missing"
         return 0
     fi
     if [[ "${BIZ_SKIP_SIMS:-}" == 1 ]]; then
-        log "qbo-sim: skipped (BIZ_SKIP_SIMS=1)"
+        log "$name: skipped (BIZ_SKIP_SIMS=1)"
         return 0
     fi
-    if pid="$(pidfile_alive "$QBO_PID" "$VENV_PY -m sandbox.quickbooks ")"; then
+    if pid="$(pidfile_alive "$SIM_PID" "$VENV_PY -m $SIM_MODULE ")"; then
         for ((i = 0; i < START_TIMEOUT * 4; i++)); do
-            http_ok "$QBO_URL/_sim/health" && { log "qbo-sim: already running (pid $pid) $QBO_URL"; return 0; }
+            http_ok "$SIM_URL/_sim/health" && { log "$name: already running (pid $pid) $SIM_URL"; return 0; }
             sleep 0.25
         done
-        err "qbo-sim: pid $pid is alive but $QBO_URL/_sim/health does not answer (log: $QBO_LOG)"
+        err "$name: pid $pid is alive but $SIM_URL/_sim/health does not answer (log: $SIM_LOG)"
         return 1
     fi
-    rm -f "$QBO_PID"
-    [[ -x "$VENV_PY" ]] || { err "qbo-sim: $VENV_PY missing. Run scripts/bootstrap.sh first."; return 1; }
-    if port_open "$QBO_HOST" "$QBO_PORT"; then
-        err "$(port_taken_msg "$QBO_PORT" qbo-sim)"
+    rm -f "$SIM_PID"
+    [[ -x "$VENV_PY" ]] || { err "$name: $VENV_PY missing. Run scripts/bootstrap.sh first."; return 1; }
+    if port_open "$SIM_HOST" "$SIM_PORT"; then
+        err "$(port_taken_msg "$SIM_PORT" "$name")"
         return 1
     fi
-    log "qbo-sim: starting"
-    # The simulator's clock starts at the real time: change data capture reaches back 30 days from "now",
-    # and the demo data (fixed timestamps) stays identical whatever the day.
-    spawn_detached "$QBO_PID" "$QBO_LOG" "$VENV_PY" -m sandbox.quickbooks --host "$QBO_HOST" --port "$QBO_PORT" \
-        --clock-start "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" \
-        || { tail_log "$QBO_LOG"; err "qbo-sim: failed to launch"; return 1; }
-    pid="$(head -n 1 "$QBO_PID")"
+    log "$name: starting"
+    spawn_detached "$SIM_PID" "$SIM_LOG" "$VENV_PY" -m "$SIM_MODULE" --host "$SIM_HOST" --port "$SIM_PORT" \
+        "${SIM_ARGS[@]}" || { tail_log "$SIM_LOG"; err "$name: failed to launch"; return 1; }
+    pid="$(head -n 1 "$SIM_PID")"
     for ((i = 0; i < START_TIMEOUT * 4; i++)); do
-        if http_ok "$QBO_URL/_sim/health"; then
-            log "qbo-sim: up (pid $pid) $QBO_URL  log: $QBO_LOG"
+        if http_ok "$SIM_URL/_sim/health"; then
+            log "$name: up (pid $pid) $SIM_URL  log: $SIM_LOG"
             return 0
         fi
         pid_alive "$pid" || break
         sleep 0.25
     done
-    tail_log "$QBO_LOG"
+    tail_log "$SIM_LOG"
     if pid_alive "$pid"; then
-        stop_pid "$pid" qbo-sim || true
+        stop_pid "$pid" "$name" || true
     fi
-    rm -f "$QBO_PID"
-    err "qbo-sim: $QBO_URL/_sim/health did not answer (log: $QBO_LOG)"
+    rm -f "$SIM_PID"
+    err "$name: $SIM_URL/_sim/health did not answer (log: $SIM_LOG)"
     return 1
 }
 
-qbo_stop() {
-    local pid
-    if ! pid="$(pidfile_alive "$QBO_PID" "$VENV_PY -m sandbox.quickbooks ")"; then
-        rm -f "$QBO_PID"
-        log "qbo-sim: not running"
+sim_stop() {
+    local name="$1" pid
+    sim_vars "$name"
+    if ! pid="$(pidfile_alive "$SIM_PID" "$VENV_PY -m $SIM_MODULE ")"; then
+        rm -f "$SIM_PID"
+        log "$name: not running"
         return 0
     fi
-    log "qbo-sim: stopping (pid $pid)"
-    stop_pid "$pid" qbo-sim || { err "qbo-sim: pid $pid would not die"; return 1; }
-    rm -f "$QBO_PID"
+    log "$name: stopping (pid $pid)"
+    stop_pid "$pid" "$name" || { err "$name: pid $pid would not die"; return 1; }
+    rm -f "$SIM_PID"
 }
 
-qbo_status() {
-    local pid
-    if ! qbo_available; then
-        printf '%-9s %-5s %s\n' qbo-sim n/a "(${QBO_MAIN#"$ROOT"/} missing; not started)"
+sim_status() {
+    local name="$1" pid
+    sim_vars "$name"
+    if [[ ! -f "$SIM_MAIN" ]]; then
+        printf '%-10s %-5s %s\n' "$name" n/a "(${SIM_MAIN#"$ROOT"/} missing; not started)"
         return 0
     fi
-    if pid="$(pidfile_alive "$QBO_PID" "$VENV_PY -m sandbox.quickbooks ")" && http_ok "$QBO_URL/_sim/health"; then
-        printf '%-9s %-5s %s  (pid %s)\n' qbo-sim up "$QBO_URL" "$pid"
+    if pid="$(pidfile_alive "$SIM_PID" "$VENV_PY -m $SIM_MODULE ")" && http_ok "$SIM_URL/_sim/health"; then
+        printf '%-10s %-5s %s  (pid %s)\n' "$name" up "$SIM_URL" "$pid"
         return 0
     fi
     if [[ "${BIZ_SKIP_SIMS:-}" == 1 && -z "$pid" ]]; then
-        printf '%-9s %-5s %s\n' qbo-sim n/a "(BIZ_SKIP_SIMS=1; not started)"
+        printf '%-10s %-5s %s\n' "$name" n/a "(BIZ_SKIP_SIMS=1; not started)"
         return 0
     fi
-    printf '%-9s %-5s %s\n' qbo-sim down "$QBO_URL${pid:+ (pid $pid alive but health check fails)}"
+    printf '%-10s %-5s %s\n' "$name" down "$SIM_URL${pid:+ (pid $pid alive but health check fails)}"
     return 1
 }
+
+SIMULATORS=(qbo-sim monday-sim)
 
 # --- commands ------------------------------------------------------------------------------------------------
 
@@ -632,7 +645,8 @@ cmd_start() {
     # Subshells: a fatal error (die) in one service still lets the others start.
     (pg_start) || rc=1
     (az_start) || rc=1
-    (qbo_start) || rc=1
+    local sim
+    for sim in "${SIMULATORS[@]}"; do (sim_start "$sim") || rc=1; done
     if ((rc != 0)); then
         err "some services failed to start (see above); 'scripts/services.sh status' shows what runs"
     fi
@@ -642,7 +656,8 @@ cmd_start() {
 cmd_stop() {
     take_lock
     local rc=0
-    qbo_stop || rc=1
+    local sim
+    for sim in "${SIMULATORS[@]}"; do sim_stop "$sim" || rc=1; done
     az_stop || rc=1
     pg_stop || rc=1
     return "$rc"
@@ -652,20 +667,23 @@ cmd_status() {
     local rc=0
     pg_status || rc=3
     az_status || rc=3
-    qbo_status || rc=3
+    local sim
+    for sim in "${SIMULATORS[@]}"; do sim_status "$sim" || rc=3; done
     return "$rc"
 }
 
 cmd_env() {
     printf "export BIZ_PG_DSN='%s'\n" "$PG_DSN"
     printf "export AzureWebJobsStorage='%s'\n" "$AZ_CONN"
-    printf "export QBO_BASE_URL='%s'\n" "$QBO_URL"
+    printf "export QBO_BASE_URL='%s'\n" "http://$SIM_HOST:$QBO_PORT"
+    printf "export MONDAY_BASE_URL='%s'\n" "http://$SIM_HOST:$MONDAY_PORT"
 }
 
 cmd_restart_sims() {
     take_lock
-    qbo_stop
-    qbo_start
+    local sim rc=0
+    for sim in "${SIMULATORS[@]}"; do sim_stop "$sim"; (sim_start "$sim") || rc=1; done
+    return "$rc"
 }
 
 cmd_clean_data() {
