@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 
 from plugins.base import BasePlugin, Connection, Page, Plan, StreamPlan
-from plugins.quickbooks import cdc, faults, paging
+from plugins.quickbooks import cdc, faults, paging, reports
 from plugins.quickbooks.fields import parse_ts
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
 from shared.config import load_settings
@@ -28,6 +28,11 @@ BASE_URLS = {
 MONTHLY_READ_QUOTA = 500_000
 QUOTA_STOP_SHARE = 0.9
 CDC_STREAM = "cdc"
+REPORTS_STREAM = "reports"
+REPORT = "Report"  # the table stream the reports stream loads into
+# A complete read fetches two years of reports; incremental runs refresh the latest window (backdated
+# edits beyond it are caught by the next complete read).
+REPORT_MONTHS = {"full": 24, "incremental": 6}
 
 
 class QuickBooksPlugin(BasePlugin):
@@ -62,14 +67,15 @@ class QuickBooksPlugin(BasePlugin):
             plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc) | {
                 "seen": cdc_mark.get("seen", {})})] if by_cdc else []
             plans += [StreamPlan(e, paging.start_cursor(watermarks.get(e))) for e in entities if not STREAMS[e].cdc]
-            return Plan(streams=plans, context={"establishes_cdc": False})
+            return Plan(streams=plans + _report_plans(connection, "incremental"), context={"establishes_cdc": False})
         if mode == "incremental":
             notes.append("no recent change-data-capture watermark (first run, or a gap over 30 days): "
                          "reading every entity and sweeping deletes")
         # A complete read: every record from the beginning, rows it does not see are deleted upstream.
         plans = [StreamPlan(e, paging.start_cursor(None), sweep=STREAMS[e].kind in ("txn", "list"))
                  for e in entities]
-        return Plan(streams=plans, context={"establishes_cdc": True}, notes=notes)
+        return Plan(streams=plans + _report_plans(connection, "full"), context={"establishes_cdc": True},
+                    notes=notes)
 
     def after_run(self, connection: Connection, context: dict[str, Any],
                   results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -102,6 +108,8 @@ class QuickBooksPlugin(BasePlugin):
     async def fetch_page(self, api: ApiClient, connection: Connection, stream: str, cursor: dict[str, Any]) -> Page:
         if stream == CDC_STREAM:
             return await self._fetch_cdc(api, connection, cursor)
+        if stream == REPORTS_STREAM:
+            return await self._fetch_report(api, connection, cursor)
         spec = self._stream(stream)
         page_size = int(connection.config.get("page_size", paging.PAGE_SIZE))
         query = paging.query_for(spec.entity, cursor, has_active_flag=spec.has_active_flag, page_size=page_size)
@@ -123,6 +131,19 @@ class QuickBooksPlugin(BasePlugin):
         return Page(records=envelopes, next_cursor=None if done else watermark, watermark=watermark,
                     dropped_duplicates=dropped, server_time=doc.get("time"))
 
+    async def _fetch_report(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
+        report, basis, start, end = cursor["jobs"][cursor["next"]]
+        params = reports.report_query(report, dt.date.fromisoformat(start), dt.date.fromisoformat(end), basis)
+        params.pop("minorversion", None)  # _url adds the connection's own
+        doc = (await api.request("GET", _url(connection, f"reports/{report}", params))).json()
+        if not isinstance(doc, dict) or "Header" not in doc:
+            raise ApiError(f"QuickBooks answered the {report} report without a Header", transient=True)
+        record = reports.report_record(report, basis, dt.date.fromisoformat(start), dt.date.fromisoformat(end), doc)
+        following = cursor["next"] + 1
+        more = following < len(cursor["jobs"])
+        return Page(records=[record], next_cursor={**cursor, "next": following} if more else None,
+                    server_time=(doc.get("Header") or {}).get("Time"))
+
     # -- how to load --------------------------------------------------------------------------------
     def split(self, stream: str, record: dict[str, Any]):
         if stream == CDC_STREAM:
@@ -130,12 +151,18 @@ class QuickBooksPlugin(BasePlugin):
             if entity not in STREAMS:
                 raise ValueError(f"CDC returned an entity this plugin does not sync: {entity!r}")
             return ((entity, record["record"]),)
+        if stream == REPORTS_STREAM:
+            return ((REPORT, record),)
         return ((stream, record),)
 
     def table(self, stream: str) -> TableSpec:
+        if stream == REPORT:
+            return reports.REPORT_TABLE
         return self._stream(stream).table
 
     def to_raw(self, stream: str, record: dict[str, Any]) -> RawRecord:
+        if stream == REPORT:
+            return _report_raw(record)
         spec = self._stream(stream)
         meta = record.get("MetaData") or {}
         updated = parse_ts(meta.get("LastUpdatedTime"))
@@ -198,3 +225,31 @@ def _quota_refusal(connection: Connection, calls_this_month: int) -> str | None:
                 f"(the limit for syncs is {share:.0%}); syncing resumes next month, or raise "
                 "QBO_MONTHLY_READ_QUOTA / QBO_QUOTA_STOP_SHARE if your Intuit plan allows more")
     return None
+
+
+def _report_plans(connection: Connection, mode: str) -> list[StreamPlan]:
+    """One stream fetching each report, basis and window in turn (each request at most six months)."""
+    if not connection.config.get("reports", True):
+        return []
+    months = int(connection.config.get("report_months", REPORT_MONTHS[mode]))
+    today = dt.datetime.now(dt.UTC).date()
+    windows = reports.report_windows(_months_back(today, months - 1), today)
+    jobs = [[report, basis, s.isoformat(), e.isoformat()]
+            for report in reports.REPORTS for basis in reports.METHODS for s, e in windows]
+    return [StreamPlan(REPORTS_STREAM, {"jobs": jobs, "next": 0})]
+
+
+def _months_back(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _report_raw(record: dict[str, Any]) -> RawRecord:
+    doc = record["doc"]
+    return RawRecord(
+        id=reports.report_id(record),
+        updated_at=reports.report_generated_at(doc),
+        payload=doc,
+        typed=(record["report"], record["basis"], dt.date.fromisoformat(record["window_start"]),
+               dt.date.fromisoformat(record["window_end"]), reports.report_filter(doc)),
+    )

@@ -1,4 +1,4 @@
-"""The QBO read API: query, change data capture and read-by-Id."""
+"""The QBO read API: query, change data capture, read-by-Id and reports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from . import cdc, fault_bodies
 from .entities import by_name, by_resource
 from .gate import STATE_KEY
 from .query import QueryError, execute, parse
+from .reports import handle_report
 from .responses import reply
 
 
@@ -22,6 +23,8 @@ async def handle_api(request: web.Request) -> web.Response:
         return _cdc(request, realm)
     if request.method == "GET" and parts == ["preferences"]:
         return _read(request, realm, "Preferences", "1")
+    if request.method == "GET" and len(parts) == 2 and parts[0] == "reports":
+        return handle_report(request, realm, parts[1])
     if request.method == "GET" and len(parts) == 2:
         kind = by_resource(parts[0])
         if kind is not None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import random
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from . import demo_lists
+from . import demo_lists, demo_tax
 from .clock import format_timestamp, parse_instant, zone
+from .demo_balances import settle_balances
 from .demo_context import Draft, GenContext, assign_ids, finalize
+from .demo_currency import choose_foreign_customers, exchange_rate_drafts
 from .demo_txns import Counts, Transactions, build_transactions
-from .money import to_cents, to_money
 
 # Generated history ends here, just before the simulator clock's default start, so CDC's
 # 30-day window holds real changes. Never the wall clock: two runs must give identical data.
@@ -64,8 +64,21 @@ class DemoCompany:
         history_days: int = 730,
         timezone: str = DEFAULT_TIMEZONE,
         company_name: str = "Bizmetrics Demo Landscaping",
+        estimates: int | None = None,
+        credit_memos: int | None = None,
+        refund_receipts: int | None = None,
+        bill_payments: int | None = None,
+        vendor_credits: int | None = None,
+        deposits: int | None = None,
+        journal_entries: int | None = None,
+        foreign_customers: int | None = None,
     ) -> DemoCompany:
-        """Build the company; optional counts default to proportions of `invoices`."""
+        """Build the company; optional counts default to proportions of `invoices` (bill payments and
+        vendor credits of `bills`, deposits and journal entries of `history_days`, foreign-currency
+        customers of `customers`).
+
+        Bill payments and deposits stop early when nothing is left to pay or deposit. ExchangeRate rows
+        follow from the data: per foreign currency, the first of each month and every day a rate was used."""
         if customers < 1 or invoices < 0 or payments < 0 or history_days < 2:
             raise ValueError("need at least one customer and two days of history")
         tz = zone(timezone)
@@ -75,25 +88,48 @@ class DemoCompany:
         setup = ctx.local_moment(ctx.local_day(ctx.history_start - timedelta(days=20)), time(9))
 
         lists = _build_lists(ctx, setup, customers, vendors, company_name)
-        counts = Counts(invoices=invoices, payments=payments,
-                        sales_receipts=invoices // 8 if sales_receipts is None else sales_receipts,
-                        bills=invoices * 3 // 20 if bills is None else bills,
-                        purchases=invoices // 5 if purchases is None else purchases)
+        choose_foreign_customers(ctx, lists.customers,
+                                 (customers // 30 if customers >= 10 else 0) if foreign_customers is None
+                                 else foreign_customers)
+        bill_count = invoices * 3 // 20 if bills is None else bills
+        receipt_count = invoices // 8 if sales_receipts is None else sales_receipts
+
+        def pick(value: int | None, default: int) -> int:
+            return default if value is None else value
+
+        counts = Counts(invoices=invoices, payments=payments, sales_receipts=receipt_count, bills=bill_count,
+                        purchases=pick(purchases, invoices // 5), estimates=pick(estimates, invoices // 12),
+                        credit_memos=pick(credit_memos, invoices // 40),
+                        refund_receipts=pick(refund_receipts, invoices // 60),
+                        bill_payments=pick(bill_payments, bill_count * 2 // 3),
+                        vendor_credits=pick(vendor_credits, bill_count // 12),
+                        # About weekly, and never more than a deposit per four receipts.
+                        deposits=pick(deposits, min(history_days // 7, (payments + receipt_count) // 4)),
+                        journal_entries=pick(journal_entries, history_days // 12))
         txns = build_transactions(ctx, lists, counts)
-        _settle_balances(lists, txns)
+        settle_balances(lists, txns.by_entity)
         _retire_idle_customers(ctx, lists.customers)
         _refresh_reference_names(lists, txns)
 
         drafts: dict[str, list[Draft]] = {
             "Account": list(lists.accounts.values()), "Item": lists.items, "Term": lists.terms,
-            "PaymentMethod": lists.payment_methods, "Customer": lists.customers, "Vendor": lists.vendors,
-            **lists.others, **txns.by_entity}
+            "PaymentMethod": lists.payment_methods, "TaxCode": lists.others.pop("TaxCode"),
+            "TaxRate": lists.others.pop("TaxRate"), "Customer": lists.customers, "Vendor": lists.vendors,
+            **lists.others, **txns.by_entity, "ExchangeRate": exchange_rate_drafts(ctx, txns.rates)}
         records: dict[str, list[dict[str, Any]]] = {}
         for entity, rows in drafts.items():
             finalize(ctx, rows)
-            records[entity] = [d.record for d in sorted(rows, key=lambda d: int(d.id))]
+            records[entity] = [d.record for d in sorted(rows, key=_storage_order)]
         deleted = [Tombstone(entity, ident, format_timestamp(when, tz)) for entity, ident, when in txns.deleted]
         return cls(realm_id=realm_id, timezone=timezone, records=records, deleted=deleted, seed=seed)
+
+
+def _storage_order(draft: Draft) -> tuple[int, int, str]:
+    # Numeric Ids in numeric order; then TAX/NON; exchange rates (no Id) by date and currency.
+    ident = draft.record.get("Id")
+    if ident is None:
+        return 2, 0, f"{draft.record.get('AsOfDate')}:{draft.record.get('SourceCurrencyCode')}"
+    return (0, int(ident), "") if str(ident).isdigit() else (1, 0, str(ident))
 
 
 def _build_lists(ctx: GenContext, setup: datetime, customers: int, vendors: int,
@@ -112,46 +148,13 @@ def _build_lists(ctx: GenContext, setup: datetime, customers: int, vendors: int,
     # Customers, vendors and employees draw from one Id counter in QBO.
     assign_ids(employees + customer_drafts + vendor_drafts)
     demo_lists.link_jobs(customer_drafts)
+    tax_rates = demo_tax.build_tax_rates(ctx, setup)
     others = {"Employee": employees, "Class": simple["Class"], "Department": simple["Department"],
+              "TaxRate": tax_rates, "TaxCode": demo_tax.build_tax_codes(ctx, setup, tax_rates),
               **demo_lists.build_company(ctx, setup, company_name)}
     return demo_lists.Lists(accounts=accounts, items=items, terms=simple["Term"],
                             payment_methods=simple["PaymentMethod"], customers=customer_drafts,
                             vendors=vendor_drafts, others=others)
-
-
-def _settle_balances(lists: demo_lists.Lists, txns: Transactions) -> None:
-    owed: dict[int, int] = defaultdict(int)
-    for invoice in txns.by_entity["Invoice"]:
-        owed[id(invoice.extra["customer"])] += invoice.extra["open"]
-    for payment in txns.by_entity["Payment"]:
-        owed[id(payment.extra["customer"])] -= payment.extra["unapplied"]
-    with_jobs = dict(owed)
-    for customer in lists.customers:
-        customer.record["Balance"] = to_money(owed[id(customer)])
-        parent = customer.extra.get("parent")
-        if parent is not None:
-            with_jobs[id(parent)] = with_jobs.get(id(parent), 0) + owed[id(customer)]
-    for customer in lists.customers:
-        customer.record["BalanceWithJobs"] = to_money(with_jobs.get(id(customer), 0))
-
-    vendor_owed: dict[int, int] = defaultdict(int)
-    for bill in txns.by_entity["Bill"]:
-        vendor_owed[id(bill.extra["vendor"])] += bill.extra["open"]
-    for vendor in lists.vendors:
-        vendor.record["Balance"] = to_money(vendor_owed[id(vendor)])
-
-    balances = {
-        "Accounts Receivable (A/R)": sum(owed.values()),
-        "Accounts Payable (A/P)": sum(vendor_owed.values()),
-        "Undeposited Funds": sum(to_cents(p.record["TotalAmt"]) for p in txns.by_entity["Payment"])
-        + sum(to_cents(s.record["TotalAmt"]) for s in txns.by_entity["SalesReceipt"]),
-        "Checking": 25_000_000 - sum(p.extra["total"] for p in txns.by_entity["Purchase"]
-                                     if p.extra["kind"] != "CreditCard"),
-        "Visa": sum(p.extra["total"] for p in txns.by_entity["Purchase"] if p.extra["kind"] == "CreditCard"),
-    }
-    for name, cents in balances.items():
-        lists.accounts[name].record["CurrentBalance"] = to_money(cents)
-        lists.accounts[name].record["CurrentBalanceWithSubAccounts"] = to_money(cents)
 
 
 def _retire_idle_customers(ctx: GenContext, customers: list[Draft]) -> None:
@@ -167,7 +170,7 @@ def _retire_idle_customers(ctx: GenContext, customers: list[Draft]) -> None:
 def _refresh_reference_names(lists: demo_lists.Lists, txns: Transactions) -> None:
     # References carry the current name, so retired customers show "(deleted)" in their invoices too.
     current = {c.id: str(c.record["DisplayName"]) for c in lists.customers}
-    for entity in ("Invoice", "Payment", "SalesReceipt"):
+    for entity in ("Invoice", "Payment", "SalesReceipt", "Estimate", "CreditMemo", "RefundReceipt"):
         for draft in txns.by_entity[entity]:
             customer_ref = draft.record.get("CustomerRef")
             if customer_ref is not None:

@@ -22,6 +22,8 @@ class Draft:
     updated: datetime
     sync: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # QBO's ExchangeRate carries only LastUpdatedTime in its MetaData.
+    only_last_updated: bool = False
 
     def touch(self, moment: datetime) -> None:
         # A side effect (e.g. a customer's balance moving) bumps LastUpdatedTime but not SyncToken,
@@ -91,6 +93,8 @@ class GenContext:
         return str(self._address_id)
 
     def meta(self, draft: Draft) -> dict[str, str]:
+        if draft.only_last_updated:
+            return {"LastUpdatedTime": self.ts(draft.updated)}
         return {"CreateTime": self.ts(draft.created), "LastUpdatedTime": self.ts(draft.updated)}
 
 
@@ -107,5 +111,21 @@ def assign_ids(drafts: list[Draft], start: int = 1) -> None:
 
 def finalize(ctx: GenContext, drafts: list[Draft]) -> None:
     for draft in drafts:
-        draft.record["SyncToken"] = str(draft.sync)
+        # The pseudo tax codes TAX and NON come without a SyncToken, as QBO lists them.
+        if "SyncToken" in draft.record:
+            draft.record["SyncToken"] = str(draft.sync)
         draft.record["MetaData"] = ctx.meta(draft)
+
+
+def insert_after(record: dict[str, Any], anchor: str, key: str, value: Any) -> None:
+    """Place `key` right after `anchor` (or at the end), keeping the field order QBO writes."""
+    items = [(k, v) for k, v in record.items() if k != key]
+    record.clear()
+    placed = False
+    for k, v in items:
+        record[k] = v
+        if k == anchor:
+            record[key] = value
+            placed = True
+    if not placed:
+        record[key] = value

@@ -30,6 +30,14 @@ ACCOUNTS = (
     ("Insurance", "Expense", "Insurance", "Expense"),
     ("Job Expenses", "Expense", "SuppliesMaterials", "Expense"),
     ("Fees Billed", "Income", "ServiceFeeIncome", "Revenue"),
+    # Accounts the discounts, deposits and journal entries post to.
+    ("Discounts given", "Income", "DiscountsRefundsGiven", "Revenue"),
+    ("Interest Earned", "Other Income", "InterestEarned", "Revenue"),
+    ("Depreciation", "Other Expense", "Depreciation", "Expense"),
+    ("Truck", "Fixed Asset", "Vehicles", "Asset"),
+    ("Accumulated Depreciation", "Fixed Asset", "AccumulatedDepreciation", "Asset"),
+    ("Accrued Liabilities", "Other Current Liability", "AccruedLiabilities", "Liability"),
+    ("Owner's Equity", "Equity", "OwnersEquity", "Equity"),
 )
 INACTIVE_ACCOUNTS = frozenset({"Fees Billed"})
 EXPENSE_ACCOUNTS = ("Advertising", "Rent or Lease", "Utilities", "Office Expenses", "Insurance", "Job Expenses")
@@ -379,9 +387,9 @@ def build_company(ctx: GenContext, setup: datetime, company_name: str) -> dict[s
             **base_fields(), "Id": "1"}
     prefs = {"AccountingInfoPrefs": {"TrackDepartments": True, "DepartmentTerminology": "Location",
                                      "ClassTrackingPerTxn": False, "ClassTrackingPerTxnLine": True,
-                                     "CustomerTerminology": "Customers", "FiscalYearStartMonth": "January",
-                                     "TaxYearStartMonth": "January"},
-             "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
+                                     "CustomerTerminology": "Customers", "FirstMonthOfFiscalYear": "January",
+                                     "TaxYearMonth": "January"},
+             "CurrencyPrefs": {"MultiCurrencyEnabled": True, "HomeCurrency": {"value": "USD"}},
              **base_fields(), "Id": "1"}
     info_draft = Draft("CompanyInfo", info, setup, setup)
     info_draft.edit(setup + timedelta(days=3))

@@ -1,19 +1,19 @@
-"""Transactions of the demo company: invoices and the payments applied to them, receipts, bills, purchases."""
+"""Transactions of the demo company: invoices and the payments applied to them, receipts, bills, purchases,
+and (through the sibling modules) estimates, credits, refunds, bill payments, deposits and journal entries."""
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from . import demo_names as names
-from .demo_context import USD, Draft, GenContext, base_fields
-from .demo_lists import EXPENSE_ACCOUNTS, Lists, ref
+from . import demo_banking, demo_payables, demo_sales
+from .demo_base import CREW_FIELD, TxnBase
+from .demo_context import Draft, GenContext, base_fields
+from .demo_currency import Rates, apply_currency
+from .demo_lists import Lists, ref
 from .money import to_money
 from .mutations import apply_void
-
-CREW_FIELD = [{"DefinitionId": "1", "Name": "Crew #", "Type": "StringType"}]
 
 
 @dataclass
@@ -23,102 +23,39 @@ class Counts:
     sales_receipts: int
     bills: int
     purchases: int
+    estimates: int = 0
+    credit_memos: int = 0
+    refund_receipts: int = 0
+    bill_payments: int = 0
+    vendor_credits: int = 0
+    deposits: int = 0
+    journal_entries: int = 0
 
 
 @dataclass
 class Transactions:
     by_entity: dict[str, list[Draft]]
+    rates: Rates
     # (entity, Id, deleted at): hard deletes that CDC must still report
     deleted: list[tuple[str, str, datetime]] = field(default_factory=list)
 
 
-def _number(value: float) -> int | float:
-    # Quantities and unit prices come back as `4` or `4.5`, never `4.0`.
-    return int(value) if float(value).is_integer() else value
-
-
-class _Builder:
-    def __init__(self, ctx: GenContext, lists: Lists) -> None:
-        self.ctx = ctx
-        self.lists = lists
-        self.customers = sorted((c for c in lists.customers), key=lambda d: d.created)
-        self._customer_times = [c.created for c in self.customers]
-        self.vendors = sorted((v for v in lists.vendors if v.record["Active"]), key=lambda d: d.created)
-        self._vendor_times = [v.created for v in self.vendors]
-        self.items = [i for i in lists.items if i.record["Active"] and i.record["UnitPrice"]]
-        self.terms = [t for t in lists.terms if t.record["Active"]]
-        self.methods = [m for m in lists.payment_methods if m.record["Active"]]
-
-    # -- picking --------------------------------------------------------------------------------
-    def txn_day(self) -> date:
-        # Biased towards recent dates: the business grows, and CDC's 30-day window has content.
-        first = self.ctx.local_day(self.ctx.history_start)
-        span = (self.ctx.local_day(self.ctx.as_of) - first).days - 1
-        return first + timedelta(days=int((self.ctx.rng.random() ** 0.8) * span))
-
-    def customer_at(self, moment: datetime) -> Draft:
-        known = max(1, bisect.bisect_right(self._customer_times, moment))
-        # Older customers buy more often.
-        return self.customers[int(known * (self.ctx.rng.random() ** 1.4))]
-
-    def vendor_at(self, moment: datetime) -> Draft:
-        known = max(1, bisect.bisect_right(self._vendor_times, moment))
-        return self.vendors[self.ctx.rng.randrange(known)]
-
-    def created_for(self, day: date) -> datetime:
-        created = self.ctx.at_business_hours(day)
-        if self.ctx.rng.random() < 0.1:
-            # Entered a few days after its business date: a backdated transaction.
-            created = self.ctx.at_business_hours(day + timedelta(days=self.ctx.rng.randint(1, 10)))
-        return created
-
-    def sales_lines(self) -> tuple[list[dict[str, Any]], int]:
-        rng = self.ctx.rng
-        lines, total = [], 0
-        for number, item in enumerate(rng.sample(self.items, rng.randint(1, min(4, len(self.items)))), 1):
-            price = round(float(item.record["UnitPrice"]) * 100)
-            halves = rng.randint(1, 24) if item.record["Type"] == "Service" else 2 * rng.randint(1, 20)
-            amount = price * halves // 2
-            total += amount
-            lines.append({"Id": str(number), "LineNum": number,
-                          "Description": item.record.get("Description", item.record["Name"]),
-                          "Amount": to_money(amount), "DetailType": "SalesItemLineDetail",
-                          "SalesItemLineDetail": {"ItemRef": ref(item), "UnitPrice": _number(price / 100),
-                                                  "Qty": _number(halves / 2), "TaxCodeRef": {"value": "NON"}}})
-        lines.append({"Amount": to_money(total), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
-        return lines, total
-
-    def expense_lines(self) -> tuple[list[dict[str, Any]], int]:
-        rng = self.ctx.rng
-        lines, total = [], 0
-        for number in range(1, rng.randint(1, 3) + 1):
-            amount = rng.randint(20, 2500) * 100 + rng.choice((0, 0, 50, 99, rng.randint(1, 99)))
-            total += amount
-            account = self.lists.accounts[rng.choice(EXPENSE_ACCOUNTS)]
-            lines.append({"Id": str(number), "LineNum": number,
-                          "Description": rng.choice(names.EXPENSE_DESCRIPTIONS), "Amount": to_money(amount),
-                          "DetailType": "AccountBasedExpenseLineDetail",
-                          "AccountBasedExpenseLineDetail": {"AccountRef": ref(account),
-                                                            "BillableStatus": "NotBillable",
-                                                            "TaxCodeRef": {"value": "NON"}}})
-        return lines, total
-
+class _Builder(TxnBase):
     # -- invoices -------------------------------------------------------------------------------
     def invoice(self) -> Draft:
         rng = self.ctx.rng
         day = self.txn_day()
         created = self.created_for(day)
         customer = self.customer_at(created)
-        lines, total = self.sales_lines()
+        lines, total = self.sales_lines(discount_chance=0.08)
         term = rng.choice(self.terms)
         record: dict[str, Any] = {
             "AllowIPNPayment": False, "AllowOnlinePayment": False, "AllowOnlineCreditCardPayment": False,
             "AllowOnlineACHPayment": False, **base_fields(), "CustomField": [dict(f) for f in CREW_FIELD],
-            "DocNumber": None, "TxnDate": day.isoformat(), "CurrencyRef": dict(USD), "LinkedTxn": [],
-            "Line": lines, "TxnTaxDetail": {"TotalTax": 0}, "CustomerRef": ref(customer, "DisplayName")}
-        for key in ("BillAddr", "ShipAddr"):
-            if key in customer.record:
-                record[key] = dict(customer.record[key])
+            "DocNumber": None, "TxnDate": day.isoformat(), "CurrencyRef": self.currency_ref(customer),
+            "LinkedTxn": [], "Line": lines, "TxnTaxDetail": {"TotalTax": 0},
+            "CustomerRef": ref(customer, "DisplayName")}
+        self.address_fields(customer, record, ("BillAddr", "ShipAddr"))
         record["SalesTermRef"] = {"value": term.id}
         record["DueDate"] = (day + timedelta(days=int(term.record["DueDays"]))).isoformat()
         record.update({"TotalAmt": to_money(total), "ApplyTaxAfterDiscount": False,
@@ -130,8 +67,8 @@ class _Builder:
         record["Balance"] = to_money(total)
         customer.touch(created)
         return Draft("Invoice", record, created, created,
-                     extra={"customer": customer, "total": total, "open": total, "payments": [],
-                            "paid_until": created})
+                     extra={"customer": customer, "total": total, "open": total, "payments": [], "estimates": [],
+                            "paid_until": created, "currency": self.currency(customer)})
 
     def void_invoice(self, draft: Draft) -> None:
         moment = self.ctx.after(draft.created, within=timedelta(days=20))
@@ -182,11 +119,8 @@ class _Builder:
     def _payment(self, applications: list[tuple[Draft, int]]) -> Draft:
         rng = self.ctx.rng
         earliest = max(inv.extra["paid_until"] for inv, _ in applications)
-        lag = timedelta(days=rng.choice((0, 1, 3, 7, 14, 21, 30, 30, 45, 60, 75)) + rng.randint(0, 5))
-        day = self.ctx.local_day(earliest + lag)
-        created = self.ctx.at_business_hours(day)
-        if created <= earliest:
-            created = self.ctx.after(earliest, at_least=timedelta(minutes=5), within=timedelta(hours=8))
+        lag = rng.choice((0, 1, 3, 7, 14, 21, 30, 30, 45, 60, 75)) + rng.randint(0, 5)
+        created = self.later(earliest, lag)
         customer = applications[0][0].extra["customer"]
         total = sum(amount for _, amount in applications)
         return self._payment_draft(customer, created, total, 0, applications)
@@ -201,40 +135,41 @@ class _Builder:
         rng = self.ctx.rng
         method = rng.choice(self.methods)
         record: dict[str, Any] = {"CustomerRef": ref(customer, "DisplayName"),
-                                  "DepositToAccountRef": {"value": self.lists.accounts["Undeposited Funds"].id},
+                                  "DepositToAccountRef": {"value": self.accounts["Undeposited Funds"].id},
                                   "PaymentMethodRef": {"value": method.id}}
         if method.record["Name"] == "Check":
             record["PaymentRefNum"] = str(rng.randint(1000, 99999))
         record.update({"TotalAmt": to_money(total), "UnappliedAmt": to_money(unapplied), "ProcessPayment": False,
                        **base_fields(), "TxnDate": self.ctx.local_day(created).isoformat(),
-                       "CurrencyRef": dict(USD), "Line": []})
+                       "CurrencyRef": self.currency_ref(customer), "Line": []})
         customer.touch(created)
         opens = [(inv, amount, inv.extra["open"]) for inv, amount in applications]
-        return Draft("Payment", record, created, created, extra={"customer": customer, "applications": opens,
-                                                                 "unapplied": unapplied})
+        return Draft("Payment", record, created, created,
+                     extra={"customer": customer, "applications": opens, "unapplied": unapplied, "total": total,
+                            "currency": self.currency(customer)})
 
     # -- other transactions ---------------------------------------------------------------------
     def sales_receipt(self) -> Draft:
         rng = self.ctx.rng
         day = self.txn_day()
         created = self.created_for(day)
-        lines, total = self.sales_lines()
+        lines, total = self.sales_lines(discount_chance=0.05)
+        customer = self.customer_at(created) if rng.random() < 0.8 else None
         record: dict[str, Any] = {**base_fields(), "CustomField": [dict(f) for f in CREW_FIELD], "DocNumber": None,
-                                  "TxnDate": day.isoformat(), "CurrencyRef": dict(USD), "Line": lines,
-                                  "TxnTaxDetail": {"TotalTax": 0}}
-        if rng.random() < 0.8:
-            customer = self.customer_at(created)
+                                  "TxnDate": day.isoformat(), "CurrencyRef": self.currency_ref(customer),
+                                  "Line": lines, "TxnTaxDetail": {"TotalTax": 0}}
+        if customer is not None:
             record["CustomerRef"] = ref(customer, "DisplayName")
             record["CustomerMemo"] = {"value": "Thank you for your business and have a great day!"}
-            if "BillAddr" in customer.record:
-                record["BillAddr"] = dict(customer.record["BillAddr"])
+            self.address_fields(customer, record, ("BillAddr",))
         method = rng.choice(self.methods)
         record.update({"TotalAmt": to_money(total), "ApplyTaxAfterDiscount": False, "PrintStatus": "NotSet",
                        "EmailStatus": "NotSet", "Balance": 0, "PaymentMethodRef": ref(method)})
         if method.record["Name"] == "Check":
             record["PaymentRefNum"] = str(rng.randint(1000, 99999))
-        record["DepositToAccountRef"] = ref(self.lists.accounts["Undeposited Funds"])
-        return Draft("SalesReceipt", record, created, created)
+        record["DepositToAccountRef"] = ref(self.accounts["Undeposited Funds"])
+        return Draft("SalesReceipt", record, created, created,
+                     extra={"customer": customer, "total": total, "currency": self.currency(customer)})
 
     def bill(self) -> Draft:
         day = self.txn_day()
@@ -244,12 +179,13 @@ class _Builder:
         net30 = self.terms[2] if len(self.terms) > 2 else self.terms[0]
         record: dict[str, Any] = {"SalesTermRef": {"value": net30.id},
                                   "DueDate": (day + timedelta(days=30)).isoformat(), "Balance": to_money(total),
-                                  **base_fields(), "TxnDate": day.isoformat(), "CurrencyRef": dict(USD),
+                                  **base_fields(), "TxnDate": day.isoformat(), "CurrencyRef": self.currency_ref(None),
                                   "LinkedTxn": [], "Line": lines, "VendorRef": ref(vendor, "DisplayName"),
-                                  "APAccountRef": ref(self.lists.accounts["Accounts Payable (A/P)"]),
+                                  "APAccountRef": ref(self.accounts["Accounts Payable (A/P)"]),
                                   "TotalAmt": to_money(total)}
         vendor.touch(created)
-        return Draft("Bill", record, created, created, extra={"vendor": vendor, "open": total})
+        return Draft("Bill", record, created, created,
+                     extra={"vendor": vendor, "total": total, "open": total, "payments": [], "paid_until": created})
 
     def purchase(self) -> Draft:
         rng = self.ctx.rng
@@ -258,7 +194,7 @@ class _Builder:
         vendor = self.vendor_at(created)
         lines, total = self.expense_lines()
         kind = rng.choice(("Check", "Check", "CreditCard", "CreditCard", "CreditCard", "Cash"))
-        account = self.lists.accounts["Visa" if kind == "CreditCard" else "Checking"]
+        account = self.accounts["Visa" if kind == "CreditCard" else "Checking"]
         record: dict[str, Any] = {"AccountRef": ref(account), "PaymentType": kind,
                                   "EntityRef": {**ref(vendor, "DisplayName"), "type": "Vendor"}}
         if kind == "CreditCard":
@@ -266,7 +202,8 @@ class _Builder:
         record["TotalAmt"] = to_money(total)
         if kind == "Check":
             record["PrintStatus"] = "NotSet"
-        record.update({**base_fields(), "TxnDate": day.isoformat(), "CurrencyRef": dict(USD), "Line": lines})
+        record.update({**base_fields(), "TxnDate": day.isoformat(), "CurrencyRef": self.currency_ref(None),
+                       "Line": lines})
         if kind == "Check":
             record["DocNumber"] = None
         return Draft("Purchase", record, created, created, extra={"kind": kind, "total": total})
@@ -283,9 +220,37 @@ def _line_ex(invoice: Draft, open_before: int) -> dict[str, Any]:
                     pair("txnReferenceNumber", str(invoice.record["DocNumber"]))]}
 
 
+def _number_documents(by_entity: dict[str, list[Draft]]) -> None:
+    # Sales forms share QBO's custom transaction numbers; estimates have their own; checks (purchases
+    # paid by check and bill payments by check) share the bank account's check numbers.
+    sales = [d for e in ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt") for d in by_entity[e]]
+    checks = [p for p in by_entity["Purchase"] if p.extra["kind"] == "Check"]
+    checks += [b for b in by_entity["BillPayment"] if b.record["PayType"] == "Check"]
+    for group, start in ((sales, 1001), (by_entity["Estimate"], 1001), (checks, 5001)):
+        for number, draft in enumerate(sorted(group, key=lambda d: d.created), start):
+            draft.record["DocNumber"] = str(number)
+
+
+def _link(by_entity: dict[str, list[Draft]]) -> None:
+    """Write the cross-references that need Ids: payment lines, invoice and bill links."""
+    for payment in by_entity["Payment"]:
+        payment.record["Line"] = [
+            {"Amount": to_money(amount), "LinkedTxn": [{"TxnId": invoice.id, "TxnType": "Invoice"}],
+             "LineEx": _line_ex(invoice, open_before)}
+            for invoice, amount, open_before in payment.extra["applications"]]
+    for invoice in by_entity["Invoice"]:
+        invoice.record["LinkedTxn"] = ([{"TxnId": e.id, "TxnType": "Estimate"} for e in invoice.extra["estimates"]]
+                                       + [{"TxnId": p.id, "TxnType": "Payment"} for p in invoice.extra["payments"]])
+        invoice.record["Balance"] = to_money(invoice.extra["open"])
+    demo_sales.link_estimates(by_entity["Estimate"])
+    demo_payables.link_bill_payments(by_entity["Bill"], by_entity["BillPayment"])
+    demo_banking.link_deposits(by_entity["Deposit"])
+
+
 def build_transactions(ctx: GenContext, lists: Lists, counts: Counts) -> Transactions:
     builder = _Builder(ctx, lists)
     rng = ctx.rng
+    rates = Rates(ctx)
     deleted_count = min(3, counts.invoices // 100)
     invoices = [builder.invoice() for _ in range(counts.invoices + deleted_count)]
 
@@ -302,29 +267,30 @@ def build_transactions(ctx: GenContext, lists: Lists, counts: Counts) -> Transac
 
     payments = builder.plan_payments(kept, counts.payments)
     receipts = [builder.sales_receipt() for _ in range(counts.sales_receipts)]
-    bills = [builder.bill() for _ in range(counts.bills)] if builder.vendors else []
-    purchases = [builder.purchase() for _ in range(counts.purchases)] if builder.vendors else []
+    has_vendors = bool(builder.vendors)
+    bills = [builder.bill() for _ in range(counts.bills)] if has_vendors else []
+    purchases = [builder.purchase() for _ in range(counts.purchases)] if has_vendors else []
+    by_entity: dict[str, list[Draft]] = {
+        "Invoice": kept, "Payment": payments, "SalesReceipt": receipts,
+        "Estimate": demo_sales.build_estimates(builder, kept, counts.estimates),
+        "CreditMemo": demo_sales.build_credit_memos(builder, counts.credit_memos),
+        "RefundReceipt": demo_sales.build_refund_receipts(builder, counts.refund_receipts),
+        "Bill": bills,
+        "BillPayment": demo_payables.plan_bill_payments(builder, bills, counts.bill_payments),
+        "VendorCredit": demo_payables.build_vendor_credits(builder, counts.vendor_credits) if has_vendors else [],
+        "Purchase": purchases,
+        "Deposit": demo_banking.build_deposits(builder, payments + receipts, counts.deposits),
+        "JournalEntry": demo_banking.build_journal_entries(builder, counts.journal_entries),
+    }
 
-    everything = invoices + payments + receipts + bills + purchases
+    everything = [d for drafts in by_entity.values() for d in drafts] + doomed
     for number, draft in enumerate(sorted(everything, key=lambda d: d.created), 1):
         draft.record["Id"] = str(number)
-    for number, draft in enumerate(sorted(invoices + receipts, key=lambda d: d.created), 1001):
-        draft.record["DocNumber"] = str(number)
-    checks = [p for p in purchases if p.extra["kind"] == "Check"]
-    for number, draft in enumerate(sorted(checks, key=lambda d: d.created), 5001):
-        draft.record["DocNumber"] = str(number)
+    _number_documents(by_entity)
+    _link(by_entity)
+    apply_currency(by_entity, rates)
 
-    for payment in payments:
-        payment.record["Line"] = [
-            {"Amount": to_money(amount), "LinkedTxn": [{"TxnId": invoice.id, "TxnType": "Invoice"}],
-             "LineEx": _line_ex(invoice, open_before)}
-            for invoice, amount, open_before in payment.extra["applications"]]
-    for invoice in kept:
-        invoice.record["LinkedTxn"] = [{"TxnId": p.id, "TxnType": "Payment"} for p in invoice.extra["payments"]]
-        invoice.record["Balance"] = to_money(invoice.extra["open"])
-
-    result = Transactions(by_entity={"Invoice": kept, "Payment": payments, "SalesReceipt": receipts,
-                                     "Bill": bills, "Purchase": purchases})
+    result = Transactions(by_entity=by_entity, rates=rates)
     for draft in doomed:
         when = ctx.after(max(draft.created, ctx.as_of - timedelta(days=25)), within=timedelta(days=25))
         draft.extra["customer"].touch(when)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,8 @@ class EntityKind:
     voidable: bool = False
     # Hard delete exists only for transactions; deleting a list entity makes it inactive.
     deletable: bool = False
+    # CDC covers every entity but a few (api-facts: TimeActivity, TaxAgency, TaxCode, TaxRate).
+    in_cdc: bool = True
 
     @property
     def resource(self) -> str:
@@ -24,6 +28,14 @@ class EntityKind:
     @property
     def sequence(self) -> str:
         return self.id_sequence or self.name
+
+    @property
+    def is_transaction(self) -> bool:
+        return self.id_sequence == "txn"
+
+
+def _txn(name: str, *, voidable: bool = False) -> EntityKind:
+    return EntityKind(name, id_sequence="txn", voidable=voidable, deletable=True)
 
 
 _KINDS = [
@@ -36,16 +48,28 @@ _KINDS = [
     EntityKind("Department", is_list=True),
     EntityKind("Term", is_list=True),
     EntityKind("PaymentMethod", is_list=True),
-    EntityKind("Invoice", id_sequence="txn", voidable=True, deletable=True),
-    EntityKind("Payment", id_sequence="txn", voidable=True, deletable=True),
-    EntityKind("SalesReceipt", id_sequence="txn", voidable=True, deletable=True),
-    EntityKind("Bill", id_sequence="txn", deletable=True),
-    EntityKind("Purchase", id_sequence="txn", deletable=True),
+    EntityKind("TaxCode", is_list=True, in_cdc=False),
+    EntityKind("TaxRate", is_list=True, in_cdc=False),
+    _txn("Invoice", voidable=True),
+    _txn("Payment", voidable=True),
+    _txn("SalesReceipt", voidable=True),
+    _txn("Estimate"),
+    _txn("CreditMemo", voidable=True),
+    _txn("RefundReceipt", voidable=True),
+    _txn("Bill"),
+    _txn("BillPayment", voidable=True),
+    _txn("VendorCredit"),
+    _txn("Purchase"),
+    _txn("Deposit"),
+    _txn("JournalEntry"),
+    # Keyed by currency and date, with no Id (see record_key); neither a list nor deletable.
+    EntityKind("ExchangeRate"),
     EntityKind("CompanyInfo"),
     EntityKind("Preferences"),
 ]
 
 ENTITIES: dict[str, EntityKind] = {kind.name: kind for kind in _KINDS}
+TRANSACTIONS: tuple[str, ...] = tuple(kind.name for kind in _KINDS if kind.is_transaction)
 _BY_RESOURCE = {kind.resource: kind for kind in _KINDS}
 _BY_LOWER = {kind.name.lower(): kind for kind in _KINDS}
 
@@ -62,3 +86,14 @@ def by_resource(segment: str) -> EntityKind | None:
 def by_name_ignoring_case(name: str) -> EntityKind | None:
     """CDC's `entities=` parameter is matched without regard to case (the recorded call sends `estimate`)."""
     return _BY_LOWER.get(name.strip().lower())
+
+
+def record_key(entity: str, record: Mapping[str, Any]) -> str:
+    """How the store finds a record. QBO's ExchangeRate has no Id: a currency and a date identify it."""
+    if entity == "ExchangeRate":
+        return exchange_rate_key(str(record.get("SourceCurrencyCode", "")), str(record.get("AsOfDate", "")))
+    return str(record["Id"])
+
+
+def exchange_rate_key(source_currency: str, as_of: str) -> str:
+    return f"{source_currency.upper()}:{as_of}"

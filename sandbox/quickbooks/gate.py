@@ -24,7 +24,7 @@ _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_
 
 def endpoint_of(tail: str) -> str:
     head = tail.strip("/").split("/", 1)[0].lower()
-    return head if head in ("query", "cdc") else "read"
+    return head if head in ("query", "cdc", "reports") else "read"
 
 
 def unauthorized(state: SimulatorState, detail: str) -> web.Response:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from .demo_context import USD
-from .entities import ENTITIES, EntityKind
-from .money import to_cents, to_money
+from .entities import ENTITIES, EntityKind, exchange_rate_key
 from .store import Deleted, RealmStore
+from .txn_creators import transaction_defaults
+from .txn_effects import after_create, bump, reverse_effects
 
 _PROTECTED = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
 _NAME_ENTITIES = ("Customer", "Vendor", "Employee")
+# Amounts a void zeroes (QBO keeps the Id, the lines and the references).
+_VOIDED_AMOUNTS = ("TotalAmt", "HomeTotalAmt", "Balance", "HomeBalance", "RemainingCredit")
 
 
 def kind_of(entity: str) -> EntityKind:
@@ -31,7 +34,7 @@ def apply_void(record: dict[str, Any]) -> None:
             for key in ("UnitPrice", "Qty"):
                 if key in detail:
                     detail[key] = 0
-    for key in ("TotalAmt", "Balance"):
+    for key in _VOIDED_AMOUNTS:
         if key in record:
             record[key] = 0
     if "TxnTaxDetail" in record:
@@ -39,71 +42,59 @@ def apply_void(record: dict[str, Any]) -> None:
     record["PrivateNote"] = "Voided"
 
 
-def _bump(record: dict[str, Any], stamp: str) -> None:
-    record["SyncToken"] = str(int(record.get("SyncToken", "0")) + 1)
-    record["MetaData"]["LastUpdatedTime"] = stamp
-
-
-def _add_cents(record: dict[str, Any], key: str, delta: int) -> None:
-    record[key] = to_money(to_cents(record.get(key, 0)) + delta)
-
-
-def _move_customer_balance(store: RealmStore, customer_id: str | None, delta: int, stamp: str) -> None:
-    # QBO moves the balance and LastUpdatedTime of the customer but leaves its SyncToken alone.
-    customer = store.get("Customer", customer_id) if customer_id else None
-    if customer is None or delta == 0:
-        return
-    _add_cents(customer, "Balance", delta)
-    _add_cents(customer, "BalanceWithJobs", delta)
-    customer["MetaData"]["LastUpdatedTime"] = stamp
-    parent = store.get("Customer", customer.get("ParentRef", {}).get("value", "")) if customer.get("Job") else None
-    if parent is not None:
-        _add_cents(parent, "BalanceWithJobs", delta)
-        parent["MetaData"]["LastUpdatedTime"] = stamp
-
-
-def _move_vendor_balance(store: RealmStore, vendor_id: str | None, delta: int, stamp: str) -> None:
-    vendor = store.get("Vendor", vendor_id) if vendor_id else None
-    if vendor is not None and delta:
-        _add_cents(vendor, "Balance", delta)
-        vendor["MetaData"]["LastUpdatedTime"] = stamp
-
-
-def _ref_value(record: dict[str, Any], key: str) -> str | None:
-    value = record.get(key)
-    return value.get("value") if isinstance(value, dict) else None
+def _refuse_protected(fields: dict[str, Any]) -> None:
+    bad = _PROTECTED.intersection(fields)
+    if bad:
+        raise ValueError(f"cannot set {sorted(bad)}: the service owns them")
 
 
 def update(store: RealmStore, entity: str, ident: str, fields: dict[str, Any], stamp: str) -> dict[str, Any]:
     """Sparse update: the given top-level fields replace the stored ones."""
     kind_of(entity)
     record = store.require(entity, ident)
-    bad = _PROTECTED.intersection(fields)
-    if bad:
-        raise ValueError(f"cannot set {sorted(bad)}: the service owns them")
+    _refuse_protected(fields)
     for key, value in fields.items():
         record[key] = copy.deepcopy(value)
-    _bump(record, stamp)
+    bump(record, stamp)
     return copy.deepcopy(record)
 
 
 def create(store: RealmStore, entity: str, fields: dict[str, Any], stamp: str, today: date) -> str:
+    """Create a record with QBO's defaults and side effects; returns its Id (an ExchangeRate's key)."""
     kind = kind_of(entity)
-    bad = _PROTECTED.intersection(fields)
-    if bad:
-        raise ValueError(f"cannot set {sorted(bad)}: the service owns them")
+    _refuse_protected(fields)
     body = copy.deepcopy(fields)
+    if entity == "ExchangeRate":
+        return _set_exchange_rate(store, body, stamp)
     if kind.is_list:
         _list_defaults(store, kind, body)
-    builder = _CREATORS.get(entity)
-    if builder is not None:
-        builder(store, body, today)
+    transaction_defaults(store, entity, body, today)
     ident = store.next_id(kind)
     record = {"domain": "QBO", "sparse": False, "Id": ident, "SyncToken": "0",
               "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp}, **body}
     store.tables[entity][ident] = record
-    _after_create(store, entity, record, stamp)
+    after_create(store, entity, record, stamp)
     return ident
+
+
+def _set_exchange_rate(store: RealmStore, body: dict[str, Any], stamp: str) -> str:
+    """QBO sets a rate per currency and day: a second one for the same day replaces the first."""
+    source, as_of, rate = body.get("SourceCurrencyCode"), body.get("AsOfDate"), body.get("Rate")
+    if not source or not as_of or not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+        raise ValueError("an ExchangeRate needs SourceCurrencyCode, AsOfDate and a positive Rate")
+    if str(source).upper() == USD["value"]:
+        raise ValueError("no exchange rate can be set for the home currency")
+    key = exchange_rate_key(str(source), str(as_of))
+    existing = store.get("ExchangeRate", key)
+    if existing is not None:
+        existing["Rate"] = rate
+        bump(existing, stamp)
+        return key
+    store.tables["ExchangeRate"][key] = {"SyncToken": "0", "AsOfDate": str(as_of),
+                                         "SourceCurrencyCode": str(source).upper(), "Rate": rate,
+                                         "TargetCurrencyCode": str(body.get("TargetCurrencyCode") or USD["value"]),
+                                         "MetaData": {"LastUpdatedTime": stamp}}
+    return key
 
 
 def _list_defaults(store: RealmStore, kind: EntityKind, body: dict[str, Any]) -> None:
@@ -128,137 +119,8 @@ def _list_defaults(store: RealmStore, kind: EntityKind, body: dict[str, Any]) ->
             body.setdefault("Vendor1099", False)
         if kind.name != "Employee":
             body.setdefault("CurrencyRef", dict(USD))
-    elif "Name" in body:
+    elif "Name" in body and kind.name not in ("TaxCode", "TaxRate"):
         body.setdefault("FullyQualifiedName", body["Name"])
-
-
-def _line_total(body: dict[str, Any]) -> int:
-    return sum(to_cents(line.get("Amount", 0)) for line in body.get("Line", [])
-               if line.get("DetailType") != "SubTotalLineDetail")
-
-
-def _txn_defaults(body: dict[str, Any], today: date) -> None:
-    body.setdefault("TxnDate", today.isoformat())
-    body.setdefault("CurrencyRef", dict(USD))
-    body.setdefault("Line", [])
-
-
-def _sales_defaults(store: RealmStore, body: dict[str, Any], today: date) -> None:
-    _txn_defaults(body, today)
-    customer_id = _ref_value(body, "CustomerRef")
-    customer = store.get("Customer", customer_id) if customer_id else None
-    if customer_id and customer is None:
-        raise ValueError(f"CustomerRef {customer_id} does not exist")
-    if customer is not None:
-        body["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
-    body.setdefault("DocNumber", store.next_doc_number())
-    if not any(line.get("DetailType") == "SubTotalLineDetail" for line in body["Line"]):
-        body["Line"].append({"Amount": to_money(_line_total(body)), "DetailType": "SubTotalLineDetail",
-                             "SubTotalLineDetail": {}})
-    body.setdefault("TxnTaxDetail", {"TotalTax": 0})
-    body.setdefault("TotalAmt", to_money(_line_total(body)))
-    body.setdefault("ApplyTaxAfterDiscount", False)
-    body.setdefault("PrintStatus", "NotSet")
-    body.setdefault("EmailStatus", "NotSet")
-
-
-def _create_invoice(store: RealmStore, body: dict[str, Any], today: date) -> None:
-    if not _ref_value(body, "CustomerRef"):
-        raise ValueError("an Invoice needs CustomerRef")
-    _sales_defaults(store, body, today)
-    body.setdefault("LinkedTxn", [])
-    body.setdefault("DueDate", (date.fromisoformat(body["TxnDate"]) + timedelta(days=30)).isoformat())
-    body.setdefault("Balance", body["TotalAmt"])
-
-
-def _create_sales_receipt(store: RealmStore, body: dict[str, Any], today: date) -> None:
-    _sales_defaults(store, body, today)
-    body.setdefault("Balance", 0)
-
-
-def _create_payment(store: RealmStore, body: dict[str, Any], today: date) -> None:
-    customer_id = _ref_value(body, "CustomerRef")
-    if not customer_id or store.get("Customer", customer_id) is None:
-        raise ValueError("a Payment needs an existing CustomerRef")
-    _txn_defaults(body, today)
-    applied = 0
-    for line in body["Line"]:
-        for link in line.get("LinkedTxn", []):
-            invoice = store.get("Invoice", link.get("TxnId", "")) if link.get("TxnType") == "Invoice" else None
-            if invoice is None:
-                raise ValueError(f"linked transaction {link} does not exist")
-        applied += to_cents(line.get("Amount", 0))
-    body.setdefault("TotalAmt", to_money(applied))
-    body.setdefault("UnappliedAmt", to_money(to_cents(body["TotalAmt"]) - applied))
-    body.setdefault("ProcessPayment", False)
-
-
-def _create_expense(store: RealmStore, body: dict[str, Any], today: date) -> None:
-    _txn_defaults(body, today)
-    body.setdefault("TotalAmt", to_money(_line_total(body)))
-
-
-def _create_bill(store: RealmStore, body: dict[str, Any], today: date) -> None:
-    vendor_id = _ref_value(body, "VendorRef")
-    if not vendor_id or store.get("Vendor", vendor_id) is None:
-        raise ValueError("a Bill needs an existing VendorRef")
-    _create_expense(store, body, today)
-    body.setdefault("DueDate", (date.fromisoformat(body["TxnDate"]) + timedelta(days=30)).isoformat())
-    body.setdefault("Balance", body["TotalAmt"])
-    body.setdefault("LinkedTxn", [])
-
-
-_CREATORS = {"Invoice": _create_invoice, "SalesReceipt": _create_sales_receipt, "Payment": _create_payment,
-             "Bill": _create_bill, "Purchase": _create_expense}
-
-
-def _after_create(store: RealmStore, entity: str, record: dict[str, Any], stamp: str) -> None:
-    if entity == "Invoice":
-        _move_customer_balance(store, _ref_value(record, "CustomerRef"), to_cents(record["Balance"]), stamp)
-    elif entity == "Payment":
-        for line in record["Line"]:
-            for link in line.get("LinkedTxn", []):
-                invoice = store.require("Invoice", link["TxnId"])
-                _add_cents(invoice, "Balance", -to_cents(line.get("Amount", 0)))
-                invoice.setdefault("LinkedTxn", []).append({"TxnId": record["Id"], "TxnType": "Payment"})
-                _bump(invoice, stamp)
-        _move_customer_balance(store, _ref_value(record, "CustomerRef"), -to_cents(record["TotalAmt"]), stamp)
-    elif entity == "Bill":
-        _move_vendor_balance(store, _ref_value(record, "VendorRef"), to_cents(record["Balance"]), stamp)
-
-
-def _unlink_payments_from(store: RealmStore, invoice: dict[str, Any], stamp: str) -> int:
-    """Detach payments from an invoice being voided or deleted; their money becomes unapplied credit."""
-    released = 0
-    for link in invoice.get("LinkedTxn", []):
-        payment = store.get("Payment", link.get("TxnId", "")) if link.get("TxnType") == "Payment" else None
-        if payment is None:
-            continue
-        kept = []
-        for line in payment.get("Line", []):
-            links = line.get("LinkedTxn", [])
-            if any(t.get("TxnId") == invoice["Id"] and t.get("TxnType") == "Invoice" for t in links):
-                amount = to_cents(line.get("Amount", 0))
-                released += amount
-                _add_cents(payment, "UnappliedAmt", amount)
-            else:
-                kept.append(line)
-        payment["Line"] = kept
-        _bump(payment, stamp)
-    invoice["LinkedTxn"] = [t for t in invoice.get("LinkedTxn", []) if t.get("TxnType") != "Payment"]
-    return released
-
-
-def _release_invoices_from(store: RealmStore, payment: dict[str, Any], stamp: str) -> None:
-    """Give a voided or deleted payment's amounts back to the invoices it paid."""
-    for line in payment.get("Line", []):
-        for link in line.get("LinkedTxn", []):
-            invoice = store.get("Invoice", link.get("TxnId", "")) if link.get("TxnType") == "Invoice" else None
-            if invoice is None:
-                continue
-            _add_cents(invoice, "Balance", to_cents(line.get("Amount", 0)))
-            invoice["LinkedTxn"] = [t for t in invoice.get("LinkedTxn", []) if t.get("TxnId") != payment["Id"]]
-            _bump(invoice, stamp)
 
 
 def delete(store: RealmStore, entity: str, ident: str, stamp: str) -> None:
@@ -271,11 +133,11 @@ def delete(store: RealmStore, entity: str, ident: str, stamp: str) -> None:
         for key in (name_key, "FullyQualifiedName"):
             if key in record and not str(record[key]).endswith(" (deleted)"):
                 record[key] = f"{record[key]} (deleted)"
-        _bump(record, stamp)
+        bump(record, stamp)
         return
     if not kind.deletable:
         raise ValueError(f"{entity} cannot be deleted")
-    _reverse_effects(store, entity, record, stamp)
+    reverse_effects(store, entity, record, stamp, deleting=True)
     del store.tables[entity][ident]
     store.deleted.append(Deleted(entity, ident, stamp))
 
@@ -285,25 +147,15 @@ def void(store: RealmStore, entity: str, ident: str, stamp: str) -> dict[str, An
     if not kind.voidable:
         raise ValueError(f"{entity} cannot be voided")
     record = store.require(entity, ident)
-    _reverse_effects(store, entity, record, stamp)
-    if entity == "Payment":
+    reverse_effects(store, entity, record, stamp, deleting=False)
+    if entity in ("Payment", "BillPayment"):
+        # A voided payment keeps no applications: its lines go and its amounts become 0.
         record["Line"] = []
         record["TotalAmt"] = 0
-        record["UnappliedAmt"] = 0
+        if "UnappliedAmt" in record:
+            record["UnappliedAmt"] = 0
         record["PrivateNote"] = "Voided"
     else:
         apply_void(record)
-    _bump(record, stamp)
+    bump(record, stamp)
     return copy.deepcopy(record)
-
-
-def _reverse_effects(store: RealmStore, entity: str, record: dict[str, Any], stamp: str) -> None:
-    customer_id = _ref_value(record, "CustomerRef")
-    if entity == "Invoice":
-        released = _unlink_payments_from(store, record, stamp)
-        _move_customer_balance(store, customer_id, -(to_cents(record.get("Balance", 0)) + released), stamp)
-    elif entity == "Payment":
-        _release_invoices_from(store, record, stamp)
-        _move_customer_balance(store, customer_id, to_cents(record.get("TotalAmt", 0)), stamp)
-    elif entity == "Bill":
-        _move_vendor_balance(store, _ref_value(record, "VendorRef"), -to_cents(record.get("Balance", 0)), stamp)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, NoReturn
 
 from .clock import parse_instant
-from .entities import EntityKind
+from .entities import EntityKind, record_key
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS_LIMIT = 1000
@@ -293,6 +293,9 @@ def _typed(path: str, value: Any, tz_name: str) -> tuple[int, Any]:
 
 def _matches(condition: Condition, record: dict[str, Any], tz_name: str) -> bool:
     stored = _lookup(record, condition.field)
+    if stored is _MISSING and condition.field.lower() == "active":
+        # The pseudo tax codes TAX and NON are written without the flag, but they are always active.
+        stored = True
     if stored is _MISSING or stored is None:
         return False
     if condition.op == "LIKE":
@@ -345,7 +348,7 @@ def _default_order(kind: EntityKind, record: dict[str, Any]) -> Any:
     # for it, so a client that pages without ORDERBY gets a stable but meaningless order.
     if kind.is_list:
         return str(record.get("FullyQualifiedName") or record.get("DisplayName") or record.get("Name") or "")
-    return _scatter(kind.name, str(record.get("Id", "")))
+    return _scatter(kind.name, record_key(kind.name, record))
 
 
 def _validate(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name: str) -> None:
@@ -381,8 +384,9 @@ def execute(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name:
     _validate(query, kind, rows, tz_name)
     conditions = list(query.conditions)
     if kind.is_list and not any(c.field.lower() == "active" for c in conditions):
-        # List entities hide inactive rows unless the query mentions Active.
-        conditions.append(Condition("Active", "=", (True,)))
+        # List entities hide inactive rows unless the query mentions Active; rows without the flag (the
+        # pseudo tax codes TAX and NON) are listed, as in QBO's TaxCode sample.
+        rows = [row for row in rows if row.get("Active") is not False]
     selected = [row for row in rows if all(_matches(c, row, tz_name) for c in conditions)]
     if query.count:
         return {"totalCount": len(selected)}

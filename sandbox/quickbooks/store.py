@@ -1,16 +1,20 @@
-"""One company's live records: what queries read and mutations change."""
+"""One company's live records: what queries read, mutations change and reports can total."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .clock import zone
-from .entities import ENTITIES, EntityKind
+from .entities import ENTITIES, TRANSACTIONS, EntityKind, exchange_rate_key, record_key
 
 if TYPE_CHECKING:
     from .demo_company import DemoCompany
+
+# Sales forms share QBO's custom transaction numbers; estimates are numbered on their own.
+SALES_FORMS = ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt")
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class RealmStore:
         records: dict[str, list[dict[str, Any]]] = json.loads(json.dumps(company.records))
         self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in ENTITIES}
         for entity, rows in records.items():
-            self.tables.setdefault(entity, {}).update({row["Id"]: row for row in rows})
+            self.tables.setdefault(entity, {}).update({record_key(entity, row): row for row in rows})
         self.deleted: list[Deleted] = [Deleted(t.entity, t.id, t.deleted_at) for t in company.deleted]
         self._next_ids: dict[str, int] = {}
         for kind in ENTITIES.values():
@@ -39,6 +43,12 @@ class RealmStore:
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
         return list(self.tables[entity].values())
+
+    def transactions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every live transaction as (entity, record), e.g. for a report that totals the books."""
+        for entity in TRANSACTIONS:
+            for record in self.tables[entity].values():
+                yield entity, record
 
     def get(self, entity: str, ident: str) -> dict[str, Any] | None:
         return self.tables.get(entity, {}).get(ident)
@@ -54,8 +64,19 @@ class RealmStore:
         self._next_ids[kind.sequence] = value + 1
         return str(value)
 
-    def next_doc_number(self) -> str:
-        # Invoices and sales receipts share QBO's custom transaction numbers.
-        numbers = [int(r["DocNumber"]) for e in ("Invoice", "SalesReceipt") for r in self.tables[e].values()
+    def next_doc_number(self, entities: tuple[str, ...] = SALES_FORMS) -> str:
+        numbers = [int(r["DocNumber"]) for e in entities for r in self.tables[e].values()
                    if str(r.get("DocNumber", "")).isdigit()]
         return str(max(numbers, default=1000) + 1)
+
+    def account_named(self, name: str) -> dict[str, Any] | None:
+        return next((a for a in self.tables["Account"].values() if a.get("Name") == name), None)
+
+    def exchange_rate(self, currency: str, day: str) -> float | None:
+        """The rate QBO would use on `day`: that day's row, else the latest one before it."""
+        exact = self.get("ExchangeRate", exchange_rate_key(currency, day))
+        if exact is not None:
+            return float(exact["Rate"])
+        earlier = [r for r in self.tables["ExchangeRate"].values()
+                   if r.get("SourceCurrencyCode") == currency and str(r.get("AsOfDate", "")) <= day]
+        return float(max(earlier, key=lambda r: str(r["AsOfDate"]))["Rate"]) if earlier else None

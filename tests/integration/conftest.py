@@ -35,6 +35,7 @@ def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "E2E company", {
             "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-e2e-token",
             "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 2, "streams": list(TABLES),
+            "reports": False,
         }))
         conn.commit()
     return CONNECTION

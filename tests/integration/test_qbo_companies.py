@@ -29,7 +29,8 @@ def test_one_run_syncs_each_company_into_its_own_rows(pg_dsn, landing_container,
         for connection_id, realm in REALMS.items():
             upsert_connection(conn, Connection(connection_id, "quickbooks", connection_id, {
                 "realm_id": realm, "base_url": url, "access_token_secret": "qbo-shared-token",
-                "environment": "sandbox", "streams": list(TABLES), "retry_base_delay": 0.01}))
+                "environment": "sandbox", "streams": list(TABLES), "retry_base_delay": 0.01,
+                "reports": False}))
         conn.commit()
         host = LocalDurableHost(app, tmp_path / "store.sqlite", virtual_time=True)
         host.start_new("sync_all", "sync-all", {"run_id": "run-two-companies", "scope": "all", "mode": "full"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 
 import psycopg
 
@@ -19,6 +18,7 @@ from tests.integration.helpers import (
     sync,
     truth,
 )
+from tests.metrics.oracle import home, voided
 
 
 def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(host, simulator, connection, pg_dsn):
@@ -27,12 +27,13 @@ def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(hos
     assert_database_equals_simulator(pg_dsn, state)
     assert first["Invoice"]["inserted"] == 1100 and first["Invoice"]["status"] == "succeeded"
     assert first["Invoice"]["api_calls"] >= 3  # 1100 invoices in pages of 500
-    invoiced = sum(Decimal(str(r["TotalAmt"])) for r in truth(state, "Invoice").values())
+    invoiced = sum(home(r) for r in truth(state, "Invoice").values() if not voided(r))
     with psycopg.connect(pg_dsn) as conn:
         by_grain = dict(conn.execute(
             "SELECT grain, sum(value) FROM metric_points WHERE connection_id = %s "
-            "AND metric = 'qbo.revenue_invoiced' GROUP BY grain", (CONNECTION,)).fetchall())
-    assert by_grain == dict.fromkeys(("day", "week", "month", "quarter"), invoiced)
+            "AND metric = 'qbo.revenue_invoiced' AND dimension = '' GROUP BY grain", (CONNECTION,)).fetchall())
+    assert by_grain == dict.fromkeys(("day", "week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year"),
+                                     invoiced)
     before = fingerprint(pg_dsn)
     second = sync(host, "full")
     assert fingerprint(pg_dsn) == before
@@ -218,3 +219,24 @@ def test_every_call_is_metered_for_the_month(host, simulator, connection, pg_dsn
     with psycopg.connect(pg_dsn) as conn:
         (metered,) = conn.execute("SELECT calls FROM api_usage WHERE connection_id = %s", (CONNECTION,)).fetchone()
     assert metered == state.calls(REALM) - before
+
+
+def test_reports_land_whole_and_flattened_and_an_unchanged_rerun_keeps_them(host, simulator, connection, pg_dsn):
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE connections SET config = config || '{\"reports\": true, \"report_months\": 3}' "
+                     "WHERE connection_id = %s", (CONNECTION,))
+        conn.commit()
+    streams = sync(host, "full")
+    assert streams["reports"]["inserted"] == 4  # P&L and Balance Sheet, accrual and cash, one window
+    with psycopg.connect(pg_dsn) as conn:
+        per_report = dict(conn.execute(
+            "SELECT report || ':' || basis, count(*) FROM qbo_report_row WHERE connection_id = %s GROUP BY 1",
+            (CONNECTION,)).fetchall())
+        income_months = conn.execute(
+            "SELECT count(DISTINCT period_start) FROM qbo_report_row WHERE connection_id = %s "
+            "AND report = 'ProfitAndLoss' AND row_kind = 'Summary' AND row_group = 'Income'", (CONNECTION,)).fetchone()
+    assert set(per_report) == {"ProfitAndLoss:Accrual", "ProfitAndLoss:Cash", "BalanceSheet:Accrual",
+                               "BalanceSheet:Cash"}
+    assert all(n > 0 for n in per_report.values()) and income_months[0] >= 3
+    again = sync(host, "full")
+    assert again["reports"]["unchanged"] + again["reports"]["updated"] == 4

@@ -122,3 +122,85 @@ def xsd_fields(type_name: str) -> frozenset[str]:
     if node is not None:
         _members(node, names)
     return frozenset(names)
+
+
+# -- field paths resolved through the XSD ---------------------------------------------------------------
+_NUMBER_TYPES = frozenset({"decimal", "int", "integer", "long", "short", "double", "float", "positiveInteger",
+                           "nonNegativeInteger"})
+
+
+@cache
+def _simple_bases() -> dict[str, str]:
+    """Named simple types -> the xs: type they restrict (enumerations are strings)."""
+    bases = {}
+    for path in sorted((QUICKBOOKS / "xsd").glob("*.xsd")):
+        for node in ET.parse(path).getroot().iter(f"{_XS}simpleType"):
+            restriction = node.find(f"{_XS}restriction")
+            if node.get("name") and restriction is not None:
+                bases[node.get("name")] = restriction.get("base", "xs:string")
+    return bases
+
+
+def _local(type_name: str | None) -> str:
+    return (type_name or "xs:string").split(":")[-1]
+
+
+def _scalar(type_name: str | None) -> str:
+    name = _local(type_name)
+    seen = set()
+    while name in _simple_bases() and name not in seen:
+        seen.add(name)
+        name = _local(_simple_bases()[name])
+    if name in _NUMBER_TYPES:
+        return "number"
+    return "boolean" if name == "boolean" else "string"
+
+
+def _child_elements(node: ET.Element, out: dict[str, ET.Element]) -> None:
+    for child in node:
+        if child.tag in (f"{_XS}element", f"{_XS}attribute"):
+            if child.get("name"):
+                out.setdefault(child.get("name"), child)
+        elif child.tag == f"{_XS}extension":
+            base = _complex_types().get(_local(child.get("base")))
+            if base is not None:
+                _child_elements(base, out)
+            _child_elements(child, out)
+        elif child.tag in (f"{_XS}sequence", f"{_XS}choice", f"{_XS}all", f"{_XS}complexContent",
+                           f"{_XS}simpleContent"):
+            _child_elements(child, out)
+
+
+@cache
+def _children(type_name: str) -> dict[str, tuple[str, bool]]:
+    """Member name -> (its type, repeated?) for a complex type; simple content shows up as `value`."""
+    node = _complex_types().get(type_name)
+    if node is None:
+        return {}
+    members: dict[str, ET.Element] = {}
+    _child_elements(node, members)
+    out = {name: (_local(el.get("type")), el.get("maxOccurs") == "unbounded") for name, el in members.items()}
+    content = node.find(f"{_XS}simpleContent")
+    if content is not None:
+        # JSON writes an element's text content as "value" (ReferenceType, MemoRef).
+        out.setdefault("value", ("string", False))
+    return out
+
+
+def xsd_json_types(entity: str, path: str) -> set[str] | None:
+    """JSON types Finance.xsd allows at a flattened path ("Line[].SalesItemLineDetail.Qty"), or None when
+    the XSD does not declare the path. Below an IntuitAnyType (the *Ex fields) anything goes."""
+    current, repeated = entity, False
+    parts = path.split(".")
+    for index, raw in enumerate(parts):
+        if current == "IntuitAnyType":
+            return {"array", "object", "string", "number", "boolean", "null"}
+        member = _children(current).get(raw.removesuffix("[]"))
+        if member is None or (raw.endswith("[]") and not member[1]):
+            return None
+        current, repeated = member
+        if index == len(parts) - 1:
+            if repeated and not raw.endswith("[]"):
+                return {"array"}
+            return {"object"} if current in _complex_types() else {_scalar(current)}
+    return None

@@ -51,8 +51,8 @@ def now_iso(days_ago: float) -> str:
 
 def test_first_run_reads_everything_and_sweeps():
     plan = PLUGIN.plan(CONN, "incremental", {}, calls_this_month=0)
-    assert {p.stream for p in plan.streams} == set(STREAMS)
-    assert all(p.sweep == (STREAMS[p.stream].kind in ("txn", "list")) for p in plan.streams)
+    assert {p.stream for p in plan.streams} == {*STREAMS, "reports"}
+    assert all(p.sweep == (STREAMS[p.stream].kind in ("txn", "list")) for p in plan.streams if p.stream in STREAMS)
     assert plan.context == {"establishes_cdc": True} and plan.notes
 
 
@@ -60,7 +60,7 @@ def test_incremental_with_a_recent_watermark_uses_one_cdc_stream_plus_the_entiti
     marks = {"cdc": {"since": now_iso(2), "seen": {"Invoice": ["3"]}}, "TaxCode": {"ts": now_iso(3), "seen": []}}
     plan = PLUGIN.plan(CONN, "incremental", marks, calls_this_month=0)
     streams = {p.stream: p for p in plan.streams}
-    assert set(streams) == {"cdc", "TaxCode", "TaxRate", "CompanyInfo", "Preferences", "ExchangeRate"}
+    assert set(streams) == {"cdc", "TaxCode", "TaxRate", "CompanyInfo", "Preferences", "ExchangeRate", "reports"}
     assert streams["cdc"].cursor["seen"] == {"Invoice": ["3"]}
     assert "TaxCode" not in streams["cdc"].cursor["entities"]
     assert streams["TaxCode"].cursor["ts"] == marks["TaxCode"]["ts"]
@@ -83,3 +83,16 @@ def test_after_a_complete_read_cdc_starts_at_the_earliest_server_time_less_a_mar
     marks = PLUGIN.after_run(CONN, {"establishes_cdc": True}, results)
     assert dt.datetime.fromisoformat(marks["cdc"]["since"]) == dt.datetime(2026, 11, 20, 16, 55, tzinfo=dt.UTC)
     assert PLUGIN.after_run(CONN, {"establishes_cdc": False}, results) == {}
+
+
+def test_reports_cover_two_years_on_a_complete_read_and_the_latest_window_after(monkeypatch):
+    full = next(p for p in PLUGIN.plan(CONN, "full", {}, 0).streams if p.stream == "reports")
+    marks = {"cdc": {"since": now_iso(1), "seen": {}}}
+    latest = next(p for p in PLUGIN.plan(CONN, "incremental", marks, 0).streams if p.stream == "reports")
+    assert len(full.cursor["jobs"]) == 2 * 2 * 4 and len(latest.cursor["jobs"]) == 2 * 2
+    for report, basis, start, end in full.cursor["jobs"]:
+        assert report in ("ProfitAndLoss", "BalanceSheet") and basis in ("Accrual", "Cash")
+        months = (int(end[:4]) - int(start[:4])) * 12 + int(end[5:7]) - int(start[5:7]) + 1
+        assert months <= 6
+    no_reports = Connection("qbo-x", "quickbooks", "X", {**CONN.config, "reports": False})
+    assert "reports" not in {p.stream for p in PLUGIN.plan(no_reports, "full", {}, 0).streams}
