@@ -15,6 +15,8 @@ DEFAULT_STORAGE = (
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 )
 DEFAULT_QBO_BASE_URL = "http://127.0.0.1:8761"
+# Not loopback: without a connection-level token_url/base_url, tokens are exchanged with Intuit itself.
+DEFAULT_QBO_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Settings:
     load_batch_rows: int
     pages_per_fetch: int
     iterations_before_continue_as_new: int
+    qbo_token_url: str = DEFAULT_QBO_TOKEN_URL
 
 
 def _int(name: str, default: int) -> int:
@@ -64,4 +67,5 @@ def load_settings() -> Settings:
         load_batch_rows=_int("LOAD_BATCH_ROWS", 5000),
         pages_per_fetch=_int("PAGES_PER_FETCH", 2),
         iterations_before_continue_as_new=_int("ITERATIONS_BEFORE_CONTINUE_AS_NEW", 20),
+        qbo_token_url=os.environ.get("QBO_TOKEN_URL") or DEFAULT_QBO_TOKEN_URL,
     )

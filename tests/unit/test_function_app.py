@@ -37,7 +37,21 @@ def test_every_function_is_indexed_with_its_trigger():
         assert "orchestrationTrigger" in bindings(functions[name]), name
     for name in activities:
         assert "activityTrigger" in bindings(functions[name]), name
-    assert set(functions) == orchestrators | activities | {"start_sync_http", "get_sync_http", "scheduled_sync"}
+    http = {"start_sync_http", "get_sync_http", "scheduled_sync", "list_connections_http",
+            "authorize_quickbooks_http", "quickbooks_callback_http"}
+    assert set(functions) == orchestrators | activities | http
+
+
+def test_connection_routes_need_a_function_key_except_the_consent_callback():
+    functions = index()
+    expected = {"list_connections_http": ("connections", "function"),
+                "authorize_quickbooks_http": ("connections/quickbooks/authorize", "function"),
+                # Intuit sends the user's browser back without a function key; the one-time state guards it.
+                "quickbooks_callback_http": ("connections/quickbooks/callback", "anonymous")}
+    for name, (route, auth) in expected.items():
+        trigger = bindings(functions[name])["httpTrigger"]
+        assert (trigger["route"], trigger["authLevel"].lower()) == (route, auth), name
+        assert [m.lower() for m in trigger["methods"]] == ["get"], name
 
 
 def test_http_starters_route_methods_and_auth():

@@ -1,0 +1,71 @@
+"""Connect a QuickBooks company from a terminal: print Intuit's consent URL, then finish with the URL the
+browser was sent back to (pasted on stdin, or given later with --redirect-url while the state is valid).
+
+    python -m plugins.quickbooks.connect --connection-id acme [--environment sandbox] [--redirect-uri URI]
+    python -m plugins.quickbooks.connect --connection-id acme --redirect-url 'http://localhost:7071/...?code=..'
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+from urllib.parse import parse_qs, urlsplit
+
+from plugins.quickbooks import oauth
+from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
+from shared.crypto import CryptoError
+from shared.http import ApiError
+from shared.oauth_states import InvalidState
+from shared.secrets import SecretNotFound
+
+# The local Functions host's callback route; it must be one of the app's redirect URIs at Intuit.
+DEFAULT_REDIRECT_URI = "http://localhost:7071/api/connections/quickbooks/callback"
+
+
+def parse_redirect(url: str) -> dict[str, str]:
+    """code, state, realmId and error from the URL Intuit redirected the browser to."""
+    query = parse_qs(urlsplit(url.strip()).query)
+    return {name: query[name][0] for name in ("code", "state", "realmId", "error") if query.get(name)}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m plugins.quickbooks.connect", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connection-id", required=True)
+    parser.add_argument("--environment", default="sandbox", choices=oauth.ENVIRONMENTS)
+    parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI,
+                        help="redirect URI registered with the Intuit app (default: %(default)s)")
+    parser.add_argument("--redirect-url", help="the URL the browser landed on after consent (skips the prompt)")
+    return parser
+
+
+def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    args = _parser().parse_args(argv)
+    try:
+        landed = args.redirect_url
+        if not landed:
+            url = begin_consent(args.connection_id, args.environment, args.redirect_uri)
+            print("Open this URL in a browser, sign in and choose the company:", file=stderr)
+            print(url, file=stdout, flush=True)
+            print("Then paste the URL the browser was redirected to (valid for 10 minutes):", file=stderr)
+            landed = stdin.readline().strip()
+            if not landed:
+                print("No URL read. Finish later with --redirect-url '<that URL>' within 10 minutes.", file=stderr)
+                return 2
+        found = parse_redirect(landed)
+        done = complete_consent(found.get("code", ""), found.get("state", ""), found.get("realmId", ""),
+                                error=found.get("error"), expected_connection_id=args.connection_id)
+    except (ConsentError, InvalidState, ApiError, CryptoError, SecretNotFound, ValueError) as exc:
+        # KeyError (SecretNotFound) would print its message quoted.
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"Not connected: {message}", file=stderr)
+        return 1
+    print(f"Connected {done.connection_id} to QuickBooks company {done.realm_id} ({done.environment}).", file=stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""QuickBooks Online OAuth 2: Intuit's token endpoint, the consent URL, token lifetimes and their warnings.
+
+Refresh tokens rotate and the old one then fails with invalid_grant, so every refresh goes through
+shared.tokens.refresh_if_needed (single flight, rotated token stored in the same transaction).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from shared.config import load_settings
+from shared.db.connect import connect
+from shared.db.connections import Connection
+from shared.http import ApiError
+from shared.secrets import secrets_provider
+from shared.tokens import DEFAULT_SKEW, TokenInfo, TokenSet, refresh_if_needed, utcnow
+
+AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
+TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+SCOPE = "com.intuit.quickbooks.accounting"
+ENVIRONMENTS = ("sandbox", "production")
+CLIENT_ID_SECRET = "qbo-client-id"
+CLIENT_SECRET_SECRET = "qbo-client-secret"
+INVALID_GRANT_REASON = "QuickBooks refused the stored refresh token (invalid_grant): reconnect this company"
+HTTP_TIMEOUT = 30.0
+REFRESH_IDLE_LIMIT = timedelta(days=100)
+IDLE_WARNING = timedelta(days=14)
+CONSENT_YEARS = 5
+CONSENT_WARNING = timedelta(days=30)
+# Sanity bounds: a value beyond these is a misread response (e.g. milliseconds), not a lifetime.
+_MAX_ACCESS_SECONDS = 86_400
+_MAX_REFRESH_SECONDS = 6 * 366 * 86_400
+_HINTS = {
+    "invalid_grant": "the token or authorization code was refused (expired, already used, or revoked)",
+    "invalid_client": f"check the app's client id and secret (secrets {CLIENT_ID_SECRET}, {CLIENT_SECRET_SECRET})",
+}
+
+
+def token_url(config: Mapping[str, Any]) -> str:
+    """The connection's `token_url`, else its `base_url` (the simulator) + the token path, else QBO_TOKEN_URL/Intuit."""
+    if config.get("token_url"):
+        return str(config["token_url"])
+    if config.get("base_url"):
+        return str(config["base_url"]).rstrip("/") + TOKEN_PATH
+    return load_settings().qbo_token_url
+
+
+def client_id(config: Mapping[str, Any]) -> str:
+    return secrets_provider().get(str(config.get("client_id_secret") or CLIENT_ID_SECRET))
+
+
+def client_credentials(config: Mapping[str, Any]) -> tuple[str, str]:
+    """(client id, client secret) from the secrets provider; a connection may name other secrets."""
+    return client_id(config), secrets_provider().get(str(config.get("client_secret_secret") or CLIENT_SECRET_SECRET))
+
+
+def _check_environment(environment: str) -> str:
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+    return environment
+
+
+def authorize_url(state: str, redirect_uri: str, environment: str, *,
+                  config: Mapping[str, Any] | None = None) -> str:
+    """Intuit's consent page for this app; it redirects to `redirect_uri` with code, state and realmId."""
+    _check_environment(environment)  # the same page serves both: the app's keys decide which companies it sees
+    query = {"client_id": client_id(config or {}), "response_type": "code", "scope": SCOPE,
+             "redirect_uri": redirect_uri, "state": state}
+    return f"{AUTHORIZE_URL}?{urlencode(query)}"
+
+
+def _lifetime(doc: Mapping[str, Any], name: str, limit: int, *, required: bool) -> int | None:
+    value = doc.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
+        raise ApiError(f"QuickBooks token response has an implausible {name}: {value!r}", code="bad_token_response")
+    return value
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def parse_token_response(status: int, body: bytes | str, *, now: datetime | None = None,
+                         sent: tuple[str, ...] = ()) -> TokenSet:
+    """A TokenSet from Intuit's answer, or ApiError with the OAuth `error` as code; `sent` secrets are redacted."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(f"QuickBooks token endpoint answered HTTP {status} with a body that is not JSON",
+                       status=status, code="bad_token_response", transient=status >= 500) from None
+    if not isinstance(doc, dict):
+        raise ApiError(f"QuickBooks token endpoint answered HTTP {status} with JSON that is not an object",
+                       status=status, code="bad_token_response", transient=status >= 500)
+    if status != 200 or "error" in doc:
+        code = str(doc.get("error") or f"http_{status}")[:100]
+        detail = str(doc.get("error_description") or "")[:200]
+        hint = _HINTS.get(code, "")
+        text = f"QuickBooks token endpoint answered HTTP {status} {code}" + (f" ({detail})" if detail else "")
+        raise ApiError(_redact(text + (f": {hint}" if hint else ""), sent), status=status, code=code,
+                       transient=status >= 500 or status == 429)
+    access, refresh = doc.get("access_token"), doc.get("refresh_token")
+    if not isinstance(access, str) or not access or not isinstance(refresh, str) or not refresh:
+        raise ApiError("QuickBooks token response lacks access_token or refresh_token", status=status,
+                       code="bad_token_response")
+    if str(doc.get("token_type", "bearer")).lower() != "bearer":
+        raise ApiError(f"QuickBooks issued a {doc.get('token_type')!r} token, expected bearer", status=status,
+                       code="bad_token_response")
+    expires_in = _lifetime(doc, "expires_in", _MAX_ACCESS_SECONDS, required=True)
+    refresh_in = _lifetime(doc, "x_refresh_token_expires_in", _MAX_REFRESH_SECONDS, required=False)
+    moment = now or utcnow()
+    return TokenSet(access_token=access, refresh_token=refresh,
+                    access_expires_at=moment + timedelta(seconds=expires_in or 0),
+                    refresh_expires_at=moment + timedelta(seconds=refresh_in) if refresh_in else None)
+
+
+def request_tokens(form: Mapping[str, str], config: Mapping[str, Any], *, now: datetime | None = None) -> TokenSet:
+    """POST a grant to the token endpoint (client authenticated by HTTP Basic) and parse the answer."""
+    identity, client_secret = client_credentials(config)
+    url = token_url(config)
+    basic = base64.b64encode(f"{identity}:{client_secret}".encode()).decode()
+    request = urllib.request.Request(
+        url, data=urlencode(form).encode(), method="POST",
+        headers={"Authorization": f"Basic {basic}", "Accept": "application/json",
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    sent = (client_secret, form.get("refresh_token", ""), form.get("code", ""))
+    started = utcnow() if now is None else now
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ApiError(f"QuickBooks token endpoint {url} could not be reached: {type(exc).__name__}: {reason}",
+                       code="token_endpoint_unreachable", transient=True) from None
+    # Lifetimes count from when the request was sent, so a slow answer cannot overstate them.
+    return parse_token_response(status, body, now=started, sent=sent)
+
+
+def refresh_tokens(refresh_token: str, config: Mapping[str, Any], *, now: datetime | None = None) -> TokenSet:
+    return request_tokens({"grant_type": "refresh_token", "refresh_token": refresh_token}, config, now=now)
+
+
+def exchange_code(code: str, realm_id: str, redirect_uri: str, *, config: Mapping[str, Any] | None = None,
+                  now: datetime | None = None) -> TokenSet:
+    """Trade the consent's authorization code for tokens (redirect_uri must equal the authorize request's)."""
+    if not str(realm_id).isdigit():
+        raise ValueError(f"realmId must be the company's numeric id, got {realm_id!r}")
+    if not code:
+        raise ValueError("The callback has no authorization code")
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    return request_tokens(form, config or {}, now=now)
+
+
+def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] = connect,
+                 now: Callable[[], datetime] = utcnow, skew: timedelta = DEFAULT_SKEW) -> str:
+    """A valid access token for the connection, refreshed first (once across processes) if it expires soon.
+
+    Blocking (database and HTTP): async callers use asyncio.to_thread. Raises ApiError(code="invalid_grant") after
+    marking the connection action_required when QuickBooks refuses the stored refresh token.
+    """
+    return refresh_if_needed(
+        conn_factory, connection.connection_id,
+        lambda refresh_token: refresh_tokens(refresh_token, connection.config, now=now()),
+        skew=skew, now=now, invalid_grant_reason=INVALID_GRANT_REASON)
+
+
+def _add_years(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def connection_warnings(info: TokenInfo, *, now: datetime | None = None) -> list[str]:
+    """What the user must act on soon: a refresh token about to die unused, or consent near its 5-year end."""
+    moment = now or utcnow()
+    warnings: list[str] = []
+    idle_deadline = info.refresh_expires_at or (info.last_refreshed_at or info.consented_at) + REFRESH_IDLE_LIMIT
+    if idle_deadline <= moment:
+        warnings.append(f"The QuickBooks refresh token expired on {idle_deadline:%Y-%m-%d} (100 days without use): "
+                        "reconnect this company")
+    elif idle_deadline - moment <= IDLE_WARNING:
+        warnings.append(f"The QuickBooks refresh token expires on {idle_deadline:%Y-%m-%d} unless a sync runs "
+                        "before then (it dies after 100 days without use)")
+    consent_end = _add_years(info.consented_at, CONSENT_YEARS)
+    if consent_end - moment <= CONSENT_WARNING:
+        when = "ended" if consent_end <= moment else "ends"
+        warnings.append(f"The QuickBooks consent given on {info.consented_at:%Y-%m-%d} {when} on "
+                        f"{consent_end:%Y-%m-%d} (5-year limit): reconnect this company")
+    return warnings
