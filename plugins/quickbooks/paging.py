@@ -7,6 +7,7 @@ at exactly that timestamp, so nothing is skipped at a boundary and nothing is em
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from plugins.quickbooks.streams import parse_ts
@@ -37,10 +38,18 @@ def query_for(entity: str, cursor: dict[str, Any], *, has_active_flag: bool, pag
     )
 
 
+def record_id_of(record: dict[str, Any]) -> str:
+    return str(record.get("Id"))
+
+
 def advance(
-    cursor: dict[str, Any], records: list[dict[str, Any]], *, page_size: int = PAGE_SIZE
+    cursor: dict[str, Any], records: list[dict[str, Any]], *, page_size: int = PAGE_SIZE,
+    record_id: Callable[[dict[str, Any]], str] = record_id_of,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], bool, int]:
-    """(new records, watermark after them, whether this was the last page, duplicates dropped)."""
+    """(new records, watermark after them, whether this was the last page, duplicates dropped).
+
+    record_id names a record within its entity (ExchangeRate has no Id: currencies and date name it).
+    """
     boundary = parse_ts(cursor["ts"])
     seen = set(cursor.get("seen", []))
     fresh = []
@@ -49,7 +58,7 @@ def advance(
         updated = parse_ts(record.get("MetaData", {}).get("LastUpdatedTime"))
         if updated is None:
             raise ValueError(f"QuickBooks record {record.get('Id')!r} has no MetaData.LastUpdatedTime")
-        if updated < boundary or (updated == boundary and str(record.get("Id")) in seen):
+        if updated < boundary or (updated == boundary and record_id(record) in seen):
             dropped += 1
             continue
         fresh.append(record)
@@ -58,7 +67,7 @@ def advance(
         return fresh, {"ts": cursor["ts"], "seen": sorted(seen)}, done, dropped
     last_raw = fresh[-1]["MetaData"]["LastUpdatedTime"]
     last = parse_ts(last_raw)
-    at_last = {str(r["Id"]) for r in fresh if parse_ts(r["MetaData"]["LastUpdatedTime"]) == last}
+    at_last = {record_id(r) for r in fresh if parse_ts(r["MetaData"]["LastUpdatedTime"]) == last}
     if last == boundary:
         at_last |= seen
     watermark = {"ts": last_raw, "seen": sorted(at_last)}

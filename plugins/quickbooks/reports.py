@@ -61,6 +61,9 @@ REPORT_TABLE = TableSpec(
     columns=(Column("report", "text"), Column("basis", "text"), Column("window_start", "date"),
              Column("window_end", "date"), Column("report_filter", "text")),
     children=(ChildTable("qbo_report_row", "report_id", REPORT_ROW_COLUMNS, report_rows),),
+    # A report has no version of its own, only the time it was run: it is rewritten (rows replaced) when its
+    # content changes, so an unchanged report fetched again leaves the tables as they were.
+    version=(),
 )
 
 
@@ -280,3 +283,9 @@ def report_id(record: dict[str, Any]) -> str:
 def report_filter(doc: dict[str, Any]) -> str:
     """The filters a report was narrowed by (e.g. "Customer=1"); empty for a whole-company report."""
     return _filters(doc.get("Header") or {})
+
+
+def without_run_time(doc: dict[str, Any]) -> dict[str, Any]:
+    """The report as stored: everything but Header.Time, which changes on every run (the blob keeps it)."""
+    header = {k: v for k, v in (doc.get("Header") or {}).items() if k != "Time"}
+    return {**doc, "Header": header}
