@@ -72,22 +72,23 @@ def start_or_resume(host: Any, mode: str) -> tuple[str, str]:
     raise SystemExit(f"Could not start the sync: HTTP {response.status_code}: {answer.get('error', answer)}")
 
 
-def _progress_line(rows: list[dict[str, Any]]) -> str:
-    return "  ".join(
-        f"{r['stream']}: {r['fetched']} rec/{r['pages']} pg [{r['status']}]" for r in rows
-    )
+def _describe(row: dict[str, Any]) -> str:
+    state = {"running": "...", "succeeded": "done", "failed": "FAILED"}.get(row["status"], row["status"])
+    return f"  {row['stream']:<14} {row['fetched']:>7} records {row['pages']:>4} pages  {state}"
 
 
 def watch(host: Any, instance_id: str, run_id: str, *, interval: float = 0.5, out=sys.stdout) -> dict[str, Any]:
-    last = ""
+    """Print a line per stream whenever its progress changes, until the sync ends."""
+    shown: dict[str, tuple[Any, ...]] = {}
     while True:
         status = host.wait_for(instance_id, timeout=interval)
         with connect() as conn:
             rows = runs.stream_rows(conn, run_id)
-        line = _progress_line(rows)
-        if line and line != last:
-            print(f"  {line}", file=out, flush=True)
-            last = line
+        for row in rows:
+            key = (row["status"], row["fetched"], row["pages"])
+            if shown.get(row["stream"]) != key and (row["pages"] or row["status"] != "running"):
+                print(_describe(row), file=out, flush=True)
+                shown[row["stream"]] = key
         if _status_name(status) in TERMINAL:
             return status
 
