@@ -52,17 +52,21 @@ def _seen_ids(conn: psycopg.Connection, plugin: SourcePlugin, landing: LandingZo
 
 
 def _tombstone_missing(conn: psycopg.Connection, table: str, connection_id: str, run_id: str,
-                       ids: set[str], max_share: float) -> int:
+                       ids: set[str], max_share: float, where: dict[str, str] | None = None) -> int:
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS sweep_seen (id text PRIMARY KEY) ON COMMIT DROP")
     conn.execute("TRUNCATE sweep_seen")
     with conn.cursor().copy("COPY sweep_seen (id) FROM STDIN") as copy:
         for record_id in ids:
             copy.write_row((record_id,))
     target = sql.Identifier(table)
+    # The read may cover only part of the table (e.g. one board's items): the rest is not its to judge.
+    narrow = sql.SQL("").join(sql.SQL(" AND t.{} = %s").format(sql.Identifier(column)) for column in where or {})
+    scope = (connection_id, *(where or {}).values())
     live, missing = conn.execute(
         sql.SQL("""SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id))
-                   FROM {t} t WHERE connection_id = %s AND deleted_at IS NULL""").format(t=target),
-        (connection_id,),
+                   FROM {t} t WHERE connection_id = %s AND deleted_at IS NULL{narrow}""").format(
+            t=target, narrow=narrow),
+        scope,
     ).fetchone()
     if missing and live >= MIN_ROWS_FOR_GUARD and missing > live * max_share:
         raise SweepRefused(
@@ -72,9 +76,9 @@ def _tombstone_missing(conn: psycopg.Connection, table: str, connection_id: str,
         )
     return conn.execute(
         sql.SQL("""UPDATE {t} t SET deleted_at = now(), run_id = %s, loaded_at = now()
-                   WHERE connection_id = %s AND deleted_at IS NULL
-                     AND NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id)""").format(t=target),
-        (run_id, connection_id),
+                   WHERE connection_id = %s AND deleted_at IS NULL{narrow}
+                     AND NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id)""").format(t=target, narrow=narrow),
+        (run_id, *scope),
     ).rowcount
 
 
@@ -89,11 +93,12 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
         seen, complete = _seen_ids(conn, plugin, landing, run_id, connection_id, stream)
         if not complete:
             return {"deleted": 0, "skipped": 1}
-        targets = set(seen) | {stream}
+        scope = plugin.sweep_scope(stream)
+        targets = scope if scope is not None else {target: {} for target in set(seen) | {stream}}
         max_share = float(connection.config.get("sweep_max_share", MAX_SHARE))
         deleted = sum(
             _tombstone_missing(conn, plugin.table(target).table, connection_id, run_id, seen.get(target, set()),
-                               max_share)
+                               max_share, targets[target])
             for target in sorted(targets)
         )
         runs.add_counts(conn, run_id, connection_id, stream, deleted=deleted)

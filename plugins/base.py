@@ -76,6 +76,11 @@ class SourcePlugin(Protocol):
 
     def table(self, stream: str) -> TableSpec: ...
 
+    def sweep_scope(self, stream: str) -> dict[str, dict[str, str]] | None:
+        """The tables a complete read of `stream` covers, each narrowed to rows whose columns have these values
+        (e.g. one board's items); None: every table its records load into, whole."""
+        ...
+
     def to_raw(self, stream: str, record: dict[str, Any]) -> RawRecord: ...
 
     def after_run(self, connection: Connection, context: dict[str, Any],
@@ -93,6 +98,9 @@ class BasePlugin:
     def after_run(self, connection: Connection, context: dict[str, Any],
                   results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {}
+
+    def sweep_scope(self, stream: str) -> dict[str, dict[str, str]] | None:
+        return None
 
 
 def load_plugin(name: str) -> SourcePlugin:

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -80,6 +80,12 @@ class RetryPolicy:
     timeout: float = 60.0
 
 
+class Governor(Protocol):
+    """Asked before every attempt: waits briefly for a free slot or raises Throttled (RateGovernor is one)."""
+
+    async def acquire(self) -> None: ...
+
+
 class RateGovernor:
     """Sliding-window limits (e.g. 10/s and 500/min); short waits sleep, long ones become a Throttled hint.
 
@@ -123,7 +129,7 @@ class ApiClient:
     session: aiohttp.ClientSession
     classify: Classifier
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    governor: RateGovernor | None = None
+    governor: Governor | None = None
     calls: int = 0
     redact: tuple[str, ...] = ()
 

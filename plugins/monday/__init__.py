@@ -1,0 +1,5 @@
+"""monday.com source plugin."""
+
+from plugins.monday.plugin import MondayPlugin
+
+PLUGIN = MondayPlugin()

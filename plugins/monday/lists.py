@@ -1,0 +1,115 @@
+"""The account-wide streams: the directory (workspaces, users, teams, tags in one call), boards (every state,
+with their groups and columns) and updates. Each is read whole by page number, except updates, which an
+incremental run reads back only to its watermark.
+
+Cursors: directory {page, workspaces, users}; boards {page, ids, extra, subitems}; updates {page, since,
+max_created}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from plugins.base import Page
+from plugins.monday.client import Answer, MondayClient
+from plugins.monday.tables import subitems_board_of
+from plugins.monday.timestamps import iso, latest, parse_ts
+from shared.http import ApiError
+
+
+def _list(answer: Answer, field: str) -> list[dict[str, Any]]:
+    value = answer.data.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ApiError(f"monday answered {field} with something other than a list of objects", transient=True)
+    return value
+
+
+def _envelopes(kind: str, records: list[dict[str, Any]], answer: Answer) -> list[dict[str, Any]]:
+    return [{"kind": kind, "id": r.get("id"), "observed_at": answer.observed_at, "record": r} for r in records]
+
+
+# -- directory ---------------------------------------------------------------------------------------------------
+def directory_start() -> dict[str, Any]:
+    return {"page": 1, "workspaces": True, "users": True}
+
+
+async def fetch_directory(client: MondayClient, cursor: dict[str, Any]) -> Page:
+    settings = client.settings
+    assert settings is not None
+    limit, page = settings.list_page_size, int(cursor["page"])
+    answer = await client.query("Directory", {"limit": limit, "page": page, "workspaces": cursor["workspaces"],
+                                              "users": cursor["users"], "first": page == 1}, rows=3 * limit)
+    workspaces = _list(answer, "workspaces") if cursor["workspaces"] else []
+    active, inactive = (_list(answer, "users"), _list(answer, "inactive_users")) if cursor["users"] else ([], [])
+    # Whether `non_active` lists only deactivated users or everyone, each user is landed once.
+    users = list({str(u.get("id")): u for u in [*inactive, *active]}.values())
+    records = _envelopes("workspace", workspaces, answer) + _envelopes("user", users, answer)
+    more = {"workspaces": len(workspaces) >= limit, "users": max(len(active), len(inactive)) >= limit}
+    if page == 1:
+        records += _envelopes("team", _list(answer, "teams"), answer)
+        records += _envelopes("tag", _list(answer, "tags"), answer)
+    if not any(more.values()):
+        return Page(records=records, next_cursor=None)
+    return Page(records=records, next_cursor={"page": page + 1, **more})
+
+
+# -- boards ------------------------------------------------------------------------------------------------------
+def boards_start(selected: tuple[str, ...] | None) -> dict[str, Any]:
+    return {"page": 1, "ids": None if selected is None else list(selected), "extra": None, "subitems": []}
+
+
+async def fetch_boards(client: MondayClient, cursor: dict[str, Any]) -> Page:
+    """Every board in every state; with a selection, the selected boards and then their subitems boards."""
+    settings = client.settings
+    assert settings is not None
+    limit, page = settings.board_page_size, int(cursor["page"])
+    ids = cursor["extra"] if cursor["extra"] is not None else cursor["ids"]
+    answer = await client.query("Boards", {"ids": ids, "limit": limit, "page": page}, rows=limit)
+    boards = _list(answer, "boards")
+    records = _envelopes("board", boards, answer)
+    # A selection names main boards; their subitems live on boards of their own, read after them.
+    found = (subitems_board_of(b) for b in boards) if cursor["ids"] is not None and cursor["extra"] is None else ()
+    subitems = sorted({*cursor["subitems"], *(s for s in found if s)})
+    if len(boards) >= limit:
+        return Page(records=records, next_cursor={**cursor, "page": page + 1, "subitems": subitems})
+    if cursor["ids"] is not None and cursor["extra"] is None:
+        extra = [s for s in subitems if s not in cursor["ids"]]
+        if extra:
+            return Page(records=records, next_cursor={**cursor, "page": 1, "extra": extra, "subitems": []})
+    return Page(records=records, next_cursor=None)
+
+
+# -- updates -----------------------------------------------------------------------------------------------------
+def updates_start(since: str | None) -> dict[str, Any]:
+    return {"page": 1, "since": since, "max_created": None}
+
+
+async def fetch_updates(client: MondayClient, cursor: dict[str, Any]) -> Page:
+    """Newest first; an incremental run stops at the page that reaches back past its watermark."""
+    settings = client.settings
+    assert settings is not None
+    limit, page = settings.list_page_size, int(cursor["page"])
+    floor = None
+    if cursor["since"]:
+        floor = parse_ts(cursor["since"]) - dt.timedelta(seconds=settings.overlap_seconds)  # type: ignore[operator]
+    answer = await client.query("Updates", {"limit": limit, "page": page,
+                                            "from": iso(floor) if floor else None}, rows=limit)
+    updates = _list(answer, "updates")
+    cursor = dict(cursor)
+    oldest = None
+    for update in updates:
+        created = parse_ts(update.get("created_at"))
+        cursor["max_created"] = latest(cursor["max_created"], created)
+        oldest = created if oldest is None or (created is not None and created < oldest) else oldest
+    if floor is not None:
+        updates = [u for u in updates if (parse_ts(u.get("updated_at")) or floor) >= floor
+                   or (parse_ts(u.get("created_at")) or floor) >= floor]
+    records = _envelopes("update", updates, answer)
+    reached_floor = floor is not None and oldest is not None and oldest < floor
+    if len(_list(answer, "updates")) < limit or reached_floor:
+        return Page(records=records, next_cursor=None,
+                    watermark={"since": cursor["max_created"] or cursor["since"]})
+    return Page(records=records, next_cursor={**cursor, "page": page + 1})

@@ -1,0 +1,112 @@
+"""The monday.com plugin: account-wide lists, then every board's items, subitems, column values and activity
+log, within the account's budgets, in the API version the connection pins."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import aiohttp
+
+from plugins.base import BasePlugin, Connection, Page, Plan
+from plugins.monday import items, lists, planning, usage
+from plugins.monday.budget import AccountBudget, CallGate, DailyCounter
+from plugins.monday.client import MondayClient, classifier_for
+from plugins.monday.settings import MondaySettings, read_settings
+from plugins.monday.tables import TABLES, split_board
+from shared.db.loader import RawRecord, TableSpec
+from shared.http import RetryPolicy
+from shared.secrets import secrets_provider
+
+KIND_TABLES = {"workspace": "workspaces", "user": "users", "team": "teams", "tag": "tags", "update": "updates",
+               "item": "items", "activity_log": "activity_logs"}
+ACCOUNT_FETCHERS = {"directory": lists.fetch_directory, "boards": lists.fetch_boards, "updates": lists.fetch_updates}
+SWEPT_TABLES = {"directory": ("workspaces", "users", "teams", "tags"), "boards": ("boards", "groups", "columns"),
+                "updates": ("updates",)}
+
+
+class MondayPlugin(BasePlugin):
+    name = "monday"
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, counter: DailyCounter = usage) -> None:
+        # One budget per monday account, shared by every activity of this process. Tests give a simulated clock.
+        self._budgets: dict[str, AccountBudget] = {}
+        self._clock = clock
+        self._sleep = sleep
+        self._counter = counter
+
+    # -- what to read -------------------------------------------------------------------------------------------
+    def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
+             calls_this_month: int, phase: int = 0) -> Plan:
+        try:
+            settings = read_settings(connection)
+        except ValueError as exc:
+            return Plan(streams=[], refused=str(exc))
+        if phase == 0:
+            return planning.account_phase(settings, mode, watermarks)
+        return planning.items_phase(settings, mode, watermarks)
+
+    def sweep_scope(self, stream: str) -> dict[str, dict[str, str]]:
+        """A complete read of a board covers that board's items only; the account streams cover their tables."""
+        if stream.startswith(planning.ITEMS_PREFIX):
+            return {"items": {"board_id": stream.removeprefix(planning.ITEMS_PREFIX)}}
+        return {table: {} for table in SWEPT_TABLES.get(stream, ())}
+
+    # -- how to read --------------------------------------------------------------------------------------------
+    def budget_for(self, settings: MondaySettings) -> AccountBudget:
+        budget = self._budgets.get(settings.account_key)
+        if budget is None or budget.limits != settings.limits or budget.max_sleep != settings.max_inline_wait:
+            budget = AccountBudget(settings.account_key, settings.limits, daily_share=settings.daily_share,
+                                   max_sleep=settings.max_inline_wait, clock=self._clock, sleep=self._sleep,
+                                   counter=self._counter)
+            self._budgets[settings.account_key] = budget
+        return budget
+
+    async def open_api(self, connection: Connection, session: aiohttp.ClientSession) -> MondayClient:
+        settings = read_settings(connection)
+        token = await asyncio.to_thread(secrets_provider().get, settings.token_secret)
+        # monday takes the bare token; the version is pinned on every request.
+        session.headers.update({"Authorization": token, "API-Version": settings.api_version})
+        budget = self.budget_for(settings)
+        gate = CallGate(budget)
+        return MondayClient(
+            session, classify=classifier_for(budget),
+            policy=RetryPolicy(attempts=settings.retry_attempts, base_delay=settings.retry_base_delay,
+                               timeout=settings.request_timeout),
+            governor=gate, redact=(token,), settings=settings, budget=budget, gate=gate)
+
+    async def fetch_page(self, api: Any, connection: Connection, stream: str, cursor: dict[str, Any]) -> Page:
+        if not isinstance(api, MondayClient):
+            raise TypeError("the monday plugin fetches through the client its open_api returned")
+        if stream.startswith(planning.ITEMS_PREFIX):
+            return await items.fetch(api, cursor)
+        try:
+            fetcher = ACCOUNT_FETCHERS[stream]
+        except KeyError:
+            raise ValueError(f"monday has no stream {stream!r}") from None
+        return await fetcher(api, cursor)
+
+    # -- how to load --------------------------------------------------------------------------------------------
+    def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+        kind = record.get("kind") if isinstance(record, dict) else None
+        if kind == "board":
+            return split_board(record)
+        if kind not in KIND_TABLES or not isinstance(record.get("record"), dict):
+            raise ValueError(f"not a monday envelope (kind {kind!r})")
+        return ((KIND_TABLES[kind], record),)
+
+    def table(self, stream: str) -> TableSpec:
+        if stream.startswith(planning.ITEMS_PREFIX):
+            stream = "items"
+        try:
+            return TABLES[stream].spec
+        except KeyError:
+            raise ValueError(f"monday has no table for {stream!r}") from None
+
+    def to_raw(self, stream: str, record: dict[str, Any]) -> RawRecord:
+        if stream not in TABLES:
+            raise ValueError(f"monday has no table for {stream!r}")
+        return TABLES[stream].row(record)

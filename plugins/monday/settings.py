@@ -1,0 +1,156 @@
+"""A monday connection's settings, read once from its config: what to sync, which API version, which plan.
+
+Secrets never appear here: the config names the secret that holds the API token (`api_token_secret`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.db.connections import Connection
+
+DEFAULT_BASE_URL = "https://api.monday.com"
+# The newest version whose SDL is in the reference kit (shared/reference/monday/schema).
+DEFAULT_API_VERSION = "2026-04"
+# Column.settings and updates(from_date) exist from 2025-10; the queries need both.
+OLDEST_SUPPORTED_VERSION = "2025-10"
+ITEM_PAGE_MAX = 500
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """An account's budgets (api-facts): daily calls reset 00:00 UTC; the others are per minute or in flight."""
+
+    daily_calls: int
+    requests_per_minute: int
+    concurrency: int
+    complexity_per_minute: int
+
+
+PLANS: dict[str, PlanLimits] = {
+    "free": PlanLimits(1_000, 1_000, 40, 1_000_000),
+    "basic": PlanLimits(1_000, 1_000, 40, 10_000_000),
+    "standard": PlanLimits(1_000, 1_000, 40, 10_000_000),
+    "pro": PlanLimits(10_000, 2_500, 100, 10_000_000),
+    "enterprise": PlanLimits(25_000, 5_000, 250, 10_000_000),
+}
+
+
+@dataclass(frozen=True)
+class MondaySettings:
+    connection_id: str
+    token_secret: str
+    base_url: str
+    api_version: str
+    account_key: str
+    plan: str
+    limits: PlanLimits
+    # Share of the daily cap syncs may spend; the rest stays for the account's other integrations.
+    daily_share: float
+    boards: tuple[str, ...] | None
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    all_board_columns: tuple[str, ...] | None = None
+    status_columns: dict[str, str] = field(default_factory=dict)
+    done_labels: tuple[str, ...] = ("Done",)
+    item_page_size: int = ITEM_PAGE_MAX
+    log_page_size: int = 1000
+    list_page_size: int = 200
+    board_page_size: int = 50
+    overlap_seconds: int = 3600
+    log_overlap_seconds: int = 300
+    skip_unchanged_boards: bool = True
+    version_mismatch: str = "fail"
+    max_inline_wait: float = 2.0
+    max_restarts: int = 3
+    retry_attempts: int = 5
+    retry_base_delay: float = 0.5
+    request_timeout: float = 60.0
+
+    def columns_for(self, board_id: str) -> tuple[str, ...] | None:
+        """The column ids to read on a board, or None for every column."""
+        return self.columns.get(board_id, self.all_board_columns)
+
+
+def _ids(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise ValueError(f"monday connection setting {what} must be a list of ids")
+    return tuple(str(v) for v in value)
+
+
+def _columns(raw: Any) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...] | None]:
+    """`columns` is either one list for every board or {board id: [column ids]}."""
+    if raw is None:
+        return {}, None
+    if isinstance(raw, list):
+        return {}, _ids(raw, "columns")
+    if isinstance(raw, dict):
+        return {str(board): _ids(ids, f"columns.{board}") for board, ids in raw.items()}, None
+    raise ValueError("monday connection setting columns must be a list of column ids or {board id: [column ids]}")
+
+
+def _limits(config: dict[str, Any], plan: str) -> PlanLimits:
+    base = PLANS[plan]
+    return PlanLimits(
+        daily_calls=int(config.get("daily_call_cap", base.daily_calls)),
+        requests_per_minute=int(config.get("requests_per_minute", base.requests_per_minute)),
+        concurrency=int(config.get("max_concurrency", base.concurrency)),
+        complexity_per_minute=int(config.get("complexity_per_minute", base.complexity_per_minute)),
+    )
+
+
+def read_settings(connection: Connection) -> MondaySettings:
+    """Validated settings; a ValueError says which setting to fix."""
+    config = connection.config
+    secret = config.get("api_token_secret")
+    if not secret or not isinstance(secret, str):
+        raise ValueError(f"monday connection {connection.connection_id} needs api_token_secret "
+                         "(the name of the secret holding the API token)")
+    version = str(config.get("api_version") or os.environ.get("MONDAY_API_VERSION") or DEFAULT_API_VERSION)
+    if len(version) != 7 or version[4] != "-" or version < OLDEST_SUPPORTED_VERSION:
+        raise ValueError(f"monday connection {connection.connection_id}: api_version {version!r} is not supported; "
+                         f"use {OLDEST_SUPPORTED_VERSION} or later (YYYY-MM)")
+    plan = str(config.get("plan", "standard")).lower()
+    if plan not in PLANS:
+        raise ValueError(f"monday connection {connection.connection_id}: plan must be one of {', '.join(PLANS)}")
+    page = int(config.get("item_page_size", ITEM_PAGE_MAX))
+    if not 1 <= page <= ITEM_PAGE_MAX:
+        raise ValueError(f"monday connection {connection.connection_id}: item_page_size must be 1..{ITEM_PAGE_MAX}")
+    mismatch = str(config.get("version_mismatch", "fail"))
+    if mismatch not in ("fail", "accept"):
+        raise ValueError(f"monday connection {connection.connection_id}: version_mismatch must be fail or accept")
+    share = float(config.get("daily_call_share", 0.9))
+    if not 0 < share <= 1:
+        raise ValueError(f"monday connection {connection.connection_id}: daily_call_share must be in (0, 1]")
+    per_board, every_board = _columns(config.get("columns"))
+    boards = config.get("boards")
+    return MondaySettings(
+        connection_id=connection.connection_id,
+        token_secret=secret,
+        base_url=str(config.get("base_url") or os.environ.get("MONDAY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        api_version=version,
+        # Budgets belong to the monday account; connections to one account share them.
+        account_key=str(config.get("account_id") or connection.connection_id),
+        plan=plan,
+        limits=_limits(config, plan),
+        daily_share=share,
+        boards=None if boards is None else _ids(boards, "boards"),
+        columns=per_board,
+        all_board_columns=every_board,
+        status_columns={str(k): str(v) for k, v in (config.get("status_columns") or {}).items()},
+        done_labels=tuple(str(v) for v in config.get("done_labels", ["Done"])),
+        item_page_size=page,
+        log_page_size=int(config.get("log_page_size", 1000)),
+        list_page_size=int(config.get("list_page_size", 200)),
+        board_page_size=int(config.get("board_page_size", 50)),
+        overlap_seconds=int(config.get("overlap_seconds", 3600)),
+        log_overlap_seconds=int(config.get("log_overlap_seconds", 300)),
+        skip_unchanged_boards=bool(config.get("skip_unchanged_boards", True)),
+        version_mismatch=mismatch,
+        max_inline_wait=float(config.get("max_inline_wait_seconds", 2.0)),
+        max_restarts=int(config.get("max_cursor_restarts", 3)),
+        retry_attempts=int(config.get("retry_attempts", 5)),
+        retry_base_delay=float(config.get("retry_base_delay", 0.5)),
+        request_timeout=float(config.get("request_timeout", 60)),
+    )

@@ -1,0 +1,101 @@
+"""Planning a monday run: the account-wide streams first, then one item stream per readable board from what
+the first phase loaded; incremental runs start from each board's watermark and skip boards that did not move."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.monday import PLUGIN, planning
+from plugins.monday.catalog import BoardInfo
+from shared.db.connections import Connection
+
+STATUS = [("status", {"labels": {"0": "Working on it", "1": "Done", "7": "Shipped"}, "done_colors": [7]})]
+BOARDS = {
+    "1": BoardInfo("1", "active", "board", "2026-05-01T00:00:00Z", False, "11", STATUS),
+    "11": BoardInfo("11", "active", "sub_items_board", "2026-05-02T00:00:00Z", False, None, STATUS),
+    "2": BoardInfo("2", "archived", "board", "2026-04-01T00:00:00Z", False, "22", []),
+    "22": BoardInfo("22", "active", "sub_items_board", "2026-04-01T00:00:00Z", False, None, []),
+    "3": BoardInfo("3", "deleted", "board", "2026-03-01T00:00:00Z", True, None, []),
+    "4": BoardInfo("4", "active", "document", "2026-03-01T00:00:00Z", False, None, []),
+}
+
+
+@pytest.fixture(autouse=True)
+def catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(planning, "load_boards", lambda connection_id: BOARDS)
+    monkeypatch.setattr(planning.usage, "calls_today", lambda account_key: 0)
+
+
+def connection(**config) -> Connection:
+    return Connection("m", "monday", "m", {"api_token_secret": "s", **config})
+
+
+def test_the_first_phase_reads_the_account_wide_streams_whole_and_asks_for_a_second():
+    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=0)
+    assert [(p.stream, p.sweep) for p in plan.streams] == [("directory", True), ("boards", True), ("updates", True)]
+    assert plan.next_phase and plan.refused is None
+
+
+def test_an_incremental_first_phase_reads_updates_from_their_watermark():
+    plan = PLUGIN.plan(connection(), "incremental", {"updates": {"since": "2026-05-01T00:00:00Z"}}, 0, phase=0)
+    updates = plan.streams[2]
+    assert updates.cursor["since"] == "2026-05-01T00:00:00Z" and not updates.sweep
+
+
+def test_a_full_second_phase_reads_every_board_that_is_not_deleted_and_sweeps_each():
+    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1)
+    assert {p.stream: p.sweep for p in plan.streams} == {"items:1": True, "items:11": True, "items:2": True,
+                                                         "items:22": True}
+    assert not plan.next_phase
+    first = next(p for p in plan.streams if p.stream == "items:1").cursor
+    # Done by the "Done" label and by the board's done colour.
+    assert first["status"] == {"column": "status", "done": [1, 7], "labels": ["Done"]}
+    assert first["since"] is None and first["columns"] is None
+
+
+def test_a_selection_reads_the_chosen_boards_and_their_subitems_boards_with_the_chosen_columns():
+    plan = PLUGIN.plan(connection(boards=["1"], columns={"1": ["date4"], "11": ["numbers"]}), "full", {}, 0, phase=1)
+    cursors = {p.stream: p.cursor for p in plan.streams}
+    assert set(cursors) == {"items:1", "items:11"}
+    assert cursors["items:1"]["columns"] == ["date4", "status"]  # done is read from the main status
+    assert cursors["items:11"]["columns"] == ["numbers", "status"]
+
+
+def test_an_incremental_second_phase_continues_each_board_and_skips_the_ones_that_did_not_move():
+    marks = {
+        "items:1": {"since": "2026-04-30T00:00:00Z", "logs_from": "2026-04-30T01:00:00Z",
+                    "board_updated_at": "2026-05-01T00:00:00Z"},  # unchanged
+        "items:11": {"since": "2026-04-30T00:00:00Z", "logs_from": None,
+                     "board_updated_at": "2026-04-30T00:00:00Z"},  # moved since
+        "items:2": {"since": "2026-03-30T00:00:00Z", "board_updated_at": "2026-04-01T00:00:00Z"},
+    }
+    plan = PLUGIN.plan(connection(), "incremental", marks, 0, phase=1)
+    plans = {p.stream: p for p in plan.streams}
+    assert set(plans) == {"items:11", "items:22"}
+    assert plans["items:11"].cursor["since"] == "2026-04-30T00:00:00Z" and not plans["items:11"].sweep
+    assert plans["items:22"].cursor["since"] is None and plans["items:22"].sweep  # never read: a complete read
+    assert plan.notes == ["2 unchanged boards skipped"]
+    every = PLUGIN.plan(connection(skip_unchanged_boards=False), "incremental", marks, 0, phase=1)
+    assert len(every.streams) == 4
+
+
+def test_a_board_named_in_the_selection_but_never_seen_is_still_read_so_its_refusal_is_recorded():
+    plan = PLUGIN.plan(connection(boards=["99"]), "full", {}, 0, phase=1)
+    assert [p.stream for p in plan.streams] == ["items:99"]
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({}, "api_token_secret"),
+    ({"api_token_secret": "s", "plan": "gold"}, "plan must be one of"),
+    ({"api_token_secret": "s", "item_page_size": 501}, "item_page_size"),
+    ({"api_token_secret": "s", "api_version": "2024-10"}, "2025-10 or later"),
+])
+def test_settings_that_cannot_work_refuse_the_run_with_what_to_fix(config, message):
+    plan = PLUGIN.plan(Connection("m", "monday", "m", config), "full", {}, 0)
+    assert plan.refused and message in plan.refused and not plan.streams
+
+
+def test_a_complete_read_of_a_board_sweeps_only_that_boards_items():
+    assert PLUGIN.sweep_scope("items:11") == {"items": {"board_id": "11"}}
+    assert PLUGIN.sweep_scope("boards") == {"boards": {}, "groups": {}, "columns": {}}
+    assert PLUGIN.sweep_scope("directory") == {"workspaces": {}, "users": {}, "teams": {}, "tags": {}}
