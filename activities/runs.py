@@ -31,6 +31,7 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
                            runs.calls_this_month(conn, connection.plugin), int(request.get("phase", 0)))
         for stream_plan in plan.streams:
             runs.begin_stream(conn, request["run_id"], connection.connection_id, stream_plan.stream)
+        runs.add_notes(conn, request["run_id"], connection.connection_id, plan.notes)
     return {
         "streams": [{"stream": p.stream, "cursor": p.cursor, "sweep": p.sweep} for p in plan.streams],
         "context": plan.context,

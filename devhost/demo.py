@@ -110,6 +110,8 @@ def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout) 
     t = summary["totals"]
     print(f"{'total':<12}{t['pages']:>7}{t['fetched']:>9}{t['inserted']:>10}{t['updated']:>9}{t['unchanged']:>11}"
           f"{t['deleted']:>9}{t['api_calls']:>11}", file=out)
+    for note in summary.get("notes") or []:
+        print(f"note: {note['note']}", file=out)
     for error in summary["errors"]:
         print(f"error: {error}", file=out)
     dsn = load_settings().pg_dsn

@@ -102,3 +102,13 @@ def calls_this_month(conn: psycopg.Connection, plugin: str) -> int:
         (plugin,),
     ).fetchone()
     return int(row[0])
+
+
+def add_notes(conn: psycopg.Connection, run_id: str, connection_id: str, notes: list[str]) -> None:
+    """Append a connection's plan notes to the run."""
+    if not notes:
+        return
+    conn.execute(
+        "UPDATE sync_runs SET notes = notes || %s WHERE run_id = %s",
+        (Jsonb([{"connection_id": connection_id, "note": note[:MAX_ERROR_TEXT]} for note in notes]), run_id),
+    )
