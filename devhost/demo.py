@@ -1,4 +1,6 @@
-"""`make demo`: a full sync of the demo QuickBooks company through the local Durable host into PostgreSQL.
+"""`make demo`: a full sync of the demo QuickBooks company and the demo monday.com account into PostgreSQL.
+
+Both run through the local Durable host against the project's simulators.
 
 Prints live progress per stream, then per-stream counts, elapsed time and how to look at the data.
 Run again after a kill: the interrupted sync is resumed from the local host's store.
@@ -23,6 +25,9 @@ from shared.db.connections import Connection, upsert_connection
 from shared.db.migrate import migrate
 
 DEMO_CONNECTION = "qbo-demo"
+MONDAY_CONNECTION = "monday-demo"
+MONDAY_TOKEN_SECRET = "monday-demo-token"
+MONDAY_TOKEN = "demo-monday-token"  # the monday simulator's demo credential, not a real secret
 DEMO_REALM = "9130350000000001"
 DEMO_TOKEN_SECRET = "qbo-demo-access-token"
 DEMO_TOKEN = "demo-access-token"  # the simulator's demo credential, not a real secret
@@ -36,6 +41,15 @@ def demo_connection(base_url: str, realm: str = DEMO_REALM, **extra: Any) -> Con
         plugin="quickbooks",
         display_name="Demo company (QuickBooks simulator)",
         config={"realm_id": realm, "base_url": base_url, "access_token_secret": DEMO_TOKEN_SECRET, **extra},
+    )
+
+
+def monday_connection(base_url: str) -> Connection:
+    return Connection(
+        connection_id=MONDAY_CONNECTION,
+        plugin="monday",
+        display_name="Demo account (monday.com simulator)",
+        config={"api_token_secret": MONDAY_TOKEN_SECRET, "base_url": base_url, "plan": "standard"},
     )
 
 
@@ -56,7 +70,7 @@ def _status_name(status: dict[str, Any] | None) -> str:
 
 def start_or_resume(host: Any, mode: str) -> tuple[str, str]:
     """Start the sync through the HTTP starter; if the store holds an interrupted one, resume that instead."""
-    body = json.dumps({"connection_id": DEMO_CONNECTION, "mode": mode}).encode()
+    body = json.dumps({"mode": mode}).encode()
     response = host.invoke_http("start_sync_http", "POST", url="http://localhost:7071/api/syncs", body=body,
                                 headers={"Content-Type": "application/json"})
     answer = json.loads(response.get_body() or b"{}")
@@ -99,17 +113,24 @@ def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout) 
     if summary is None:
         print(f"Run {run_id} left no record in sync_runs; orchestration status: {_status_name(status)}", file=out)
         return 1
-    header = f"{'stream':<12}{'pages':>7}{'fetched':>9}{'inserted':>10}{'updated':>9}{'unchanged':>11}" \
-             f"{'deleted':>9}{'api calls':>11}  status"
+    counters = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "api_calls")
+    widths = (7, 9, 10, 9, 11, 9, 11)
+
+    def line(label: str, values: dict[str, Any], status: str = "") -> str:
+        cells = "".join(f"{values[c]:>{w}}" for c, w in zip(counters, widths, strict=True))
+        return f"{label:<22}{cells}  {status}".rstrip()
+
     print(f"\nRun {run_id} ({summary['mode']}, {summary['scope']}): {summary['status']} in {elapsed:.1f} s", file=out)
-    print(header, file=out)
-    for s in summary["streams"]:
-        print(f"{s['stream']:<12}{s['pages']:>7}{s['fetched']:>9}{s['inserted']:>10}{s['updated']:>9}"
-              f"{s['unchanged']:>11}{s['deleted']:>9}{s['api_calls']:>11}  {s['status']}"
-              + (f" ({s['error']})" if s["error"] else ""), file=out)
-    t = summary["totals"]
-    print(f"{'total':<12}{t['pages']:>7}{t['fetched']:>9}{t['inserted']:>10}{t['updated']:>9}{t['unchanged']:>11}"
-          f"{t['deleted']:>9}{t['api_calls']:>11}", file=out)
+    print(f"{'stream':<22}{'pages':>7}{'fetched':>9}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'deleted':>9}"
+          f"{'api calls':>11}  status", file=out)
+    for connection_id in sorted({s["connection_id"] for s in summary["streams"]}):
+        streams = [s for s in summary["streams"] if s["connection_id"] == connection_id]
+        print(f"{connection_id}:", file=out)
+        for s in streams:
+            outcome = s["status"] + (f" ({s['error']})" if s["error"] else "")
+            print(line("  " + s["stream"], s, outcome), file=out)
+        print(line("  (connection total)", {c: sum(s[c] for s in streams) for c in counters}), file=out)
+    print(line("total", summary["totals"]), file=out)
     for note in summary.get("notes") or []:
         print(f"note: {note['note']}", file=out)
     for error in summary["errors"]:
@@ -119,6 +140,7 @@ def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout) 
 Look at the data:
   psql "{dsn}" -c "SELECT stream, fetched, inserted, updated, api_calls FROM sync_run_streams WHERE run_id = '{run_id}'"
   psql "{dsn}" -c "SELECT id, doc_number, txn_date, total_amt, balance FROM qbo_invoice ORDER BY txn_date DESC LIMIT 10"
+  psql "{dsn}" -c "SELECT board_id, count(*), count(*) FILTER (WHERE is_done) AS done FROM monday_item GROUP BY 1"
   psql "{dsn}" -c "SELECT metric, bucket, value FROM metric_points WHERE grain = 'month' ORDER BY metric, bucket"
   .venv/bin/python -m devhost --store {STORE} status {status.get('instanceId', '')}   # the orchestration
   make demo-incremental   # fetch only what changed since""", file=out)
@@ -132,12 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("SECRET_QBO_DEMO_ACCESS_TOKEN", DEMO_TOKEN)
+    os.environ.setdefault("SECRET_MONDAY_DEMO_TOKEN", MONDAY_TOKEN)
     settings = load_settings()
+    monday_url = os.environ.get("MONDAY_BASE_URL", "http://127.0.0.1:8762")
     check_simulator(settings.qbo_base_url)
+    check_simulator(monday_url)
     with connect() as conn:
         applied = migrate(conn)
         with conn.transaction():
             upsert_connection(conn, demo_connection(settings.qbo_base_url))
+            upsert_connection(conn, monday_connection(monday_url))
     if applied:
         print(f"Database ready ({len(applied)} migrations applied).")
 
@@ -150,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     host.start()
     try:
         instance_id, run_id = start_or_resume(host, args.mode)
-        print(f"Sync {run_id} ({args.mode}) of {DEMO_CONNECTION} running as {instance_id}:")
+        print(f"Sync {run_id} ({args.mode}) of {DEMO_CONNECTION} and {MONDAY_CONNECTION} running as {instance_id}:")
         status = watch(host, instance_id, run_id)
     finally:
         host.stop()
