@@ -1,4 +1,9 @@
-"""Refreshing the business time series after a connection's load."""
+"""Refreshing the business time series after a connection's sync.
+
+Each load already refreshes the buckets it touched in its own transaction; this pass picks up what a
+transaction without a refresh left marked (a sweep, a manual fix) and rebuilds metrics whose definition or
+calendar changed (e.g. the company's fiscal year start arrived in this sync).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ from typing import Any
 
 from shared.db.connect import connect
 from shared.db.connections import get_connection
-from shared.metrics import refresh_connection
+from shared.metrics import refresh_dirty
 
 
 def refresh_aggregates(request: dict[str, Any]) -> dict[str, int]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, request["connection_id"])
-        written = refresh_connection(conn, connection.connection_id, connection.plugin)
-    return {"metric_points": written}
+        result = refresh_dirty(conn, connection.connection_id)
+    return result.as_dict()

@@ -18,6 +18,7 @@ from shared.db.connect import connect
 from shared.db.connections import get_connection, set_watermark
 from shared.db.loader import RawRecord, UpsertCounts, upsert_records
 from shared.landing import LandingZone
+from shared.metrics import refresh_dirty
 
 MAX_REASON = 1000
 
@@ -84,6 +85,7 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
             pages=pages_loaded, fetched=totals.staged + quarantined, inserted=totals.inserted,
             updated=totals.updated, unchanged=totals.unchanged, deleted=totals.deleted, quarantined=quarantined,
         )
+        refresh_dirty(conn, connection_id)  # the buckets this load touched, in its transaction
     return {
         "pages": pages_loaded, "fetched": totals.staged + quarantined, "inserted": totals.inserted,
         "updated": totals.updated, "unchanged": totals.unchanged, "deleted": totals.deleted,

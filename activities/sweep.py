@@ -19,6 +19,7 @@ from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.landing import LandingZone
+from shared.metrics import refresh_dirty
 
 MAX_SHARE = 0.5
 MIN_ROWS_FOR_GUARD = 10
@@ -102,4 +103,5 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
             for target in sorted(targets)
         )
         runs.add_counts(conn, run_id, connection_id, stream, deleted=deleted)
+        refresh_dirty(conn, connection_id)  # the buckets the tombstones touched, in the sweep's transaction
     return {"deleted": deleted, "skipped": 0}

@@ -66,8 +66,8 @@ def fingerprint(pg_dsn: str) -> str:
             ):
                 digest.update(repr(row).encode())
         for row in conn.execute(
-            "SELECT metric, grain, bucket, value, count, computed_at FROM metric_points "
-            "WHERE connection_id = %s ORDER BY 1, 2, 3", (CONNECTION,)
+            "SELECT metric, grain, dimension, member, bucket, value, count, computed_at FROM metric_points "
+            "WHERE connection_id = %s ORDER BY 1, 2, 3, 4, 5", (CONNECTION,)
         ):
             digest.update(repr(row).encode())
     return digest.hexdigest()

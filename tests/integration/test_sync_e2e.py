@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 
 import psycopg
 
@@ -19,6 +18,7 @@ from tests.integration.helpers import (
     sync,
     truth,
 )
+from tests.metrics.oracle import home, voided
 
 
 def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(host, simulator, connection, pg_dsn):
@@ -27,12 +27,13 @@ def test_full_sync_loads_every_record_and_a_second_full_sync_changes_nothing(hos
     assert_database_equals_simulator(pg_dsn, state)
     assert first["Invoice"]["inserted"] == 1100 and first["Invoice"]["status"] == "succeeded"
     assert first["Invoice"]["api_calls"] >= 3  # 1100 invoices in pages of 500
-    invoiced = sum(Decimal(str(r["TotalAmt"])) for r in truth(state, "Invoice").values())
+    invoiced = sum(home(r) for r in truth(state, "Invoice").values() if not voided(r))
     with psycopg.connect(pg_dsn) as conn:
         by_grain = dict(conn.execute(
             "SELECT grain, sum(value) FROM metric_points WHERE connection_id = %s "
-            "AND metric = 'qbo.revenue_invoiced' GROUP BY grain", (CONNECTION,)).fetchall())
-    assert by_grain == dict.fromkeys(("day", "week", "month", "quarter"), invoiced)
+            "AND metric = 'qbo.revenue_invoiced' AND dimension = '' GROUP BY grain", (CONNECTION,)).fetchall())
+    assert by_grain == dict.fromkeys(("day", "week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year"),
+                                     invoiced)
     before = fingerprint(pg_dsn)
     second = sync(host, "full")
     assert fingerprint(pg_dsn) == before

@@ -1,0 +1,79 @@
+"""Metric aggregation: a full rebuild vs the incremental refresh after a load that touched one month.
+
+Usage: .venv/bin/python bench/bench_metrics.py [--rows 1000000] [--runs 5] [--keep NAME]
+Raw records are made in SQL (bench/synth.py); the refresh is timed inside a transaction that is rolled
+back, so every run restates the same month from the same state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import psycopg
+
+from bench.common import database, timed
+from bench.synth import CONNECTION, generate
+from shared.metrics import rebuild, refresh_dirty
+from shared.metrics.calendar import load_calendar
+from shared.metrics.refresh import _build
+from shared.metrics.registry import CATALOGS
+
+SCENARIOS = {
+    "one dirty month (5% of March 2025's invoices changed)":
+        "UPDATE qbo_invoice SET total_amt = total_amt + 1 WHERE connection_id = %s AND txn_date >= '2025-03-01' "
+        "AND txn_date < '2025-04-01' AND id::int %% 20 = 0",
+    "one dirty day (a recent day's payments changed)":
+        "UPDATE qbo_payment SET total_amt = total_amt + 1 WHERE connection_id = %s AND txn_date = '2026-10-20'",
+    "a payment backdated two years (March 2026 -> March 2024)":
+        "UPDATE qbo_payment SET txn_date = '2024-03-15' WHERE connection_id = %s "
+        "AND id = (SELECT min(id) FROM qbo_payment WHERE connection_id = %s AND txn_date = '2026-03-16')",
+}
+
+
+def _scenario(conn: psycopg.Connection, statement: str, runs: int) -> tuple[float, dict[str, float]]:
+    totals, per_metric = [], {}
+    for _ in range(runs):
+        with conn.transaction(force_rollback=True):
+            conn.execute(statement, (CONNECTION,) * statement.count("%s"))
+            totals.append(timed(lambda: refresh_dirty(conn, CONNECTION)) * 1000)
+    # Which metrics the time goes to: the same restatement, metric by metric.
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL jit = off")  # as refresh_dirty does
+        conn.execute(statement, (CONNECTION,) * statement.count("%s"))
+        marks = dict(conn.execute("SELECT source, array_agg(DISTINCT day ORDER BY day) FROM metric_dirty "
+                                  "WHERE connection_id = %s GROUP BY 1", (CONNECTION,)).fetchall())
+        calendar = load_calendar(conn, CONNECTION, CATALOGS["quickbooks"].fiscal_start_sql)
+        for metric in CATALOGS["quickbooks"].metrics:
+            days = sorted({d for t in metric.tables for d in marks.get(t, ())})
+            if days:
+                per_metric[metric.name] = timed(lambda m=metric, d=days: _build(conn, m, CONNECTION, calendar,
+                                                                                d)) * 1000
+    return statistics.median(totals), per_metric
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", help="keep (or reuse) the database of this name")
+    args = parser.parse_args()
+    with database(args.keep) as dsn, psycopg.connect(dsn) as conn:
+        if not conn.execute("SELECT 1 FROM qbo_invoice LIMIT 1").fetchone():
+            seconds = timed(lambda: print("rows per table:", generate(conn, args.rows)))
+            conn.commit()
+            print(f"generated {args.rows:,} raw records in {seconds:.1f} s")
+        full = timed(lambda: print("rebuild:", rebuild(conn, CONNECTION).as_dict()))
+        conn.commit()
+        points = conn.execute("SELECT count(*) FROM metric_points").fetchone()[0]
+        print(f"\nfull rebuild of all {len(CATALOGS['quickbooks'].metrics)} metrics: {full * 1000:,.0f} ms "
+              f"({points:,} metric points)")
+        for name, statement in SCENARIOS.items():
+            median, per_metric = _scenario(conn, statement, args.runs)
+            print(f"\n{name}: refresh_dirty median {median:,.1f} ms over {args.runs} runs")
+            for metric, ms in sorted(per_metric.items(), key=lambda kv: -kv[1]):
+                print(f"    {metric:32} {ms:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Grafana for Bizmetrics: provisioning files and dashboards generated from the metric catalog.
+
+`python -m grafana.build` writes grafana/dashboards/*.json; `python -m grafana.build --check` fails when the
+committed files differ from what the catalog generates.
+"""

@@ -1,0 +1,44 @@
+"""Serve a generated company through the QuickBooks simulator, or print what it holds.
+
+python -m sandbox.datagen --records 20000 --years 3 --seed 7 [--port 8762] [--summary]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+
+from aiohttp import web
+
+from sandbox.datagen import generate_company
+from sandbox.quickbooks import SimClock, SimulatorState, create_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.datagen", description=__doc__)
+    parser.add_argument("--records", type=int, default=20_000, help="about this many transactions in all")
+    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--realm", default="9130350000000009")
+    parser.add_argument("--fiscal-start", help="FiscalYearStartMonth, e.g. April")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8762)
+    parser.add_argument("--access-token", default="demo-access-token")
+    parser.add_argument("--summary", action="store_true", help="print invoices per month and exit")
+    args = parser.parse_args(argv)
+    company = generate_company(args.realm, args.seed, args.records, years=args.years,
+                               fiscal_start_month=args.fiscal_start)
+    print(", ".join(f"{entity} {count}" for entity, count in company.counts().items() if count), flush=True)
+    if args.summary:
+        months = collections.Counter(r["TxnDate"][:7] for r in company.records["Invoice"])
+        for month, count in sorted(months.items()):
+            print(f"{month} {count:6} {'#' * (count * 60 // max(months.values()))}")
+        return
+    state = SimulatorState(companies=[company], clock=SimClock(), access_tokens={args.access_token})
+    logging.basicConfig(level=logging.INFO)
+    web.run_app(create_app(state), host=args.host, port=args.port, print=print)
+
+
+if __name__ == "__main__":
+    main()

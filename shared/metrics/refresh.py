@@ -1,0 +1,204 @@
+"""Keeping metric_points equal to a from-scratch aggregation of the raw tables, incrementally.
+
+The raw tables' triggers (migration 0007) mark (table, business date) in metric_dirty for every row a
+statement inserts, deletes, or updates in a column a metric reads (old and new date both: a TxnDate moved
+from March to January restates both months). refresh_dirty, called at the end of the load's transaction,
+takes those marks and recomputes exactly the buckets they touch:
+
+- sum / count / avg: the marked days from the raw rows, then every coarser bucket containing a marked day
+  from the day rows (DELETE then INSERT, two statements: a DELETE in a CTE is invisible to its INSERT);
+- distinct counts: every bucket containing a marked day, from the raw rows (they do not add up);
+- balances (as of the end of each bucket): every day from the earliest marked day on, as the last
+  unchanged day's balance plus the running sum of the day deltas from then on. Each source places its
+  events on or after the dates its triggers mark, so nothing earlier can change. Where the marks are the
+  events' exact dates (open receivables), only the marked days' deltas come from the raw rows and the later
+  ones are the stored deltas; where they are lower bounds (overdue receivables: a payment's event depends on
+  its invoice's due date, see quickbooks.py), every delta from that day on comes from the raw rows.
+
+Concurrent loads of one connection (streams load in parallel) are safe: refreshes take a per-connection
+advisory lock, and each transaction marks only its own rows' dates, so the last refresh to touch a day sees
+every committed change to it.
+
+A metric whose definition or calendar (fiscal year start, time zone) differs from the one it was built with
+(metric_state) is rebuilt whole, which is also how a new connection or a new catalog entry starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from shared.metrics import sql
+from shared.metrics.calendar import GRAINS, Calendar, load_calendar
+from shared.metrics.catalog import Aggregation, Metric
+from shared.metrics.registry import CATALOGS
+from shared.metrics.sql import Scope
+
+# Serialises refreshes of one connection (parallel stream loads end in refresh_dirty at the same time).
+_LOCK_CLASS = 0x6D657472
+
+
+@dataclass
+class RefreshResult:
+    rebuilt: int = 0
+    refreshed: int = 0
+    marks: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"rebuilt": self.rebuilt, "refreshed": self.refreshed, "marks": self.marks}
+
+
+def _take_marks(conn: psycopg.Connection, connection_id: str) -> dict[str, list[dt.date]]:
+    rows = conn.execute(
+        """WITH taken AS (DELETE FROM metric_dirty WHERE connection_id = %s RETURNING source, day)
+           SELECT source, array_agg(DISTINCT day ORDER BY day) FROM taken GROUP BY source""",
+        (connection_id,),
+    ).fetchall()
+    return dict(rows)
+
+
+def refresh_dirty(conn: psycopg.Connection, connection_id: str) -> RefreshResult:
+    """Recompute the buckets this transaction's (and any committed, unconsumed) changes touched.
+
+    Call it inside the transaction that changed the raw rows, after the last change.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
+    # These statements run in milliseconds but their cost estimates can pass jit_above_cost, and compiling
+    # them took 0.7 s (measured, bench/bench_metrics.py): no JIT for the rest of this transaction.
+    conn.execute("SET LOCAL jit = off")
+    marks = _take_marks(conn, connection_id)
+    result = RefreshResult(marks=sum(len(days) for days in marks.values()))
+    row = conn.execute("SELECT plugin FROM connections WHERE connection_id = %s", (connection_id,)).fetchone()
+    catalog = CATALOGS.get(row[0]) if row else None
+    if catalog is None:
+        return result
+    calendar = load_calendar(conn, connection_id, catalog.fiscal_start_sql)
+    built = dict(conn.execute("SELECT metric, signature FROM metric_state WHERE connection_id = %s",
+                              (connection_id,)).fetchall())
+    for metric in catalog.metrics:
+        signature = metric.signature(f"{calendar};sql={sql.VERSION}")
+        if built.get(metric.name) != signature:
+            _build(conn, metric, connection_id, calendar, None)
+            conn.execute(
+                """INSERT INTO metric_state (connection_id, metric, signature) VALUES (%s, %s, %s)
+                   ON CONFLICT (connection_id, metric)
+                   DO UPDATE SET signature = EXCLUDED.signature, built_at = now()""",
+                (connection_id, metric.name, signature),
+            )
+            result.rebuilt += 1
+            continue
+        days = sorted({d for table in metric.tables for d in marks.get(table, ())})
+        if days:
+            _build(conn, metric, connection_id, calendar, days)
+            result.refreshed += 1
+    return result
+
+
+def rebuild(conn: psycopg.Connection, connection_id: str) -> RefreshResult:
+    """Recompute every metric of the connection from scratch (forgets what it was built with)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
+    conn.execute("DELETE FROM metric_state WHERE connection_id = %s", (connection_id,))
+    return refresh_dirty(conn, connection_id)
+
+
+def _build(conn: psycopg.Connection, metric: Metric, connection_id: str, calendar: Calendar,
+           days: list[dt.date] | None) -> None:
+    """Rebuild the metric (days None) or recompute the buckets containing `days`."""
+    params: dict[str, Any] = {"cid": connection_id, "metric": metric.name, "fs": calendar.fiscal_start,
+                              "tz": calendar.timezone, "days": days}
+    if days is None:
+        conn.execute("DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s", params)
+    if metric.aggregation is Aggregation.BALANCE:
+        _build_balance(conn, metric, params, days)
+    elif metric.aggregation is Aggregation.DISTINCT:
+        _build_distinct(conn, metric, params, days)
+    else:
+        _build_flow(conn, metric, params, days)
+
+
+def _bounds(conn: psycopg.Connection, affected: str, params: dict[str, Any]) -> dict[str, Any]:
+    """lo/hi: the first day of the earliest affected bucket and the day after the latest one."""
+    lo, hi = conn.execute(f"SELECT min(bucket), max(metric_bucket_end(grain, bucket)) FROM ({affected}) a",
+                          params).fetchone()
+    return {**params, "lo": lo, "hi": hi}
+
+
+_EVERYTHING = {"lo": dt.date.min, "hi": dt.date.max}
+_MARKED_DAYS = "SELECT unnest(%(days)s::date[]) AS d"
+
+
+def _build_flow(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
+                days: list[dt.date] | None) -> None:
+    if days is None:
+        conn.execute(sql.insert_days(metric, Scope.ALL), params)
+        conn.execute(sql.insert_rollup(metric, None), {**params, **_EVERYTHING})
+        return
+    conn.execute("""DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
+                    AND grain = 'day' AND bucket = ANY(%(days)s::date[])""", params)
+    conn.execute(sql.insert_days(metric, Scope.DAYS), params)
+    affected = sql.affected_buckets(_MARKED_DAYS)
+    conn.execute(sql.delete_buckets(affected), params)
+    conn.execute(sql.insert_rollup(metric, affected), _bounds(conn, affected, params))
+
+
+def _build_distinct(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
+                    days: list[dt.date] | None) -> None:
+    if days is None:
+        conn.execute(sql.insert_distinct(metric, None), {**params, **_EVERYTHING})
+        return
+    affected = sql.affected_buckets(_MARKED_DAYS, GRAINS)
+    conn.execute(sql.delete_buckets(affected), params)
+    conn.execute(sql.insert_distinct(metric, affected), _bounds(conn, affected, params))
+
+
+def _build_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
+                   days: list[dt.date] | None) -> None:
+    """Dense day balances, restated from the earliest marked day on: the balance of the day before plus a
+    running sum of the day deltas from then on. When every source's marks are its rows' exact dates, only the
+    marked days' deltas are recomputed from the raw rows and every later day keeps its stored delta
+    (`total`); otherwise (marks are lower bounds) every delta from that day on comes from the raw rows."""
+    since = None if days is None else days[0]
+    opening, prior_first, prior_last = 0, None, None
+    if since is not None:
+        opening, prior_first, prior_last = conn.execute(
+            """SELECT coalesce((SELECT value FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
+                                AND grain = 'day' AND bucket < %(since)s ORDER BY bucket DESC LIMIT 1), 0),
+                      (SELECT min(bucket) FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
+                       AND grain = 'day' AND bucket < %(since)s),
+                      (SELECT max(bucket) FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
+                       AND grain = 'day' AND bucket < %(since)s AND count > 0)""",
+            {**params, "since": since},
+        ).fetchone()
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_balance_deltas (day date PRIMARY KEY, delta numeric, "
+                 "events bigint) ON COMMIT DROP")
+    conn.execute("TRUNCATE metric_balance_deltas")
+    if since is None or not all(source.marks_exact_dates for source in metric.sources):
+        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.SINCE)}",
+                     {**params, "since": since or dt.date.min})
+    else:
+        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.DAYS)}", params)
+        conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
+                        SELECT bucket, total, count FROM metric_points
+                        WHERE connection_id = %(cid)s AND metric = %(metric)s AND grain = 'day'
+                          AND bucket >= %(since)s AND count > 0 AND bucket <> ALL(%(days)s::date[])""",
+                     {**params, "since": since})
+    lo, hi = conn.execute("SELECT min(day), max(day) FROM metric_balance_deltas").fetchone()
+    first = min((d for d in (prior_first, lo) if d is not None), default=None)
+    last = max((d for d in (prior_last, hi) if d is not None), default=None)
+    # Everything from `cutoff` on is recomputed; rows past the last event go (its events may have been deleted).
+    cutoff = dt.date.min if since is None else (since if last is None else min(since, last + dt.timedelta(days=1)))
+    floor = dt.date.min if since is None else cutoff - dt.timedelta(days=366)  # no bucket is longer
+    bounds = {**params, "cutoff": cutoff, "lo": floor, "hi": dt.date.max}
+    if since is not None:
+        conn.execute("""DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
+                        AND (grain = 'day' AND bucket >= %(cutoff)s OR grain <> 'day' AND bucket_end > %(cutoff)s)""",
+                     bounds)
+    if last is None or first is None:
+        return
+    start = first if since is None else max(cutoff, first)
+    if start <= last:
+        conn.execute(sql.insert_balance_days(), {**params, "start": start, "last": last, "opening": opening})
+    conn.execute(sql.insert_balance_rollup(), bounds)

@@ -1,0 +1,195 @@
+"""SQL generated from catalog entries: the rows of a metric's sources, and their aggregation into buckets.
+
+Parameters every statement takes: %(cid)s connection, %(metric)s, %(fs)s fiscal start month, %(tz)s zone;
+a scope adds %(days)s (date[]), %(lo)s/%(hi)s, or %(since)s.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from shared.metrics.calendar import COARSE_GRAINS, GRAINS
+from shared.metrics.catalog import Aggregation, Metric, Source
+
+# Part of every metric's signature (refresh.py): bump it when a change here alters what the stored points
+# hold, and every connection's metrics are rebuilt on their next refresh.
+VERSION = 1
+
+
+class Scope(StrEnum):
+    ALL = "all"  # every record (a rebuild)
+    DAYS = "days"  # records whose business date is in %(days)s
+    RANGE = "range"  # business date in [%(lo)s, %(hi)s)
+    SINCE = "since"  # balances: records with an event on or after %(since)s
+
+
+def day_expr(source: Source) -> str:
+    if source.timestamp:
+        return f"(({source.date}) AT TIME ZONE %(tz)s)::date"
+    return f"({source.date})::date"
+
+
+def _scope_predicate(source: Source, scope: Scope) -> str:
+    day = day_expr(source)
+    if scope is Scope.DAYS:
+        return f"{day} = ANY(%(days)s::date[])"
+    if scope is Scope.RANGE:
+        return f"{day} >= %(lo)s AND {day} < %(hi)s"
+    if scope is Scope.SINCE:
+        return source.since or f"{day} >= %(since)s"
+    return "true"
+
+
+def dimension_columns(metric: Metric) -> list[str]:
+    return [f"dim_{i}" for i in range(len(metric.all_dimensions))]
+
+
+def source_rows(metric: Metric, scope: Scope) -> str:
+    """UNION ALL of every source: (day, value, dim_0..dim_n), live records of the connection only."""
+    parts = []
+    for source in metric.sources:
+        dims = []
+        for name in metric.all_dimensions:
+            expr = source.dimension(name)
+            if expr is None and name == "source":
+                dims.append(f"'{source.label}'::text")
+            else:
+                dims.append(f"coalesce(({expr})::text, '(none)')" if expr else "'(none)'::text")
+        # A record without an amount counts as zero: one odd record must not fail its load (value is NOT NULL).
+        value = source.value if metric.aggregation is Aggregation.DISTINCT else f"coalesce(({source.value}), 0)"
+        select = ", ".join([f"{day_expr(source)} AS day", f"({value}) AS value",
+                            *(f"{d} AS {c}" for d, c in zip(dims, dimension_columns(metric), strict=True))])
+        where = " AND ".join(["r.connection_id = %(cid)s", *source.live, *source.filters,
+                              _scope_predicate(source, scope)])
+        parts.append(f"SELECT {select} FROM {source.relation or source.table + ' r'} WHERE {where}")
+    return "\nUNION ALL\n".join(parts)
+
+
+def _grouping(metric: Metric, keys: str) -> tuple[str, str, str]:
+    """(dimension expression, member expression, GROUP BY clause) for the total plus one set per dimension."""
+    columns = dimension_columns(metric)
+    if not columns:
+        return "''", "''", f"GROUP BY {keys}"
+    names = " ".join(f"WHEN grouping({c}) = 0 THEN '{n}'" for c, n in zip(columns, metric.all_dimensions,
+                                                                            strict=True))
+    members = " ".join(f"WHEN grouping({c}) = 0 THEN {c}" for c in columns)
+    sets = ", ".join([f"({keys})", *(f"({keys}, {c})" for c in columns)])
+    return f"CASE {names} ELSE '' END", f"CASE {members} ELSE '' END", f"GROUP BY GROUPING SETS ({sets})"
+
+
+_INSERT = """INSERT INTO metric_points (connection_id, metric, grain, bucket, bucket_end, dimension, member,
+                                   value, count, total)"""
+
+
+def insert_days(metric: Metric, scope: Scope) -> str:
+    """Day buckets of a sum/count/avg metric straight from the raw rows in scope."""
+    dimension, member, group_by = _grouping(metric, "day")
+    value = {Aggregation.SUM: "sum(value)", Aggregation.COUNT: "count(*)",
+             Aggregation.AVG: "round(sum(value) / count(*), 2)"}[metric.aggregation]
+    total = "count(*)" if metric.aggregation is Aggregation.COUNT else "sum(value)"
+    return f"""{_INSERT}
+        SELECT %(cid)s, %(metric)s, 'day', day, day + 1, {dimension}, {member}, {value}, count(*), {total}
+        FROM ({source_rows(metric, scope)}) f
+        WHERE day IS NOT NULL
+        {group_by}"""
+
+
+def affected_buckets(days_sql: str, grains: tuple[str, ...] = COARSE_GRAINS) -> str:
+    """(grain, bucket) of every bucket that contains one of the days (a subquery of one date column `d`)."""
+    grain_list = ", ".join(f"'{g}'" for g in grains)
+    return f"""SELECT DISTINCT g.grain, metric_bucket(g.grain, d.d, %(fs)s) AS bucket
+               FROM ({days_sql}) d, unnest(ARRAY[{grain_list}]) AS g(grain)"""
+
+
+def delete_buckets(affected: str) -> str:
+    return f"""DELETE FROM metric_points p USING ({affected}) a
+               WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.grain = a.grain
+                 AND p.bucket = a.bucket"""
+
+
+def _bucketed_days(grains: tuple[str, ...]) -> str:
+    """Day rows of the metric between %(lo)s and %(hi)s, once per grain with that grain's bucket."""
+    grain_list = ", ".join(f"'{g}'" for g in grains)
+    return f"""SELECT g.grain, metric_bucket(g.grain, p.bucket, %(fs)s) AS bucket, p.bucket AS day, p.dimension,
+                      p.member, p.value, p.count, p.total
+               FROM metric_points p CROSS JOIN unnest(ARRAY[{grain_list}]) AS g(grain)
+               WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.grain = 'day'
+                 AND p.bucket >= %(lo)s AND p.bucket < %(hi)s"""
+
+
+def insert_rollup(metric: Metric, affected: str | None) -> str:
+    """Coarse buckets of a sum/count/avg metric from its day buckets (cheap: at most 366 rows per bucket);
+    only the `affected` (grain, bucket) pairs, or every bucket when None. Buckets are computed per day row and
+    grouped (an equi-join), not joined by date range."""
+    value = {Aggregation.SUM: "sum(x.total)", Aggregation.COUNT: "sum(x.count)",
+             Aggregation.AVG: "round(sum(x.total) / sum(x.count), 2)"}[metric.aggregation]
+    return f"""{_INSERT}
+        {_only_affected(_bucketed_days(COARSE_GRAINS), affected)}
+        SELECT %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), x.dimension, x.member,
+               {value}, sum(x.count), sum(x.total)
+        FROM x
+        GROUP BY x.grain, x.bucket, x.dimension, x.member"""
+
+
+def _only_affected(rows: str, affected: str | None) -> str:
+    """`WITH x AS (...)`: the bucketed rows, narrowed to the affected (grain, bucket) pairs. Both sides are
+    materialised so the narrowing is a hash join on plain columns; left to itself the planner may nest-loop
+    over metric_bucket() calls."""
+    if affected is None:
+        return f"WITH x AS ({rows})"
+    return f"""WITH b AS MATERIALIZED ({rows}), a AS MATERIALIZED ({affected}),
+               x AS (SELECT b.* FROM b JOIN a ON a.grain = b.grain AND a.bucket = b.bucket)"""
+
+
+def insert_distinct(metric: Metric, affected: str | None) -> str:
+    """Buckets of every grain of a distinct count, from the raw rows in [%(lo)s, %(hi)s) (distinct counts do
+    not add up); only the `affected` (grain, bucket) pairs, or all when None."""
+    dimension, member, group_by = _grouping(metric, "x.grain, x.bucket")
+    grain_list = ", ".join(f"'{g}'" for g in GRAINS)
+    dims = "".join(f", f.{c}" for c in dimension_columns(metric))
+    # Each grain reads only the days its own affected buckets span (a dirty month's day and month buckets
+    # need a month of rows, its year bucket a year).
+    spans = (f"SELECT g AS grain, %(lo)s::date AS lo, %(hi)s::date AS hi FROM unnest(ARRAY[{grain_list}]) AS g"
+             if affected is None else
+             f"SELECT grain, min(bucket) AS lo, max(metric_bucket_end(grain, bucket)) AS hi FROM ({affected}) a "
+             "GROUP BY grain")
+    rows = f"""SELECT s.grain, metric_bucket(s.grain, f.day, %(fs)s) AS bucket, f.value{dims}
+               FROM ({source_rows(metric, Scope.RANGE)}) f
+               JOIN ({spans}) s ON f.day >= s.lo AND f.day < s.hi
+               WHERE f.day IS NOT NULL"""
+    return f"""{_INSERT}
+        {_only_affected(rows, affected)}
+        SELECT %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), {dimension}, {member},
+               count(DISTINCT x.value), count(*), count(DISTINCT x.value)
+        FROM x
+        {group_by}"""
+
+
+def balance_deltas(metric: Metric, scope: Scope) -> str:
+    """Signed events per day of a balance metric: (day, delta, events)."""
+    return f"""SELECT day, sum(value) AS delta, count(*) AS events FROM ({source_rows(metric, scope)}) f
+               WHERE day IS NOT NULL GROUP BY day"""
+
+
+def insert_balance_days() -> str:
+    """Dense day rows from %(start)s to %(last)s: %(opening)s plus the running sum of the deltas."""
+    return f"""{_INSERT}
+        SELECT %(cid)s, %(metric)s, 'day', d.day, d.day + 1, '', '',
+               %(opening)s + sum(coalesce(x.delta, 0)) OVER (ORDER BY d.day), coalesce(x.events, 0),
+               coalesce(x.delta, 0)
+        FROM generate_series(%(start)s::date, %(last)s::date, interval '1 day') AS d0(ts)
+        CROSS JOIN LATERAL (SELECT d0.ts::date AS day) d
+        LEFT JOIN metric_balance_deltas x ON x.day = d.day"""
+
+
+def insert_balance_rollup() -> str:
+    """A coarse bucket of a balance holds the balance of its last day; count sums the bucket's events.
+    Every coarse bucket ending after %(cutoff)s, from the day rows in [%(lo)s, %(hi)s)."""
+    return f"""{_INSERT}
+        SELECT DISTINCT ON (x.grain, x.bucket)
+               %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), '', '',
+               x.value, sum(x.count) OVER w, sum(x.total) OVER w
+        FROM ({_bucketed_days(COARSE_GRAINS)}) x
+        WHERE metric_bucket_end(x.grain, x.bucket) > %(cutoff)s
+        WINDOW w AS (PARTITION BY x.grain, x.bucket)
+        ORDER BY x.grain, x.bucket, x.day DESC"""

@@ -1,0 +1,53 @@
+"""The demo data generator: deterministic by seed, sized by one number, seasonal and growing, and made of
+records the QuickBooks plugin reads without complaint."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+
+from plugins.quickbooks.plugin import QuickBooksPlugin
+from sandbox.datagen import generate_company
+from sandbox.quickbooks import SimulatorState
+
+
+def _digest(company) -> str:
+    return hashlib.sha256(company.to_json().encode()).hexdigest()
+
+
+def test_the_same_seed_and_size_give_the_same_company_and_another_seed_does_not():
+    assert _digest(generate_company("1", seed=4, records=600)) == _digest(generate_company("1", seed=4, records=600))
+    assert _digest(generate_company("1", seed=5, records=600)) != _digest(generate_company("1", seed=4, records=600))
+
+
+def test_size_follows_the_records_parameter():
+    for records in (300, 3000):
+        company = generate_company("1", seed=2, records=records, years=2)
+        counts = company.counts()
+        transactions = sum(counts[e] for e in ("Invoice", "Payment", "SalesReceipt", "CreditMemo", "RefundReceipt",
+                                               "Bill", "BillPayment", "Purchase"))
+        assert 0.85 * records <= transactions <= 1.15 * records, counts
+
+
+def test_activity_is_seasonal_and_grows_year_over_year():
+    company = generate_company("1", seed=3, records=8000, years=3)
+    by_month = collections.Counter(r["TxnDate"][:7] for r in company.records["Invoice"])
+    summer = sum(v for k, v in by_month.items() if k[5:] in ("05", "06", "07"))
+    winter = sum(v for k, v in by_month.items() if k[5:] in ("12", "01", "02"))
+    assert summer > 2 * winter
+    assert sum(v for k, v in by_month.items() if k.startswith("2026")) > sum(
+        v for k, v in by_month.items() if k.startswith("2024"))
+
+
+def test_every_record_parses_and_the_simulator_serves_it_with_voids_and_deletes():
+    company = generate_company("9130350000000123", seed=8, records=1200, years=2)
+    plugin = QuickBooksPlugin()
+    for entity in ("Customer", "Invoice", "Payment", "SalesReceipt", "CreditMemo", "RefundReceipt", "Bill",
+                   "BillPayment", "Purchase"):
+        for record in company.records[entity]:
+            raw = plugin.to_raw(entity, record)
+            assert raw.updated_at >= raw.created_at, (entity, record["Id"])
+    assert any(r.get("PrivateNote") == "Voided" for r in company.records["Invoice"])
+    assert company.deleted and {t.entity for t in company.deleted} == {"Invoice"}
+    state = SimulatorState(companies=[company])
+    assert len(state.records("9130350000000123", "Invoice")) == len(company.records["Invoice"])
