@@ -203,9 +203,12 @@ def _version_key(spec: TableSpec, rec: RawRecord) -> tuple:
 
 
 def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: str,
-                      winners: dict[str, RawRecord], written: list[str]) -> None:
+                      winners: dict[str, RawRecord], written: list[tuple[str, bool, bool]]) -> None:
     """Children of every parent written now are replaced by the ones in its new payload (kept on a tombstone)."""
-    replaced = [rid for rid in written if not winners[rid].deleted]
+    replaced = [rid for rid, _, deleted in written if not deleted]
+    # A newly inserted parent has no children yet: deleting only for updated ones keeps a first load free of
+    # DELETEs, which would otherwise scan a child table that grows, unanalysed, within the load's transaction.
+    updated = [rid for rid, inserted, deleted in written if not inserted and not deleted]
     if not replaced:
         return
     for child in spec.children:
@@ -214,12 +217,13 @@ def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: 
         where_fixed = sql.SQL("").join(
             sql.SQL(" AND {} = %s").format(sql.Identifier(name)) for name in fixed_names
         )
-        conn.execute(
-            sql.SQL("DELETE FROM {t} WHERE connection_id = %s{fixed} AND {parent} = ANY(%s)").format(
-                t=sql.Identifier(child.table), fixed=where_fixed, parent=sql.Identifier(child.parent_column)
-            ),
-            (connection_id, *fixed_values, replaced),
-        )
+        if updated:
+            conn.execute(
+                sql.SQL("DELETE FROM {t} WHERE connection_id = %s{fixed} AND {parent} = ANY(%s)").format(
+                    t=sql.Identifier(child.table), fixed=where_fixed, parent=sql.Identifier(child.parent_column)
+                ),
+                (connection_id, *fixed_values, updated),
+            )
         names = ["connection_id", *fixed_names, child.parent_column, *(c.name for c in child.columns)]
         types = ["text", *(["text"] * len(fixed_names)), "text", *(c.pg_type for c in child.columns)]
         copy_sql = sql.SQL("COPY {t} ({cols}) FROM STDIN (FORMAT BINARY)").format(
@@ -269,5 +273,5 @@ def upsert_records(
         totals.add(UpsertCounts(staged=len(batch), inserted=inserted, updated=len(written) - inserted - deleted,
                                 deleted=deleted))
         if spec.children and written:
-            _replace_children(conn, spec, connection_id, _winners(spec, batch), [row[0] for row in written])
+            _replace_children(conn, spec, connection_id, _winners(spec, batch), written)
     return totals
