@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from plugins.monday.timestamps import parse_log_stamp, parse_ts
 from plugins.monday.values import COLUMN_VALUES, done_labels, is_done, main_status, parse_value
+from shared.convert import as_text
 from shared.db.loader import Column, RawRecord, TableSpec
 
 Envelope = dict[str, Any]
@@ -25,14 +26,6 @@ Envelope = dict[str, Any]
 
 def _ids(values: Any) -> list[str]:
     return [str(v["id"]) for v in values or [] if isinstance(v, dict) and v.get("id") is not None]
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dict | list):
-        raise ValueError(f"expected a scalar, got {type(value).__name__}")
-    return str(value)
 
 
 def _observed(env: Envelope) -> dt.datetime:
@@ -62,34 +55,34 @@ def _raw(env: Envelope, record_id: Any, updated: dt.datetime | None, typed: tupl
 def _workspace(env: Envelope) -> RawRecord:
     r = env["record"]
     return _raw(env, r.get("id"), _observed(env), (
-        _text(r.get("name")), _text(r.get("kind")), _text(r.get("state")), r.get("is_default_workspace"),
-        _text(r.get("description"))), created=parse_ts(r.get("created_at")))
+        as_text(r.get("name")), as_text(r.get("kind")), as_text(r.get("state")), r.get("is_default_workspace"),
+        as_text(r.get("description"))), created=parse_ts(r.get("created_at")))
 
 
 def _user(env: Envelope) -> RawRecord:
     r = env["record"]
     return _raw(env, r.get("id"), _observed(env), (
-        _text(r.get("name")), _text(r.get("email")), _text(r.get("title")), r.get("enabled"), r.get("is_admin"),
-        r.get("is_guest"), r.get("is_pending"), _text(r.get("time_zone_identifier")), _text(r.get("country_code")),
+        as_text(r.get("name")), as_text(r.get("email")), as_text(r.get("title")), r.get("enabled"), r.get("is_admin"),
+        r.get("is_guest"), r.get("is_pending"), as_text(r.get("time_zone_identifier")), as_text(r.get("country_code")),
         _ids(r.get("teams"))), created=parse_ts(r.get("created_at")))
 
 
 def _team(env: Envelope) -> RawRecord:
     r = env["record"]
     return _raw(env, r.get("id"), _observed(env), (
-        _text(r.get("name")), r.get("is_guest"), _ids(r.get("users")), _ids(r.get("owners"))))
+        as_text(r.get("name")), r.get("is_guest"), _ids(r.get("users")), _ids(r.get("owners"))))
 
 
 def _tag(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), (_text(r.get("name")), _text(r.get("color"))))
+    return _raw(env, r.get("id"), _observed(env), (as_text(r.get("name")), as_text(r.get("color"))))
 
 
 def _update(env: Envelope) -> RawRecord:
     r = env["record"]
     created = parse_ts(r.get("created_at"))
     return _raw(env, r.get("id"), parse_ts(r.get("updated_at")) or created, (
-        _text(r.get("item_id")), _text(r.get("creator_id")), _text(r.get("text_body")),
+        as_text(r.get("item_id")), as_text(r.get("creator_id")), as_text(r.get("text_body")),
         parse_ts(r.get("edited_at"))), created=created)
 
 
@@ -111,26 +104,26 @@ def _board(env: Envelope) -> RawRecord:
     # it (the boards stream's sweep).
     r = env["record"]
     return _raw(env, r.get("id"), _observed(env), (
-        _text(r.get("name")), _text(r.get("state")), _text(r.get("board_kind")), _text(r.get("type")),
-        _text(r.get("workspace_id")), _text(r.get("board_folder_id")), _text(r.get("permissions")),
-        r.get("items_count"), _text((r.get("creator") or {}).get("id")), _ids(r.get("owners")),
-        _text((r.get("top_group") or {}).get("id")), subitems_board_of(r), _text(r.get("description")),
+        as_text(r.get("name")), as_text(r.get("state")), as_text(r.get("board_kind")), as_text(r.get("type")),
+        as_text(r.get("workspace_id")), as_text(r.get("board_folder_id")), as_text(r.get("permissions")),
+        r.get("items_count"), as_text((r.get("creator") or {}).get("id")), _ids(r.get("owners")),
+        as_text((r.get("top_group") or {}).get("id")), subitems_board_of(r), as_text(r.get("description")),
         parse_ts(r.get("updated_at"))), created=parse_ts(r.get("created_at")))
 
 
 def _group(env: Envelope) -> RawRecord:
     r = env["record"]
     return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), (
-        str(env["board_id"]), _text(r.get("id")), _text(r.get("title")), _text(r.get("color")),
-        _text(r.get("position")), r.get("archived"), r.get("deleted")))
+        str(env["board_id"]), as_text(r.get("id")), as_text(r.get("title")), as_text(r.get("color")),
+        as_text(r.get("position")), r.get("archived"), r.get("deleted")))
 
 
 def _column(env: Envelope) -> RawRecord:
     r = env["record"]
     settings = r.get("settings")
     return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), (
-        str(env["board_id"]), _text(r.get("id")), _text(r.get("title")), _text(r.get("type")),
-        _text(r.get("description")), r.get("archived"), r.get("width"), env.get("position"),
+        str(env["board_id"]), as_text(r.get("id")), as_text(r.get("title")), as_text(r.get("type")),
+        as_text(r.get("description")), r.get("archived"), r.get("width"), env.get("position"),
         None if settings is None else Jsonb(parse_value(settings))))
 
 
@@ -147,10 +140,10 @@ def item_row(env: Envelope) -> RawRecord:
         changed = changed or parse_ts(value.get("updated_at"))
     board_id = (r.get("board") or {}).get("id")
     return _raw(env, r.get("id"), parse_ts(r.get("updated_at")), (
-        _text(board_id), _text((r.get("group") or {}).get("id")), _text((r.get("group") or {}).get("title")),
-        _text((r.get("parent_item") or {}).get("id")), _text(r.get("name")), _text(r.get("state")),
-        _text(r.get("creator_id")), None if value is None else _text(value.get("id")),
-        None if value is None else _text(value.get("label")), None if value is None else value.get("index"),
+        as_text(board_id), as_text((r.get("group") or {}).get("id")), as_text((r.get("group") or {}).get("title")),
+        as_text((r.get("parent_item") or {}).get("id")), as_text(r.get("name")), as_text(r.get("state")),
+        as_text(r.get("creator_id")), None if value is None else as_text(value.get("id")),
+        None if value is None else as_text(value.get("label")), None if value is None else value.get("index"),
         done, changed), created=parse_ts(r.get("created_at")), deleted=r.get("state") == "deleted")
 
 
@@ -182,8 +175,8 @@ def log_row(env: Envelope) -> RawRecord:
     pulse = data.get("pulse_id")
     status_change = r.get("event") == "update_column_value"
     return _raw(env, r.get("id"), created, (
-        _text(env.get("board_id")), None if pulse is None else str(pulse), _text(r.get("event")),
-        _text(r.get("entity")), _text(r.get("user_id")), _text(data.get("column_id")), Jsonb(data),
+        as_text(env.get("board_id")), None if pulse is None else str(pulse), as_text(r.get("event")),
+        as_text(r.get("entity")), as_text(r.get("user_id")), as_text(data.get("column_id")), Jsonb(data),
         _to_done(data, env.get("status")) if status_change else None), created=created)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shared.convert import as_bool, as_date, as_int, as_money, as_text
 from shared.db.loader import Column
 
 
@@ -21,39 +22,9 @@ def parse_ts(value: str | None) -> dt.datetime | None:
     return parsed
 
 
-def _date(value: Any) -> dt.date | None:
-    return dt.date.fromisoformat(str(value)[:10]) if value not in (None, "") else None
-
-
-def _money(value: Any) -> Decimal | None:
-    # str() first: a JSON float's shortest repr is the decimal text QuickBooks sent.
-    return None if value in (None, "") else Decimal(str(value))
-
-
-def _int(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
-
-
-def _bool(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "false"):
-        return str(value).lower() == "true"
-    raise ValueError(f"expected a boolean, got {value!r}")
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dict | list):
-        raise ValueError(f"expected a scalar, got {type(value).__name__}")
-    return str(value)
-
-
 CONVERT: dict[str, Callable[[Any], Any]] = {
-    "text": _text, "date": _date, "numeric": _money, "integer": _int, "boolean": _bool, "timestamptz": parse_ts,
+    "text": as_text, "date": as_date, "numeric": as_money, "integer": as_int, "boolean": as_bool,
+    "timestamptz": parse_ts,
 }
 
 
