@@ -30,7 +30,7 @@ def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
     _, url = simulator
     monkeypatch.setenv("SECRET_QBO_E2E_TOKEN", TOKEN)
     with psycopg.connect(pg_dsn) as conn:
-        for table in (*TABLES.values(), "stream_state", "metric_points"):
+        for table in (*TABLES.values(), "qbo_txn_line", "stream_state", "metric_points"):
             conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "E2E company", {
             "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-e2e-token",

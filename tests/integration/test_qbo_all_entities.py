@@ -47,6 +47,7 @@ def world(pg_dsn, landing_container, tmp_path, monkeypatch):
     with serve(create_app(state)) as url, psycopg.connect(pg_dsn) as conn:
         for entity in STREAMS:
             conn.execute(f"DELETE FROM {STREAMS[entity].table.table} WHERE connection_id = %s", (CONNECTION,))
+        conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
         conn.execute("DELETE FROM stream_state WHERE connection_id = %s", (CONNECTION,))
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "All entities", {
             "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-all-token", "reports": False,
