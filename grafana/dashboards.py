@@ -91,7 +91,12 @@ def operations() -> dict[str, Any]:
     panels = [panel("text", "monday.com metrics", None, (0, 0, 24, 6), options={"mode": "markdown",
                                                                              "content": text})]
     if monday:
-        panels = _grid(monday, 0)[0]
+        panels, y = _grid(monday, 0)
+        # Throughput per board, group and person, and cycle time per board (members are monday ids).
+        breakdowns = [(m, d) for m in monday for d in m.all_dimensions
+                      if m.name == "monday.items_completed" or (m.name == "monday.cycle_time" and d == "board")]
+        for index, (metric, dimension) in enumerate(breakdowns):
+            panels.append(timeseries(metric, (index % 2 * 12, y + index // 2 * 8, 12, 8), dimension=dimension))
     return _dashboard("bizmetrics-operations-monday", "Operations (monday.com)", panels, tags=["operations"],
                       variables=_variables("monday"))
 

@@ -32,7 +32,7 @@ def latest_sql(metric: Metric, grain: str = "month") -> str:
 
 
 def unit(metric: Metric) -> str:
-    return "none" if metric.unit is Unit.COUNT else "short"
+    return {Unit.COUNT: "none", Unit.DAYS: "d"}.get(metric.unit, "short")
 
 
 def target(sql: str, fmt: str = "time_series") -> dict[str, Any]:

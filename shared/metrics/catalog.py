@@ -26,11 +26,14 @@ class Aggregation(StrEnum):
     DISTINCT = "distinct_count"
     # The running total of signed events up to the end of each bucket (e.g. receivables as of a date).
     BALANCE = "balance"
+    # The median of the bucket's values, from the raw rows of every bucket (medians do not roll up).
+    MEDIAN = "median"
 
 
 class Unit(StrEnum):
     HOME_CURRENCY = "home_currency"
     COUNT = "count"
+    DAYS = "days"
 
 
 @dataclass(frozen=True)

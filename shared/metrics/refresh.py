@@ -7,7 +7,7 @@ takes those marks and recomputes exactly the buckets they touch:
 
 - sum / count / avg: the marked days from the raw rows, then every coarser bucket containing a marked day
   from the day rows (DELETE then INSERT, two statements: a DELETE in a CTE is invisible to its INSERT);
-- distinct counts: every bucket containing a marked day, from the raw rows (they do not add up);
+- distinct counts and medians: every bucket containing a marked day, from the raw rows (they do not add up);
 - balances (as of the end of each bucket): every day from the earliest marked day on, as the last
   unchanged day's balance plus the running sum of the day deltas from then on. Each source places its
   events on or after the dates its triggers mark, so nothing earlier can change. Where the marks are the
@@ -113,7 +113,7 @@ def _build(conn: psycopg.Connection, metric: Metric, connection_id: str, calenda
         conn.execute("DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s", params)
     if metric.aggregation is Aggregation.BALANCE:
         _build_balance(conn, metric, params, days)
-    elif metric.aggregation is Aggregation.DISTINCT:
+    elif metric.aggregation in (Aggregation.DISTINCT, Aggregation.MEDIAN):
         _build_distinct(conn, metric, params, days)
     else:
         _build_flow(conn, metric, params, days)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.metrics import quickbooks
+from shared.metrics import monday, quickbooks
 from shared.metrics.calendar import GRAINS
 from shared.metrics.catalog import Metric, PluginMetrics, validate
 
 # A new plugin's metrics: one module like quickbooks.py, one line here (see shared/metrics/README.md).
-CATALOGS: dict[str, PluginMetrics] = {c.plugin: c for c in (quickbooks.CATALOG,)}
+CATALOGS: dict[str, PluginMetrics] = {c.plugin: c for c in (quickbooks.CATALOG, monday.CATALOG)}
 for _catalog in CATALOGS.values():
     validate(_catalog)
 

@@ -56,7 +56,8 @@ def source_rows(metric: Metric, scope: Scope) -> str:
             else:
                 dims.append(f"coalesce(({expr})::text, '(none)')" if expr else "'(none)'::text")
         # A record without an amount counts as zero: one odd record must not fail its load (value is NOT NULL).
-        value = source.value if metric.aggregation is Aggregation.DISTINCT else f"coalesce(({source.value}), 0)"
+        value = (source.value if metric.aggregation in (Aggregation.DISTINCT, Aggregation.MEDIAN)
+                 else f"coalesce(({source.value}), 0)")
         select = ", ".join([f"{day_expr(source)} AS day", f"({value}) AS value",
                             *(f"{d} AS {c}" for d, c in zip(dims, dimension_columns(metric), strict=True))])
         where = " AND ".join(["r.connection_id = %(cid)s", *source.live, *source.filters,
@@ -142,11 +143,17 @@ def _only_affected(rows: str, affected: str | None) -> str:
 
 
 def insert_distinct(metric: Metric, affected: str | None) -> str:
-    """Buckets of every grain of a distinct count, from the raw rows in [%(lo)s, %(hi)s) (distinct counts do
-    not add up); only the `affected` (grain, bucket) pairs, or all when None."""
+    """Buckets of every grain of a distinct count or a median, from the raw rows in [%(lo)s, %(hi)s) (neither
+    adds up); only the `affected` (grain, bucket) pairs, or all when None."""
     dimension, member, group_by = _grouping(metric, "x.grain, x.bucket")
     grain_list = ", ".join(f"'{g}'" for g in GRAINS)
     dims = "".join(f", f.{c}" for c in dimension_columns(metric))
+    if metric.aggregation is Aggregation.MEDIAN:
+        # percentile_cont interpolates between the two middle values of an even count; `total` is the sum.
+        value = "round((percentile_cont(0.5) WITHIN GROUP (ORDER BY x.value))::numeric, 2)"
+        total = "sum(x.value)"
+    else:
+        value = total = "count(DISTINCT x.value)"
     # Each grain reads only the days its own affected buckets span (a dirty month's day and month buckets
     # need a month of rows, its year bucket a year).
     spans = (f"SELECT g AS grain, %(lo)s::date AS lo, %(hi)s::date AS hi FROM unnest(ARRAY[{grain_list}]) AS g"
@@ -160,7 +167,7 @@ def insert_distinct(metric: Metric, affected: str | None) -> str:
     return f"""{_INSERT}
         {_only_affected(rows, affected)}
         SELECT %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), {dimension}, {member},
-               count(DISTINCT x.value), count(*), count(DISTINCT x.value)
+               {value}, count(*), {total}
         FROM x
         {group_by}"""
 

@@ -17,6 +17,7 @@ from tests.metrics.synced import TOKEN, register, simulator, sync
 
 REALM = "9130350000000066"
 CONNECTION = "grafana-demo"
+MONDAY_CONNECTION = "grafana-monday-demo"
 AS_OF = dt.date(2026, 11, 1)
 
 
@@ -57,3 +58,29 @@ def grafana_demo(pg_dsn: str, landing_container: str, tmp_path_factory) -> Itera
                            now() - interval '30 days', now())
                    ON CONFLICT (connection_id) DO NOTHING""", (CONNECTION,))
         yield CONNECTION
+
+
+@pytest.fixture(scope="session")
+def grafana_monday_demo(pg_dsn: str, landing_container: str, tmp_path_factory) -> Iterator[str]:
+    """A small monday demo account synced through the simulator and the local Durable host (the operations
+    dashboard's data), with a few items completed after the first sync and synced incrementally."""
+    from devhost import LocalDurableHost
+    from function_app import app
+    from sandbox.monday import create_app
+    from tests.integration import monday_helpers
+    from tests.sim_server import serve
+
+    state = monday_helpers.make_state(workspaces=2, boards=3, items_per_board=30, subitems_per_item=1)
+    with serve(create_app(state)) as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SECRET_MONDAY_E2E_TOKEN", monday_helpers.TOKEN)
+        monday_helpers.add_connection(pg_dsn, MONDAY_CONNECTION, url, item_page_size=25)
+        with psycopg.connect(pg_dsn) as conn:  # points of an earlier session under this id
+            for table in ("metric_points", "metric_state", "metric_dirty"):
+                conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (MONDAY_CONNECTION,))
+        host = LocalDurableHost(app, tmp_path_factory.mktemp("grafana-monday") / "devhost.sqlite", virtual_time=True)
+        monday_helpers.sync(host, MONDAY_CONNECTION, "full")
+        account = state.account()
+        for item in [i for i in account.items.values() if i.state == "active" and i.parent_id is None][:5]:
+            state.change_column_value(item.id, "status", "Done")
+        monday_helpers.sync(host, MONDAY_CONNECTION, "incremental")
+    yield MONDAY_CONNECTION

@@ -47,17 +47,32 @@ def test_a_hand_edited_or_missing_dashboard_is_reported_stale(tmp_path):
     assert build.main(["--check"]) == 0
 
 
-def test_every_panel_query_returns_rows_on_a_synced_demo_company(pg_dsn, grafana_demo):
+def test_every_panel_query_returns_rows_on_a_synced_demo_company(pg_dsn, grafana_demo, grafana_monday_demo):
+    """The operations (monday.com) panels run against a synced monday demo account, the others against the
+    QuickBooks demo company."""
     end = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    checked = 0
+    checked = operations = 0
     for name, panel in _panels():
+        connection = grafana_monday_demo if name == "operations-monday.json" else grafana_demo
         for target in panel.get("targets", []):
-            sql = expand(target["rawSql"], START, end, {"connection": grafana_demo, "grain": "month"})
+            operations += name == "operations-monday.json"
+            sql = expand(target["rawSql"], START, end, {"connection": connection, "grain": "month"})
             assert "$" not in sql, (name, panel["title"], sql)
             rows = _run_as_reader(pg_dsn, sql)
             assert rows, (name, panel["title"], sql)
             checked += 1
-    assert checked >= 40
+    assert checked >= 40 and operations >= 9
+
+
+def test_the_operations_dashboard_shows_every_monday_metric_and_its_breakdowns(pg_dsn, grafana_monday_demo):
+    dashboard = all_dashboards()["operations-monday.json"]
+    titles = {p["title"] for p in dashboard["panels"]}
+    assert {"Items created", "Items completed (throughput)", "Open items", "Cycle time (mean)",
+            "Cycle time (median)", "Items completed (throughput) by board", "Items completed (throughput) by group",
+            "Items completed (throughput) by person"} <= titles
+    assert all(p["type"] != "text" for p in dashboard["panels"])  # no "plugin pending" placeholder
+    variable = next(v for v in dashboard["templating"]["list"] if v["name"] == "connection")
+    assert grafana_monday_demo in {r[0] for r in _run_as_reader(pg_dsn, variable["query"])}
 
 
 def test_metric_panels_return_rows_at_every_grain(pg_dsn, grafana_demo):

@@ -197,3 +197,70 @@ def expected_points(records: dict[str, list[dict[str, Any]]], fiscal: int = 1) -
         computed = _balance(name, frame, fiscal) if KIND.get(name) == "balance" else _flow(name, frame, fiscal)
         points.update(computed)
     return points
+
+
+# -- monday.com (shared/metrics/monday.py), from monday_item rows -------------------------------------------------
+MONDAY_DIMENSIONS = ("board", "group", "person")
+DAY_SECONDS = Decimal(86400)
+
+
+def _local_day(moment: Any, tz: str) -> date:
+    return pd.Timestamp(moment).tz_convert(tz).date()
+
+
+def _median(values: list[Decimal]) -> Decimal:
+    """percentile_cont(0.5) in double precision, then numeric (15 significant digits) rounded to cents."""
+    ordered = sorted(float(v) for v in values)
+    position = 0.5 * (len(ordered) - 1)
+    floor = int(position)
+    low, high = ordered[floor], ordered[min(floor + 1, len(ordered) - 1)]
+    value = low + (high - low) * (position - floor)
+    return Decimal(f"{value:.15g}").quantize(CENT, ROUND_HALF_UP)
+
+
+def _monday_flow(name: str, rows: list[dict[str, Any]], kind: str) -> list[tuple]:
+    out = []
+    for grain in GRAINS:
+        for dimension in ("", *MONDAY_DIMENSIONS):
+            groups: dict[tuple[date, str], list[Decimal]] = {}
+            for row in rows:
+                key = (bucket(grain, row["day"], 1), row[dimension] if dimension else "")
+                groups.setdefault(key, []).append(row["value"])
+            for (start, member), values in groups.items():
+                if kind == "count":
+                    value = Decimal(len(values))
+                elif kind == "avg":
+                    value = (sum(values, Decimal(0)) / len(values)).quantize(CENT, ROUND_HALF_UP)
+                else:
+                    value = _median(values)
+                out.append((name, grain, start, dimension, member, value, len(values)))
+    return out
+
+
+def monday_expected_points(items: list[dict[str, Any]], tz: str = "UTC") -> set[tuple]:
+    """Every monday metric bucket from monday_item rows (dicts of its columns), bucketed by local date in `tz`.
+
+    Counted: top-level items (no parent) that are neither tombstoned nor in state 'deleted'; done means is_done
+    with a done_at. Open items also leave out archived items."""
+    live = [i for i in items if i["deleted_at"] is None and i["state"] != "deleted" and i["parent_item_id"] is None
+            and i["created_at"] is not None]
+
+    def dims(item: dict[str, Any]) -> dict[str, str]:
+        return {"board": item["board_id"] or NONE, "group": f"{item['board_id'] or ''}:{item['group_id'] or ''}",
+                "person": item["creator_id"] or NONE}
+
+    done = [i for i in live if i["is_done"] and i["done_at"] is not None]
+    created = [{"day": _local_day(i["created_at"], tz), "value": Decimal(1), **dims(i)} for i in live]
+    completed = [{"day": _local_day(i["done_at"], tz), "value": Decimal(1), **dims(i)} for i in done]
+    cycle = [{"day": _local_day(i["done_at"], tz), **dims(i),
+              "value": Decimal((i["done_at"] - i["created_at"]).total_seconds()) / DAY_SECONDS} for i in done]
+    points: set[tuple] = set()
+    points.update(_monday_flow("monday.items_created", created, "count"))
+    points.update(_monday_flow("monday.items_completed", completed, "count"))
+    points.update(_monday_flow("monday.cycle_time", cycle, "avg"))
+    points.update(_monday_flow("monday.cycle_time_median", cycle, "median"))
+    events = [{"day": _local_day(i["created_at"], tz), "value": Decimal(1)} for i in live if i["state"] != "archived"]
+    events += [{"day": _local_day(i["done_at"], tz), "value": Decimal(-1)} for i in done if i["state"] != "archived"]
+    if events:
+        points.update(_balance("monday.open_items", pd.DataFrame(events), 1))
+    return points

@@ -13,6 +13,8 @@ QUICKBOOKS = {"qbo.revenue_invoiced", "qbo.sales_receipts", "qbo.credits_and_ref
               "qbo.payments_received", "qbo.expenses", "qbo.net_cash_flow", "qbo.open_receivables",
               "qbo.overdue_receivables", "qbo.new_customers", "qbo.invoice_count", "qbo.average_invoice_value",
               "qbo.active_customers"}
+MONDAY = {"monday.items_created", "monday.items_completed", "monday.open_items", "monday.cycle_time",
+          "monday.cycle_time_median"}
 
 
 def _trigger_args(conn: psycopg.Connection, table: str) -> tuple[set[str], str] | None:
@@ -40,7 +42,7 @@ def test_every_table_a_metric_reads_marks_its_dates_and_watches_its_columns(db, 
 
 def test_the_api_metric_list_has_every_quickbooks_metric_once_with_its_unit_and_grains():
     listed = list_metrics("quickbooks")
-    assert {m["name"] for m in listed} == QUICKBOOKS == {m.name for m in all_metrics()}
+    assert {m["name"] for m in listed} == QUICKBOOKS == {m.name for m in all_metrics() if m.plugin == "quickbooks"}
     for entry in listed:
         assert entry["title"] and entry["description"] and entry["unit"] in ("home_currency", "count")
         assert entry["grains"] == ["day", "week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year"]
@@ -49,3 +51,13 @@ def test_the_api_metric_list_has_every_quickbooks_metric_once_with_its_unit_and_
     net = next(m for m in listed if m["name"] == "qbo.net_revenue")
     assert net["dimensions"] == ["source"] and net["sources"] == [
         "qbo_invoice", "qbo_sales_receipt", "qbo_credit_memo", "qbo_refund_receipt"]
+
+
+def test_the_api_metric_list_has_every_monday_metric_with_its_unit_and_breakdowns():
+    listed = {m["name"]: m for m in list_metrics("monday")}
+    assert set(listed) == MONDAY == {m.name for m in all_metrics() if m.plugin == "monday"}
+    assert all(m["sources"] == ["monday_item"] for m in listed.values())
+    assert listed["monday.open_items"]["aggregation"] == "balance" and listed["monday.open_items"]["dimensions"] == []
+    assert listed["monday.items_completed"]["dimensions"] == ["board", "group", "person"]
+    assert listed["monday.cycle_time_median"]["aggregation"] == "median"
+    assert {listed[n]["unit"] for n in ("monday.cycle_time", "monday.cycle_time_median")} == {"days"}
