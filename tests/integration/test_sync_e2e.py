@@ -240,3 +240,31 @@ def test_reports_land_whole_and_flattened_and_an_unchanged_rerun_keeps_them(host
     assert all(n > 0 for n in per_report.values()) and income_months[0] >= 3
     again = sync(host, "full")
     assert again["reports"]["unchanged"] + again["reports"]["updated"] == 4
+
+
+def test_the_metrics_api_lists_the_catalog_and_serves_a_series_equal_to_the_stored_points(
+        host, simulator, connection, pg_dsn):
+    sync(host, "full")
+    listing = host.invoke_http("list_metrics_http", "GET", url="http://localhost/api/metrics")
+    names = {m["name"] for m in json.loads(listing.get_body())["metrics"]}
+    assert {"qbo.revenue_invoiced", "monday.items_completed"} <= names
+    response = host.invoke_http(
+        "get_metric_http", "GET", url="http://localhost/api/metrics/qbo.revenue_invoiced",
+        params={"connection_id": CONNECTION, "grain": "month"}, route_params={"metric": "qbo.revenue_invoiced"})
+    assert response.status_code == 200
+    (series,) = json.loads(response.get_body())["series"]
+    with psycopg.connect(pg_dsn) as conn:
+        stored = conn.execute(
+            "SELECT bucket, value FROM metric_points WHERE connection_id = %s AND metric = 'qbo.revenue_invoiced' "
+            "AND grain = 'month' AND dimension = '' ORDER BY bucket", (CONNECTION,)).fetchall()
+    assert [(p["bucket"], p["value"]) for p in series["points"]] == [(b.isoformat(), str(v)) for b, v in stored]
+    assert stored
+    for params, status, text in (({"grain": "month"}, 400, "connection_id is required"),
+                                 ({"connection_id": CONNECTION, "grain": "hour"}, 400, "grain must be one of"),
+                                 ({"connection_id": CONNECTION, "start": "yesterday"}, 400, "must be a date")):
+        bad = host.invoke_http("get_metric_http", "GET", url="http://localhost/api/metrics/qbo.revenue_invoiced",
+                               params=params, route_params={"metric": "qbo.revenue_invoiced"})
+        assert bad.status_code == status and text in json.loads(bad.get_body())["error"]
+    unknown = host.invoke_http("get_metric_http", "GET", url="http://localhost/api/metrics/nope",
+                               params={"connection_id": CONNECTION}, route_params={"metric": "nope"})
+    assert unknown.status_code == 404 and "unknown metric" in json.loads(unknown.get_body())["error"]

@@ -38,8 +38,10 @@ def test_every_function_is_indexed_with_its_trigger():
     for name in activities:
         assert "activityTrigger" in bindings(functions[name]), name
     http = {"start_sync_http", "get_sync_http", "scheduled_sync", "list_connections_http",
-            "authorize_quickbooks_http", "quickbooks_callback_http"}
+            "authorize_quickbooks_http", "quickbooks_callback_http", "list_metrics_http", "get_metric_http"}
     assert set(functions) == orchestrators | activities | http
+    for name in ("list_metrics_http", "get_metric_http"):
+        assert bindings(functions[name])["httpTrigger"]["authLevel"].lower() == "function"
 
 
 def test_connection_routes_need_a_function_key_except_the_consent_callback():
