@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
+
+from sandbox.clock import SimClock as BaseSimClock
 
 DEFAULT_START = "2026-05-04T09:00:00Z"
 
@@ -16,39 +17,14 @@ def parse_instant(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
-class SimClock:
-    """Simulated time: starts at a fixed instant, runs at real speed unless frozen, and can be advanced.
-
-    Everything time-dependent in the simulator (updated_at stamps, cursor expiry, per-minute windows,
-    the daily reset at 00:00 UTC) reads this clock, so a test can jump over an hour or a day instantly.
-    """
+class SimClock(BaseSimClock):
+    """The monday simulator's clock (updated_at stamps, cursor expiry, per-minute windows, the daily reset)."""
 
     def __init__(self, start: str | datetime = DEFAULT_START, *, frozen: bool = False) -> None:
         begin = parse_instant(start) if isinstance(start, str) else start
         if begin.tzinfo is None:
             raise ValueError("SimClock start needs a UTC offset")
-        self._start = begin.astimezone(UTC)
-        self._frozen = frozen
-        self._offset = 0.0
-        self._t0 = time.monotonic()
-
-    @property
-    def frozen(self) -> bool:
-        return self._frozen
-
-    def elapsed(self) -> float:
-        """Simulated seconds since the clock started (monotonic: it never goes back)."""
-        running = 0.0 if self._frozen else time.monotonic() - self._t0
-        return self._offset + running
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.elapsed())
-
-    def advance(self, seconds: float) -> datetime:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        self._offset += seconds
-        return self.now()
+        super().__init__(begin.astimezone(UTC), frozen=frozen)
 
     def seconds_to_midnight_utc(self) -> int:
         now = self.now()

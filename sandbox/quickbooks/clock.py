@@ -3,47 +3,20 @@
 from __future__ import annotations
 
 import math
-import time
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from sandbox.clock import SimClock as BaseSimClock
 
 DEFAULT_START = "2026-11-01T12:00:00-07:00"
 
 
-class SimClock:
-    """Simulated time: starts at a fixed instant, runs at real speed unless frozen, and can be advanced.
-
-    Everything time-dependent in the simulator (timestamps, the `time` field, throttle windows, token
-    expiry) reads this clock, so a test can jump over a throttle window or a token lifetime instantly.
-    """
+class SimClock(BaseSimClock):
+    """The QuickBooks simulator's clock (timestamps, the `time` field, throttle windows, token expiry)."""
 
     def __init__(self, start: str | datetime = DEFAULT_START, *, frozen: bool = False) -> None:
-        begin = parse_instant(start) if isinstance(start, str) else start
-        if begin.tzinfo is None:
-            raise ValueError("SimClock start needs a UTC offset")
-        self._start = begin
-        self._frozen = frozen
-        self._offset = 0.0
-        self._t0 = time.monotonic()
-
-    @property
-    def frozen(self) -> bool:
-        return self._frozen
-
-    def elapsed(self) -> float:
-        """Simulated seconds since the clock started (monotonic: it never goes back)."""
-        running = 0.0 if self._frozen else time.monotonic() - self._t0
-        return self._offset + running
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.elapsed())
-
-    def advance(self, seconds: float) -> datetime:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        self._offset += seconds
-        return self.now()
+        super().__init__(parse_instant(start) if isinstance(start, str) else start, frozen=frozen)
 
 
 def zone(name: str) -> tzinfo:
