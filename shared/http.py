@@ -79,6 +79,13 @@ class RetryPolicy:
     max_delay: float = 8.0
     timeout: float = 60.0
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, timeout: float) -> RetryPolicy:
+        """A connection's overrides (retry_attempts, retry_base_delay, request_timeout) over the defaults."""
+        return cls(attempts=int(config.get("retry_attempts", cls.attempts)),
+                   base_delay=float(config.get("retry_base_delay", cls.base_delay)),
+                   timeout=float(config.get("request_timeout", timeout)))
+
 
 class Governor(Protocol):
     """Asked before every attempt: waits briefly for a free slot or raises Throttled (RateGovernor is one)."""

@@ -17,7 +17,6 @@ from plugins.monday.client import MondayClient, classifier_for
 from plugins.monday.settings import MondaySettings, read_settings
 from plugins.monday.tables import TABLES, split_board
 from shared.db.loader import RawRecord, TableSpec
-from shared.http import RetryPolicy
 from shared.secrets import secrets_provider
 
 KIND_TABLES = {"workspace": "workspaces", "user": "users", "team": "teams", "tag": "tags", "update": "updates",
@@ -74,8 +73,7 @@ class MondayPlugin(BasePlugin):
         gate = CallGate(budget)
         return MondayClient(
             session, classify=classifier_for(budget),
-            policy=RetryPolicy(attempts=settings.retry_attempts, base_delay=settings.retry_base_delay,
-                               timeout=settings.request_timeout),
+            policy=settings.retry,
             governor=gate, redact=(token,), settings=settings, budget=budget, gate=gate)
 
     async def fetch_page(self, api: Any, connection: Connection, stream: str, cursor: dict[str, Any]) -> Page:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.db.connections import Connection
+from shared.http import RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.monday.com"
 # The newest version whose SDL is in the reference kit (shared/reference/monday/schema).
@@ -64,9 +65,7 @@ class MondaySettings:
     version_mismatch: str = "fail"
     max_inline_wait: float = 2.0
     max_restarts: int = 3
-    retry_attempts: int = 5
-    retry_base_delay: float = 0.5
-    request_timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def columns_for(self, board_id: str) -> tuple[str, ...] | None:
         """The column ids to read on a board, or None for every column."""
@@ -150,7 +149,6 @@ def read_settings(connection: Connection) -> MondaySettings:
         version_mismatch=mismatch,
         max_inline_wait=float(config.get("max_inline_wait_seconds", 2.0)),
         max_restarts=int(config.get("max_cursor_restarts", 3)),
-        retry_attempts=int(config.get("retry_attempts", 5)),
-        retry_base_delay=float(config.get("retry_base_delay", 0.5)),
-        request_timeout=float(config.get("request_timeout", 60)),
+        # monday ends every call after 60 s.
+        retry=RetryPolicy.from_config(config, timeout=60),
     )

@@ -100,9 +100,8 @@ class QuickBooksPlugin(BasePlugin):
         return ApiClient(
             session,
             classify=lambda response: faults.classify(response, throttle_wait=wait),
-            policy=RetryPolicy(attempts=int(connection.config.get("retry_attempts", 5)),
-                               base_delay=float(connection.config.get("retry_base_delay", 0.5)),
-                               timeout=float(connection.config.get("request_timeout", 120))),
+            # QuickBooks ends a request itself after 120 s.
+            policy=RetryPolicy.from_config(connection.config, timeout=120),
             governor=governor,
             redact=(token,),
         )
