@@ -1,4 +1,4 @@
-"""Reading the real recorded traffic in ../shared/reference (VCR cassettes) for tests."""
+"""Reading the real recorded traffic kept in tests/fixtures/reference (VCR cassettes, see its README) for tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+# Copies of public recordings with their provenance (tests/fixtures/reference/README.md): the repository stands alone.
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Readers for the recorded QuickBooks traffic and Intuit's XSD kept in shared/reference/quickbooks."""
+"""Readers for the recorded QuickBooks traffic and Intuit's XSD kept in tests/fixtures/reference/quickbooks."""
 
 from __future__ import annotations
 
@@ -6,19 +6,16 @@ import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-QUICKBOOKS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "quickbooks"
+from tests.reference import REFERENCE
+
+QUICKBOOKS = REFERENCE / "quickbooks"
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 _ENTITY_NAMES = ("Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "SalesReceipt", "Estimate",
                  "Payment", "Bill", "Purchase")
-
-
-def available() -> bool:
-    return (QUICKBOOKS / "vcr").is_dir()
 
 
 def cassette_bodies(relative: str) -> list[dict[str, Any]]:

@@ -40,8 +40,6 @@ SAMPLE_KEYS = {
 # Lines QBO writes without an Id: its SubTotalLine, and the LinkedTxn-only lines of (bill) payments.
 UNNUMBERED = {"Payment", "BillPayment"}
 
-needs_reference = pytest.mark.skipif(not reference.available(), reason="shared/reference/quickbooks not found")
-
 
 def test_same_seed_gives_byte_identical_companies() -> None:
     first = DemoCompany.generate(realm_id=REALM, seed=7, customers=30, invoices=150, payments=100)
@@ -177,7 +175,6 @@ def _assert_declared(entity: str, path: str, types: set[str]) -> None:
     assert types <= declared, (entity, path, types, declared)
 
 
-@needs_reference
 @pytest.mark.parametrize("entity", ["Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "SalesReceipt",
                                     "Estimate", "CreditMemo", "RefundReceipt"])
 def test_generated_records_have_the_recorded_shape(company: DemoCompany, entity: str) -> None:
@@ -199,7 +196,6 @@ def test_generated_records_have_the_recorded_shape(company: DemoCompany, entity:
                 _assert_declared(entity, path, types)
 
 
-@needs_reference
 @pytest.mark.parametrize("entity", UNRECORDED)
 def test_unrecorded_entities_use_only_paths_declared_in_the_xsd(company: DemoCompany, entity: str) -> None:
     assert reference.xsd_fields(entity), entity
@@ -236,7 +232,6 @@ def test_transaction_lines_can_be_keyed_by_transaction_and_line_id(company: Demo
             assert len(ids) == len(set(ids)), (entity, record["Id"])
 
 
-@needs_reference
 def test_metadata_timestamps_look_like_the_recorded_ones(company: DemoCompany) -> None:
     recorded: list[dict[str, Any]] = reference.recorded_records()["Customer"]
     assert all(TIMESTAMP.match(r["MetaData"]["LastUpdatedTime"]) for r in recorded)

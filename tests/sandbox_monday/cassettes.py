@@ -1,4 +1,4 @@
-"""Reading the recorded monday traffic (shared/reference/monday/vcr) with requests and responses."""
+"""Reading the recorded monday traffic (tests/fixtures/reference/monday/vcr) with requests and responses."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 from graphql import OperationDefinitionNode, OperationType, parse
 
-VCR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "monday" / "vcr"
+from tests.reference import REFERENCE
+
+VCR = REFERENCE / "monday" / "vcr"
 
 
 @dataclass(frozen=True)
