@@ -94,7 +94,7 @@ def _respond(state: MondayState, account: MondayAccount, version: ApiVersion, ou
 
 async def handle_graphql(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    version = resolve(request.headers.get("API-Version"), state.default_version)
+    version = resolve(request.headers.get("API-Version"), state.default_version, frozenset(state.retired_versions))
     account = state.account_for_token(_token(request))
     if account is None:
         return raw(json.dumps(errors.not_authenticated_body(), separators=(",", ":")), status=401,

@@ -27,7 +27,6 @@ VERSION_KINDS: dict[str, str] = {
     "2026-07": "maintenance",
     "2026-10": "current",
 }
-OLDEST_SUPPORTED = min(VERSION_KINDS)
 _LABEL = re.compile(r"^\d{4}-(01|04|07|10)$")
 
 
@@ -47,22 +46,25 @@ class ApiVersion:
         return self.requested is not None and self.requested != self.value
 
 
-def served_label(requested: str | None, default: str = CURRENT_VERSION) -> str:
-    """The label that answers a request for `requested` (the `API-Version` header, None when absent)."""
+def served_label(requested: str | None, default: str = CURRENT_VERSION,
+                 retired: frozenset[str] = frozenset()) -> str:
+    """The label that answers a request for `requested` (the `API-Version` header, None when absent);
+    `retired` plays the day monday stops serving one of VERSION_KINDS (it is then routed like older ones)."""
+    live = sorted(set(VERSION_KINDS) - retired)
     label = requested.strip() if requested is not None else ""
     if not label:
-        return default
-    if label in VERSION_KINDS:
+        return default if default in live else CURRENT_VERSION
+    if label in live:
         return label
-    if _LABEL.match(label) and label < OLDEST_SUPPORTED:
-        return OLDEST_SUPPORTED  # retired: routed to the oldest version still supported
+    if _LABEL.match(label) and label < live[0]:
+        return live[0]  # retired: routed to the oldest version still supported
     return CURRENT_VERSION  # unknown, malformed or not yet released: the current version
 
 
-def resolve(header: str | None, default: str = CURRENT_VERSION) -> ApiVersion:
+def resolve(header: str | None, default: str = CURRENT_VERSION, retired: frozenset[str] = frozenset()) -> ApiVersion:
     """The version a request is served as, from its `API-Version` header (None when absent)."""
     requested = header.strip() if header is not None else None
-    label = served_label(requested, default)
+    label = served_label(requested, default, retired)
     return ApiVersion(value=label, kind=VERSION_KINDS[label], requested=requested or None)
 
 
