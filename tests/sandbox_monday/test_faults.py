@@ -103,4 +103,14 @@ async def test_faults_strike_count_times_and_unknown_kinds_are_refused(api: Api,
     with pytest.raises(ValueError, match="unknown fault kind"):
         state.faults.inject("meteor")
     assert {"complexity_exhausted", "rate_limited", "daily_limit", "500", "error_in_200", "malformed",
-            "cursor_expired", "unauthorized_board", "timeout"} == FAULT_KINDS
+            "cursor_expired", "unauthorized_board", "unauthorized_field", "timeout"} == FAULT_KINDS
+
+
+async def test_unauthorized_field_refuses_one_root_field_and_answers_the_rest(api: Api, state: MondayState) -> None:
+    state.faults.inject("unauthorized_field", count=1, field="users")
+    reply = await api.post("query { users { id } boards(limit: 1) { id } }")
+    assert reply.status == 200 and reply.body["data"]["users"] is None and reply.body["data"]["boards"]
+    assert reply.error_codes() == ["USER_UNAUTHORIZED"] and reply.body["errors"][0]["path"] == ["users"]
+    assert "errors" not in (await api.post("query { users { id } }")).body
+    with pytest.raises(ValueError, match="needs `field`"):
+        state.faults.inject("unauthorized_field")
