@@ -43,7 +43,9 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
                 for stream in plan["streams"]
             ]
             results += (yield context.task_all(streams)) or []
-            if not plan.get("next_phase") or any(r.get("status") != "succeeded" for r in results):
+            # A failed stream does not stop the next phase: the plugin plans it knowing the failure (it leaves
+            # out only what depends on the failed stream, and notes what it left out).
+            if not plan.get("next_phase"):
                 break
         failed = [r for r in results if r.get("status") != "succeeded"]
         if not failed:

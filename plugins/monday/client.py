@@ -11,7 +11,7 @@ from typing import Any
 from plugins.monday.budget import AccountBudget, CallGate
 from plugins.monday.errors import classify
 from plugins.monday.queries import DOCUMENTS
-from plugins.monday.settings import MondaySettings
+from plugins.monday.settings import SUPPORTED_API_VERSIONS, MondaySettings
 from plugins.monday.timestamps import iso
 from shared.http import ApiClient, ApiError, Classifier, Response, Verdict
 
@@ -54,10 +54,14 @@ class MondayClient(ApiClient):
         if served is None:
             return
         if served != self.settings.api_version and self.settings.version_mismatch == "fail":
+            # monday routes a retired version to a supported one and an unknown one to the current one, silently:
+            # the documents and the User shape were checked against the pinned version only.
             raise ApiError(
-                f"monday served API version {served} although the connection pins {self.settings.api_version} "
-                "(a deprecated version is answered by an older one): set api_version to a version monday still "
-                "serves, or version_mismatch to accept", code="VERSION_MISMATCH")
+                f"monday served API version {served} although the connection pins {self.settings.api_version}: "
+                f"monday no longer serves {self.settings.api_version} (a retired version is answered by another "
+                f"one). Set the connection's api_version to one this plugin supports "
+                f"({', '.join(SUPPORTED_API_VERSIONS)}) that monday still serves, or upgrade the plugin; "
+                "version_mismatch: accept reads on anyway", code="VERSION_MISMATCH")
 
     async def query(self, kind: str, variables: dict[str, Any], *, rows: int, extra_cost: int = 0) -> Answer:
         """Send DOCUMENTS[kind]; `rows` (the page size) lets the budget expect the right cost."""

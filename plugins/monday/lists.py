@@ -43,11 +43,9 @@ async def fetch_directory(client: MondayClient, cursor: dict[str, Any]) -> Page:
     answer = await client.query("Directory", {"limit": limit, "page": page, "workspaces": cursor["workspaces"],
                                               "users": cursor["users"], "first": page == 1}, rows=3 * limit)
     workspaces = _list(answer, "workspaces") if cursor["workspaces"] else []
-    active, inactive = (_list(answer, "users"), _list(answer, "inactive_users")) if cursor["users"] else ([], [])
-    # Whether `non_active` lists only deactivated users or everyone, each user is landed once.
-    users = list({str(u.get("id")): u for u in [*inactive, *active]}.values())
+    users = _list(answer, "users") if cursor["users"] else []
     records = _envelopes("workspace", workspaces, answer) + _envelopes("user", users, answer)
-    more = {"workspaces": len(workspaces) >= limit, "users": max(len(active), len(inactive)) >= limit}
+    more = {"workspaces": len(workspaces) >= limit, "users": len(users) >= limit}
     if page == 1:
         records += _envelopes("team", _list(answer, "teams"), answer)
         records += _envelopes("tag", _list(answer, "tags"), answer)

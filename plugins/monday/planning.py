@@ -1,6 +1,9 @@
 """Planning a monday run in two phases: first the account-wide streams (the directory, boards with their
 groups and columns, updates); then, from the boards that phase loaded, one item stream per board.
 
+The item streams depend on the boards stream only: a failed directory or updates stream leaves them planned,
+a failed boards stream leaves none, and either way the run's notes say what was not synced and why.
+
 Each board (main or subitems) is its own stream "items:<board id>", so one cursor chain, one watermark and
 one failure belong to one board. An incremental run skips a board whose updated_at has not moved since its
 last complete chain (each board stream costs calls against a daily cap of 1,000 on the Standard plan).
@@ -11,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.base import Plan, StreamPlan
-from plugins.monday import items, lists, usage
+from plugins.monday import items, lists, outcomes, usage
 from plugins.monday.catalog import BoardInfo, load_boards, status_context
 from plugins.monday.settings import MondaySettings
 
@@ -55,8 +58,34 @@ def _columns(settings: MondaySettings, board_id: str, status: dict[str, Any] | N
     return [*chosen, *extra]
 
 
+NOT_REFRESHED = {"directory": "workspaces, users, teams and tags", "updates": "updates"}
+REASON_CHARS = 300
+NOTE_CHARS = 1800  # a run note keeps 2,000 characters; longer board lists are split over several notes
+
+
+def _skipped_boards(board_ids: list[str], reason: str) -> list[str]:
+    """Notes naming every board whose items were not synced, split so that none is cut off."""
+    if not board_ids:
+        return [f"no items synced: the boards stream failed ({reason}) and no board was loaded before"]
+    notes, current = [], f"items of {len(board_ids)} boards not synced: the boards stream failed ({reason}); boards "
+    for board_id in board_ids:
+        if len(current) + len(board_id) + 2 > NOTE_CHARS:
+            notes.append(current.rstrip(", "))
+            current = "(continued) boards "
+        current += f"{board_id}, "
+    notes.append(current.rstrip(", "))
+    return notes
+
+
+def _failure_notes(failures: dict[str, str]) -> list[str]:
+    """What a failed directory or updates stream left unsynced (nothing else depends on them)."""
+    return [f"{NOT_REFRESHED[stream]} not synced: the {stream} stream failed ({failures[stream][:REASON_CHARS]})"
+            for stream in NOT_REFRESHED if stream in failures]
+
+
 def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]]) -> Plan:
     boards = load_boards(settings.connection_id)
+    failures = outcomes.account_failures(settings.connection_id)
     plans: list[StreamPlan] = []
     skipped = 0
     for board_id in _selected(settings, boards):
@@ -81,4 +110,10 @@ def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[
         # A complete read (no watermark) is the place to find deletes nobody reported: sweep this board.
         plans.append(StreamPlan(ITEMS_PREFIX + board_id, cursor, sweep=not incremental))
     notes = [f"{skipped} unchanged boards skipped"] if skipped else []
-    return Plan(streams=plans, notes=notes)
+    if "boards" in failures:
+        # Planned from the boards as last loaded, but which boards, subitems boards and status columns there are
+        # now is unknown: none is read, and the run names each one this plan would have read.
+        unread = [plan.stream.removeprefix(ITEMS_PREFIX) for plan in plans]
+        return Plan(streams=[], notes=[*_skipped_boards(unread, failures["boards"][:REASON_CHARS]),
+                                       *_failure_notes(failures)])
+    return Plan(streams=plans, notes=[*_failure_notes(failures), *notes])

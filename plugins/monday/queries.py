@@ -1,5 +1,5 @@
 """Every GraphQL document the monday plugin sends, in one place, so a test can validate each one against the
-SDL of the pinned API version (shared/reference/monday/schema).
+SDL of every API version the plugin accepts (2026-07 and 2026-10; the SDLs are in sandbox/monday/sdl).
 
 Each document asks for `complexity`, which is how the budget governor learns what a query cost and how much
 of the minute's budget is left. Documents take variables only: nothing is pasted into the query text.
@@ -83,18 +83,21 @@ query Boards($ids: [ID!], $limit: Int, $page: Int) {{
   }}
 }}"""
 
-USER_FIELDS = """id name email title enabled is_admin is_guest is_pending is_view_only created_at join_date
-    time_zone_identifier country_code location teams { id }"""
+# The User shape of 2026-07 and later (2026-10 removed enabled, is_admin, is_guest, is_pending, join_date ...).
+USER_FIELDS = """id name email title created_at time_zone_identifier country_code location teams { id }
+    status kind is_deleted became_active_at invitation_method"""
 
-# Deactivated users are asked for apart (`non_active`), so that people who left still name their items.
+# users() answers only ACTIVE and PENDING users unless asked (2026-07+), and `non_active: true` only inactive
+# ones: every status is asked for in one list, so each user (deleted ones are INACTIVE) comes exactly once, and
+# people who left still name their items. Oldest first, so users added during a run land on later pages.
 DIRECTORY = f"""
 query Directory($limit: Int, $page: Int, $workspaces: Boolean!, $users: Boolean!, $first: Boolean!) {{
   {COMPLEXITY}
   workspaces(state: all, limit: $limit, page: $page) @include(if: $workspaces) {{
     id name kind description state created_at is_default_workspace
   }}
-  users(limit: $limit, page: $page) @include(if: $users) {{ {USER_FIELDS} }}
-  inactive_users: users(limit: $limit, page: $page, non_active: true) @include(if: $users) {{ {USER_FIELDS} }}
+  users(status: [ACTIVE, PENDING, INACTIVE], sort: [{{field: CREATED_AT, direction: ASC}}], limit: $limit,
+        page: $page) @include(if: $users) {{ {USER_FIELDS} }}
   teams @include(if: $first) {{ id name picture_url is_guest owners {{ id }} users {{ id }} }}
   tags @include(if: $first) {{ id name color }}
 }}"""

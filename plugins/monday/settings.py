@@ -13,11 +13,13 @@ from shared.db.connections import Connection
 from shared.http import RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.monday.com"
-# The newest version whose SDL is in the reference kit (shared/reference/monday/schema).
-DEFAULT_API_VERSION = "2026-04"
-# Column.settings and updates(from_date) exist from 2025-10; the queries need both.
-OLDEST_SUPPORTED_VERSION = "2025-10"
+# monday's current version (since 2026-10-26), and the ones a connection may pin: every document the plugin
+# sends is valid in each (tests validate them against both SDLs). 2026-04 and older are retired; 2026-07 is the
+# oldest with the User shape the plugin reads (status, kind, is_deleted, became_active_at).
+DEFAULT_API_VERSION = "2026-10"
+SUPPORTED_API_VERSIONS = ("2026-07", "2026-10")
 ITEM_PAGE_MAX = 500
+LIST_PAGE_MAX = 1000  # users(limit:) at most 1,000
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,10 @@ def read_settings(connection: Connection) -> MondaySettings:
         raise ValueError(f"monday connection {connection.connection_id} needs api_token_secret "
                          "(the name of the secret holding the API token)")
     version = str(config.get("api_version") or os.environ.get("MONDAY_API_VERSION") or DEFAULT_API_VERSION)
-    if len(version) != 7 or version[4] != "-" or version < OLDEST_SUPPORTED_VERSION:
+    if version not in SUPPORTED_API_VERSIONS:
         raise ValueError(f"monday connection {connection.connection_id}: api_version {version!r} is not supported; "
-                         f"use {OLDEST_SUPPORTED_VERSION} or later (YYYY-MM)")
+                         f"set it to {' or '.join(SUPPORTED_API_VERSIONS)} (default {DEFAULT_API_VERSION}), "
+                         "or leave it out")
     plan = str(config.get("plan", "standard")).lower()
     if plan not in PLANS:
         raise ValueError(f"monday connection {connection.connection_id}: plan must be one of {', '.join(PLANS)}")
@@ -119,6 +122,9 @@ def read_settings(connection: Connection) -> MondaySettings:
     mismatch = str(config.get("version_mismatch", "fail"))
     if mismatch not in ("fail", "accept"):
         raise ValueError(f"monday connection {connection.connection_id}: version_mismatch must be fail or accept")
+    lists = int(config.get("list_page_size", 200))
+    if not 1 <= lists <= LIST_PAGE_MAX:
+        raise ValueError(f"monday connection {connection.connection_id}: list_page_size must be 1..{LIST_PAGE_MAX}")
     share = float(config.get("daily_call_share", 0.9))
     if not 0 < share <= 1:
         raise ValueError(f"monday connection {connection.connection_id}: daily_call_share must be in (0, 1]")
@@ -141,7 +147,7 @@ def read_settings(connection: Connection) -> MondaySettings:
         done_labels=tuple(str(v) for v in config.get("done_labels", ["Done"])),
         item_page_size=page,
         log_page_size=int(config.get("log_page_size", 1000)),
-        list_page_size=int(config.get("list_page_size", 200)),
+        list_page_size=lists,
         board_page_size=int(config.get("board_page_size", 50)),
         overlap_seconds=int(config.get("overlap_seconds", 3600)),
         log_overlap_seconds=int(config.get("log_overlap_seconds", 300)),

@@ -1,4 +1,4 @@
-"""monday's tables: what each landed envelope loads into, with its typed columns (migration 0020).
+"""monday's tables: what each landed envelope loads into, with its typed columns (migrations 0020, 0023).
 
 A landed record is an envelope {"kind", "id", "record", ...}: `record` is monday's JSON as it came (the
 payload, kept whole); the rest is what the plugin knew when it fetched it (when it was observed, the board's
@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 
 from plugins.monday.timestamps import parse_log_stamp, parse_ts
 from plugins.monday.values import COLUMN_VALUES, done_labels, is_done, main_status, parse_value
-from shared.convert import as_text
+from shared.convert import as_bool, as_text
 from shared.db.loader import Column, RawRecord, TableSpec
 
 Envelope = dict[str, Any]
@@ -59,12 +59,35 @@ def _workspace(env: Envelope) -> RawRecord:
         as_text(r.get("description"))), created=parse_ts(r.get("created_at")))
 
 
+def _text(key: str) -> Callable[[dict[str, Any]], str | None]:
+    return lambda record: as_text(record.get(key))
+
+
+# A user's typed columns, each declared once with its PostgreSQL type and how it is read from monday's record
+# (the idiom of plugins/quickbooks/fields.py). The 2026-07+ shape (migration 0023).
+USER_FIELDS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
+    ("name", "text", _text("name")),
+    ("email", "text", _text("email")),
+    ("title", "text", _text("title")),
+    ("status", "text", _text("status")),  # ACTIVE, PENDING (invited, not joined) or INACTIVE (deactivated)
+    ("kind", "text", _text("kind")),
+    ("is_deleted", "boolean", lambda r: as_bool(r.get("is_deleted"))),  # an inactive user whose details are gone
+    ("became_active_at", "timestamptz", lambda r: parse_ts(r.get("became_active_at"))),
+    ("invitation_method", "text", _text("invitation_method")),
+    ("time_zone", "text", _text("time_zone_identifier")),
+    ("country_code", "text", _text("country_code")),
+    ("team_ids", "text[]", lambda r: _ids(r.get("teams"))),
+)
+
+
 def _user(env: Envelope) -> RawRecord:
+    # A deleted user is still listed (is_deleted): the row says so rather than becoming a tombstone.
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), (
-        as_text(r.get("name")), as_text(r.get("email")), as_text(r.get("title")), r.get("enabled"), r.get("is_admin"),
-        r.get("is_guest"), r.get("is_pending"), as_text(r.get("time_zone_identifier")), as_text(r.get("country_code")),
-        _ids(r.get("teams"))), created=parse_ts(r.get("created_at")))
+    try:
+        typed = tuple(read(r) for _, _, read in USER_FIELDS)
+    except ValueError as exc:
+        raise ValueError(f"user {r.get('id')}: {exc}") from exc
+    return _raw(env, r.get("id"), _observed(env), typed, created=parse_ts(r.get("created_at")))
 
 
 def _team(env: Envelope) -> RawRecord:
@@ -199,10 +222,8 @@ TABLES: dict[str, Table] = {
     "workspaces": Table(_spec("monday_workspace", (
         ("name", "text"), ("kind", "text"), ("state", "text"), ("is_default", "boolean"),
         ("description", "text")), versioned=False), _workspace),
-    "users": Table(_spec("monday_user", (
-        ("name", "text"), ("email", "text"), ("title", "text"), ("enabled", "boolean"), ("is_admin", "boolean"),
-        ("is_guest", "boolean"), ("is_pending", "boolean"), ("time_zone", "text"), ("country_code", "text"),
-        ("team_ids", "text[]")), versioned=False), _user),
+    "users": Table(_spec("monday_user", tuple((name, pg_type) for name, pg_type, _ in USER_FIELDS), versioned=False),
+                   _user),
     "teams": Table(_spec("monday_team", (
         ("name", "text"), ("is_guest", "boolean"), ("user_ids", "text[]"), ("owner_ids", "text[]")),
         versioned=False), _team),

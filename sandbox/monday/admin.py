@@ -62,7 +62,7 @@ async def stats(request: web.Request) -> web.Response:
 
 def _inject_fault(state: Any, body: dict[str, Any]) -> None:
     state.faults.inject(str(body.get("kind", "")), int(body.get("count", 1)), board_id=body.get("board_id"),
-                        retry_in_seconds=body.get("retry_in_seconds"))
+                        retry_in_seconds=body.get("retry_in_seconds"), field=body.get("field"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -63,8 +63,7 @@ async def _graphql(request: web.Request, state: MondayState, account: MondayAcco
         await state.faults.hang()
         return executor.Outcome(504, None)
     if kind == "500":
-        body = (errors.legacy_internal_body() if version.legacy_errors else
-                {"data": None, "errors": [errors.internal_error_entry()], "extensions": {"request_id": request_id}})
+        body = {"data": None, "errors": [errors.internal_error_entry()], "extensions": {"request_id": request_id}}
         return executor.Outcome(500, body)
     try:
         payload = await request.json(loads=json.loads)
@@ -87,7 +86,7 @@ def _respond(state: MondayState, account: MondayAccount, version: ApiVersion, ou
         headers["Retry-After"] = str(outcome.retry_after)
     if outcome.status == 504:
         return raw(_TIMEOUT_BODY, status=504, content_type="text/plain", headers=headers)
-    failed_validation = not outcome.executed and outcome.status == 200 and not version.legacy_errors
+    failed_validation = not outcome.executed and outcome.status == 200
     # Recorded: a 2025 answer to a document that failed validation carries no Api-Version or X-Request-Id.
     return reply(outcome.body, status=outcome.status, version=None if failed_validation else version,
                  request_id=None if failed_validation else request_id, headers=headers)
@@ -95,10 +94,10 @@ def _respond(state: MondayState, account: MondayAccount, version: ApiVersion, ou
 
 async def handle_graphql(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    version = resolve(request.headers.get("API-Version"), state.default_version)
+    version = resolve(request.headers.get("API-Version"), state.default_version, frozenset(state.retired_versions))
     account = state.account_for_token(_token(request))
     if account is None:
-        return raw(json.dumps(errors.not_authenticated_body(version), separators=(",", ":")), status=401,
+        return raw(json.dumps(errors.not_authenticated_body(), separators=(",", ":")), status=401,
                    content_type=JSON_UTF8)
     state.budget.record_call(account.id)
     request_id = state.request_id()
@@ -112,7 +111,7 @@ async def handle_graphql(request: web.Request) -> web.Response:
         finally:
             state.budget.leave(account.id)
     except LimitError as refusal:
-        outcome = executor.Outcome(429, errors.limit_body(refusal, version, account.id),
+        outcome = executor.Outcome(429, errors.limit_body(refusal),
                                    retry_after=refusal.retry_in_seconds)
     response = _respond(state, account, version, outcome, request_id)
     if fault is not None and fault.kind == "malformed" and response.status == 200:

@@ -32,13 +32,27 @@ def _moment_between(rng: random.Random, start: datetime, end: datetime) -> datet
     return start + timedelta(seconds=rng.randrange(span))
 
 
+def _standing(n: int, count: int) -> tuple[str, str, bool]:
+    """(kind, status, is_deleted) of the n-th user: the first is the admin; a larger account also has a guest,
+    a viewer, one deactivated, one deleted and one invited user who has not joined yet."""
+    if n == 0:
+        return "admin", "ACTIVE", False
+    if count <= 3:
+        return "member", "ACTIVE", False
+    last = {0: ("guest", "ACTIVE", False), 1: ("member", "PENDING", False), 2: ("member", "INACTIVE", False),
+            3: ("member", "INACTIVE", True), 4: ("view_only", "ACTIVE", False)}
+    return last.get(count - 1 - n, ("member", "ACTIVE", False))
+
+
 def _people(account: MondayAccount, rng: random.Random, count: int, teams: int) -> None:
     for n in range(count):
         given, family = demo_names.GIVEN_NAMES[n % len(demo_names.GIVEN_NAMES)], rng.choice(demo_names.FAMILY_NAMES)
+        kind, status, deleted = _standing(n, count)
+        created = account.created_at + timedelta(days=7 * n)
         user = User(id=account.new_id("user"), name=f"{given} {family}",
                     email=f"{given.lower()}.{family.lower()}@{account.slug}.example.com",
-                    created_at=account.created_at + timedelta(days=7 * n), title=rng.choice(demo_names.TITLES),
-                    is_admin=n == 0, is_guest=n == count - 1 and count > 3)
+                    created_at=created, title=rng.choice(demo_names.TITLES), kind=kind, status=status,
+                    is_deleted=deleted, became_active_at=None if status == "PENDING" else created + timedelta(hours=2))
         account.users[user.id] = user
     user_ids = list(account.users)
     for n in range(teams):

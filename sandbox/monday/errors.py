@@ -1,14 +1,12 @@
-"""monday's error shapes, per API version era.
+"""monday's error shapes, as the versions it serves today (2024-10 and later envelopes) send them.
 
-Recorded (shared/reference/monday/vcr): the 2024-10+ `errors[]` entry with `extensions {code,
-status_code, error_data, service}` and partial `data`; the pre-2024-10 top-level body
-`{error_message, error_code, error_data, status_code, account_id}` sent with that HTTP status; the
-internal error entry with `extensions.error_code` (sic); 401 as `["Not Authenticated"]` (2024) or
-`NOT_AUTHENTICATED` (2025); validation errors (graphql-js wording from 2024-10, graphql-ruby's
-`undefinedField` before). From monday's changelog: COMPLEXITY_BUDGET_EXHAUSTED with budget fields
-(2025-01..2025-04), only `{code, retry_in_seconds}` from 2025-07, and the legacy ComplexityException body.
-Reconstructed (no recording): RATE_LIMIT_EXCEEDED, DAILY_LIMIT_EXCEEDED, maxConcurrencyExceeded,
-CursorException and the argument errors; they follow the envelopes above.
+Recorded (monday's VCR cassettes, see the test fixtures): the `errors[]` entry with `extensions {code,
+status_code, error_data, service}` and partial `data`; the internal error entry with `extensions.error_code`
+(sic); 401 as `NOT_AUTHENTICATED`; validation errors in graphql-js wording. From monday's changelog: limit
+errors carry only `{code, retry_in_seconds}` from 2025-07. Reconstructed (no recording): RATE_LIMIT_EXCEEDED,
+DAILY_LIMIT_EXCEEDED, maxConcurrencyExceeded, CursorException and the argument errors; they follow the
+envelopes above. The pre-2024-10 top-level `error_code` bodies are no longer served: their versions are retired
+and monday routes them to a supported version.
 """
 
 from __future__ import annotations
@@ -18,37 +16,30 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from .versions import ApiVersion
-
 INTERNAL_MESSAGE = "Internal server error"
 _QUOTED = re.compile(r"(?<![A-Za-z])'([^'\s][^']*?)'(?![A-Za-z])")
-_UNDEFINED_FIELD = re.compile(r"^Cannot query field '(?P<field>[^']+)' on type '(?P<type>[^']+)'\.")
 
 
 class MondayError(Exception):
     """An application error, raised by resolvers and the request pipeline, rendered per version era."""
 
-    def __init__(self, message: str, code: str, *, status_code: int = 200, error_data: dict[str, Any] | None = None,
-                 legacy_code: str | None = None) -> None:
+    def __init__(self, message: str, code: str, *, status_code: int = 200,
+                 error_data: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status_code = status_code
         self.error_data = error_data if error_data is not None else {}
-        self.legacy_code = legacy_code or code
 
 
 class LimitError(Exception):
     """A budget or rate limit refusal: HTTP 429 with Retry-After, in the version's limit-error shape."""
 
-    def __init__(self, code: str, message: str, retry_in_seconds: int, *, details: dict[str, Any] | None = None,
-                 legacy_message: str | None = None) -> None:
+    def __init__(self, code: str, message: str, retry_in_seconds: int) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_in_seconds = max(1, int(retry_in_seconds))
-        self.details = details or {}
-        self.legacy_message = legacy_message or message
 
 
 # -- constructors for the errors the simulator raises --------------------------------------------------
@@ -63,8 +54,7 @@ def invalid_column(column_id: str, board_id: Any) -> MondayError:
 
 
 def unauthorized() -> MondayError:
-    return MondayError("User unauthorized to perform action", "USER_UNAUTHORIZED", status_code=403,
-                       legacy_code="UserUnauthorizedException")
+    return MondayError("User unauthorized to perform action", "USER_UNAUTHORIZED", status_code=403)
 
 
 def cursor_expired() -> MondayError:
@@ -104,20 +94,9 @@ def _locations(error: GraphQLError) -> list[dict[str, int]] | None:
     return [{"line": loc.line, "column": loc.column} for loc in error.locations]
 
 
-def request_error_entry(error: GraphQLError, version: ApiVersion,
-                        field_path: list[str] | None = None) -> dict[str, Any]:
-    """A syntax or validation error (the document never ran); `field_path` is where the offending field sits."""
+def request_error_entry(error: GraphQLError) -> dict[str, Any]:
+    """A syntax or validation error (the document never ran), e.g. a field the version does not have."""
     locations = _locations(error)
-    if version.legacy_errors:
-        match = _UNDEFINED_FIELD.match(error.message)
-        if match:  # graphql-ruby's wording, as recorded on 2024-04
-            entry: dict[str, Any] = {"message": f"Field '{match['field']}' doesn't exist on type '{match['type']}'"}
-            if locations:
-                entry["locations"] = locations
-            entry["path"] = field_path or []
-            entry["extensions"] = {"code": "undefinedField", "typeName": match["type"], "fieldName": match["field"]}
-            return entry
-        return {"message": error.message, **({"locations": locations} if locations else {})}
     return {"message": graphql_js_message(error.message), **({"locations": locations} if locations else {})}
 
 
@@ -144,31 +123,10 @@ def internal_error_entry() -> dict[str, Any]:
             "extensions": {"status_code": 500, "error_code": "INTERNAL_SERVER_ERROR", "service": "monolith"}}
 
 
-def legacy_body(error: MondayError, account_id: str) -> dict[str, Any]:
-    return {"error_message": error.message, "error_code": error.legacy_code, "error_data": error.error_data,
-            "status_code": error.status_code, "account_id": int(account_id)}
+def limit_body(error: LimitError) -> dict[str, Any]:
+    return {"errors": [{"message": error.message,
+                        "extensions": {"code": error.code, "retry_in_seconds": error.retry_in_seconds}}]}
 
 
-def legacy_internal_body() -> dict[str, Any]:
-    return {"status_code": 500, "error_message": INTERNAL_MESSAGE, "error_code": "INTERNAL_SERVER_ERROR"}
-
-
-def limit_body(error: LimitError, version: ApiVersion, account_id: str | None) -> dict[str, Any]:
-    if version.legacy_errors:
-        legacy_code = "ComplexityException" if error.code == "COMPLEXITY_BUDGET_EXHAUSTED" else error.code
-        body: dict[str, Any] = {"error_code": legacy_code, "status_code": 429, "error_message": error.legacy_message,
-                                "error_data": {}, "errors": [error.legacy_message]}
-        if account_id is not None:
-            body["account_id"] = int(account_id)
-        return body
-    extensions: dict[str, Any] = {"code": error.code, "retry_in_seconds": error.retry_in_seconds}
-    if not version.slim_limit_errors:
-        extensions.update(error.details)
-        extensions["status_code"] = 429
-    return {"errors": [{"message": error.message, "extensions": extensions}]}
-
-
-def not_authenticated_body(version: ApiVersion) -> dict[str, Any]:
-    if version.legacy_errors:
-        return {"errors": ["Not Authenticated"]}
+def not_authenticated_body() -> dict[str, Any]:
     return {"errors": [{"message": "Not authenticated", "extensions": {"code": "NOT_AUTHENTICATED"}}]}

@@ -10,6 +10,8 @@ Kinds and where they strike:
 - cursor_expired: the next request that presents a cursor gets CursorException.
 - unauthorized_board: the next request that reads the board (`board_id`, or any board) gets
   USER_UNAUTHORIZED (403 in an HTTP 200) for that field.
+- unauthorized_field: the next request that asks for the root field `field` (e.g. "users", as for a token
+  without the users:read scope) gets USER_UNAUTHORIZED for it; the rest of the request answers.
 `count` is how many requests a fault affects.
 """
 
@@ -20,7 +22,7 @@ import contextlib
 from dataclasses import dataclass
 
 FAULT_KINDS = frozenset({"complexity_exhausted", "rate_limited", "daily_limit", "500", "error_in_200", "malformed",
-                         "cursor_expired", "unauthorized_board", "timeout"})
+                         "cursor_expired", "unauthorized_board", "unauthorized_field", "timeout"})
 REQUEST_KINDS = frozenset({"complexity_exhausted", "rate_limited", "daily_limit", "500", "error_in_200", "malformed",
                            "timeout"})
 DEFAULT_HANG_SECONDS = 75.0  # longer than monday's 60 s call timeout, so a client timeout must fire first
@@ -32,10 +34,11 @@ class PendingFault:
     remaining: int
     board_id: str | None = None
     retry_in_seconds: int | None = None
+    field: str | None = None
 
     def describe(self) -> dict[str, object]:
         return {"kind": self.kind, "remaining": self.remaining, "board_id": self.board_id,
-                "retry_in_seconds": self.retry_in_seconds}
+                "retry_in_seconds": self.retry_in_seconds, "field": self.field}
 
 
 class FaultInjector:
@@ -45,14 +48,17 @@ class FaultInjector:
         self._released = asyncio.Event()
 
     def inject(self, kind: str, count: int = 1, *, board_id: str | int | None = None,
-               retry_in_seconds: int | None = None) -> None:
-        """Queue `count` failures of `kind`; `board_id` narrows unauthorized_board, `retry_in_seconds`
-        sets what the limit faults tell the client."""
+               retry_in_seconds: int | None = None, field: str | None = None) -> None:
+        """Queue `count` failures of `kind`; `board_id` narrows unauthorized_board, `field` names the root field
+        of unauthorized_field, `retry_in_seconds` sets what the limit faults tell the client."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if count < 1:
             raise ValueError("count must be at least 1")
-        self._pending.append(PendingFault(kind, count, None if board_id is None else str(board_id), retry_in_seconds))
+        if (kind == "unauthorized_field") != (field is not None):
+            raise ValueError("unauthorized_field needs `field` (a root field such as users), and only it takes one")
+        self._pending.append(PendingFault(kind, count, None if board_id is None else str(board_id), retry_in_seconds,
+                                          field))
 
     def _consume(self, fault: PendingFault) -> PendingFault:
         fault.remaining -= 1
@@ -65,10 +71,11 @@ class FaultInjector:
         fault = next((f for f in self._pending if f.kind in REQUEST_KINDS), None)
         return self._consume(fault) if fault is not None else None
 
-    def take(self, kind: str, board_id: str | None = None) -> PendingFault | None:
-        """Consume a queued fault of `kind` that applies to `board_id` (or to any board)."""
+    def take(self, kind: str, board_id: str | None = None, field: str | None = None) -> PendingFault | None:
+        """Consume a queued fault of `kind` that applies to `board_id` (or to any board) and to `field`."""
         for fault in self._pending:
-            if fault.kind == kind and (fault.board_id is None or board_id is None or fault.board_id == board_id):
+            if fault.kind == kind and (fault.board_id is None or board_id is None or fault.board_id == board_id) \
+                    and fault.field == field:
                 return self._consume(fault)
         return None
 

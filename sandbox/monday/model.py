@@ -32,9 +32,13 @@ class User:
     email: str
     created_at: datetime
     title: str | None = None
-    is_admin: bool = False
-    is_guest: bool = False
-    enabled: bool = True
+    # 2026-07+: `kind` (lower-case UserKindFilter names: admin, member, guest, view_only, ...) and `status`
+    # (ACTIVE, PENDING: invited, not yet joined; INACTIVE: deactivated). A deleted user is an inactive one whose
+    # details were deleted (`is_deleted`).
+    kind: str = "member"
+    status: str = "ACTIVE"
+    is_deleted: bool = False
+    became_active_at: datetime | None = None
     time_zone_identifier: str = "Etc/UTC"
     country_code: str = "US"
     team_ids: list[str] = field(default_factory=list)

@@ -255,19 +255,36 @@ def user_url(user: User, info: GraphQLResolveInfo) -> str:
     return f"{base_url(context(info).account)}/users/{user.id}"
 
 
+# The fields 2026-07 still serves (deprecated) and 2026-10 removed, derived from `kind` and `status` as monday
+# documents their replacements; a 2026-10 document naming them fails validation before reaching these.
+@resolves("User", "enabled")
+def user_enabled(user: User, info: GraphQLResolveInfo) -> bool:
+    return user.status != "INACTIVE"
+
+
+@resolves("User", "is_pending")
+def user_pending(user: User, info: GraphQLResolveInfo) -> bool:
+    return user.status == "PENDING"
+
+
+@resolves("User", "is_admin", "is_guest", "is_view_only")
+def user_kind_flag(user: User, info: GraphQLResolveInfo) -> bool:
+    return user.kind == info.field_name.removeprefix("is_")
+
+
 @resolves("User", "join_date")
-def user_join_date(user: User, info: GraphQLResolveInfo) -> str:
-    return user.created_at.date().isoformat()
+def user_join_date(user: User, info: GraphQLResolveInfo) -> str | None:
+    return user.became_active_at.date().isoformat() if user.became_active_at else None
 
 
-@resolves("User", "is_pending", "is_view_only")
-def user_false(user: User, info: GraphQLResolveInfo) -> bool:
-    return False
-
-
-@resolves("User", "is_verified")
+@resolves("User", "is_verified", "is_email_confirmed")
 def user_verified(user: User, info: GraphQLResolveInfo) -> bool:
-    return True
+    return user.status != "PENDING"
+
+
+@resolves("User", "account_id")
+def user_account_id(user: User, info: GraphQLResolveInfo) -> str:
+    return context(info).account.id
 
 
 @resolves("Team", "users", "owners")

@@ -18,6 +18,8 @@ from .versions import all_versions
 from .views import account_view, version_view
 
 MAX_ROOT_ITEM_IDS = 100
+DEFAULT_USER_STATUSES = ("ACTIVE", "PENDING")
+USERS_PAGE_DEFAULT, USERS_PAGE_MAX = 200, 1000
 
 
 def _wanted(ids: list[Any] | None) -> set[str] | None:
@@ -89,19 +91,45 @@ def items_page_by_column_values(_: Any, info: GraphQLResolveInfo, board_id: str,
                              size)
 
 
+def _statuses(args: dict[str, Any]) -> set[str]:
+    """Which statuses users() answers: `status`, by default [ACTIVE, PENDING]; `non_active: true` only inactive
+    users, `non_active: false` only active ones (2026-07+, as both served SDLs document)."""
+    chosen = set(args.get("status") or DEFAULT_USER_STATUSES)
+    if args.get("non_active") is True:
+        return {"INACTIVE"} if args.get("status") is None else chosen & {"INACTIVE"}
+    if args.get("non_active") is False:
+        return chosen & {"ACTIVE"}
+    return chosen
+
+
+def _kind_matches(user: User, args: dict[str, Any]) -> bool:
+    kind = args.get("kind") or "all"
+    if (kind == "guests") != (user.kind == "guest") and kind in ("guests", "non_guests"):
+        return False
+    if kind == "non_pending" and user.status == "PENDING":
+        return False
+    wanted = args.get("user_kind") or {}
+    included, excluded = wanted.get("in"), wanted.get("not_in") or []
+    return (included is None or user.kind.upper() in included) and user.kind.upper() not in excluded
+
+
 @resolves("Query", "users")
 def users(_: Any, info: GraphQLResolveInfo, **args: Any) -> list[User]:
-    found = list(context(info).account.users.values())
+    limit = args.get("limit") if args.get("limit") is not None else USERS_PAGE_DEFAULT
+    if not 1 <= limit <= USERS_PAGE_MAX:
+        raise errors.invalid_argument(f"users(limit:) must be between 1 and {USERS_PAGE_MAX}", limit=limit)
     wanted = _wanted(args.get("ids"))
     emails = {e.lower() for e in args.get("emails") or [] if e}
-    kind = args.get("kind") or "all"
-    found = [u for u in found if (wanted is None or u.id in wanted) and (not emails or u.email.lower() in emails)
+    statuses = _statuses(args)
+    found = [u for u in context(info).account.users.values()
+             if (wanted is None or u.id in wanted) and (not emails or u.email.lower() in emails)
              and (args.get("name") is None or args["name"].lower() in u.name.lower())
-             and (kind in ("all", "non_pending") or (u.is_guest if kind == "guests" else not u.is_guest))
-             and (u.enabled or args.get("non_active"))]
+             and u.status in statuses and _kind_matches(u, args)]
+    for order in reversed(args.get("sort") or []):
+        found.sort(key=lambda u: (u.created_at, int(u.id)), reverse=order.get("direction") == "DESC")
     if args.get("newest_first"):
         found.sort(key=lambda u: u.created_at, reverse=True)
-    return page_of(found, args.get("limit"), args.get("page"), default_limit=None)
+    return page_of(found, limit, args.get("page"))
 
 
 @resolves("Query", "teams")

@@ -58,6 +58,11 @@ class RequestContext:
             self.denied_boards.add(fault.board_id or "*")
             raise errors.unauthorized()
 
+    def guard_root_field(self, name: str) -> None:
+        """Raise USER_UNAUTHORIZED when an "unauthorized_field" fault names this root field."""
+        if self.faults.take("unauthorized_field", field=name) is not None:
+            raise errors.unauthorized()
+
     def guard_cursor(self) -> None:
         if self.faults.take("cursor_expired") is not None:
             self.cursors.expire_all()
@@ -103,6 +108,8 @@ def plain(value: Any) -> Any:
 
 
 def field_resolver(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+    if info.parent_type is info.schema.query_type:
+        context(info).guard_root_field(info.field_name)
     specific = RESOLVERS.get((info.parent_type.name, info.field_name))
     if specific is not None:
         return specific(source, info, **args)

@@ -11,7 +11,7 @@ from .limits import Budget
 from .versions import ApiVersion
 
 JSON = "application/json"
-JSON_UTF8 = "application/json; charset=utf-8"  # pre-2024-10 answers and the auth layer's 401s
+JSON_UTF8 = "application/json; charset=utf-8"  # the auth layer's 401s
 
 
 def encode(payload: Any) -> bytes:
@@ -32,7 +32,7 @@ def reply(payload: Any, *, status: int, version: ApiVersion | None, request_id: 
     if request_id is not None:
         merged["X-Request-Id"] = request_id
     merged.update(headers or {})
-    chosen = content_type or (JSON_UTF8 if version is not None and version.legacy_errors else JSON)
+    chosen = content_type or JSON
     return raw(encode(payload), status=status, content_type=chosen, headers=merged)
 
 

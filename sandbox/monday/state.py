@@ -55,6 +55,8 @@ class MondayState:
         self.cursors = CursorStore(self.clock)
         self.meter = Meter()
         self.default_version = default_version
+        # Versions of VERSION_KINDS monday no longer serves (e.g. the day 2026-07 is retired): routed like older ones.
+        self.retired_versions: set[str] = set()
         self._requests = itertools.count(1)
         self._last_stamp: datetime | None = None
 

@@ -1,86 +1,71 @@
-"""API versions: which label a request is served as, which SDL validates it, and which error era it is in.
+"""API versions: which version answers a request, and the SDL it is validated against.
 
-monday answers an unknown `API-Version` with the current version and a missing header with the default
-one (api-facts). The reference kit has the SDL of four versions; every other known label is validated
-against the nearest older SDL (or the oldest one), which is the safe side: a query valid there is valid
-in the newer schema too for everything a sync reads.
+monday keeps a few versions live (as of 2026-12: 2026-10 current, 2026-07 maintenance, 2027-01 release
+candidate) and routes the rest (api-facts): a request for a retired version is answered by the oldest version
+still supported, an unknown or malformed label by the current version, a missing header by the default one.
+The response says which version answered (the `Api-Version` header and `version { kind value }`), which is how
+a client finds out. The simulator serves the versions whose SDL is in `sdl/` (2026-07, 2026-10).
 """
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CURRENT_VERSION = "2026-04"
+CURRENT_VERSION = "2026-10"
 
-# The SDL files of the reference kit (shared/reference/monday/schema), by the version they describe.
+# monday's SDL of each served version (sdl/README.md names their source).
+SDL_DIR = Path(__file__).resolve().parent / "sdl"
 SCHEMA_FILES: dict[str, str] = {
-    "2025-04": "monday-schema-stable-2025-04-14.graphql",
-    "2025-10": "monday-schema-2025-10-fetched-2025-09-10.graphql",
-    "2026-01": "monday-schema-2026-01-fetched-2025-11-06.graphql",
-    "2026-04": "monday-schema-2026-04-fetched-2026-03-25.graphql",
+    "2026-07": "monday-schema-2026-07-fetched-2026-06-24.graphql",
+    "2026-10": "monday-schema-2026-10-fetched-2026-06-29.graphql",
 }
 
-# Every label the simulator knows, with the `VersionKind` the `versions` query reports for it. Labels
-# before 2025-04 are kept so that clients can be tested against the pre-2024-10 error envelope.
+# The `VersionKind` the `versions` query reports for each label monday still lists.
 VERSION_KINDS: dict[str, str] = {
-    "2023-10": "deprecated",
-    "2024-01": "deprecated",
-    "2024-04": "deprecated",
-    "2024-07": "deprecated",
-    "2024-10": "deprecated",
-    "2025-01": "deprecated",
-    "2025-04": "old_previous_maintenance",
-    "2025-07": "old__maintenance",
-    "2025-10": "previous_maintenance",
-    "2026-01": "maintenance",
-    "2026-04": "current",
+    "2026-07": "maintenance",
+    "2026-10": "current",
 }
-
-_DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "monday" / "schema"
-
-
-def schema_dir() -> Path:
-    """Where the SDL files are read from: $MONDAY_SIM_SCHEMA_DIR, else the shared reference kit."""
-    override = os.environ.get("MONDAY_SIM_SCHEMA_DIR")
-    return Path(override) if override else _DEFAULT_SCHEMA_DIR
-
-
-def schema_key_for(label: str) -> str:
-    """The SDL that validates `label`: the newest one not newer than it, else the oldest one."""
-    older = [key for key in SCHEMA_FILES if key <= label]
-    return max(older) if older else min(SCHEMA_FILES)
+_LABEL = re.compile(r"^\d{4}-(01|04|07|10)$")
 
 
 @dataclass(frozen=True)
 class ApiVersion:
     value: str
     kind: str
-    schema_key: str
     requested: str | None
 
     @property
-    def legacy_errors(self) -> bool:
-        """Before 2024-10 application errors were top-level `error_code`/`error_message` bodies."""
-        return self.value < "2024-10"
+    def schema_key(self) -> str:
+        return self.value
 
     @property
-    def slim_limit_errors(self) -> bool:
-        """From 2025-07 limit errors carry only `{code, retry_in_seconds}` in `extensions`."""
-        return self.value >= "2025-07"
+    def rerouted(self) -> bool:
+        """Another version than the one asked for answers (retired or unknown label)."""
+        return self.requested is not None and self.requested != self.value
 
 
-def resolve(header: str | None, default: str = CURRENT_VERSION) -> ApiVersion:
+def served_label(requested: str | None, default: str = CURRENT_VERSION,
+                 retired: frozenset[str] = frozenset()) -> str:
+    """The label that answers a request for `requested` (the `API-Version` header, None when absent);
+    `retired` plays the day monday stops serving one of VERSION_KINDS (it is then routed like older ones)."""
+    live = sorted(set(VERSION_KINDS) - retired)
+    label = requested.strip() if requested is not None else ""
+    if not label:
+        return default if default in live else CURRENT_VERSION
+    if label in live:
+        return label
+    if _LABEL.match(label) and label < live[0]:
+        return live[0]  # retired: routed to the oldest version still supported
+    return CURRENT_VERSION  # unknown, malformed or not yet released: the current version
+
+
+def resolve(header: str | None, default: str = CURRENT_VERSION, retired: frozenset[str] = frozenset()) -> ApiVersion:
     """The version a request is served as, from its `API-Version` header (None when absent)."""
     requested = header.strip() if header is not None else None
-    if not requested:
-        label = default
-    elif requested in VERSION_KINDS:
-        label = requested
-    else:
-        label = CURRENT_VERSION  # unknown labels are answered by the current version, silently
-    return ApiVersion(value=label, kind=VERSION_KINDS[label], schema_key=schema_key_for(label), requested=requested)
+    label = served_label(requested, default, retired)
+    return ApiVersion(value=label, kind=VERSION_KINDS[label], requested=requested or None)
 
 
 def all_versions() -> list[dict[str, str]]:

@@ -13,7 +13,8 @@ def account_view(account: MondayAccount) -> dict[str, Any]:
         "id": account.id, "name": account.name, "slug": account.slug, "tier": account.tier,
         "plan": {"max_users": max(10, len(account.users)), "period": "yearly", "tier": account.tier, "version": 10},
         "first_day_of_the_week": "monday", "show_timeline_weekends": True, "country_code": "US",
-        "active_members_count": sum(1 for u in account.users.values() if u.enabled), "created_at": account.created_at,
+        "active_members_count": sum(1 for u in account.users.values() if u.status == "ACTIVE"),
+        "created_at": account.created_at,
         "is_during_trial": False, "is_trial_expired": False, "logo": None, "sign_up_product_kind": "core",
         "products": [],
     }

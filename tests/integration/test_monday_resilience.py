@@ -98,12 +98,15 @@ def test_a_board_the_token_may_not_read_fails_its_stream_with_the_reason_and_the
 def test_a_version_monday_does_not_serve_as_pinned_is_an_error_on_the_run(host, monday_sim, pg_dsn,
                                                                           landing_container, monkeypatch):
     monkeypatch.setenv("SECRET_MONDAY_E2E_TOKEN", TOKEN)
-    # monday answers an unknown version with the current one (2026-04).
+    # The day monday retires 2026-07, a request for it is answered by the oldest version still served (2026-10).
+    monday_sim.state.retired_versions.add("2026-07")
     connection = add_connection(pg_dsn, "monday-version", monday_sim.url, api_version="2026-07")
     output, streams = run(host, connection, "full")
     assert output["status"] == "failed"
     assert all(s["status"] == "failed" for s in streams.values())
-    assert "monday served API version 2026-04 although the connection pins 2026-07" in output["errors"][0]["error"]
+    error = output["errors"][0]["error"]
+    assert "monday served API version 2026-10 although the connection pins 2026-07" in error
+    assert "Set the connection's api_version to one this plugin supports (2026-07, 2026-10)" in error
 
 
 def test_a_rejected_token_fails_with_an_actionable_error_that_never_shows_the_token(host, monday_sim, pg_dsn,

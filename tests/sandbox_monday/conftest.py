@@ -13,7 +13,7 @@ from sandbox.monday import MondayAccount, MondayState, PlanLimits, SimClock, cre
 
 TOKEN = "demo-monday-token"
 START = "2026-05-04T09:00:00Z"
-VERSION = "2026-04"
+VERSION = "2026-10"
 NO_LIMITS = PlanLimits(daily_calls=None, per_minute=None, concurrency=None, complexity_per_minute=None)
 
 

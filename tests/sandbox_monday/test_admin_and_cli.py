@@ -27,7 +27,7 @@ async def _admin(api: Api, method: str, path: str, body: dict[str, Any] | None =
 async def test_health_reports_accounts_clock_and_plan(api: Api, state: MondayState) -> None:
     status, health = await _admin(api, "GET", "/_sim/health")
     assert status == 200 and health["status"] == "ok" and health["accounts"] == [state.account().id]
-    assert health["now"] == "2026-05-04T09:00:00Z" and health["default_version"] == "2026-04"
+    assert health["now"] == "2026-05-04T09:00:00Z" and health["default_version"] == "2026-10"
 
 
 async def test_faults_clock_and_mutations_over_http(api: Api, state: MondayState) -> None:
@@ -57,7 +57,7 @@ def _free_port() -> int:
 
 def _post(base: str, query: str) -> dict[str, Any]:
     request = urllib.request.Request(f"{base}/v2", data=json.dumps({"query": query}).encode(), method="POST",
-                                     headers={"Authorization": TOKEN, "API-Version": "2026-04",
+                                     headers={"Authorization": TOKEN, "API-Version": "2026-10",
                                               "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
@@ -66,7 +66,7 @@ def _post(base: str, query: str) -> dict[str, Any]:
 def test_a_threaded_server_answers_a_blocking_client(state: MondayState) -> None:
     with serve(create_app(state)) as base:
         body = _post(base, "query { account { id } version { value } }")
-    assert body["data"] == {"account": {"id": state.account().id}, "version": {"value": "2026-04"}}
+    assert body["data"] == {"account": {"id": state.account().id}, "version": {"value": "2026-10"}}
 
 
 def test_command_line_serves_the_demo_account() -> None:

@@ -32,13 +32,11 @@ async def test_rate_limited_and_daily_limit_are_429_with_retry_after(api: Api, s
 
 
 async def test_500_is_monday_s_internal_error_body(api: Api, state: MondayState) -> None:
-    state.faults.inject("500", count=2)
-    new, old = await api.post(QUERY), await api.post(QUERY, version="2024-07")
-    assert new.status == 500 and new.body["data"] is None
-    assert new.body["errors"] == [{"message": "Internal server error", "path": [], "extensions": {
+    state.faults.inject("500")
+    reply = await api.post(QUERY)
+    assert reply.status == 500 and reply.body["data"] is None
+    assert reply.body["errors"] == [{"message": "Internal server error", "path": [], "extensions": {
         "status_code": 500, "error_code": "INTERNAL_SERVER_ERROR", "service": "monolith"}}]
-    assert old.status == 500 and old.body == {"status_code": 500, "error_message": "Internal server error",
-                                              "error_code": "INTERNAL_SERVER_ERROR"}
 
 
 async def test_error_in_200_returns_partial_data_and_an_error(api: Api, state: MondayState) -> None:
@@ -81,12 +79,14 @@ async def test_unauthorized_board_is_a_403_inside_a_200(api: Api, state: MondayS
     assert (await api.post(f"query {{ boards(ids: [{target}]) {{ id }} }}")).status == 200
 
 
-async def test_before_2024_10_an_application_error_is_a_top_level_body(api: Api, state: MondayState) -> None:
+async def test_a_retired_version_gets_today_s_error_envelope_not_the_old_top_level_body(
+        api: Api, state: MondayState) -> None:
+    # Before 2024-10 this was an HTTP 403 {"error_code": "UserUnauthorizedException", ...}; 2024-07 is retired now
+    # and monday routes it to the oldest supported version, whose envelope is errors[] inside an HTTP 200.
     state.faults.inject("unauthorized_board")
     reply = await api.post("query { boards { id } }", version="2024-07")
-    assert reply.status == 403 and reply.body == {
-        "error_message": "User unauthorized to perform action", "error_code": "UserUnauthorizedException",
-        "error_data": {}, "status_code": 403, "account_id": int(state.account().id)}
+    assert reply.status == 200 and reply.headers["Api-Version"] == "2026-07"
+    assert reply.error_codes() == ["USER_UNAUTHORIZED"] and "error_code" not in reply.body
 
 
 async def test_timeout_holds_the_request_then_gives_up_with_504(api: Api, state: MondayState) -> None:
@@ -103,4 +103,14 @@ async def test_faults_strike_count_times_and_unknown_kinds_are_refused(api: Api,
     with pytest.raises(ValueError, match="unknown fault kind"):
         state.faults.inject("meteor")
     assert {"complexity_exhausted", "rate_limited", "daily_limit", "500", "error_in_200", "malformed",
-            "cursor_expired", "unauthorized_board", "timeout"} == FAULT_KINDS
+            "cursor_expired", "unauthorized_board", "unauthorized_field", "timeout"} == FAULT_KINDS
+
+
+async def test_unauthorized_field_refuses_one_root_field_and_answers_the_rest(api: Api, state: MondayState) -> None:
+    state.faults.inject("unauthorized_field", count=1, field="users")
+    reply = await api.post("query { users { id } boards(limit: 1) { id } }")
+    assert reply.status == 200 and reply.body["data"]["users"] is None and reply.body["data"]["boards"]
+    assert reply.error_codes() == ["USER_UNAUTHORIZED"] and reply.body["errors"][0]["path"] == ["users"]
+    assert "errors" not in (await api.post("query { users { id } }")).body
+    with pytest.raises(ValueError, match="needs `field`"):
+        state.faults.inject("unauthorized_field")

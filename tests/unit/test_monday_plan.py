@@ -3,6 +3,8 @@ the first phase loaded; incremental runs start from each board's watermark and s
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from plugins.monday import PLUGIN, planning
@@ -20,10 +22,14 @@ BOARDS = {
 }
 
 
+FAILED: dict[str, str] = {}  # how this run's account phase ended: {stream: error}
+
+
 @pytest.fixture(autouse=True)
 def catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(planning, "load_boards", lambda connection_id: BOARDS)
     monkeypatch.setattr(planning.usage, "calls_today", lambda account_key: 0)
+    monkeypatch.setattr(planning.outcomes, "account_failures", lambda connection_id: dict(FAILED))
 
 
 def connection(**config) -> Connection:
@@ -88,7 +94,9 @@ def test_a_board_named_in_the_selection_but_never_seen_is_still_read_so_its_refu
     ({}, "api_token_secret"),
     ({"api_token_secret": "s", "plan": "gold"}, "plan must be one of"),
     ({"api_token_secret": "s", "item_page_size": 501}, "item_page_size"),
-    ({"api_token_secret": "s", "api_version": "2024-10"}, "2025-10 or later"),
+    ({"api_token_secret": "s", "api_version": "2026-04"}, "set it to 2026-07 or 2026-10"),
+    ({"api_token_secret": "s", "api_version": "2027-01"}, "set it to 2026-07 or 2026-10"),
+    ({"api_token_secret": "s", "list_page_size": 1001}, "list_page_size must be 1..1000"),
 ])
 def test_settings_that_cannot_work_refuse_the_run_with_what_to_fix(config, message):
     plan = PLUGIN.plan(Connection("m", "monday", "m", config), "full", {}, 0)
@@ -99,3 +107,30 @@ def test_a_complete_read_of_a_board_sweeps_only_that_boards_items():
     assert PLUGIN.sweep_scope("items:11") == {"items": {"board_id": "11"}}
     assert PLUGIN.sweep_scope("boards") == {"boards": {}, "groups": {}, "columns": {}}
     assert PLUGIN.sweep_scope("directory") == {"workspaces": {}, "users": {}, "teams": {}, "tags": {}}
+
+
+def test_the_boards_left_unread_are_all_named_over_as_many_notes_as_it_takes():
+    from plugins.monday.planning import _skipped_boards
+
+    ids = [str(18_000_700_000 + n) for n in range(400)]
+    notes = _skipped_boards(ids, "USER_UNAUTHORIZED")
+    assert len(notes) > 1 and all(len(n) <= 2000 for n in notes)
+    assert notes[0].startswith("items of 400 boards not synced: the boards stream failed (USER_UNAUTHORIZED)")
+    assert re.findall(r"\b\d{11}\b", " ".join(notes)) == ids
+
+
+def test_a_failed_directory_leaves_every_board_planned_and_says_what_was_not_synced(monkeypatch):
+    monkeypatch.setitem(FAILED, "directory", "USER_UNAUTHORIZED: no users:read")
+    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1)
+    assert [p.stream for p in plan.streams] == ["items:1", "items:11", "items:2", "items:22"]
+    assert plan.notes == ["workspaces, users, teams and tags not synced: the directory stream failed "
+                          "(USER_UNAUTHORIZED: no users:read)"]
+
+
+def test_a_failed_boards_stream_plans_no_items_and_names_each_board_it_would_have_read(monkeypatch):
+    monkeypatch.setitem(FAILED, "boards", "HTTP 500")
+    monkeypatch.setitem(FAILED, "updates", "timeout")
+    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1)
+    assert plan.streams == []
+    assert plan.notes == ["items of 4 boards not synced: the boards stream failed (HTTP 500); boards 1, 11, 2, 22",
+                          "updates not synced: the updates stream failed (timeout)"]

@@ -138,12 +138,29 @@ def test_a_board_loads_into_boards_groups_and_columns_keyed_by_board():
     assert column.typed[7] == 0 and column.typed[8].obj == {"done_colors": [1]}
 
 
+def test_a_user_loads_the_2026_10_fields_as_typed_columns_and_its_record_whole():
+    record = {"id": "7", "name": "Ana", "email": "ana@example.com", "title": "PM", "status": "INACTIVE",
+              "kind": "member", "is_deleted": True, "became_active_at": "2025-02-03T10:00:00Z",
+              "invitation_method": "SSO", "time_zone_identifier": "Europe/Paris", "country_code": "FR",
+              "created_at": "2025-02-01T09:00:00Z", "teams": [{"id": "3"}]}
+    row = PLUGIN.to_raw("users", {"kind": "user", "id": "7", "observed_at": "2026-12-01T00:00:00Z",
+                                  "record": record})
+    columns = [c.name for c in PLUGIN.table("users").columns]
+    assert dict(zip(columns, row.typed, strict=True)) == {
+        "name": "Ana", "email": "ana@example.com", "title": "PM", "status": "INACTIVE", "kind": "member",
+        "is_deleted": True, "became_active_at": dt.datetime(2025, 2, 3, 10, tzinfo=UTC), "invitation_method": "SSO",
+        "time_zone": "Europe/Paris", "country_code": "FR", "team_ids": ["3"]}
+    # A deleted user is still listed by monday: its row says so instead of becoming a tombstone.
+    assert row.payload is record and not row.deleted
+
+
 @pytest.mark.parametrize("broken", [
     {"kind": "item", "id": "7", "record": {"id": "7", "updated_at": "soon"}},
     {"kind": "item", "id": "7", "record": {"id": "7"}},
     {"kind": "activity_log", "id": "x", "record": {"id": "x", "created_at": "2026-05-04"}},
     {"kind": "spreadsheet", "record": {}},
     {"kind": "user", "id": "1", "record": {"id": "1"}},  # no observation time
+    {"kind": "user", "id": "1", "observed_at": "2026-12-01T00:00:00Z", "record": {"id": "1", "is_deleted": "maybe"}},
 ])
 def test_what_cannot_be_read_raises_so_the_loader_quarantines_it(broken):
     with pytest.raises((ValueError, TypeError, KeyError)):
