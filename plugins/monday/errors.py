@@ -1,7 +1,7 @@
 """Judging monday responses: every error shape monday uses becomes ok / retry / throttle / fail with an
 actionable message.
 
-Shapes (recorded in shared/reference/monday/vcr, or documented in api-facts): `errors[]` with
+Shapes (recorded in tests/fixtures/reference/monday/vcr, or documented in api-facts): `errors[]` with
 `extensions.code` inside an HTTP 200, often with partial `data`; the pre-2024-10 top-level body
 `{error_code, error_message, status_code}` sent with that HTTP status; the internal error entry that says
 `extensions.error_code` (sic); 401 as `["Not Authenticated"]` or `NOT_AUTHENTICATED`; limit errors as

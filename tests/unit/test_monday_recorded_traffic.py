@@ -1,4 +1,4 @@
-"""Every response recorded from the real monday API (shared/reference/monday/vcr) parses through the plugin or
+"""Every response recorded from the real monday API (tests/fixtures/reference/monday/vcr) parses through the plugin or
 yields its documented error: each one is replayed from a loopback server to the plugin's own client."""
 
 from __future__ import annotations
