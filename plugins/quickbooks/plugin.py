@@ -32,8 +32,6 @@ QUOTA_STOP_SHARE = 0.9
 CDC_STREAM = "cdc"
 REPORTS_STREAM = "reports"
 REPORT = "Report"  # the table stream the reports stream loads into
-# A skew longer than any token's life: every stored access token counts as expiring, so it is refreshed.
-FORCE_REFRESH = dt.timedelta(days=3650)
 # A complete read fetches two years of reports; incremental runs refresh the latest window (backdated
 # edits beyond it are caught by the next complete read).
 REPORT_MONTHS = {"full": 24, "incremental": 6}
@@ -249,18 +247,13 @@ def _access_token(connection: Connection) -> str:
 
 
 def _renewed_token(connection: Connection, rejected: str) -> str:
-    """An access token other than the one QuickBooks just refused: another process's fresh refresh, else ours.
+    """An access token other than the one QuickBooks just refused: refreshed now, or already by another fetch.
 
-    The stored expiry may still look far off (QuickBooks ended the token early, or clocks differ), so the
-    refresh is forced by treating every token as about to expire. A refused refresh token raises
-    ApiError(code="invalid_grant") and marks the connection for reconnecting (plugins/quickbooks/oauth.py).
+    A refused refresh token raises ApiError(code="invalid_grant") and marks the connection for reconnecting.
     """
     from plugins.quickbooks.oauth import bearer_token
 
-    current = bearer_token(connection)
-    if current != rejected:
-        return current
-    return bearer_token(connection, skew=FORCE_REFRESH)
+    return bearer_token(connection, rejected=rejected)
 
 
 def _quota_refusal(connection: Connection, calls_this_month: int) -> str | None:
