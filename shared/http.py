@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,7 +59,7 @@ class Response:
 class Verdict:
     """What a classifier decided about one response."""
 
-    kind: str  # "ok" | "retry" | "throttle" | "fail"
+    kind: str  # "ok" | "retry" | "throttle" | "fail" | "reauth" (credentials expired: renew them, ask again)
     message: str = ""
     retry_after: float = 0.0
     code: str | None = None
@@ -139,6 +139,9 @@ class ApiClient:
     governor: Governor | None = None
     calls: int = 0
     redact: tuple[str, ...] = ()
+    # Renews expired credentials (e.g. refreshes an OAuth access token and sets the session's header) and
+    # returns the new secret, to be redacted too. Called at most once per request, on a "reauth" verdict.
+    reauthorize: Callable[[], Awaitable[str]] | None = None
 
     def _clean(self, text: str) -> str:
         for secret in self.redact:
@@ -148,7 +151,10 @@ class ApiClient:
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
         last_problem = "no attempt made"
-        for attempt in range(1, self.policy.attempts + 1):
+        renewed = False
+        attempt = 0
+        while attempt < self.policy.attempts:
+            attempt += 1
             if self.governor:
                 await self.governor.acquire()
             self.calls += 1
@@ -166,8 +172,14 @@ class ApiClient:
                     return response
                 if verdict.kind == "throttle":
                     raise Throttled(verdict.retry_after, self._clean(verdict.message))
-                if verdict.kind == "fail":
-                    raise ApiError(self._clean(verdict.message), status=response.status, code=verdict.code)
+                if verdict.kind == "reauth" and self.reauthorize is not None and not renewed:
+                    renewed = True
+                    self.redact = (*self.redact, await self.reauthorize())
+                    attempt -= 1  # asked again at once: not one of the attempts transient failures may use
+                    continue
+                if verdict.kind in ("fail", "reauth"):
+                    again = " (refused again after renewing the credentials)" if renewed else ""
+                    raise ApiError(self._clean(verdict.message + again), status=response.status, code=verdict.code)
                 last_problem = verdict.message
             if attempt < self.policy.attempts:
                 delay = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))

@@ -185,6 +185,7 @@ class _Refresher:
     skew: timedelta
     now: Callable[[], datetime]
     invalid_grant_reason: str
+    rejected: str | None = None  # an access token the provider refused: stale whatever its stored expiry
 
     def _require(self, conn: psycopg.Connection) -> StoredTokens:
         stored = load_tokens(conn, self.connection_id, self.keyring)
@@ -194,6 +195,8 @@ class _Refresher:
         return stored
 
     def _fresh(self, stored: StoredTokens) -> bool:
+        if self.rejected is not None and _same(stored.tokens.access_token, self.rejected):
+            return False
         return stored.info.access_expires_at - self.now() > self.skew
 
     def fast_path(self, conn: psycopg.Connection) -> str | None:
@@ -293,15 +296,18 @@ def refresh_if_needed(
     keyring: Keyring | None = None,
     now: Callable[[], datetime] = utcnow,
     invalid_grant_reason: str = DEFAULT_INVALID_GRANT_REASON,
+    rejected: str | None = None,
 ) -> str:
     """A valid access token for the connection, refreshing it (once, across processes) if it expires within `skew`.
 
     `refresh(refresh_token)` calls the provider and raises ApiError(code="invalid_grant") when the token is refused;
     then the connection is marked action_required with `invalid_grant_reason` and ApiError(code="invalid_grant") is
     raised, unless a re-read finds that another writer stored a different token meanwhile.
+    `rejected`: the access token the provider just refused; it is refreshed even if its stored expiry looks far
+    off, unless (checked under the lock) another caller has already stored a different one.
     """
     worker = _Refresher(conn_factory, connection_id, refresh, keyring or Keyring.from_secrets(), skew, now,
-                        invalid_grant_reason)
+                        invalid_grant_reason, rejected)
     with conn_factory() as conn:
         token = worker.fast_path(conn)
         if token is not None:

@@ -9,7 +9,8 @@ from typing import Any
 from shared.http import Response, Verdict
 
 THROTTLE_CODES = {"3001"}
-AUTH_CODES = {"3200", "3100"}
+AUTHENTICATION_CODES = {"3200"}  # the access token is expired or invalid: a refreshed one may do
+AUTHORIZATION_CODES = {"3100"}  # the token is fine but may not read this company
 THROTTLE_WAIT_SECONDS = 60.0
 
 
@@ -55,11 +56,14 @@ def _verdict_for(status: int, errors: list[dict[str, Any]], retry_after: float) 
     text = _describe(errors)
     if status == 429 or codes & THROTTLE_CODES:
         return Verdict("throttle", f"QuickBooks throttled the request ({text})", retry_after=retry_after, code="3001")
-    if status in (401, 403) or codes & AUTH_CODES:
+    if status == 401 or codes & AUTHENTICATION_CODES:
+        # An access token lives an hour and can expire during a fetch: refresh it and ask again (shared.http).
+        return Verdict("reauth", f"QuickBooks refused the access token ({text})", code="3200")
+    if status == 403 or codes & AUTHORIZATION_CODES:
         return Verdict(
             "fail",
-            f"QuickBooks refused the credentials ({text}); reconnect this company",
-            code=next(iter(codes & AUTH_CODES), str(status)),
+            f"QuickBooks refused access to this company ({text}); reconnect this company",
+            code=next(iter(codes & AUTHORIZATION_CODES), str(status)),
         )
     if status >= 500:
         return Verdict("retry", f"QuickBooks server error {status} ({text})")

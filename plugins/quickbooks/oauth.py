@@ -165,8 +165,10 @@ def exchange_code(code: str, realm_id: str, redirect_uri: str, *, config: Mappin
 
 
 def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] = connect,
-                 now: Callable[[], datetime] = utcnow, skew: timedelta = DEFAULT_SKEW) -> str:
-    """A valid access token for the connection, refreshed first (once across processes) if it expires soon.
+                 now: Callable[[], datetime] = utcnow, skew: timedelta = DEFAULT_SKEW,
+                 rejected: str | None = None) -> str:
+    """A valid access token for the connection, refreshed first (once across processes) if it expires soon,
+    or if it is `rejected`, the token QuickBooks just refused (401) however long its stored expiry says it lives.
 
     Blocking (database and HTTP): async callers use asyncio.to_thread. Raises ApiError(code="invalid_grant") after
     marking the connection action_required when QuickBooks refuses the stored refresh token.
@@ -174,7 +176,7 @@ def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] = co
     return refresh_if_needed(
         conn_factory, connection.connection_id,
         lambda refresh_token: refresh_tokens(refresh_token, connection.config, now=now()),
-        skew=skew, now=now, invalid_grant_reason=INVALID_GRANT_REASON)
+        skew=skew, now=now, invalid_grant_reason=INVALID_GRANT_REASON, rejected=rejected)
 
 
 def _add_years(moment: datetime, years: int) -> datetime:

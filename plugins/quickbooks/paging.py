@@ -7,6 +7,7 @@ at exactly that timestamp, so nothing is skipped at a boundary and nothing is em
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,15 @@ def record_id_of(record: dict[str, Any]) -> str:
     return str(record.get("Id"))
 
 
+def updated_of(record: dict[str, Any]) -> dt.datetime | None:
+    """MetaData.LastUpdatedTime, or None when the record lacks a readable one (loading says which)."""
+    meta = record.get("MetaData")
+    try:
+        return parse_ts(meta.get("LastUpdatedTime")) if isinstance(meta, dict) else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def advance(
     cursor: dict[str, Any], records: list[dict[str, Any]], *, page_size: int = PAGE_SIZE,
     record_id: Callable[[dict[str, Any]], str] = record_id_of,
@@ -54,20 +64,24 @@ def advance(
     seen = set(cursor.get("seen", []))
     fresh = []
     dropped = 0
+    timed: list[tuple[dt.datetime, dict[str, Any]]] = []
     for record in records:
-        updated = parse_ts(record.get("MetaData", {}).get("LastUpdatedTime"))
+        updated = updated_of(record)
         if updated is None:
-            raise ValueError(f"QuickBooks record {record.get('Id')!r} has no MetaData.LastUpdatedTime")
+            # It cannot place the keyset; passed on, loading quarantines it with its reason and the page loads.
+            fresh.append(record)
+            continue
         if updated < boundary or (updated == boundary and record_id(record) in seen):
             dropped += 1
             continue
         fresh.append(record)
+        timed.append((updated, record))
     done = len(records) < page_size
-    if not fresh:
+    if not timed:
         return fresh, {"ts": cursor["ts"], "seen": sorted(seen)}, done, dropped
-    last_raw = fresh[-1]["MetaData"]["LastUpdatedTime"]
-    last = parse_ts(last_raw)
-    at_last = {record_id(r) for r in fresh if parse_ts(r["MetaData"]["LastUpdatedTime"]) == last}
+    last, last_record = timed[-1]
+    last_raw = last_record["MetaData"]["LastUpdatedTime"]
+    at_last = {record_id(r) for updated, r in timed if updated == last}
     if last == boundary:
         at_last |= seen
     watermark = {"ts": last_raw, "seen": sorted(at_last)}

@@ -16,7 +16,7 @@ from plugins.quickbooks.fields import parse_ts
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
 from shared.config import load_settings
 from shared.db.loader import RawRecord, TableSpec
-from shared.http import ApiClient, ApiError, RateGovernor, RetryPolicy
+from shared.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
 from shared.secrets import secrets_provider
 
 # Intuit's limits per realm are 10 requests/s and 500/min. Stay below them with a longer window: requests
@@ -64,12 +64,16 @@ class QuickBooksPlugin(BasePlugin):
         entities = self._entities(connection)
         cdc_mark = watermarks.get(CDC_STREAM)
         notes: list[str] = []
+        if phase > 0:
+            return _after_cdc_plan(cdc_mark or {})
         if mode == "incremental" and cdc_mark and cdc.is_fresh(cdc_mark.get("since"), dt.datetime.now(dt.UTC)):
             by_cdc = [e for e in entities if STREAMS[e].cdc]
-            plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc) | {
-                "seen": cdc_mark.get("seen", {})})] if by_cdc else []
+            plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc, cdc_mark.get("seen")))
+                     ] if by_cdc else []
             plans += [StreamPlan(e, paging.start_cursor(watermarks.get(e))) for e in entities if not STREAMS[e].cdc]
-            return Plan(streams=plans + _report_plans(connection, "incremental"), context={"establishes_cdc": False})
+            # A second phase reads completely what change data capture could not complete (cdc.py).
+            return Plan(streams=plans + _report_plans(connection, "incremental"), context={"establishes_cdc": False},
+                        next_phase=bool(by_cdc))
         if mode == "incremental":
             notes.append("no recent change-data-capture watermark (first run, or a gap over 30 days): "
                          "reading every entity and sweeping deletes")
@@ -81,7 +85,10 @@ class QuickBooksPlugin(BasePlugin):
 
     def after_run(self, connection: Connection, context: dict[str, Any],
                   results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """After a complete read, change data capture starts from the earliest server time the run saw."""
+        """After a complete read, change data capture starts from the earliest server time the run saw; after
+        complete reads of entities CDC could not complete, from the window their CDC calls left pending."""
+        if context.get("cdc_after"):
+            return {CDC_STREAM: context["cdc_after"]}
         if not context.get("establishes_cdc"):
             return {}
         times = [parse_ts(r["server_time"]) for r in results if r.get("server_time")]
@@ -97,13 +104,31 @@ class QuickBooksPlugin(BasePlugin):
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         wait = float(connection.config.get("throttle_wait_seconds", faults.THROTTLE_WAIT_SECONDS))
         governor = self._governors.setdefault(realm, RateGovernor(REALM_LIMITS))
+        static = bool(connection.config.get("access_token_secret"))
+
+        def classify(response: Response) -> Verdict:
+            verdict = faults.classify(response, throttle_wait=wait)
+            if static and verdict.kind == "reauth":
+                # A configured token cannot be refreshed: only a new one helps.
+                return Verdict("fail", f"{verdict.message}; the connection's static access token "
+                               f"(secret {connection.config['access_token_secret']}) is not accepted: replace it "
+                               "or reconnect this company", code=verdict.code)
+            return verdict
+
+        async def reauthorize() -> str:
+            rejected = str(session.headers.get("Authorization", "")).removeprefix("Bearer ")
+            renewed = await asyncio.to_thread(_renewed_token, connection, rejected)
+            session.headers["Authorization"] = f"Bearer {renewed}"
+            return renewed
+
         return ApiClient(
             session,
-            classify=lambda response: faults.classify(response, throttle_wait=wait),
+            classify=classify,
             # QuickBooks ends a request itself after 120 s.
             policy=RetryPolicy.from_config(connection.config, timeout=120),
             governor=governor,
             redact=(token,),
+            reauthorize=None if static else reauthorize,
         )
 
     async def fetch_page(self, api: ApiClient, connection: Connection, stream: str, cursor: dict[str, Any]) -> Page:
@@ -125,13 +150,13 @@ class QuickBooksPlugin(BasePlugin):
                     dropped_duplicates=dropped, server_time=doc.get("time"))
 
     async def _fetch_cdc(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
-        params = {"entities": ",".join(cursor["entities"]), "changedSince": cursor["since"]}
+        params = {"entities": ",".join(cdc.entities_to_ask(cursor)), "changedSince": cursor["since"]}
         doc = (await api.request("GET", _url(connection, "cdc", params))).json()
         if "CDCResponse" not in doc:
             raise ApiError("QuickBooks answered a change-data-capture request without a CDCResponse", transient=True)
-        envelopes, watermark, done, dropped = cdc.advance(cursor, cdc.changed_objects(doc), doc.get("time"))
-        return Page(records=envelopes, next_cursor=None if done else watermark, watermark=watermark,
-                    dropped_duplicates=dropped, server_time=doc.get("time"))
+        step = cdc.step(cursor, cdc.changed_objects(doc), doc.get("time"))
+        return Page(records=step.records, next_cursor=step.next_cursor, watermark=step.watermark,
+                    dropped_duplicates=step.dropped, server_time=doc.get("time"))
 
     async def _fetch_report(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
         report, basis, start, end = cursor["jobs"][cursor["next"]]
@@ -166,11 +191,15 @@ class QuickBooksPlugin(BasePlugin):
         if stream == REPORT:
             return _report_raw(record)
         spec = self._stream(stream)
-        meta = record.get("MetaData") or {}
-        updated = parse_ts(meta.get("LastUpdatedTime"))
+        meta = record.get("MetaData") if isinstance(record.get("MetaData"), dict) else {}
         record_id = RECORD_ID[stream](record) if stream in RECORD_ID else record.get("Id")
-        if record_id in (None, "") or updated is None:
-            raise ValueError(f"{stream} record without Id or MetaData.LastUpdatedTime")
+        if record_id in (None, ""):
+            raise ValueError(f"{stream} record without an Id")
+        updated = parse_ts(meta.get("LastUpdatedTime"))
+        if updated is None:
+            # Without it no version can be told from another (the upsert guard and the windows use it).
+            raise ValueError(f"{stream} {record_id} has no MetaData.LastUpdatedTime, so it cannot be versioned; "
+                             "kept in quarantine instead of loaded")
         deleted = record.get("status") == "Deleted"
         return RawRecord(
             id=str(record_id),
@@ -217,6 +246,16 @@ def _access_token(connection: Connection) -> str:
     return bearer_token(connection)
 
 
+def _renewed_token(connection: Connection, rejected: str) -> str:
+    """An access token other than the one QuickBooks just refused: refreshed now, or already by another fetch.
+
+    A refused refresh token raises ApiError(code="invalid_grant") and marks the connection for reconnecting.
+    """
+    from plugins.quickbooks.oauth import bearer_token
+
+    return bearer_token(connection, rejected=rejected)
+
+
 def _quota_refusal(connection: Connection, calls_this_month: int) -> str | None:
     quota = int(connection.config.get("monthly_read_quota") or os.environ.get("QBO_MONTHLY_READ_QUOTA")
                 or MONTHLY_READ_QUOTA)
@@ -227,6 +266,17 @@ def _quota_refusal(connection: Connection, calls_this_month: int) -> str | None:
                 f"(the limit for syncs is {share:.0%}); syncing resumes next month, or raise "
                 "QBO_MONTHLY_READ_QUOTA / QBO_QUOTA_STOP_SHARE if your Intuit plan allows more")
     return None
+
+
+def _after_cdc_plan(cdc_mark: dict[str, Any]) -> Plan:
+    """The phase after the CDC stream: complete reads (with a delete sweep) of the entities that were at the
+    cap on their own, and a note on the run whenever the cap was hit. The stored CDC watermark is the one
+    this run's CDC stream just wrote (a failed stream ends the run before this phase)."""
+    note = cdc.cap_note(cdc_mark)
+    reads = list(cdc_mark.get("complete_reads") or []) if note else []
+    streams = [StreamPlan(entity, paging.start_cursor(None), sweep=True) for entity in reads if entity in STREAMS]
+    context = {"cdc_after": cdc_mark["pending"]} if reads else {}
+    return Plan(streams=streams, context=context, notes=[note] if note else [])
 
 
 def _report_plans(connection: Connection, mode: str) -> list[StreamPlan]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from aiohttp import web
 
 from . import DemoCompany, SimClock, SimulatorState, ThrottleLimits, create_app
+from .cdc_selection import DEFAULT_SELECTION, SELECTIONS
 from .clock import DEFAULT_START
 from .faults import DEFAULT_HANG_SECONDS
 
@@ -31,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-minute", type=int, default=500, help="requests/min per realm (0: no limit)")
     parser.add_argument("--minorversion-policy", choices=("reject", "ignore"), default="reject")
     parser.add_argument("--hang-seconds", type=float, default=DEFAULT_HANG_SECONDS)
+    parser.add_argument("--cdc-selection", choices=SELECTIONS,
+                        default=os.environ.get("QBO_SIM_CDC_SELECTION", DEFAULT_SELECTION),
+                        help="which 1,000 objects a full CDC response keeps (env QBO_SIM_CDC_SELECTION)")
+    parser.add_argument("--cdc-seed", type=int, default=int(os.environ.get("QBO_SIM_CDC_SEED", "0")),
+                        help="seed of the random CDC selection (env QBO_SIM_CDC_SEED)")
     return parser
 
 
@@ -43,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         access_tokens={args.access_token}, refresh_tokens={args.realm: args.refresh_token},
         client_id=args.client_id, client_secret=args.client_secret,
         limits=ThrottleLimits(per_second=args.per_second or None, per_minute=args.per_minute or None),
-        minorversion_policy=args.minorversion_policy, timeout_hang_seconds=args.hang_seconds)
+        minorversion_policy=args.minorversion_policy, timeout_hang_seconds=args.hang_seconds,
+        cdc_selection=args.cdc_selection, cdc_seed=args.cdc_seed)
     logging.basicConfig(level=logging.INFO)
     counts = ", ".join(f"{name} {count}" for name, count in company.counts().items())
     print(f"QuickBooks simulator: realm {args.realm} (seed {args.seed}): {counts}", flush=True)

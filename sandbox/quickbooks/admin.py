@@ -49,6 +49,19 @@ async def tokens(request: web.Request) -> web.Response:
     return json_response({"refresh_token": state.oauth.current_refresh_token(request.match_info["realm"])})
 
 
+async def cdc_selection(request: web.Request) -> web.Response:
+    """GET: which 1,000 objects a full CDC response keeps; POST {"selection": .., "seed": ..}: change it."""
+    selection = request.app[STATE_KEY].cdc_selection
+    if request.method == "POST":
+        body = await read_body(request)
+        try:
+            selection.set(str(body.get("selection", selection.mode)),
+                          int(body["seed"]) if body.get("seed") is not None else None)
+        except (TypeError, ValueError) as error:
+            return json_response({"error": str(error)}, status=400)
+    return json_response(selection.describe())
+
+
 def _inject_fault(state: Any, body: dict[str, Any]) -> None:
     state.faults.inject(str(body.get("kind", "")), int(body.get("count", 1)), body.get("path_contains"))
 
@@ -56,6 +69,8 @@ def _inject_fault(state: Any, body: dict[str, Any]) -> None:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/_sim/health", health)
     add_fault_and_clock_routes(app, STATE_KEY, inject=_inject_fault, format_time=datetime.isoformat)
+    app.router.add_get("/_sim/cdc", cdc_selection)
+    app.router.add_post("/_sim/cdc", cdc_selection)
     app.router.add_get("/_sim/{realm}/stats", stats)
     app.router.add_get("/_sim/{realm}/tokens", tokens)
     app.router.add_post("/_sim/{realm}/{op:update|create|delete|void}", change)

@@ -62,7 +62,7 @@ def _cdc(request: web.Request, realm: str) -> web.Response:
     now = state.time_text(realm)
     try:
         payload = cdc.changes(state.store(realm), request.query.get("entities"),
-                              request.query.get("changedSince"), state.clock.now())
+                              request.query.get("changedSince"), state.clock.now(), state.cdc_selection)
     except cdc.CdcError as error:
         return reply(fault_bodies.fault(now, error.message, error.detail, "4000"), status=400)
     return reply({"CDCResponse": payload, "time": now})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from .cdc_selection import CdcSelection, Change
 from .clock import parse_instant
 from .entities import by_name_ignoring_case
 from .store import RealmStore
@@ -21,8 +22,11 @@ class CdcError(Exception):
 
 
 def changes(store: RealmStore, entities_param: str | None, changed_since: str | None,
-            now: datetime) -> list[dict[str, Any]]:
-    """The `CDCResponse` list: one QueryResponse per requested entity, at most 1,000 objects in all."""
+            now: datetime, selection: CdcSelection | None = None) -> list[dict[str, Any]]:
+    """The `CDCResponse` list: one QueryResponse per requested entity, at most 1,000 objects in all.
+
+    Past 1,000 objects `selection` decides which are kept (oldest first unless told otherwise).
+    """
     if not entities_param or not entities_param.strip():
         raise CdcError("Invalid query", "entities parameter is required")
     if not changed_since:
@@ -44,7 +48,7 @@ def changes(store: RealmStore, entities_param: str | None, changed_since: str | 
         # Wording follows a public client's fixture of this fault; no real recording exists.
         raise CdcError("Invalid query", "changedSince cannot be more than 30 days ago")
 
-    found: list[tuple[datetime, int, int, str, dict[str, Any]]] = []
+    found: list[Change] = []
     for order, entity in enumerate(names):
         for record in store.rows(entity):
             updated = parse_instant(record["MetaData"]["LastUpdatedTime"], store.tz_name)
@@ -58,10 +62,9 @@ def changes(store: RealmStore, entities_param: str | None, changed_since: str | 
                     stub = {"domain": "QBO", "status": "Deleted", "Id": gone.id,
                             "MetaData": {"LastUpdatedTime": gone.deleted_at}}
                     found.append((updated, order, int(gone.id), entity, stub))
-    # No paging in CDC: past 1,000 objects the oldest changes are kept and the rest dropped, so a
-    # client that gets a full response must shrink its window and ask again.
-    found.sort(key=lambda item: (item[0], item[1], item[2]))
-    kept = found[:MAX_OBJECTS]
+    # No paging in CDC: past 1,000 objects the rest is dropped, and which ones are kept is not
+    # documented; a client that gets a full response must not trust any order.
+    kept = (selection or CdcSelection()).choose(found, MAX_OBJECTS)
     grouped: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for _, _, _, entity, record in kept:
         grouped[entity].append(record)

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-FAULT_KINDS = frozenset({"429", "429_xml", "500", "503", "timeout", "truncated", "fault_in_200", "401"})
+# "401" answers one request as unauthenticated and leaves the token valid; "expire_token" ends the presented
+# access token's life there and then (as an hour passing would), so only a refreshed token works again.
+FAULT_KINDS = frozenset({"429", "429_xml", "500", "503", "timeout", "truncated", "fault_in_200", "401",
+                         "expire_token"})
 DEFAULT_HANG_SECONDS = 130.0  # longer than QBO's own 120 s limit, so a client timeout must fire first
 
 

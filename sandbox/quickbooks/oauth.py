@@ -69,6 +69,12 @@ class TokenRegistry:
             return "forbidden"
         return "ok"
 
+    def expire(self, token: str | None) -> None:
+        """End an access token's life now, as if its hour had passed (a refreshed token replaces it)."""
+        entry = self._access.get(token or "")
+        if entry is not None:
+            entry.expires_at = self._clock.elapsed()
+
     def add_access_token(self, token: str, realm: str | None = None) -> None:
         self._access[token] = _AccessToken(realm, None)
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from . import mutations
+from .cdc_selection import DEFAULT_SELECTION, CdcSelection
 from .clock import SimClock, format_response_time, format_timestamp, truncate_to_second, zone
 from .demo_company import DEFAULT_TIMEZONE, DemoCompany
 from .faults import DEFAULT_HANG_SECONDS, FaultInjector
@@ -48,8 +49,13 @@ class SimulatorState:
         limits: ThrottleLimits | None = None,
         minorversion_policy: MinorVersionPolicy = "reject",
         timeout_hang_seconds: float = DEFAULT_HANG_SECONDS,
+        cdc_selection: str = DEFAULT_SELECTION,
+        cdc_seed: int = 0,
     ) -> None:
-        """`refresh_tokens` maps realm -> its initial refresh token; `authorization_codes` maps code -> realm."""
+        """`refresh_tokens` maps realm -> its initial refresh token; `authorization_codes` maps code -> realm.
+
+        `cdc_selection` says which 1,000 objects a full CDC response keeps (see cdc_selection.py).
+        """
         self.clock = clock or SimClock()
         self.stores: dict[str, RealmStore] = {c.realm_id: RealmStore(c) for c in companies}
         self.oauth = TokenRegistry(self.clock, access_tokens, refresh_tokens, client_id, client_secret,
@@ -58,6 +64,7 @@ class SimulatorState:
         self.throttle = Throttle(limits or ThrottleLimits(), self.clock)
         self.meter = Meter()
         self.minorversion_policy: MinorVersionPolicy = minorversion_policy
+        self.cdc_selection = CdcSelection(cdc_selection, cdc_seed)
         self._last_stamp: datetime | None = None
 
     # -- lookups ---------------------------------------------------------------------------------

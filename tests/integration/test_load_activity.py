@@ -83,7 +83,8 @@ def test_a_bad_record_is_quarantined_with_its_reason_while_the_rest_of_the_page_
     with psycopg.connect(pg_dsn) as conn:
         rows = conn.execute("SELECT record_id, position, reason, payload->>'Id' FROM quarantine WHERE run_id = %s",
                             (run,)).fetchall()
-    assert rows == [("3", 2, "ValueError: Invoice record without Id or MetaData.LastUpdatedTime", "3")]
+    assert rows == [("3", 2, "ValueError: Invoice 3 has no MetaData.LastUpdatedTime, so it cannot be versioned; "
+                             "kept in quarantine instead of loaded", "3")]
 
 
 def test_a_missing_blob_names_the_page(run):

@@ -98,3 +98,21 @@ def test_command_line_serves_the_demo_company() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_the_cdc_selection_is_read_and_set_over_http(api: Api, state: SimulatorState) -> None:
+    assert await _admin(api, "GET", "/_sim/cdc") == (200, {"selection": "oldest", "seed": 0})
+    status, body = await _admin(api, "POST", "/_sim/cdc", {"selection": "random", "seed": 9})
+    assert status == 200 and body == {"selection": "random", "seed": 9}
+    assert (state.cdc_selection.mode, state.cdc_selection.seed) == ("random", 9)
+    status, body = await _admin(api, "POST", "/_sim/cdc", {"selection": "sideways"})
+    assert status == 400 and "by_entity" in body["error"] and state.cdc_selection.mode == "random"
+
+
+def test_the_command_line_takes_the_cdc_selection_from_a_flag_or_the_environment(monkeypatch) -> None:
+    from sandbox.quickbooks.__main__ import _parser
+
+    assert _parser().parse_args([]).cdc_selection == "oldest"
+    assert _parser().parse_args(["--cdc-selection", "newest", "--cdc-seed", "3"]).cdc_seed == 3
+    monkeypatch.setenv("QBO_SIM_CDC_SELECTION", "by_entity")
+    assert _parser().parse_args([]).cdc_selection == "by_entity"

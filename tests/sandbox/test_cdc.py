@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, ThrottleLimits, create_app
@@ -107,22 +108,67 @@ async def test_unknown_entity_and_missing_parameters_are_refused(api: Api, state
     assert (await api.get("cdc", {"entities": "Invoice"}))[0] == 400
 
 
-async def test_at_most_1000_objects_oldest_first_across_entities() -> None:
+def _busy_state(selection: str = "oldest", seed: int = 0) -> SimulatorState:
+    """1,600 invoices and payments changed in the last 20 days: more than one CDC answer holds."""
     busy = DemoCompany.generate(realm_id=REALM, seed=3, customers=20, invoices=1200, payments=400,
                                 history_days=20, as_of="2026-11-01T06:00:00-07:00")
-    state = SimulatorState(companies=[busy], clock=SimClock(start=START, frozen=True), access_tokens={TOKEN},
-                           limits=ThrottleLimits(None, None))
+    return SimulatorState(companies=[busy], clock=SimClock(start=START, frozen=True), access_tokens={TOKEN},
+                          limits=ThrottleLimits(None, None), cdc_selection=selection, cdc_seed=seed)
+
+
+async def _full_answer(state: SimulatorState) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
+    """(what a full CDC answer for Invoice,Payment returned, what it left out)."""
     since = (state.clock.now() - timedelta(days=29)).isoformat()
     async with TestClient(TestServer(create_app(state))) as client:
         status, body = await Api(client).cdc("Invoice,Payment", since)
-        found = _by_entity(body)
-        returned = found["Invoice"] + found["Payment"]
-        assert status == 200 and len(returned) == 1000
-        newest_returned = max(parse_instant(r["MetaData"]["LastUpdatedTime"]) for r in returned)
-        ids = {("Invoice", r["Id"]) for r in found["Invoice"]} | {("Payment", r["Id"]) for r in found["Payment"]}
-        left_out = [r for e in ("Invoice", "Payment") for r in state.records(REALM, e) if (e, r["Id"]) not in ids]
-        assert left_out and all(parse_instant(r["MetaData"]["LastUpdatedTime"]) >= newest_returned for r in left_out)
-        # A client that shrinks its window gets the rest.
-        status, later = await Api(client).cdc("Invoice,Payment", newest_returned.isoformat())
-        again = _by_entity(later)
-        assert len(again.get("Invoice", []) + again.get("Payment", [])) >= len(left_out)
+    assert status == 200
+    found = _by_entity(body)
+    returned = [(e, r) for e in ("Invoice", "Payment") for r in found.get(e, [])]
+    ids = {(e, r["Id"]) for e, r in returned}
+    left_out = [(e, r) for e in ("Invoice", "Payment") for r in state.records(REALM, e) if (e, r["Id"]) not in ids]
+    assert len(returned) == 1000 and left_out
+    return returned, left_out
+
+
+def _times(pairs: list[tuple[str, dict]]) -> list:
+    return [parse_instant(r["MetaData"]["LastUpdatedTime"]) for _, r in pairs]
+
+
+async def test_at_most_1000_objects_oldest_first_across_entities() -> None:
+    state = _busy_state()
+    returned, left_out = await _full_answer(state)
+    assert min(_times(left_out)) >= max(_times(returned))
+    # A client that shrinks its window gets the rest.
+    since = max(_times(returned)).isoformat()
+    async with TestClient(TestServer(create_app(state))) as client:
+        _, later = await Api(client).cdc("Invoice,Payment", since)
+    again = _by_entity(later)
+    assert len(again.get("Invoice", []) + again.get("Payment", [])) >= len(left_out)
+
+
+async def test_by_entity_fills_the_answer_in_request_order() -> None:
+    returned, left_out = await _full_answer(_busy_state("by_entity"))
+    # 1,200 invoices changed: the answer is the oldest 1,000 of them and not one payment.
+    assert {e for e, _ in returned} == {"Invoice"}
+    assert {e for e, _ in left_out} == {"Invoice", "Payment"}
+    invoices_left = [(e, r) for e, r in left_out if e == "Invoice"]
+    assert min(_times(invoices_left)) >= max(_times(returned))
+
+
+async def test_newest_keeps_the_latest_changes_and_leaves_out_the_oldest() -> None:
+    returned, left_out = await _full_answer(_busy_state("newest"))
+    assert max(_times(left_out)) <= min(_times(returned))
+
+
+async def test_random_is_seeded_and_no_order_holds() -> None:
+    first, left_out = await _full_answer(_busy_state("random", seed=4))
+    again, _ = await _full_answer(_busy_state("random", seed=4))
+    other, _ = await _full_answer(_busy_state("random", seed=5))
+    key = [(e, r["Id"]) for e, r in first]
+    assert key == [(e, r["Id"]) for e, r in again] and key != [(e, r["Id"]) for e, r in other]
+    assert min(_times(left_out)) < max(_times(first)) and max(_times(left_out)) > min(_times(first))
+
+
+def test_an_unknown_selection_is_refused() -> None:
+    with pytest.raises(ValueError, match="oldest, by_entity, newest, random"):
+        _busy_state("alphabetical")

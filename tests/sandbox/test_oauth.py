@@ -85,3 +85,14 @@ async def test_authorization_code_is_exchanged_once(company: DemoCompany) -> Non
 async def test_unknown_grant_type_is_refused(api: Api) -> None:
     status, body = await _token(api, {"grant_type": "password"})
     assert status == 400 and body["error"] == "unsupported_grant_type"
+
+
+async def test_an_expire_token_fault_ends_the_presented_token_until_a_refresh(api: Api, state: SimulatorState) -> None:
+    _, tokens = await _token(api, {"grant_type": "refresh_token", "refresh_token": REFRESH})
+    state.faults.inject("expire_token", path_contains="/query")
+    status, body = await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"])
+    assert status == 401 and body["fault"]["error"][0]["detail"].startswith("Token expired")
+    # Unlike the one-off "401" fault, the token stays dead: asking again does not help, refreshing does.
+    assert (await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"]))[0] == 401
+    _, renewed = await _token(api, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert (await api.query("SELECT COUNT(*) FROM Item", token=renewed["access_token"]))[0] == 200

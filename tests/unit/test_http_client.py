@@ -88,3 +88,58 @@ async def test_governor_sleeps_short_waits_and_hands_back_long_ones():
     with pytest.raises(Throttled) as caught:
         await governor.acquire()
     assert 58 <= caught.value.retry_after <= 60
+
+
+EXPIRED = (401, "application/json",
+           b'{"fault":{"error":[{"message":"message=AuthenticationFailed; errorCode=003200; statusCode=401",'
+           b'"detail":"Token expired: old-token","code":"3200"}],"type":"AUTHENTICATION"}}')
+
+
+def make_auth_app(script: list[tuple[int, str, bytes]]) -> tuple[web.Application, list[str]]:
+    """Answers by the script and remembers the Authorization header of every request."""
+    tokens: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        status, ctype, body = script[min(len(tokens), len(script) - 1)]
+        tokens.append(request.headers.get("Authorization", ""))
+        return web.Response(status=status, body=body, content_type=ctype)
+
+    app = web.Application()
+    app.router.add_get("/q", handler)
+    return app, tokens
+
+
+async def call_renewing(url: str, renewals: list[str]) -> tuple[object, int]:
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer old-token"}) as session:
+        async def reauthorize() -> str:
+            renewals.append("renewed")
+            session.headers["Authorization"] = f"Bearer new-token-{len(renewals)}"
+            return f"new-token-{len(renewals)}"
+
+        client = ApiClient(session, classify=classify, policy=RetryPolicy(base_delay=0.001, attempts=1),
+                           redact=("old-token",), reauthorize=reauthorize)
+        try:
+            return await client.request("GET", f"{url}/q"), client.calls
+        except ApiError as exc:
+            return exc, client.calls
+
+
+async def test_an_expired_access_token_is_renewed_once_and_the_call_asked_again_with_the_new_one():
+    app, tokens = make_auth_app([EXPIRED, OK])
+    renewals: list[str] = []
+    with serve(app) as url:
+        response, calls = await call_renewing(url, renewals)
+    # Even with a single attempt allowed for transient failures, the renewed call is made.
+    assert response.status == 200 and calls == 2 and renewals == ["renewed"]
+    assert tokens == ["Bearer old-token", "Bearer new-token-1"]
+
+
+async def test_a_renewed_token_that_is_refused_again_fails_without_a_second_renewal():
+    app, tokens = make_auth_app([EXPIRED, EXPIRED, OK])
+    renewals: list[str] = []
+    with serve(app) as url:
+        error, calls = await call_renewing(url, renewals)
+    assert isinstance(error, ApiError) and error.code == "3200" and not error.transient
+    assert calls == 2 and renewals == ["renewed"] and len(tokens) == 2
+    assert "refused again after renewing the credentials" in str(error)
+    assert "reconnect" not in str(error) and "old-token" not in str(error)

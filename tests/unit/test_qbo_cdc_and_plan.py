@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from plugins.quickbooks import PLUGIN, cdc
+import pytest
+
+from plugins.quickbooks import PLUGIN, cdc, paging
 from plugins.quickbooks.streams import STREAMS
 from shared.db.connections import Connection
 
@@ -15,32 +17,106 @@ def env(entity: str, id_: str, ts: str) -> tuple[str, dict]:
     return entity, {"Id": id_, "MetaData": {"LastUpdatedTime": ts}}
 
 
-def test_a_full_cdc_response_moves_the_window_to_its_newest_change():
+def minutes(entity: str, ids: range, since_minute: int = 0) -> list[tuple[str, dict]]:
+    """One change of `entity` per minute after 2026-11-01T00:00Z, the i-th at minute since_minute + i."""
+    return [env(entity, str(i), (dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+                                 + dt.timedelta(minutes=since_minute + i)).isoformat()) for i in ids]
+
+
+def test_an_answer_below_the_cap_is_complete_and_moves_the_window_to_its_newest_change():
     cursor = cdc.start_cursor("2026-11-01T00:00:00Z", ["Invoice", "Payment"])
-    objects = [env("Invoice", str(i), f"2026-11-01T00:{i // 60:02d}:{i % 60:02d}Z") for i in range(1, 1000)]
-    objects.append(env("Payment", "5000", "2026-11-01T00:16:39Z"))  # same instant as invoice 999
-    fresh, mark, done, dropped = cdc.advance(cursor, objects, "2026-11-02T00:00:00Z")
-    assert len(fresh) == 1000 and not done and dropped == 0
-    assert mark["since"] == "2026-11-01T00:16:39Z"
-    assert mark["seen"] == {"Invoice": ["999"], "Payment": ["5000"]}
+    objects = minutes("Invoice", range(1, 999))
+    objects.append(env("Payment", "5000", objects[-1][1]["MetaData"]["LastUpdatedTime"]))  # same instant
+    step = cdc.step(cursor, objects, "2026-11-02T00:00:00Z")
+    assert len(step.records) == 999 and step.next_cursor is None and step.dropped == 0
+    assert step.watermark == {"since": objects[-1][1]["MetaData"]["LastUpdatedTime"],
+                              "seen": {"Invoice": ["998"], "Payment": ["5000"]}}
     # The next window starts at that instant and drops what was already taken there.
-    again, _, done2, dropped2 = cdc.advance(mark, [*objects[-2:], env("Invoice", "1001", "2026-11-01T01:00:00Z")],
-                                            None)
-    assert [e["record"]["Id"] for e in again] == ["1001"] and dropped2 == 2 and done2
+    again = cdc.step(cdc.start_cursor(step.watermark["since"], ["Invoice", "Payment"], step.watermark["seen"]),
+                     [*objects[-2:], env("Invoice", "1001", "2026-11-01T20:00:00Z")], None)
+    assert [e["record"]["Id"] for e in again.records] == ["1001"] and again.dropped == 2
 
 
-def test_an_empty_window_creeps_up_to_the_server_clock_less_a_margin():
-    cursor = cdc.start_cursor("2026-11-01T00:00:00+00:00", ["Invoice"])
-    fresh, mark, done, _ = cdc.advance(cursor, [], "2026-11-03T12:00:00-08:00")
-    assert fresh == [] and done
-    assert dt.datetime.fromisoformat(mark["since"]) == dt.datetime(2026, 11, 3, 19, 55, tzinfo=dt.UTC)
+def test_a_full_answer_moves_nothing_and_asks_each_entity_alone_from_the_same_instant():
+    cursor = cdc.start_cursor("2026-11-01T00:00:00Z", ["Invoice", "Payment"], {"Invoice": ["7"]})
+    assert cdc.entities_to_ask(cursor) == ["Invoice", "Payment"]
+    # Say the service kept the NEWEST 1,000 invoices: trusting their order would skip every older change.
+    step = cdc.step(cursor, minutes("Invoice", range(500, 1500)), "2026-11-02T00:00:00Z")
+    assert len(step.records) == 1000  # loaded anyway: version-guarded upserts make a re-read harmless
+    assert step.watermark == {"since": "2026-11-01T00:00:00Z", "seen": {"Invoice": ["7"]}}
+    assert cdc.entities_to_ask(step.next_cursor) == ["Invoice"]
+    assert step.next_cursor["since"] == "2026-11-01T00:00:00Z"
+    assert cdc.entities_to_ask(cdc.step(step.next_cursor, [], None).next_cursor) == ["Payment"]
+
+
+def test_after_asking_alone_the_window_moves_to_the_earliest_entity_bound():
+    cursor = cdc.start_cursor("2026-11-01T00:00:00Z", ["Invoice", "Payment", "Customer"])
+    asked = cdc.step(cursor, minutes("Invoice", range(1, 1001)), "2026-11-03T00:00:00Z").next_cursor
+    invoices = cdc.step(asked, minutes("Invoice", range(1, 900)), "2026-11-03T00:00:00Z")
+    payments = cdc.step(invoices.next_cursor, minutes("Payment", range(1, 101)), "2026-11-03T00:00:00Z")
+    customers = cdc.step(payments.next_cursor, [], "2026-11-03T00:00:00Z")
+    assert customers.next_cursor is None
+    # Invoices are complete to minute 899, payments only to minute 100, customers to the server clock:
+    # the window may move only to minute 100, with the payment taken there.
+    last_payment = minutes("Payment", range(100, 101))[0][1]["MetaData"]["LastUpdatedTime"]
+    assert customers.watermark["since"] == last_payment and customers.watermark["seen"] == {"Payment": ["100"]}
+    assert customers.watermark["cap"] == {"entities_asked_alone": 3, "at_cap": []}
+    assert "pending" not in customers.watermark
+    # Until the last entity has answered, the stored window stays where it was.
+    assert invoices.watermark == payments.watermark == {"since": "2026-11-01T00:00:00Z", "seen": {}}
+
+
+def test_an_entity_at_the_cap_on_its_own_waits_for_a_complete_read_and_the_window_stays():
+    cursor = cdc.start_cursor("2026-11-01T00:00:00Z", ["Invoice", "Payment"])
+    asked = cdc.step(cursor, minutes("Invoice", range(1, 1001)), "2026-11-03T00:00:00Z").next_cursor
+    invoices = cdc.step(asked, minutes("Invoice", range(2000, 3000)), "2026-11-03T00:00:00Z")
+    payments = cdc.step(invoices.next_cursor, minutes("Payment", range(1, 11)), "2026-11-03T00:00:00Z")
+    mark = payments.watermark
+    assert payments.next_cursor is None
+    assert (mark["since"], mark["seen"]) == ("2026-11-01T00:00:00Z", {})
+    assert mark["complete_reads"] == ["Invoice"] and mark["cap"]["at_cap"] == ["Invoice"]
+    last_payment = minutes("Payment", range(10, 11))[0][1]["MetaData"]["LastUpdatedTime"]
+    assert mark["pending"] == {"since": last_payment, "seen": {"Payment": ["10"]}}
+
+    # The next planning phase reads Invoice completely with a sweep and says why on the run.
+    then = PLUGIN.plan(CONN, "incremental", {"cdc": mark}, calls_this_month=0, phase=1)
+    assert [(p.stream, p.sweep, p.cursor) for p in then.streams] == [("Invoice", True, paging.start_cursor(None))]
+    assert "1,000-object cap" in then.notes[0] and "read completely with a delete sweep: Invoice" in then.notes[0]
+    # Only once every stream succeeded does the pending window become the stored one.
+    assert PLUGIN.after_run(CONN, {"establishes_cdc": False, **then.context}, []) == {"cdc": mark["pending"]}
+
+
+def test_a_run_whose_cdc_stayed_below_the_cap_plans_nothing_more_and_notes_nothing():
+    plan = PLUGIN.plan(CONN, "incremental", {"cdc": {"since": now_iso(1), "seen": {}}}, calls_this_month=0)
+    assert plan.next_phase
+    then = PLUGIN.plan(CONN, "incremental", {"cdc": {"since": now_iso(1), "seen": {}}}, calls_this_month=0, phase=1)
+    assert then.streams == [] and then.notes == [] and then.context == {}
+
+
+def test_a_cap_every_entity_could_complete_alone_is_noted_without_complete_reads():
+    mark = {"since": now_iso(1), "seen": {}, "cap": {"entities_asked_alone": 20, "at_cap": []}}
+    then = PLUGIN.plan(CONN, "incremental", {"cdc": mark}, calls_this_month=0, phase=1)
+    assert then.streams == [] and then.context == {}
+    assert then.notes == ["change data capture answered with its 1,000-object cap, which does not say what it "
+                          "left out: asked again for each of 20 entities alone; every entity's own answer was "
+                          "below the cap, so complete"]
+
+
+def test_a_change_without_a_last_updated_time_passes_through_to_quarantine_without_moving_the_window():
+    cursor = cdc.start_cursor("2026-11-01T00:00:00Z", ["Invoice"])
+    objects = [("Invoice", {"Id": "9", "MetaData": {}}), env("Invoice", "10", "2026-11-01T01:00:00Z")]
+    step = cdc.step(cursor, objects, None)
+    assert [e["record"]["Id"] for e in step.records] == ["9", "10"]
+    assert step.watermark == {"since": "2026-11-01T01:00:00Z", "seen": {"Invoice": ["10"]}}
+    (target, record), = PLUGIN.split("cdc", step.records[0])
+    with pytest.raises(ValueError, match=r"Invoice 9 has no MetaData\.LastUpdatedTime"):
+        PLUGIN.to_raw(target, record)
 
 
 def test_deleted_objects_pass_through_as_tombstones():
     cursor = cdc.start_cursor("2026-11-01T00:00:00Z", ["Invoice"])
     deleted = ("Invoice", {"Id": "7", "status": "Deleted", "MetaData": {"LastUpdatedTime": "2026-11-02T00:00:00Z"}})
-    fresh, _, _, _ = cdc.advance(cursor, [deleted], None)
-    (target, record), = PLUGIN.split("cdc", fresh[0])
+    (target, record), = PLUGIN.split("cdc", cdc.step(cursor, [deleted], None).records[0])
     raw = PLUGIN.to_raw(target, record)
     assert target == "Invoice" and raw.deleted and raw.id == "7"
 

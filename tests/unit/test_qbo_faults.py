@@ -13,11 +13,20 @@ def verdict_of(recorded):
     return classify(Response(recorded.status, recorded.headers, recorded.body))
 
 
-def test_recorded_401_lowercase_fault_asks_to_reconnect():
+def test_recorded_401_lowercase_fault_asks_for_a_refreshed_token_not_a_reconnect():
+    # An access token lives an hour and may expire during a fetch: the client refreshes it and asks again;
+    # only a refused refresh token (invalid_grant, plugins/quickbooks/oauth.py) says "reconnect this company".
     (recorded,) = cassette("quickbooks/vcr/error/401.yml")
     verdict = verdict_of(recorded)
-    assert verdict.kind == "fail" and verdict.code == "3200"
-    assert "reconnect this company" in verdict.message
+    assert verdict.kind == "reauth" and verdict.code == "3200"
+    assert "refused the access token" in verdict.message and "reconnect" not in verdict.message
+
+
+def test_an_authorization_fault_fails_and_asks_to_reconnect():
+    body = b'{"Fault":{"Error":[{"Message":"AuthorizationFailure","Detail":"no access","code":"3100"}],' \
+           b'"type":"AUTHORIZATION"}}'
+    verdict = classify(Response(403, {"Content-Type": "application/json"}, body))
+    assert verdict.kind == "fail" and verdict.code == "3100" and "reconnect this company" in verdict.message
 
 
 @pytest.mark.parametrize("name", ["400.yml", "400_json.yml", "validation.yml", "500.yml"])

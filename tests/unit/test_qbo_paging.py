@@ -77,3 +77,13 @@ def test_paging_a_set_that_changes_between_pages_misses_nothing():
     assert set(got) == set(data)  # nothing skipped
     assert got.count("29") == 1  # the moved record arrives once
     assert got.count("2") == 2  # the changed record arrives again, as its new version
+
+
+def test_a_record_without_a_readable_last_updated_time_is_passed_on_and_does_not_move_the_keyset():
+    cursor = {"ts": "2026-01-01T10:00:00-08:00", "seen": []}
+    page = [rec("1", "2026-01-01T10:00:01-08:00"), {"Id": "2", "MetaData": {}}, {"Id": "3"},
+            {"Id": "4", "MetaData": {"LastUpdatedTime": "yesterday"}}]
+    fresh, watermark, done, dropped = advance(cursor, page, page_size=1000)
+    # Loading quarantines the three with their reason; the keyset goes on from the last readable one.
+    assert [r["Id"] for r in fresh] == ["1", "2", "3", "4"] and dropped == 0 and done
+    assert watermark == {"ts": "2026-01-01T10:00:01-08:00", "seen": ["1"]}

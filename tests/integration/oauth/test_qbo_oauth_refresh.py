@@ -231,3 +231,13 @@ def test_a_caller_that_waits_too_long_for_another_refresh_gets_a_transient_error
             bearer_token(made.connection)
     assert (caught.value.code, caught.value.transient) == ("refresh_lock_timeout", True)
     assert sim.token_calls == []
+
+
+def test_a_refused_access_token_is_refreshed_once_however_long_its_stored_expiry(sim: Sim, qbo_connection):
+    made = qbo_connection(sim, access_expires_in=timedelta(hours=1))
+    refused = bearer_token(made.connection)
+    assert sim.refresh_calls() == []  # the stored token looks good for an hour
+    fresh = bearer_token(made.connection, rejected=refused)
+    assert fresh != refused and sim.refresh_calls() == [200] and sim.query_status(fresh) == 200
+    # Another fetch refused the same token meanwhile: it takes the new one, without a second refresh.
+    assert bearer_token(made.connection, rejected=refused) == fresh and sim.refresh_calls() == [200]
