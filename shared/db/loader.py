@@ -147,14 +147,19 @@ def _statements(spec: TableSpec) -> _Statements:
     else:
         newer = sql.SQL("t.payload IS DISTINCT FROM EXCLUDED.payload AND t.updated_at <= EXCLUDED.updated_at")
     upsert = sql.SQL(
-        """WITH written AS (
+        """WITH already_gone AS (
+             -- A tombstone that lands on a tombstone (a delete the sweep found, then reported by the source
+             -- with its real time) refines the row but deletes nothing: it must not count as a delete again.
+             SELECT s.id FROM {stage} s JOIN {target} p ON p.connection_id = s.connection_id AND p.id = s.id
+             WHERE s.deleted_at IS NOT NULL AND p.deleted_at IS NOT NULL
+           ), written AS (
              INSERT INTO {target} AS t ({cols})
              SELECT DISTINCT ON (connection_id, id) {cols} FROM {stage}
              ORDER BY connection_id, id, {order_desc}, (deleted_at IS NOT NULL) DESC
              ON CONFLICT (connection_id, id) DO UPDATE SET {assignments}
              WHERE {newer}
              RETURNING id, (xmax = 0) AS inserted, (deleted_at IS NOT NULL) AS deleted)
-           SELECT id, inserted, deleted FROM written"""
+           SELECT id, inserted, deleted, id IN (SELECT id FROM already_gone) AS refined FROM written"""
     ).format(
         target=target,
         cols=ident_list,
@@ -268,12 +273,14 @@ def upsert_records(
                 copy.set_types(stmts.types)
                 for row in _rows(spec, connection_id, run_id, batch):
                     copy.write_row(row)
-            written = cur.execute(stmts.upsert).fetchall()
+            outcome = cur.execute(stmts.upsert).fetchall()
             cur.execute(stmts.truncate)
-        inserted = sum(1 for _, ins, dele in written if ins and not dele)
-        deleted = sum(1 for _, _, dele in written if dele)
-        totals.add(UpsertCounts(staged=len(batch), inserted=inserted, updated=len(written) - inserted - deleted,
-                                deleted=deleted))
+        written = [(rid, ins, dele) for rid, ins, dele, _ in outcome]
+        inserted = sum(1 for _, ins, dele, _ in outcome if ins and not dele)
+        deleted = sum(1 for _, _, dele, refined in outcome if dele and not refined)
+        refined = sum(1 for *_, refined in outcome if refined)
+        totals.add(UpsertCounts(staged=len(batch), inserted=inserted,
+                                updated=len(outcome) - inserted - deleted - refined, deleted=deleted))
         if spec.children and written:
             _replace_children(conn, spec, connection_id, _winners(spec, batch), written)
     return totals

@@ -99,6 +99,19 @@ def test_tombstone_keeps_last_payload_and_counts_as_deleted(conn):
     assert rows(conn)[0][3] is True
 
 
+def test_a_delete_reported_again_refines_the_tombstone_without_counting_another_delete(conn):
+    # A sweep tombstones the row without knowing when it went; the change feed later reports the delete.
+    load(conn, [invoice("1", 1, "12.34"), invoice("2", 1, "5.00")])
+    swept = load(conn, [invoice("1", 7, "0", deleted=True)])
+    assert swept.deleted == 1
+    reported = load(conn, [invoice("1", 9, "0", deleted=True), invoice("2", 9, "0", deleted=True)])
+    assert (reported.inserted, reported.updated, reported.deleted, reported.unchanged) == (0, 0, 1, 1)
+    deleted_at = conn.execute("SELECT deleted_at FROM qbo_invoice WHERE connection_id = 'loader-test' AND id = '1'")
+    assert deleted_at.fetchone()[0] == T0 + dt.timedelta(minutes=9)  # the reported time wins: it is newer
+    assert rows(conn) == [("1", Decimal("12.34"), 0, True, 'back\\slash "q" ☃'),
+                          ("2", Decimal("5.00"), 0, True, 'back\\slash "q" ☃')]
+
+
 def test_naive_timestamp_is_rejected_and_nothing_is_written(conn):
     bad = RawRecord(id="9", updated_at=dt.datetime(2026, 1, 1), payload={}, typed=(None,) * len(INVOICE.fields))
     with pytest.raises(ValueError, match="naive"):
