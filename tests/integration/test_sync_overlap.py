@@ -82,7 +82,8 @@ def test_an_all_sync_started_while_one_connection_syncs_skips_it_and_names_the_r
         synced_by_all = {r[0] for r in conn.execute(
             "SELECT DISTINCT connection_id FROM sync_run_streams WHERE run_id = %s", (all_run,))}
         recorded = conn.execute("SELECT status, errors FROM sync_runs WHERE run_id = %s", (all_run,)).fetchone()
-        left = conn.execute("SELECT count(*) FROM connection_leases").fetchone()[0]
+        left = conn.execute("SELECT count(*) FROM connection_leases WHERE run_id IN (%s, %s)",
+                            (one_run, all_run)).fetchone()[0]
     assert synced_by_all == {TWIN}
     assert recorded[0] == "partial" and recorded[1] == everything["output"]["errors"]
     assert left == 0  # both runs released what they held
