@@ -56,7 +56,12 @@ def parse_request(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
 
 async def start_sync(client: df.DurableOrchestrationClient, scope: str, mode: str, trigger: str,
                      options: dict[str, Any] | None = None) -> SyncStart:
-    """Start sync_all for the scope unless it (or an all-connections sync) is already running."""
+    """Start sync_all for the scope unless it (or an all-connections sync) is already running.
+
+    This check is the friendly 409 for the obvious cases, not the guarantee: it can race, and an "all" sync
+    may start while a one-connection sync runs. Each run claims a lease per connection in begin_sync
+    (shared/db/leases.py), so a connection another run holds is skipped and reported on the run.
+    """
     instance_id = instance_id_for(scope)
     for candidate in {instance_id, instance_id_for("all")}:
         status = await client.get_status(candidate)

@@ -18,14 +18,17 @@ def sync_all(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     base = {"run_id": run_id, "scope": request["scope"], "mode": mode,
             "trigger": request.get("trigger", "manual"), "instance_id": context.instance_id}
     try:
-        connection_ids = yield context.call_activity_with_retry("begin_sync", ACTIVITY_RETRY, base)
+        # begin_sync claims each connection's lease: one held by another run is skipped, and says by whom.
+        begun = yield context.call_activity_with_retry("begin_sync", ACTIVITY_RETRY, base)
     except Exception as exc:
         # The run could not even start (database down, unknown connection): record why, if we can.
         error = short_error(exc)
         context.set_custom_status({"run_id": run_id, "phase": "failed", "error": error})
         outcome = yield context.call_activity("finish_sync", {"run_id": run_id, "results": [], "error": error})
         return outcome
-    context.set_custom_status({"run_id": run_id, "phase": "syncing", "connections": connection_ids})
+    connection_ids, skipped = begun["connections"], begun["skipped"]
+    context.set_custom_status({"run_id": run_id, "phase": "syncing", "connections": connection_ids,
+                               "skipped": [s["connection_id"] for s in skipped]})
     children = [
         context.call_sub_orchestrator(
             "sync_connection",
@@ -34,7 +37,7 @@ def sync_all(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         )
         for cid in connection_ids
     ]
-    results = (yield context.task_all(children)) or []
+    results = ((yield context.task_all(children)) or []) + skipped
     outcome = yield context.call_activity_with_retry(
         "finish_sync", ACTIVITY_RETRY, {"run_id": run_id, "results": results}
     )

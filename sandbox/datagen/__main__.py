@@ -1,6 +1,9 @@
 """Serve a generated company through the QuickBooks simulator, or print what it holds.
 
-python -m sandbox.datagen --records 20000 --years 3 --seed 7 [--port 8762] [--summary]
+python -m sandbox.datagen --records 20000 --years 3 --seed 7 [--port 8761] [--summary]
+
+It serves on the QuickBooks simulator's port by default, where the app's QBO_BASE_URL points: stop that
+simulator first, or pass another --port and point the connection's base_url at it.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import logging
 from aiohttp import web
 
 from sandbox.datagen import generate_company
+from sandbox.ports import QUICKBOOKS_PORT
 from sandbox.quickbooks import SimClock, SimulatorState, create_app
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox.datagen", description=__doc__)
     parser.add_argument("--records", type=int, default=20_000, help="about this many transactions in all")
     parser.add_argument("--years", type=int, default=3)
@@ -23,10 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--realm", default="9130350000000009")
     parser.add_argument("--fiscal-start", help="FiscalYearStartMonth, e.g. April")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8762)
+    parser.add_argument("--port", type=int, default=QUICKBOOKS_PORT)
     parser.add_argument("--access-token", default="demo-access-token")
     parser.add_argument("--summary", action="store_true", help="print invoices per month and exit")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     company = generate_company(args.realm, args.seed, args.records, years=args.years,
                                fiscal_start_month=args.fiscal_start)
     print(", ".join(f"{entity} {count}" for entity, count in company.counts().items() if count), flush=True)

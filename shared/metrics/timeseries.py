@@ -34,10 +34,25 @@ def frequency(grain: str, fiscal_start: int = 1) -> str:
 
 @dataclass(frozen=True)
 class Forecast:
-    """Point forecasts with a central prediction interval of the given level, indexed by bucket start."""
+    """Point forecasts with a central prediction interval of the given level, indexed by bucket start.
+
+    The fit uses complete periods only (those ended by `as_of`). `excluded` lists the incomplete ones left
+    out, with their values so far: the current, partial period (and any later, future-dated bucket). The
+    forecast starts at the first period after the last complete one, so the current period is forecast whole.
+    """
 
     frame: pd.DataFrame  # columns: forecast, lower, upper
     level: float
+    as_of: dt.date | None = None
+    excluded: tuple[tuple[dt.date, float], ...] = ()
+
+    @property
+    def partial_period(self) -> str:
+        """What was done with the incomplete period, for a caller to show beside the numbers."""
+        if not self.excluded:
+            return "none: every bucket was complete"
+        return (f"excluded: {', '.join(d.isoformat() for d, _ in self.excluded)} not complete on "
+                f"{self.as_of}; forecast as a whole period instead")
 
 
 class SimpleTimeSeries:
@@ -111,28 +126,52 @@ class SimpleTimeSeries:
         return self._like(change.replace([np.inf, -np.inf], np.nan).dropna())
 
     # -- forecasting -----------------------------------------------------------------------------
-    def forecast(self, horizon: int, *, season_length: int | None = None, level: float = 0.95) -> Forecast:
-        """Linear trend (least squares) plus, with at least two seasons of history, additive seasonal
-        offsets; the interval is the regression's prediction interval widened by the seasonal fit."""
-        y = self.series.to_numpy(dtype=float)
+    def split_complete(self, as_of: dt.date) -> tuple[pd.Series, pd.Series]:
+        """(complete, incomplete) buckets on `as_of`: a bucket is complete once the day after it has begun."""
+        ends = self.series.index + pd.tseries.frequencies.to_offset(self.freq)
+        done = ends <= pd.Timestamp(as_of)
+        return self.series[done], self.series[~done]
+
+    def forecast(self, horizon: int, *, season_length: int | None = None, level: float = 0.95,
+                 as_of: dt.date | None = None) -> Forecast:
+        """Linear trend plus, with at least two seasons of history, additive seasonal offsets, fitted jointly
+        by least squares; the interval is the trend regression's prediction interval, with the noise measured
+        after the seasonal fit.
+
+        Only periods complete on `as_of` (default: today; pass the company's local date) are fitted: the
+        current, partial period is excluded rather than scaled (a few days say little about a whole month of
+        invoices, and a balance so far is not the period's closing balance), listed in `Forecast.excluded`
+        with its value so far, and forecast whole as the first row. Buckets are taken as consecutive: fill
+        gaps first.
+        """
+        as_of = as_of or dt.date.today()
+        history, excluded = self.split_complete(as_of)
+        y = history.to_numpy(dtype=float)
         n = len(y)
         if n < 3:
-            raise ValueError("a forecast needs at least 3 buckets of history")
+            raise ValueError(f"a forecast needs at least 3 complete buckets of history, got {n} complete on "
+                             f"{as_of} ({len(excluded)} incomplete left out)")
         t = np.arange(n, dtype=float)
-        slope, intercept = np.polyfit(t, y, 1)
-        residual = y - (intercept + slope * t)
-        seasonal = np.zeros(season_length or 1)
-        if season_length and n >= 2 * season_length:
-            seasonal = np.array([residual[i::season_length].mean() for i in range(season_length)])
-            residual = residual - seasonal[np.arange(n) % season_length]
-        params = 2 + (season_length - 1 if season_length and n >= 2 * season_length else 0)
+        seasons = season_length if season_length and season_length > 1 and n >= 2 * season_length else 1
+
+        def design(times: np.ndarray) -> np.ndarray:
+            # Intercept, slope and one offset per season but the first, fitted jointly: fitting the trend
+            # first would bias its slope by the season's shape (exact histories must be continued exactly).
+            phase = times.astype(int) % seasons
+            return np.column_stack([np.ones_like(times), times, *[(phase == k).astype(float)
+                                                                  for k in range(1, seasons)]])
+
+        coefficients = np.linalg.lstsq(design(t), y, rcond=None)[0]
+        residual = y - design(t) @ coefficients
+        params = 2 + seasons - 1
         sigma = float(np.sqrt((residual ** 2).sum() / max(1, n - params)))
         future = np.arange(n, n + horizon, dtype=float)
-        point = intercept + slope * future + seasonal[future.astype(int) % len(seasonal)]
+        point = design(future) @ coefficients
         sxx = float(((t - t.mean()) ** 2).sum())
         spread = sigma * np.sqrt(1 + 1 / n + (future - t.mean()) ** 2 / sxx)
         z = NormalDist().inv_cdf((1 + level) / 2)
-        index = pd.date_range(self.series.index[-1], periods=horizon + 1, freq=self.freq)[1:]
+        index = pd.date_range(history.index[-1], periods=horizon + 1, freq=self.freq)[1:]
         frame = pd.DataFrame({"forecast": point, "lower": point - z * spread, "upper": point + z * spread},
                              index=index)
-        return Forecast(frame=frame, level=level)
+        return Forecast(frame=frame, level=level, as_of=as_of,
+                        excluded=tuple((ts.date(), float(v)) for ts, v in excluded.items()))

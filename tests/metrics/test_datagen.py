@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+from pathlib import Path
 
 from plugins.quickbooks.plugin import QuickBooksPlugin
 from sandbox.datagen import generate_company
@@ -51,3 +52,20 @@ def test_every_record_parses_and_the_simulator_serves_it_with_voids_and_deletes(
     assert company.deleted and {t.entity for t in company.deleted} == {"Invoice"}
     state = SimulatorState(companies=[company])
     assert len(state.records("9130350000000123", "Invoice")) == len(company.records["Invoice"])
+
+
+def test_datagen_serves_on_the_quickbooks_simulators_port_where_the_app_looks_for_it():
+    from urllib.parse import urlsplit
+
+    from sandbox.datagen.__main__ import build_parser
+    from sandbox.monday.__main__ import _parser as monday_cli
+    from sandbox.ports import MONDAY_PORT, QUICKBOOKS_PORT
+    from sandbox.quickbooks.__main__ import _parser as quickbooks_cli
+    from shared.config import DEFAULT_QBO_BASE_URL
+
+    assert build_parser().get_default("port") == QUICKBOOKS_PORT
+    # Every other place that names the ports agrees with sandbox/ports.py.
+    assert quickbooks_cli().get_default("port") == urlsplit(DEFAULT_QBO_BASE_URL).port == QUICKBOOKS_PORT
+    assert monday_cli().get_default("port") == MONDAY_PORT != QUICKBOOKS_PORT
+    services = (Path(__file__).resolve().parents[2] / "scripts" / "services.sh").read_text()
+    assert f"\nQBO_PORT={QUICKBOOKS_PORT}\n" in services and f"\nMONDAY_PORT={MONDAY_PORT}\n" in services
