@@ -41,7 +41,8 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         connection = get_connection(conn, request["connection_id"])
         plugin = load_plugin(connection.plugin)
         plan = plugin.plan(connection, request["mode"], get_watermarks(conn, connection.connection_id),
-                           runs.calls_this_month(conn, connection.plugin), int(request.get("phase", 0)))
+                           runs.calls_this_month(conn, connection.plugin), int(request.get("phase", 0)),
+                           failed=request.get("failed") or {})
         for stream_plan in plan.streams:
             runs.begin_stream(conn, request["run_id"], connection.connection_id, stream_plan.stream)
         runs.add_notes(conn, request["run_id"], connection.connection_id, plan.notes)

@@ -27,7 +27,9 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
         for phase in range(MAX_PHASES):
             plan = yield context.call_activity_with_retry(
                 "plan_streams", ACTIVITY_RETRY,
-                {"run_id": run_id, "connection_id": connection_id, "mode": request["mode"], "phase": phase},
+                {"run_id": run_id, "connection_id": connection_id, "mode": request["mode"], "phase": phase,
+                 "failed": {r["stream"]: r.get("error") or "no reason given" for r in results
+                            if r.get("status") != "succeeded"}},
             )
             if plan["refused"]:
                 return {"connection_id": connection_id, "status": "failed", "error": plan["refused"]}

@@ -7,7 +7,7 @@ record into the tables it loads into, and turns each part into a RawRecord.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,7 +61,10 @@ class SourcePlugin(Protocol):
     name: str
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int, phase: int = 0) -> Plan: ...
+             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
+        """What to read in this phase of a run; `failed` names the streams of earlier phases of the same run
+        that failed, with their errors, so a later phase leaves out only what depends on them (and says so)."""
+        ...
 
     async def open_api(self, connection: Connection, session: Any) -> ApiClient:
         """A client for this connection (credentials resolved now, e.g. a fresh OAuth access token)."""

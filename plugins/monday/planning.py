@@ -11,10 +11,11 @@ last complete chain (each board stream costs calls against a daily cap of 1,000 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from plugins.base import Plan, StreamPlan
-from plugins.monday import items, lists, outcomes, usage
+from plugins.monday import items, lists, usage
 from plugins.monday.catalog import BoardInfo, load_boards, status_context
 from plugins.monday.settings import MondaySettings
 
@@ -83,9 +84,11 @@ def _failure_notes(failures: dict[str, str]) -> list[str]:
             for stream in NOT_REFRESHED if stream in failures]
 
 
-def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]]) -> Plan:
+def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
+                failed: Mapping[str, str]) -> Plan:
+    """One item stream per board; `failed` is how the account phase of this run ended ({stream: error})."""
     boards = load_boards(settings.connection_id)
-    failures = outcomes.account_failures(settings.connection_id)
+    failures = dict(failed)
     plans: list[StreamPlan] = []
     skipped = 0
     for board_id in _selected(settings, boards):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -39,14 +39,14 @@ class MondayPlugin(BasePlugin):
 
     # -- what to read -------------------------------------------------------------------------------------------
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int, phase: int = 0) -> Plan:
+             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
         try:
             settings = read_settings(connection)
         except ValueError as exc:
             return Plan(streams=[], refused=str(exc))
         if phase == 0:
             return planning.account_phase(settings, mode, watermarks)
-        return planning.items_phase(settings, mode, watermarks)
+        return planning.items_phase(settings, mode, watermarks, failed or {})
 
     def sweep_scope(self, stream: str) -> dict[str, dict[str, str]]:
         """A complete read of a board covers that board's items only; the account streams cover their tables."""

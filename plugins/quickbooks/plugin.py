@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -57,7 +58,7 @@ class QuickBooksPlugin(BasePlugin):
         return list(wanted)
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int, phase: int = 0) -> Plan:
+             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
         refusal = _quota_refusal(connection, calls_this_month)
         if refusal:
             return Plan(streams=[], refused=refusal)
@@ -65,6 +66,9 @@ class QuickBooksPlugin(BasePlugin):
         cdc_mark = watermarks.get(CDC_STREAM)
         notes: list[str] = []
         if phase > 0:
+            if CDC_STREAM in (failed or {}):
+                # Its stored watermark is not this run's: the next run asks the change feed again from there.
+                return Plan(streams=[])
             return _after_cdc_plan(cdc_mark or {})
         if mode == "incremental" and cdc_mark and cdc.is_fresh(cdc_mark.get("since"), dt.datetime.now(dt.UTC)):
             by_cdc = [e for e in entities if STREAMS[e].cdc]
@@ -271,7 +275,7 @@ def _quota_refusal(connection: Connection, calls_this_month: int) -> str | None:
 def _after_cdc_plan(cdc_mark: dict[str, Any]) -> Plan:
     """The phase after the CDC stream: complete reads (with a delete sweep) of the entities that were at the
     cap on their own, and a note on the run whenever the cap was hit. The stored CDC watermark is the one
-    this run's CDC stream just wrote (a failed stream ends the run before this phase)."""
+    this run's CDC stream just wrote (the phase is not planned when that stream failed)."""
     note = cdc.cap_note(cdc_mark)
     reads = list(cdc_mark.get("complete_reads") or []) if note else []
     streams = [StreamPlan(entity, paging.start_cursor(None), sweep=True) for entity in reads if entity in STREAMS]

@@ -22,14 +22,10 @@ BOARDS = {
 }
 
 
-FAILED: dict[str, str] = {}  # how this run's account phase ended: {stream: error}
-
-
 @pytest.fixture(autouse=True)
 def catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(planning, "load_boards", lambda connection_id: BOARDS)
     monkeypatch.setattr(planning.usage, "calls_today", lambda account_key: 0)
-    monkeypatch.setattr(planning.outcomes, "account_failures", lambda connection_id: dict(FAILED))
 
 
 def connection(**config) -> Connection:
@@ -119,18 +115,15 @@ def test_the_boards_left_unread_are_all_named_over_as_many_notes_as_it_takes():
     assert re.findall(r"\b\d{11}\b", " ".join(notes)) == ids
 
 
-def test_a_failed_directory_leaves_every_board_planned_and_says_what_was_not_synced(monkeypatch):
-    monkeypatch.setitem(FAILED, "directory", "USER_UNAUTHORIZED: no users:read")
-    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1)
+def test_a_failed_directory_leaves_every_board_planned_and_says_what_was_not_synced():
+    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1, failed={"directory": "USER_UNAUTHORIZED: no users:read"})
     assert [p.stream for p in plan.streams] == ["items:1", "items:11", "items:2", "items:22"]
     assert plan.notes == ["workspaces, users, teams and tags not synced: the directory stream failed "
                           "(USER_UNAUTHORIZED: no users:read)"]
 
 
-def test_a_failed_boards_stream_plans_no_items_and_names_each_board_it_would_have_read(monkeypatch):
-    monkeypatch.setitem(FAILED, "boards", "HTTP 500")
-    monkeypatch.setitem(FAILED, "updates", "timeout")
-    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1)
+def test_a_failed_boards_stream_plans_no_items_and_names_each_board_it_would_have_read():
+    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1, failed={"boards": "HTTP 500", "updates": "timeout"})
     assert plan.streams == []
     assert plan.notes == ["items of 4 boards not synced: the boards stream failed (HTTP 500); boards 1, 11, 2, 22",
                           "updates not synced: the updates stream failed (timeout)"]

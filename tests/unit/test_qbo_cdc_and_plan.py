@@ -172,3 +172,11 @@ def test_reports_cover_two_years_on_a_complete_read_and_the_latest_window_after(
         assert months <= 6
     no_reports = Connection("qbo-x", "quickbooks", "X", {**CONN.config, "reports": False})
     assert "reports" not in {p.stream for p in PLUGIN.plan(no_reports, "full", {}, 0).streams}
+
+
+def test_no_complete_reads_follow_a_cdc_stream_that_failed_in_this_run():
+    # The stored watermark is then an earlier run's, cap and all: the next run asks the change feed again.
+    mark = {"since": now_iso(1), "seen": {}, "cap": {"entities_asked_alone": 3, "at_cap": ["Invoice"]},
+            "complete_reads": ["Invoice"], "pending": {"since": now_iso(0), "seen": {}}}
+    then = PLUGIN.plan(CONN, "incremental", {"cdc": mark}, calls_this_month=0, phase=1, failed={"cdc": "HTTP 500"})
+    assert then.streams == [] and then.context == {} and then.notes == []
