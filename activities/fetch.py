@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from plugins.base import load_plugin
+from plugins import registry
 from shared.config import load_settings
 from shared.db import runs
 from shared.db.connect import connect
@@ -22,7 +22,7 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     run_id, connection_id, stream = request["run_id"], request["connection_id"], request["stream"]
     with connect() as conn:
         connection = get_connection(conn, connection_id)
-    plugin = load_plugin(connection.plugin)
+    plugin = registry.get(connection.plugin)
     landing = LandingZone(settings.storage_connection, settings.landing_container)
     cursor: dict[str, Any] | None = request["cursor"]
     sequence = int(request.get("sequence", 0))

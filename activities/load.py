@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from plugins.base import SourcePlugin, load_plugin
+from plugins import registry
+from plugins.base import SourcePlugin
 from shared.config import load_settings
 from shared.db import runs
 from shared.db.connect import connect
@@ -61,7 +62,7 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
     pages_loaded = quarantined = 0
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
-        plugin = load_plugin(connection.plugin)
+        plugin = registry.get(connection.plugin)
         for page in request["pages"]:
             first_time = conn.execute(
                 """INSERT INTO loaded_pages (page_ref, run_id, records) VALUES (%s, %s, %s)

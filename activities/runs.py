@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.base import load_plugin
+from plugins import registry
 from shared.db import leases, runs
 from shared.db.connect import connect
 from shared.db.connections import connections_in_scope, get_connection, get_watermarks, set_watermark
@@ -39,7 +39,7 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     """The plugin's plan for one connection: its streams and where each starts, or why it must not run."""
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, request["connection_id"])
-        plugin = load_plugin(connection.plugin)
+        plugin = registry.get(connection.plugin)
         plan = plugin.plan(connection, request["mode"], get_watermarks(conn, connection.connection_id),
                            runs.calls_this_month(conn, connection.plugin), int(request.get("phase", 0)),
                            failed=request.get("failed") or {})
@@ -60,7 +60,7 @@ def finish_connection(request: dict[str, Any]) -> dict[str, Any]:
     """After every stream of a connection succeeded: store the watermarks the plugin derives from the run."""
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, request["connection_id"])
-        plugin = load_plugin(connection.plugin)
+        plugin = registry.get(connection.plugin)
         marks = plugin.after_run(connection, request.get("context") or {}, request.get("results") or [])
         for stream, watermark in marks.items():
             set_watermark(conn, connection.connection_id, stream, watermark, request["run_id"])

@@ -13,7 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from plugins.base import SourcePlugin, load_plugin
+from plugins import registry
+from plugins.base import SourcePlugin
 from shared.config import load_settings
 from shared.db import runs
 from shared.db.connect import connect
@@ -90,7 +91,7 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
     landing = LandingZone(settings.storage_connection, settings.landing_container)
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
-        plugin = load_plugin(connection.plugin)
+        plugin = registry.get(connection.plugin)
         seen, complete = _seen_ids(conn, plugin, landing, run_id, connection_id, stream)
         if not complete:
             return {"deleted": 0, "skipped": 1}

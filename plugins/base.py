@@ -106,17 +106,4 @@ class BasePlugin:
         return None
 
 
-def load_plugin(name: str) -> SourcePlugin:
-    """The plugin package `plugins.<name>` exposes PLUGIN; no central registry to edit."""
-    import importlib
-
-    if not name.isidentifier():
-        raise ValueError(f"Plugin name {name!r} is not a valid package name")
-    try:
-        module = importlib.import_module(f"plugins.{name}")
-    except ModuleNotFoundError as exc:
-        raise ValueError(f"No plugin named {name!r} (expected package plugins/{name}/)") from exc
-    return module.PLUGIN
-
-
-__all__ = ["BasePlugin", "Connection", "Page", "Plan", "SourcePlugin", "StreamPlan", "load_plugin"]
+__all__ = ["BasePlugin", "Connection", "Page", "Plan", "SourcePlugin", "StreamPlan"]
