@@ -1,4 +1,4 @@
-"""Composition root: the Durable Functions app with one blueprint per area."""
+"""Composition root: the Durable Functions app with one blueprint per area and each plugin's own routes."""
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -6,6 +6,7 @@ import azure.functions as func
 import activities
 import api
 import orchestrators
+from plugins import registry
 from shared.telemetry import configure_telemetry
 
 configure_telemetry()
@@ -14,3 +15,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(orchestrators.bp)
 app.register_functions(activities.bp)
 app.register_functions(api.bp)
+# A source's routes (e.g. OAuth consent) live in its plugin; routes without an auth level get the app's.
+for plugin in registry.installed():
+    if plugin.blueprint is not None:
+        app.register_functions(plugin.blueprint)

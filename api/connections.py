@@ -1,56 +1,33 @@
-"""Connections: GET /api/connections lists them with what needs attention; QuickBooks consent endpoints.
+"""Connections: GET /api/connections lists them with what needs attention.
 
-The consent pages are thin: the flow itself lives in plugins/quickbooks/consent.py (also used by the CLI).
+Connecting an account (e.g. an OAuth consent) is the plugin's own route, registered from the plugin registry.
 """
 
 from __future__ import annotations
 
-import html
-import importlib
 import json
-import logging
 from typing import Any
 
 import azure.functions as func
 import psycopg
 
 from api.blueprint import bp
-from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
-from shared.crypto import CryptoError
+from plugins import registry
 from shared.db.connect import connect
-from shared.http import ApiError
-from shared.oauth_states import InvalidState
-from shared.secrets import SecretNotFound
 from shared.tokens import TokenInfo, load_info
-
-log = logging.getLogger(__name__)
-
-CALLBACK_ROUTE = "connections/quickbooks/callback"
-# Errors the person at the browser can fix by starting again; anything else is the operator's problem.
-_USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
 
 
 def _json(body: Any, status: int = 200) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
 
 
-def _message(exc: Exception) -> str:
-    return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-
-
 def _plugin_warnings(plugin: str, info: TokenInfo) -> list[str]:
-    """A plugin with OAuth exposes connection_warnings in plugins/<name>/oauth.py; no registry to edit."""
-    if not plugin.isidentifier():
-        return []
-    name = f"plugins.{plugin}.oauth"
+    """The plugin's warnings about the stored tokens; a connection whose plugin is not installed has none."""
     try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name not in (name, f"plugins.{plugin}"):
-            raise  # the module exists but is broken: say so rather than hide its warnings
+        found = registry.get(plugin)
+    except registry.UnknownPlugin:
         return []
-    warn = getattr(module, "connection_warnings", None)
-    return list(warn(info)) if warn else []
+    return list(found.connection_warnings(info))
 
 
 def list_connections(conn: psycopg.Connection) -> list[dict[str, Any]]:
@@ -79,50 +56,3 @@ def list_connections(conn: psycopg.Connection) -> list[dict[str, Any]]:
 def list_connections_http(req: func.HttpRequest) -> func.HttpResponse:
     with connect() as conn:
         return _json({"connections": list_connections(conn)})
-
-
-def _callback_url(req: func.HttpRequest) -> str:
-    return req.url.split("/api/")[0] + "/api/" + CALLBACK_ROUTE
-
-
-@bp.route(route="connections/quickbooks/authorize", methods=["GET"])
-def authorize_quickbooks_http(req: func.HttpRequest) -> func.HttpResponse:
-    connection_id = req.params.get("connection_id", "")
-    environment = req.params.get("environment", "production")
-    redirect_uri = req.params.get("redirect_uri") or _callback_url(req)
-    try:
-        url = begin_consent(connection_id, environment, redirect_uri)
-    except (ConsentError, ValueError) as exc:
-        return _json({"error": str(exc)}, 400)
-    except (CryptoError, SecretNotFound) as exc:
-        return _json({"error": _message(exc)}, 500)
-    return func.HttpResponse(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
-
-
-def _page(req: func.HttpRequest, status: int, title: str, text: str, extra: dict[str, Any]) -> func.HttpResponse:
-    if "application/json" in (req.headers.get("Accept") or ""):
-        return _json({"message": text, **extra}, status)
-    body = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-            f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>")
-    return func.HttpResponse(body, status_code=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
-
-
-# Anonymous: Intuit redirects the user's browser here without a function key; the one-time state protects it.
-@bp.route(route=CALLBACK_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def quickbooks_callback_http(req: func.HttpRequest) -> func.HttpResponse:
-    params = req.params
-    try:
-        done = complete_consent(params.get("code", ""), params.get("state", ""), params.get("realmId", ""),
-                                error=params.get("error"))
-    except (ConsentError, InvalidState, ValueError) as exc:
-        return _page(req, 400, "Not connected", str(exc), {"error": str(exc)})
-    except ApiError as exc:
-        status = 400 if exc.code in _USER_ERRORS else 502
-        return _page(req, status, "Not connected", str(exc), {"error": str(exc)})
-    except (CryptoError, SecretNotFound) as exc:
-        log.error("QuickBooks consent cannot complete: %s", _message(exc))
-        return _page(req, 500, "Not connected", "The app is not fully configured; ask its operator.",
-                     {"error": "server configuration"})
-    text = f"QuickBooks company {done.realm_id} is connected as {done.connection_id}. You can close this window."
-    return _page(req, 200, "Connected", text, {"connected": True, "connection_id": done.connection_id,
-                                               "realm_id": done.realm_id, "environment": done.environment})

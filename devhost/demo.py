@@ -1,6 +1,6 @@
-"""`make demo`: a full sync of the demo QuickBooks company and the demo monday.com account into PostgreSQL.
+"""`make demo`: a full sync of every installed plugin's demo connections into PostgreSQL.
 
-Both run through the local Durable host against the project's simulators.
+They run through the local Durable host against the project's simulators; each plugin says which (its demo()).
 
 Prints live progress per stream, then per-stream counts, elapsed time and how to look at the data.
 Run again after a kill: the interrupted sync is resumed from the local host's store.
@@ -18,48 +18,31 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from plugins import registry
+from plugins.base import DemoSource
 from shared.config import load_settings
 from shared.db import runs
 from shared.db.connect import connect
-from shared.db.connections import Connection, upsert_connection
+from shared.db.connections import upsert_connection
 from shared.db.migrate import migrate
+from shared.secrets import env_name
 
-DEMO_CONNECTION = "qbo-demo"
-MONDAY_CONNECTION = "monday-demo"
-MONDAY_TOKEN_SECRET = "monday-demo-token"
-MONDAY_TOKEN = "demo-monday-token"  # the monday simulator's demo credential, not a real secret
-DEMO_REALM = "9130350000000001"
-DEMO_TOKEN_SECRET = "qbo-demo-access-token"
-DEMO_TOKEN = "demo-access-token"  # the simulator's demo credential, not a real secret
 STORE = Path(".local/devhost.sqlite")
 TERMINAL = {"Completed", "Failed", "Terminated"}
 
 
-def demo_connection(base_url: str, realm: str = DEMO_REALM, **extra: Any) -> Connection:
-    return Connection(
-        connection_id=DEMO_CONNECTION,
-        plugin="quickbooks",
-        display_name="Demo company (QuickBooks simulator)",
-        config={"realm_id": realm, "base_url": base_url, "access_token_secret": DEMO_TOKEN_SECRET, **extra},
-    )
+def demo_sources() -> list[DemoSource]:
+    """What each installed plugin syncs in the demo, in the registry's order."""
+    return [source for plugin in registry.installed() if (source := plugin.demo()) is not None]
 
 
-def monday_connection(base_url: str) -> Connection:
-    return Connection(
-        connection_id=MONDAY_CONNECTION,
-        plugin="monday",
-        display_name="Demo account (monday.com simulator)",
-        config={"api_token_secret": MONDAY_TOKEN_SECRET, "base_url": base_url, "plan": "standard"},
-    )
-
-
-def check_simulator(base_url: str) -> None:
+def check_simulator(base_url: str, label: str) -> None:
     try:
         with urllib.request.urlopen(f"{base_url}/_sim/health", timeout=5) as response:
             response.read()
     except (urllib.error.URLError, OSError) as exc:
         raise SystemExit(
-            f"The QuickBooks simulator does not answer at {base_url} ({exc}).\n"
+            f"The {label} simulator does not answer at {base_url} ({exc}).\n"
             "Start the local services with `make services` (make demo does this for you)."
         ) from None
 
@@ -107,7 +90,8 @@ def watch(host: Any, instance_id: str, run_id: str, *, interval: float = 0.5, ou
             return status
 
 
-def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout) -> int:
+def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout,
+           sources: list[DemoSource] | None = None) -> int:
     with connect() as conn:
         summary = runs.run_summary(conn, run_id)
     if summary is None:
@@ -136,12 +120,12 @@ def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout) 
     for error in summary["errors"]:
         print(f"error: {error}", file=out)
     dsn = load_settings().pg_dsn
+    queries = [f"SELECT stream, fetched, inserted, updated, api_calls FROM sync_run_streams WHERE run_id = '{run_id}'",
+               *(query for source in (demo_sources() if sources is None else sources) for query in source.queries),
+               "SELECT metric, bucket, value FROM metric_points WHERE grain = 'month' ORDER BY metric, bucket"]
+    looks = "".join(f'\n  psql "{dsn}" -c "{query}"' for query in queries)
     print(f"""
-Look at the data:
-  psql "{dsn}" -c "SELECT stream, fetched, inserted, updated, api_calls FROM sync_run_streams WHERE run_id = '{run_id}'"
-  psql "{dsn}" -c "SELECT id, doc_number, txn_date, total_amt, balance FROM qbo_invoice ORDER BY txn_date DESC LIMIT 10"
-  psql "{dsn}" -c "SELECT board_id, count(*), count(*) FILTER (WHERE is_done) AS done FROM monday_item GROUP BY 1"
-  psql "{dsn}" -c "SELECT metric, bucket, value FROM metric_points WHERE grain = 'month' ORDER BY metric, bucket"
+Look at the data:{looks}
   .venv/bin/python -m devhost --store {STORE} status {status.get('instanceId', '')}   # the orchestration
   make demo-incremental   # fetch only what changed since""", file=out)
     return 0 if summary["status"] == "succeeded" else 1
@@ -153,17 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, default=STORE, help="the local Durable host's state file")
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("SECRET_QBO_DEMO_ACCESS_TOKEN", DEMO_TOKEN)
-    os.environ.setdefault("SECRET_MONDAY_DEMO_TOKEN", MONDAY_TOKEN)
-    settings = load_settings()
-    monday_url = os.environ.get("MONDAY_BASE_URL", "http://127.0.0.1:8762")
-    check_simulator(settings.qbo_base_url)
-    check_simulator(monday_url)
+    sources = demo_sources()
+    for source in sources:
+        for secret, value in source.secrets.items():
+            os.environ.setdefault(env_name(secret), value)
+    for source in sources:
+        check_simulator(source.simulator_url, source.label)
+    connections = [c for source in sources for c in source.connections]
     with connect() as conn:
         applied = migrate(conn)
         with conn.transaction():
-            upsert_connection(conn, demo_connection(settings.qbo_base_url))
-            upsert_connection(conn, monday_connection(monday_url))
+            for connection in connections:
+                upsert_connection(conn, connection)
     if applied:
         print(f"Database ready ({len(applied)} migrations applied).")
 
@@ -176,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     host.start()
     try:
         instance_id, run_id = start_or_resume(host, args.mode)
-        print(f"Sync {run_id} ({args.mode}) of {DEMO_CONNECTION} and {MONDAY_CONNECTION} running as {instance_id}:")
+        names = " and ".join(c.connection_id for c in connections)
+        print(f"Sync {run_id} ({args.mode}) of {names} running as {instance_id}:")
         status = watch(host, instance_id, run_id)
     finally:
         host.stop()
-    return report(run_id, time.monotonic() - started, status)
+    return report(run_id, time.monotonic() - started, status, sources=sources)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,22 @@ from typing import Any, Protocol
 from shared.db.connections import Connection
 from shared.db.loader import RawRecord, TableSpec
 from shared.http import ApiClient
+from shared.tokens import TokenInfo
+
+
+@dataclass(frozen=True)
+class DemoSource:
+    """How `make demo` syncs a source against its local simulator (simulators are never deployed).
+
+    secrets: name -> the simulator's demo credential (not a real secret), set only where nothing else is;
+    queries: SQL the demo suggests for looking at the source's data.
+    """
+
+    label: str
+    simulator_url: str
+    connections: tuple[Connection, ...]
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    queries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,9 +107,27 @@ class SourcePlugin(Protocol):
         """Watermarks to store once every stream of the run succeeded."""
         ...
 
+    # Optional: BasePlugin gives each a default (no routes, no warnings, not in the demo).
+    blueprint: Any
+
+    def connection_warnings(self, info: TokenInfo) -> list[str]: ...
+
+    def demo(self) -> DemoSource | None: ...
+
 
 class BasePlugin:
     """Defaults a plugin may inherit."""
+
+    # The plugin's own HTTP routes (an azure.functions Blueprint, e.g. OAuth consent); function_app registers it.
+    blueprint: Any = None
+
+    def connection_warnings(self, info: TokenInfo) -> list[str]:
+        """What needs attention soon about a connection's stored OAuth tokens (e.g. a consent about to lapse)."""
+        return []
+
+    def demo(self) -> DemoSource | None:
+        """The demo connections against this source's simulator; None: the demo leaves the source out."""
+        return None
 
     def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
         return ((stream, record),)
@@ -106,4 +140,4 @@ class BasePlugin:
         return None
 
 
-__all__ = ["BasePlugin", "Connection", "Page", "Plan", "SourcePlugin", "StreamPlan"]
+__all__ = ["BasePlugin", "Connection", "DemoSource", "Page", "Plan", "SourcePlugin", "StreamPlan"]

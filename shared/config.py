@@ -14,27 +14,21 @@ DEFAULT_STORAGE = (
     "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 )
-DEFAULT_QBO_BASE_URL = "http://127.0.0.1:8761"
-# Not loopback: without a connection-level token_url/base_url, tokens are exchanged with Intuit itself.
-DEFAULT_QBO_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the app reads from its environment, in one place."""
+    """What the core of the app reads from its environment (each plugin reads its own: plugins/<name>/settings.py)."""
 
     pg_dsn: str
     storage_connection: str
     landing_container: str
-    qbo_base_url: str
-    qbo_minor_version: int
     load_batch_rows: int
     pages_per_fetch: int
-    iterations_before_continue_as_new: int
-    qbo_token_url: str = DEFAULT_QBO_TOKEN_URL
 
 
-def _int(name: str, default: int) -> int:
+def int_setting(name: str, default: int) -> int:
+    """A whole-number app setting; empty or unset: the default."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -55,17 +49,10 @@ def _storage_connection() -> str:
 
 def load_settings() -> Settings:
     """Read the settings now (not at import), so tests and the local host can set the environment first."""
-    minor = _int("QBO_MINOR_VERSION", 75)
-    if minor < 75:
-        raise ValueError("QBO_MINOR_VERSION must be 75 or later: minor versions 1-74 were retired on 2025-08-01")
     return Settings(
         pg_dsn=os.environ.get("BIZ_PG_DSN") or DEFAULT_PG_DSN,
         storage_connection=_storage_connection(),
         landing_container=os.environ.get("LANDING_CONTAINER") or "landing",
-        qbo_base_url=(os.environ.get("QBO_BASE_URL") or DEFAULT_QBO_BASE_URL).rstrip("/"),
-        qbo_minor_version=minor,
-        load_batch_rows=_int("LOAD_BATCH_ROWS", 5000),
-        pages_per_fetch=_int("PAGES_PER_FETCH", 2),
-        iterations_before_continue_as_new=_int("ITERATIONS_BEFORE_CONTINUE_AS_NEW", 20),
-        qbo_token_url=os.environ.get("QBO_TOKEN_URL") or DEFAULT_QBO_TOKEN_URL,
+        load_batch_rows=int_setting("LOAD_BATCH_ROWS", 5000),
+        pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),
     )

@@ -16,17 +16,18 @@ class SecretsProvider(Protocol):
     def get(self, name: str) -> str: ...
 
 
-def _env_name(name: str) -> str:
+def env_name(name: str) -> str:
+    """The local setting that holds secret `name`."""
     return "SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 class EnvSecrets:
-    """Local machine: secret `qbo-demo-token` is read from env SECRET_QBO_DEMO_TOKEN (local.settings.json)."""
+    """Local machine: secret `acme-api-token` is read from env SECRET_ACME_API_TOKEN (local.settings.json)."""
 
     def get(self, name: str) -> str:
-        value = os.environ.get(_env_name(name))
+        value = os.environ.get(env_name(name))
         if not value:
-            raise SecretNotFound(f"Secret {name!r} is not set: define {_env_name(name)} in local.settings.json")
+            raise SecretNotFound(f"Secret {name!r} is not set: define {env_name(name)} in local.settings.json")
         return value
 
 

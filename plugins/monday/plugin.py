@@ -10,10 +10,11 @@ from typing import Any
 
 import aiohttp
 
-from plugins.base import BasePlugin, Connection, Page, Plan
+from plugins.base import BasePlugin, Connection, DemoSource, Page, Plan
 from plugins.monday import items, lists, planning, usage
 from plugins.monday.budget import AccountBudget, CallGate, DailyCounter
 from plugins.monday.client import MondayClient, classifier_for
+from plugins.monday.demo import demo_source
 from plugins.monday.settings import MondaySettings, read_settings
 from plugins.monday.tables import TABLES, split_board
 from shared.db.loader import RawRecord, TableSpec
@@ -108,3 +109,6 @@ class MondayPlugin(BasePlugin):
         if stream not in TABLES:
             raise ValueError(f"monday has no table for {stream!r}")
         return TABLES[stream].row(record)
+
+    def demo(self) -> DemoSource:
+        return demo_source()

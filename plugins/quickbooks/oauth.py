@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.config import load_settings
+from plugins.quickbooks.settings import TOKEN_PATH as TOKEN_PATH  # re-exported: the endpoint this module speaks to
+from plugins.quickbooks.settings import token_url
 from shared.db.connect import connect
 from shared.db.connections import Connection
 from shared.http import ApiError
@@ -23,7 +24,6 @@ from shared.secrets import secrets_provider
 from shared.tokens import DEFAULT_SKEW, TokenInfo, TokenSet, refresh_if_needed, utcnow
 
 AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
-TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 SCOPE = "com.intuit.quickbooks.accounting"
 ENVIRONMENTS = ("sandbox", "production")
 CLIENT_ID_SECRET = "qbo-client-id"
@@ -41,15 +41,6 @@ _HINTS = {
     "invalid_grant": "the token or authorization code was refused (expired, already used, or revoked)",
     "invalid_client": f"check the app's client id and secret (secrets {CLIENT_ID_SECRET}, {CLIENT_SECRET_SECRET})",
 }
-
-
-def token_url(config: Mapping[str, Any]) -> str:
-    """The connection's `token_url`, else its `base_url` (the simulator) + the token path, else QBO_TOKEN_URL/Intuit."""
-    if config.get("token_url"):
-        return str(config["token_url"])
-    if config.get("base_url"):
-        return str(config["base_url"]).rstrip("/") + TOKEN_PATH
-    return load_settings().qbo_token_url
 
 
 def client_id(config: Mapping[str, Any]) -> str:

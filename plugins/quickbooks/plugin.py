@@ -4,32 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from plugins.base import BasePlugin, Connection, Page, Plan, StreamPlan
+from plugins.base import BasePlugin, Connection, DemoSource, Page, Plan, StreamPlan
 from plugins.quickbooks import cdc, faults, paging, reports
+from plugins.quickbooks.demo import demo_source
 from plugins.quickbooks.fields import parse_ts
+from plugins.quickbooks.settings import QuickBooksSettings, read_settings
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
-from shared.config import load_settings
 from shared.db.loader import RawRecord, TableSpec
 from shared.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
 from shared.secrets import secrets_provider
+from shared.tokens import TokenInfo
 
 # Intuit's limits per realm are 10 requests/s and 500/min. Stay below them with a longer window: requests
 # arrive later than we send them (by varying amounts), so the service's windows and ours never line up, and a
 # 429 costs a 60-second wait.
 REALM_LIMITS = [(8, 1.25), (450, 60.0)]
-BASE_URLS = {
-    "production": "https://quickbooks.api.intuit.com",
-    "sandbox": "https://sandbox-quickbooks.api.intuit.com",
-}
-MONTHLY_READ_QUOTA = 500_000
-QUOTA_STOP_SHARE = 0.9
 CDC_STREAM = "cdc"
 REPORTS_STREAM = "reports"
 REPORT = "Report"  # the table stream the reports stream loads into
@@ -59,7 +54,11 @@ class QuickBooksPlugin(BasePlugin):
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
              calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
-        refusal = _quota_refusal(connection, calls_this_month)
+        try:
+            settings = read_settings(connection)
+        except ValueError as exc:
+            return Plan(streams=[], refused=str(exc))
+        refusal = _quota_refusal(settings, calls_this_month)
         if refusal:
             return Plan(streams=[], refused=refusal)
         entities = self._entities(connection)
@@ -214,6 +213,22 @@ class QuickBooksPlugin(BasePlugin):
             deleted=deleted,
         )
 
+    # -- beyond syncing: its consent pages, token warnings and demo company --------------------------
+    @property
+    def blueprint(self) -> Any:
+        # Imported on demand: the Functions API is needed only where the app registers routes.
+        from plugins.quickbooks.routes import bp
+
+        return bp
+
+    def connection_warnings(self, info: TokenInfo) -> list[str]:
+        from plugins.quickbooks.oauth import connection_warnings
+
+        return connection_warnings(info)
+
+    def demo(self) -> DemoSource:
+        return demo_source()
+
 
 def _realm(connection: Connection) -> str:
     realm = str(connection.config.get("realm_id", ""))
@@ -222,22 +237,10 @@ def _realm(connection: Connection) -> str:
     return realm
 
 
-def _base_url(connection: Connection) -> str:
-    configured = connection.config.get("base_url") or os.environ.get("QBO_BASE_URL")
-    if configured:
-        return str(configured).rstrip("/")
-    environment = connection.config.get("environment", "production")
-    if environment not in BASE_URLS:
-        raise ValueError(f"Connection {connection.connection_id}: environment must be sandbox or production")
-    return BASE_URLS[environment]
-
-
 def _url(connection: Connection, endpoint: str, params: dict[str, str]) -> str:
-    minor = int(connection.config.get("minor_version", load_settings().qbo_minor_version))
-    if minor < 75:
-        raise ValueError(f"Connection {connection.connection_id}: minor_version must be 75 or later")
-    query = urlencode({**params, "minorversion": minor}, quote_via=quote)
-    return f"{_base_url(connection)}/v3/company/{_realm(connection)}/{endpoint}?{query}"
+    settings = read_settings(connection)
+    query = urlencode({**params, "minorversion": settings.minor_version}, quote_via=quote)
+    return f"{settings.base_url}/v3/company/{_realm(connection)}/{endpoint}?{query}"
 
 
 def _access_token(connection: Connection) -> str:
@@ -260,11 +263,8 @@ def _renewed_token(connection: Connection, rejected: str) -> str:
     return bearer_token(connection, rejected=rejected)
 
 
-def _quota_refusal(connection: Connection, calls_this_month: int) -> str | None:
-    quota = int(connection.config.get("monthly_read_quota") or os.environ.get("QBO_MONTHLY_READ_QUOTA")
-                or MONTHLY_READ_QUOTA)
-    share = float(connection.config.get("quota_stop_share") or os.environ.get("QBO_QUOTA_STOP_SHARE")
-                  or QUOTA_STOP_SHARE)
+def _quota_refusal(settings: QuickBooksSettings, calls_this_month: int) -> str | None:
+    quota, share = settings.monthly_read_quota, settings.quota_stop_share
     if calls_this_month >= quota * share:
         return (f"QuickBooks read quota: {calls_this_month:,} of {quota:,} metered calls used this month "
                 f"(the limit for syncs is {share:.0%}); syncing resumes next month, or raise "

@@ -57,15 +57,17 @@ def test_every_record_parses_and_the_simulator_serves_it_with_voids_and_deletes(
 def test_datagen_serves_on_the_quickbooks_simulators_port_where_the_app_looks_for_it():
     from urllib.parse import urlsplit
 
+    from plugins.monday.demo import SIMULATOR_URL as DEFAULT_MONDAY_BASE_URL
+    from plugins.quickbooks.demo import SIMULATOR_URL as DEFAULT_QBO_BASE_URL
     from sandbox.datagen.__main__ import build_parser
     from sandbox.monday.__main__ import _parser as monday_cli
     from sandbox.ports import MONDAY_PORT, QUICKBOOKS_PORT
     from sandbox.quickbooks.__main__ import _parser as quickbooks_cli
-    from shared.config import DEFAULT_QBO_BASE_URL
 
     assert build_parser().get_default("port") == QUICKBOOKS_PORT
     # Every other place that names the ports agrees with sandbox/ports.py.
     assert quickbooks_cli().get_default("port") == urlsplit(DEFAULT_QBO_BASE_URL).port == QUICKBOOKS_PORT
     assert monday_cli().get_default("port") == MONDAY_PORT != QUICKBOOKS_PORT
+    assert urlsplit(DEFAULT_MONDAY_BASE_URL).port == MONDAY_PORT
     services = (Path(__file__).resolve().parents[2] / "scripts" / "services.sh").read_text()
     assert f"\nQBO_PORT={QUICKBOOKS_PORT}\n" in services and f"\nMONDAY_PORT={MONDAY_PORT}\n" in services

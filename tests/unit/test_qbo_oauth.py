@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from plugins.quickbooks import oauth
-from shared.config import DEFAULT_QBO_TOKEN_URL
+from plugins.quickbooks.settings import DEFAULT_TOKEN_URL as DEFAULT_QBO_TOKEN_URL
 from shared.http import ApiError
 from shared.tokens import TokenInfo, TokenSet
 from tests.reference import REFERENCE
