@@ -1,6 +1,6 @@
 """sweep_deletes: after a complete read of a stream, tombstone the rows the read did not see.
 
-Some deletes are reported nowhere (QuickBooks shows hard deletes only in a 30-day CDC window), so a
+Some deletes are reported nowhere (a source's change feed may show hard deletes only for a few weeks), so a
 complete read is the one place they can be found. A guard refuses to tombstone most of a table at
 once: an empty or truncated answer must not wipe out what is loaded.
 """

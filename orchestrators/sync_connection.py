@@ -1,6 +1,6 @@
 """sync_connection: plan the streams of one connection, sync each in its own sub-orchestration, aggregate.
 
-A plugin may plan in phases (monday plans item streams per board once the boards are loaded).
+A plugin may plan in phases (e.g. item streams per board, once the boards are loaded).
 """
 
 from __future__ import annotations

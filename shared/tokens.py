@@ -1,6 +1,6 @@
 """The encrypted OAuth token store and the single-flight refresh any OAuth plugin can use.
 
-Providers such as QuickBooks rotate the refresh token on refresh and reject the old one with
+Some providers rotate the refresh token on refresh and reject the old one with
 `invalid_grant`, so two processes refreshing at once, or a rotated token that is not stored, lose
 the connection. Hence: one refresher at a time per connection (a transaction-scoped advisory lock),
 a re-read of the stored token after taking the lock, and the rotated token written in the same

@@ -14,7 +14,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 @dataclass(frozen=True)
 class Connection:
-    """One connected account of a source (a QuickBooks realm, a monday account). No secrets inside."""
+    """One connected account of a source (e.g. one company, one account). No secrets inside."""
 
     connection_id: str
     plugin: str

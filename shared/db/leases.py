@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-# Longer than the longest durable wait of a live run (monday's daily-cap wait lasts until 00:00 UTC, at most
-# a day), so a live run is never taken for dead; the lease is renewed whenever the run plans or ends a stream.
+# Longer than the longest durable wait of a live run (a daily API cap's wait lasts until the cap resets, at
+# most a day), so a live run is never taken for dead; the lease is renewed whenever the run plans or ends a stream.
 TTL = dt.timedelta(hours=30)
 
 
