@@ -1,7 +1,7 @@
 """One HTTP client for every plugin: retries with backoff, throttle hints, call counting, a rate governor.
 
-Plugins differ only in how a response is judged (`Classifier`): QuickBooks hides faults in a 200
-and sometimes answers XML; monday puts errors inside a 200 too. The loop around it is shared.
+Plugins differ only in how a response is judged (`Classifier`): a source may hide faults inside a
+200, or answer XML where JSON was asked for. The loop around it is shared.
 """
 
 from __future__ import annotations
