@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +15,14 @@ INDEX = """
 import json, function_app
 out = {}
 for f in function_app.app.get_functions():
-    out[f.get_function_name()] = json.loads(f.get_function_json())
+    out[f.get_function_name()] = {**json.loads(f.get_function_json()), "module": f.get_user_function().__module__}
 print(json.dumps(out))
 """
 
 
-def index() -> dict:
-    done = subprocess.run([sys.executable, "-c", INDEX], cwd=ROOT, capture_output=True, text=True, check=True)
+def index(extra_plugins: str = "") -> dict:
+    env = {**os.environ, "BIZ_EXTRA_PLUGINS": extra_plugins}
+    done = subprocess.run([sys.executable, "-c", INDEX], cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout)
 
 
@@ -54,6 +56,21 @@ def test_connection_routes_need_a_function_key_except_the_consent_callback():
         trigger = bindings(functions[name])["httpTrigger"]
         assert (trigger["route"], trigger["authLevel"].lower()) == (route, auth), name
         assert [m.lower() for m in trigger["methods"]] == ["get"], name
+
+
+def test_consent_routes_come_from_the_quickbooks_plugin_not_the_api():
+    functions = index()
+    for name in ("authorize_quickbooks_http", "quickbooks_callback_http"):
+        assert functions[name]["module"] == "plugins.quickbooks.routes", name
+    assert {f["module"] for f in functions.values() if f["module"].startswith("api.")} == {
+        "api.connections", "api.metrics", "api.schedule", "api.syncs"}
+
+
+def test_an_installed_plugins_routes_are_registered_with_the_apps_function_key():
+    functions = index(extra_plugins="tests.unit.routed_source")
+    trigger = bindings(functions["routed_example_hello_http"])["httpTrigger"]
+    assert (trigger["route"], trigger["authLevel"].lower()) == ("connections/routed-example/hello", "function")
+    assert "routed_example_hello_http" not in index()
 
 
 def test_http_starters_route_methods_and_auth():
