@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -13,7 +14,9 @@ import aiohttp
 
 from plugins.base import BasePlugin, Connection, Page, Plan, StreamPlan
 from plugins.quickbooks import cdc, faults, paging, reports
+from plugins.quickbooks.dashboards import DASHBOARDS
 from plugins.quickbooks.fields import parse_ts
+from plugins.quickbooks.metrics import CATALOG
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
 from shared.config import load_settings
 from shared.db.loader import RawRecord, TableSpec
@@ -40,6 +43,10 @@ REPORT_MONTHS = {"full": 24, "incremental": 6}
 
 class QuickBooksPlugin(BasePlugin):
     name = "quickbooks"
+    metrics = CATALOG
+    dashboards = DASHBOARDS
+    migrations = Path(__file__).with_name("migrations")
+    monthly_call_quota = MONTHLY_READ_QUOTA
 
     def __init__(self) -> None:
         self._governors: dict[str, RateGovernor] = {}
