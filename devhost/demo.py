@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from plugins import registry
 from shared.config import load_settings
 from shared.db import runs
 from shared.db.connect import connect
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     check_simulator(settings.qbo_base_url)
     check_simulator(monday_url)
     with connect() as conn:
-        applied = migrate(conn)
+        applied = migrate(conn, registry.migration_folders())
         with conn.transaction():
             upsert_connection(conn, demo_connection(settings.qbo_base_url))
             upsert_connection(conn, monday_connection(monday_url))

@@ -1,3 +1,4 @@
+-- legacy: 0003_pipeline
 -- Quarantined records, API usage metering, connection health.
 
 -- A record the plugin could not read is kept here with its reason while the rest of its page loads.

@@ -1,3 +1,4 @@
+-- legacy: 0005_oauth_tokens
 -- OAuth 2 tokens (encrypted by shared/crypto.py) and the consent flow's one-time states.
 
 -- One row per connection. Tokens are AES-GCM sealed values bound to the connection id and purpose;
