@@ -7,8 +7,8 @@ plugin's. Versions count per component: `schema_migrations` records (component, 
 Databases migrated before components existed recorded bare versions (0001 ... 0025) from a single folder. The
 first run of this runner renames that table to `schema_migrations_legacy` and keeps it: a migration carried over
 from that layout names the file it came from on a line `-- legacy: NNNN_name`, and where that file was applied it
-is recorded as applied instead of running again (0007_metrics was split into core's and QuickBooks' parts; both
-name it). Adoption is lazy, so a plugin folder passed only on a later run is still adopted, never re-run.
+is recorded as applied instead of running again (a file split between core and a plugin is named by both parts,
+as 0007_metrics is). Adoption is lazy, so a plugin folder passed only on a later run is still adopted, never re-run.
 """
 
 from __future__ import annotations
