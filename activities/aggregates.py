@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from plugins import registry
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.metrics import refresh_dirty
@@ -17,5 +18,5 @@ from shared.metrics import refresh_dirty
 def refresh_aggregates(request: dict[str, Any]) -> dict[str, int]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, request["connection_id"])
-        result = refresh_dirty(conn, connection.connection_id)
+        result = refresh_dirty(conn, connection.connection_id, registry.metric_catalogs())
     return result.as_dict()

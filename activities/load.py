@@ -86,7 +86,8 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
             pages=pages_loaded, fetched=totals.staged + quarantined, inserted=totals.inserted,
             updated=totals.updated, unchanged=totals.unchanged, deleted=totals.deleted, quarantined=quarantined,
         )
-        refresh_dirty(conn, connection_id)  # the buckets this load touched, in its transaction
+        # The buckets this load touched, in its transaction.
+        refresh_dirty(conn, connection_id, registry.metric_catalogs())
     return {
         "pages": pages_loaded, "fetched": totals.staged + quarantined, "inserted": totals.inserted,
         "updated": totals.updated, "unchanged": totals.unchanged, "deleted": totals.deleted,

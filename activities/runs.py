@@ -18,7 +18,7 @@ def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
     """
     run_id = request["run_id"]
     with connect() as conn:
-        migrate(conn)
+        migrate(conn, registry.migration_folders())
         with conn.transaction():
             connections = connections_in_scope(conn, request["scope"])
             runs.begin_run(conn, run_id, request["scope"], request["mode"],

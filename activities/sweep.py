@@ -104,5 +104,6 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
             for target in sorted(targets)
         )
         runs.add_counts(conn, run_id, connection_id, stream, deleted=deleted)
-        refresh_dirty(conn, connection_id)  # the buckets the tombstones touched, in the sweep's transaction
+        # The buckets the tombstones touched, in the sweep's transaction.
+        refresh_dirty(conn, connection_id, registry.metric_catalogs())
     return {"deleted": deleted, "skipped": 0}

@@ -13,6 +13,7 @@ from typing import Any
 import azure.functions as func
 
 from api.blueprint import bp
+from plugins import registry
 from shared.metrics import list_metrics
 from shared.metrics.series import MetricReader, SeriesQuery
 
@@ -40,13 +41,13 @@ def parse_series_query(metric: str, params: Any) -> SeriesQuery:
     query = SeriesQuery(connection_id=connection_id, metric=metric, grain=params.get("grain") or "month",
                         start=_date(params, "start"), end=_date(params, "end"),
                         dimension=params.get("dimension") or "", members=members)
-    query.validate()
+    query.validate(registry.metric_catalogs())
     return query
 
 
 @bp.route(route="metrics", methods=["GET"])
 def list_metrics_http(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"metrics": list_metrics(req.params.get("plugin"))})
+    return _json({"metrics": list_metrics(registry.metric_catalogs(), req.params.get("plugin"))})
 
 
 @bp.route(route="metrics/{metric}", methods=["GET"])
@@ -58,7 +59,7 @@ def get_metric_http(req: func.HttpRequest) -> func.HttpResponse:
         return _json({"error": str(exc.args[0]) if exc.args else str(exc)}, 404)
     except ValueError as exc:
         return _json({"error": str(exc)}, 400)
-    frame = MetricReader().frame(query)
+    frame = MetricReader(catalogs=registry.metric_catalogs()).frame(query)
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in frame.itertuples(index=False):
         series[str(row.member)].append({"bucket": row.bucket.isoformat(), "value": str(row.value),

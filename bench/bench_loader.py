@@ -64,7 +64,7 @@ def main() -> None:
     dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
     try:
         with psycopg.connect(dsn) as conn:
-            migrate(conn)
+            migrate(conn, registry.migration_folders())
         first = [invoice(i, 0) for i in range(args.rows)]
         changed = [invoice(i, 1 if i % 10 == 0 else 0) for i in range(args.rows)]
         for label, records in (("first load (inserts)", first), ("same versions again", first),

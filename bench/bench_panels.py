@@ -19,7 +19,10 @@ from bench.common import database, median_ms, timed
 from bench.synth import CONNECTION, generate
 from grafana.dashboards import all_dashboards
 from grafana.macros import expand
+from plugins.registry import metric_catalogs
 from shared.metrics import rebuild
+
+CATALOGS = metric_catalogs()
 
 AUDIT = """
 INSERT INTO sync_runs (run_id, scope, mode, trigger, status, started_at, ended_at, errors)
@@ -72,7 +75,7 @@ def main() -> None:
                 seconds = timed(lambda: print("rows per table:", generate(conn, args.rows)))
                 conn.commit()
                 print(f"generated {args.rows:,} raw records in {seconds:.0f} s")
-                seconds = timed(lambda: rebuild(conn, CONNECTION))
+                seconds = timed(lambda: rebuild(conn, CONNECTION, CATALOGS))
                 for statement in AUDIT.split(";\n"):
                     if statement.strip():
                         conn.execute(statement, {"cid": CONNECTION})

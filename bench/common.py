@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import psycopg
 
+from plugins import registry
 from shared.config import DEFAULT_PG_DSN
 from shared.db.migrate import migrate
 
@@ -27,7 +28,7 @@ def database(keep: str | None = None) -> Iterator[str]:
             conn.execute(f'CREATE DATABASE "{name}"')
     dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
     with psycopg.connect(dsn) as conn:
-        migrate(conn)
+        migrate(conn, registry.migration_folders())
     try:
         yield dsn
     finally:

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         check_simulator(source.simulator_url, source.label)
     connections = [c for source in sources for c in source.connections]
     with connect() as conn:
-        applied = migrate(conn)
+        applied = migrate(conn, registry.migration_folders())
         with conn.transaction():
             for connection in connections:
                 upsert_connection(conn, connection)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from shared.db.connections import Connection
 from shared.db.loader import RawRecord, TableSpec
 from shared.http import ApiClient
+from shared.metrics.catalog import PluginMetrics
+from shared.metrics.dashboards import Dashboard
 from shared.tokens import TokenInfo
 
 
@@ -75,6 +78,11 @@ class SourcePlugin(Protocol):
     """What a source plugin provides."""
 
     name: str
+    # What it contributes beyond syncing (BasePlugin's defaults: nothing).
+    metrics: PluginMetrics | None  # its metric catalog (shared/metrics/README.md)
+    dashboards: tuple[Dashboard, ...]  # its Grafana dashboards, rendered by grafana/
+    migrations: Path | None  # its SQL migrations folder, applied after core's (shared/db/migrate.py)
+    monthly_call_quota: int | None  # metered API calls a month, shown on the sync-health dashboard
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
              calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
@@ -128,6 +136,10 @@ class BasePlugin:
     def demo(self) -> DemoSource | None:
         """The demo connections against this source's simulator; None: the demo leaves the source out."""
         return None
+    metrics: PluginMetrics | None = None
+    dashboards: tuple[Dashboard, ...] = ()
+    migrations: Path | None = None
+    monthly_call_quota: int | None = None
 
     def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
         return ((stream, record),)

@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib
 import os
 from functools import cache
+from pathlib import Path
 
 from plugins.base import SourcePlugin
+from shared.metrics.catalog import PluginMetrics
+from shared.metrics.registry import catalogs_of
 
 # Each module exposes PLUGIN (an object implementing plugins.base.SourcePlugin).
 INSTALLED = ("plugins.quickbooks", "plugins.monday")
@@ -39,6 +42,25 @@ def get(name: str) -> SourcePlugin:
         if plugin.name == name:
             return plugin
     raise UnknownPlugin(f"No plugin named {name!r}; installed: {', '.join(names())}")
+
+
+def metric_catalogs() -> dict[str, PluginMetrics]:
+    """The installed plugins' metric catalogs by plugin name, validated, in registry order."""
+    return _catalogs(installed())
+
+
+def migration_folders() -> list[tuple[str, Path]]:
+    """(plugin name, migrations folder) of every installed plugin that has tables, in registry order: what
+    shared.db.migrate.migrate applies after core's."""
+    return [(p.name, p.migrations) for p in installed() if p.migrations is not None]
+
+
+@cache
+def _catalogs(plugins: tuple[SourcePlugin, ...]) -> dict[str, PluginMetrics]:
+    for plugin in plugins:
+        if plugin.metrics is not None and plugin.metrics.plugin != plugin.name:
+            raise ValueError(f"Plugin {plugin.name!r} declares the metric catalog of {plugin.metrics.plugin!r}")
+    return catalogs_of(p.metrics for p in plugins if p.metrics is not None)
 
 
 @cache

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
+from plugins import registry
 from shared.config import DEFAULT_PG_DSN, load_settings
 from shared.db.migrate import migrate
 
@@ -50,7 +51,7 @@ def pg_dsn() -> Iterator[str]:
         pytest.fail(f"PostgreSQL is not reachable at {admin}: {exc}\n{SERVICES_HINT}")
     dsn = _with_db(admin, name)
     with psycopg.connect(dsn) as conn:
-        migrate(conn)
+        migrate(conn, registry.migration_folders())
     try:
         with _env("BIZ_PG_DSN", dsn):
             yield dsn

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,7 +15,9 @@ from plugins.base import BasePlugin, Connection, DemoSource, Page, Plan
 from plugins.monday import items, lists, planning, usage
 from plugins.monday.budget import AccountBudget, CallGate, DailyCounter
 from plugins.monday.client import MondayClient, classifier_for
+from plugins.monday.dashboards import DASHBOARDS
 from plugins.monday.demo import demo_source
+from plugins.monday.metrics import CATALOG
 from plugins.monday.settings import MondaySettings, read_settings
 from plugins.monday.tables import TABLES, split_board
 from shared.db.loader import RawRecord, TableSpec
@@ -29,6 +32,9 @@ SWEPT_TABLES = {"directory": ("workspaces", "users", "teams", "tags"), "boards":
 
 class MondayPlugin(BasePlugin):
     name = "monday"
+    metrics = CATALOG
+    dashboards = DASHBOARDS
+    migrations = Path(__file__).with_name("migrations")
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, counter: DailyCounter = usage) -> None:

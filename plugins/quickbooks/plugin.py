@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -12,9 +13,11 @@ import aiohttp
 
 from plugins.base import BasePlugin, Connection, DemoSource, Page, Plan, StreamPlan
 from plugins.quickbooks import cdc, faults, paging, reports
+from plugins.quickbooks.dashboards import DASHBOARDS
 from plugins.quickbooks.demo import demo_source
 from plugins.quickbooks.fields import parse_ts
-from plugins.quickbooks.settings import QuickBooksSettings, read_settings
+from plugins.quickbooks.metrics import CATALOG
+from plugins.quickbooks.settings import MONTHLY_READ_QUOTA, QuickBooksSettings, read_settings
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
 from shared.db.loader import RawRecord, TableSpec
 from shared.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
@@ -35,6 +38,10 @@ REPORT_MONTHS = {"full": 24, "incremental": 6}
 
 class QuickBooksPlugin(BasePlugin):
     name = "quickbooks"
+    metrics = CATALOG
+    dashboards = DASHBOARDS
+    migrations = Path(__file__).with_name("migrations")
+    monthly_call_quota = MONTHLY_READ_QUOTA
 
     def __init__(self) -> None:
         self._governors: dict[str, RateGovernor] = {}

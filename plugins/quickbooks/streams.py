@@ -1,7 +1,7 @@
 """QuickBooks streams: one entity each, with its raw table, typed columns and (for transactions) lines.
 
 A newcomer finds an entity here: its kind decides how it is read (paged query, CDC, or whole), its
-fields decide its typed columns. The tables themselves are in shared/db/migrations/.
+fields decide its typed columns. The tables themselves are in migrations/ beside this file.
 """
 
 from __future__ import annotations

@@ -1,10 +1,22 @@
-"""Versioned SQL migrations, applied in order, each once, under an advisory lock."""
+"""Versioned SQL migrations of core and of each installed plugin, applied in order, each once, under an advisory lock.
+
+Order: core's folder first (the tables every source relies on), then each plugin's folder in the order the caller
+gives (the registry's), each folder by version. A plugin's migration may rely on core's, never on another
+plugin's. Versions count per component: `schema_migrations` records (component, version).
+
+Databases migrated before components existed recorded bare versions (0001 ... 0025) from a single folder. The
+first run of this runner renames that table to `schema_migrations_legacy` and keeps it: a migration carried over
+from that layout names the file it came from on a line `-- legacy: NNNN_name`, and where that file was applied it
+is recorded as applied instead of running again (a file split between core and a plugin is named by both parts,
+as 0007_metrics is). Adoption is lazy, so a plugin folder passed only on a later run is still adopted, never re-run.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,13 +25,17 @@ import psycopg
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+CORE = "core"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_LEGACY = re.compile(r"^-- legacy: (\d{4}_[a-z0-9_]+)$", re.MULTILINE)
+_COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
 # Any constant works; it only has to be the same for every process that migrates this database.
 _LOCK_KEY = 0x62697A6D
 
 
 @dataclass(frozen=True)
 class Migration:
+    component: str
     version: int
     name: str
     sql: str
@@ -28,47 +44,102 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
+    @property
+    def legacy(self) -> str | None:
+        """The single-folder layout's migration this one carries over, if any."""
+        match = _LEGACY.search(self.sql)
+        return match.group(1) if match else None
 
-def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Every migration file, sorted by version; a malformed name or a duplicate version is an error."""
+
+def discover(directory: Path = MIGRATIONS_DIR, component: str = CORE) -> list[Migration]:
+    """Every migration file of one folder, sorted by version; a malformed name or a duplicate version is an error."""
+    if not directory.is_dir():
+        raise ValueError(f"Migrations folder of {component!r} not found: {directory}")
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
         if not match:
-            raise ValueError(f"Migration file {path.name} must be named NNNN_snake_case.sql")
+            raise ValueError(f"Migration file {path} must be named NNNN_snake_case.sql")
         version = int(match.group(1))
         if version in found:
-            raise ValueError(f"Two migrations share version {version}: {found[version].name} and {path.name}")
-        found[version] = Migration(version, path.stem, path.read_text())
+            raise ValueError(f"Two migrations of {component!r} share version {version}: "
+                             f"{found[version].name} and {path.name}")
+        found[version] = Migration(component, version, path.stem, path.read_text())
     return [found[v] for v in sorted(found)]
 
 
-def migrate(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply what is missing; returns the names applied. Refuses if an applied file was edited since."""
+def plan(plugins: Sequence[tuple[str, Path]] = (), core: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Every migration in the order they apply: core's, then each plugin's folder in the order given."""
+    components = [(CORE, core), *plugins]
+    names = [name for name, _ in components]
+    for name in names:
+        if not _COMPONENT.match(name):
+            raise ValueError(f"Migration component {name!r} must be a lower-case identifier")
+    if len(set(names)) != len(names):
+        raise ValueError(f"Migration components must be distinct (core is reserved): {', '.join(names)}")
+    return [m for name, folder in components for m in discover(folder, name)]
+
+
+def migrate(conn: psycopg.Connection, plugins: Sequence[tuple[str, Path]] = (),
+            core: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply what is missing of core and of `plugins` ((name, folder) in registry order); returns the names applied.
+
+    Refuses if an applied file was edited since.
+    """
+    migrations = plan(plugins, core)
     applied: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        legacy = _legacy_names(conn)
         conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   version integer PRIMARY KEY,
-                   name text NOT NULL,
-                   checksum text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now())"""
+                   component  text NOT NULL,
+                   version    integer NOT NULL,
+                   name       text NOT NULL,
+                   checksum   text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   -- The single-folder migration this row was adopted from (recorded applied, not run).
+                   adopted_from text,
+                   PRIMARY KEY (component, version))"""
         )
-        done = {v: (n, c) for v, n, c in conn.execute("SELECT version, name, checksum FROM schema_migrations")}
-        for migration in discover(directory):
-            if migration.version in done:
-                name, checksum = done[migration.version]
+        done = {(c, v): (n, s) for c, v, n, s in
+                conn.execute("SELECT component, version, name, checksum FROM schema_migrations")}
+        for migration in migrations:
+            key = (migration.component, migration.version)
+            if key in done:
+                name, checksum = done[key]
                 if checksum != migration.checksum:
-                    raise RuntimeError(
-                        f"Migration {name} was changed after it was applied; add a new migration instead"
-                    )
+                    raise RuntimeError(f"Migration {migration.component}/{name} was changed after it was applied; "
+                                       "add a new migration instead")
                 continue
-            log.info("applying migration %s", migration.name)
-            conn.execute(migration.sql)
+            adopted = migration.legacy if migration.legacy in legacy else None
+            if adopted:
+                log.info("recording %s/%s as applied (legacy %s)", migration.component, migration.name, adopted)
+            else:
+                log.info("applying migration %s/%s", migration.component, migration.name)
+                conn.execute(migration.sql)
+                applied.append(migration.name)
             conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                (migration.version, migration.name, migration.checksum),
+                """INSERT INTO schema_migrations (component, version, name, checksum, adopted_from)
+                   VALUES (%s, %s, %s, %s, %s)""",
+                (migration.component, migration.version, migration.name, migration.checksum, adopted),
             )
-            applied.append(migration.name)
     return applied
+
+
+def _legacy_names(conn: psycopg.Connection) -> set[str]:
+    """The single-folder layout's applied migrations; its table is set aside (once) as schema_migrations_legacy."""
+    has = {name for (name,) in conn.execute(
+        """SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()
+             AND table_name IN ('schema_migrations', 'schema_migrations_legacy')""")}
+    if "schema_migrations" in has:
+        columns = {c for (c,) in conn.execute(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'schema_migrations'""")}
+        if "component" not in columns:
+            conn.execute("ALTER TABLE schema_migrations RENAME TO schema_migrations_legacy")
+            conn.execute("ALTER INDEX schema_migrations_pkey RENAME TO schema_migrations_legacy_pkey")
+            has.add("schema_migrations_legacy")
+    if "schema_migrations_legacy" not in has:
+        return set()
+    return {name for (name,) in conn.execute("SELECT name FROM schema_migrations_legacy")}

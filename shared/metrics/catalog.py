@@ -140,7 +140,7 @@ def validate(entry: PluginMetrics) -> None:
             raise ValueError(f"metric {metric.name} is declared twice")
         names.add(metric.name)
         if not _NAME.match(metric.name):
-            raise ValueError(f"metric {metric.name}: name it <plugin prefix>.<snake_case>, e.g. qbo.net_revenue")
+            raise ValueError(f"metric {metric.name}: name it <plugin prefix>.<snake_case>, e.g. crm.new_deals")
         if metric.aggregation is Aggregation.BALANCE and metric.all_dimensions:
             raise ValueError(f"metric {metric.name}: balances have no dimensions")
         for source in metric.sources:

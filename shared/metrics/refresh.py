@@ -13,7 +13,7 @@ takes those marks and recomputes exactly the buckets they touch:
   events on or after the dates its triggers mark, so nothing earlier can change. Where the marks are the
   events' exact dates (open receivables), only the marked days' deltas come from the raw rows and the later
   ones are the stored deltas; where they are lower bounds (overdue receivables: a payment's event depends on
-  its invoice's due date, see quickbooks.py), every delta from that day on comes from the raw rows.
+  its invoice's due date), every delta from that day on comes from the raw rows.
 
 Concurrent loads of one connection (streams load in parallel) are safe: refreshes take a per-connection
 advisory lock, and each transaction marks only its own rows' dates, so the last refresh to touch a day sees
@@ -34,7 +34,7 @@ import psycopg
 from shared.metrics import sql
 from shared.metrics.calendar import GRAINS, Calendar, load_calendar
 from shared.metrics.catalog import Aggregation, Metric
-from shared.metrics.registry import CATALOGS
+from shared.metrics.registry import Catalogs
 from shared.metrics.sql import Scope
 
 # Serialises refreshes of one connection (parallel stream loads end in refresh_dirty at the same time).
@@ -60,10 +60,11 @@ def _take_marks(conn: psycopg.Connection, connection_id: str) -> dict[str, list[
     return dict(rows)
 
 
-def refresh_dirty(conn: psycopg.Connection, connection_id: str) -> RefreshResult:
+def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs) -> RefreshResult:
     """Recompute the buckets this transaction's (and any committed, unconsumed) changes touched.
 
-    Call it inside the transaction that changed the raw rows, after the last change.
+    Call it inside the transaction that changed the raw rows, after the last change; `catalogs` are the
+    installed plugins' (the connection's plugin picks its own).
     """
     conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
     # These statements run in milliseconds but their cost estimates can pass jit_above_cost, and compiling
@@ -72,7 +73,7 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str) -> RefreshResult
     marks = _take_marks(conn, connection_id)
     result = RefreshResult(marks=sum(len(days) for days in marks.values()))
     row = conn.execute("SELECT plugin FROM connections WHERE connection_id = %s", (connection_id,)).fetchone()
-    catalog = CATALOGS.get(row[0]) if row else None
+    catalog = catalogs.get(row[0]) if row else None
     if catalog is None:
         return result
     calendar = load_calendar(conn, connection_id, catalog.fiscal_start_sql)
@@ -97,11 +98,11 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str) -> RefreshResult
     return result
 
 
-def rebuild(conn: psycopg.Connection, connection_id: str) -> RefreshResult:
+def rebuild(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs) -> RefreshResult:
     """Recompute every metric of the connection from scratch (forgets what it was built with)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
     conn.execute("DELETE FROM metric_state WHERE connection_id = %s", (connection_id,))
-    return refresh_dirty(conn, connection_id)
+    return refresh_dirty(conn, connection_id, catalogs)
 
 
 def _build(conn: psycopg.Connection, metric: Metric, connection_id: str, calendar: Calendar,

@@ -1,12 +1,12 @@
 """The metric data layer: the one place the API and tools read business time series from.
 
-It reads metric_points (and the reconciliation view) only, through the SELECT-only role
-`bizmetrics_reader` (migration 0007): with a DSN of a login role that is a member of it (set
-BIZ_PG_READER_DSN), or by SET ROLE from the app's connection (what the tests do). Sessions are read-only
-on top of that.
+It reads metric_points only, through the SELECT-only role `bizmetrics_reader` (migration 0007): with a
+DSN of a login role that is a member of it (set BIZ_PG_READER_DSN), or by SET ROLE from the app's
+connection (what the tests do). Sessions are read-only on top of that. Queries are checked against the
+catalogs the reader is given (plugins.registry.metric_catalogs()).
 
-    reader = MetricReader()
-    reader.series(SeriesQuery("qbo-demo", "qbo.net_revenue", grain="month", start=date(2025, 1, 1)))
+    reader = MetricReader(catalogs=metric_catalogs())
+    reader.series(SeriesQuery("acme", "<plugin>.<metric>", grain="month", start=date(2025, 1, 1)))
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from psycopg import sql
 from shared.config import load_settings
 from shared.metrics.calendar import GRAINS
 from shared.metrics.catalog import Aggregation
-from shared.metrics.registry import get_metric
+from shared.metrics.registry import Catalogs, get_metric
 from shared.metrics.timeseries import SimpleTimeSeries
 
 READER_ROLE = "bizmetrics_reader"
@@ -47,8 +47,9 @@ class SeriesQuery:
     dimension: str = TOTAL
     members: tuple[str, ...] = ()
 
-    def validate(self) -> None:
-        metric = get_metric(self.metric)
+    def validate(self, catalogs: Catalogs) -> None:
+        """Raises KeyError for a metric no catalog has, ValueError saying what else to fix."""
+        metric = get_metric(catalogs, self.metric)
         if self.grain not in GRAINS:
             raise ValueError(f"grain must be one of {', '.join(GRAINS)}, not {self.grain!r}")
         if self.dimension and self.dimension not in metric.all_dimensions:
@@ -72,8 +73,9 @@ _POINTS = sql.SQL("""SELECT member, bucket, value, count FROM metric_points
 class MetricReader:
     """Reads metric series through the read-only role."""
 
-    def __init__(self, dsn: str | None = None, *, role: str | None = READER_ROLE) -> None:
+    def __init__(self, dsn: str | None = None, *, catalogs: Catalogs, role: str | None = READER_ROLE) -> None:
         self.dsn = dsn or os.environ.get("BIZ_PG_READER_DSN") or load_settings().pg_dsn
+        self.catalogs = catalogs
         self.role = role
 
     @contextmanager
@@ -86,7 +88,7 @@ class MetricReader:
 
     def frame(self, query: SeriesQuery) -> pd.DataFrame:
         """Columns member, bucket, value, count; one row per stored bucket, ordered."""
-        query.validate()
+        query.validate(self.catalogs)
         params = {"cid": query.connection_id, "metric": query.metric, "grain": query.grain,
                   "dimension": query.dimension, "start": query.start, "end": query.end,
                   "members": list(query.members)}
@@ -96,7 +98,7 @@ class MetricReader:
 
     def series(self, query: SeriesQuery) -> dict[str, SimpleTimeSeries]:
         """One SimpleTimeSeries per member ("" for the total)."""
-        metric = get_metric(query.metric)
+        metric = get_metric(self.catalogs, query.metric)
         how = {Aggregation.BALANCE: "last", Aggregation.AVG: "mean"}.get(metric.aggregation, "sum")
         frame = self.frame(query)
         fiscal = self.fiscal_start(query.connection_id) if query.grain.startswith("fiscal") else 1
@@ -113,16 +115,3 @@ class MetricReader:
                 """SELECT extract(month FROM bucket)::int FROM metric_points
                    WHERE connection_id = %s AND grain = 'fiscal_year' LIMIT 1""", (connection_id,)).fetchone()
         return row[0] if row else 1
-
-    def reconciliation(self, connection_id: str, start: dt.date | None = None,
-                       end: dt.date | None = None) -> pd.DataFrame:
-        """Monthly revenue and expenses, computed vs QuickBooks' Profit and Loss: month, measure, computed,
-        reported, difference."""
-        with self.session() as conn:
-            rows = conn.execute(
-                """SELECT month, measure, computed, reported, difference FROM metric_reconciliation
-                   WHERE connection_id = %(cid)s AND (%(start)s::date IS NULL OR month_end > %(start)s::date)
-                     AND (%(end)s::date IS NULL OR month < %(end)s::date)
-                   ORDER BY month, measure""",
-                {"cid": connection_id, "start": start, "end": end}).fetchall()
-        return pd.DataFrame(rows, columns=["month", "measure", "computed", "reported", "difference"])

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from shared.db.migrate import MIGRATIONS_DIR, migrate
+from plugins import registry
+from shared.db.migrate import migrate
 from tests.conftest import _admin_dsn, _with_db
 
 pytestmark = pytest.mark.integration
@@ -54,11 +55,13 @@ def before_0023() -> Iterator[str]:
 
 
 def _migrate_up_to_0022(dsn: str, tmp: Path) -> None:
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    """Core and every plugin migrated, monday only up to its 0022."""
+    folders = dict(registry.migration_folders())
+    for path in sorted(folders["monday"].glob("*.sql")):
         if path.name < MIGRATION:
             shutil.copy(path, tmp / path.name)
     with psycopg.connect(dsn) as conn:
-        migrate(conn, tmp)
+        migrate(conn, list({**folders, "monday": tmp}.items()))
 
 
 def _load_old_rows(dsn: str) -> None:
@@ -78,7 +81,7 @@ def test_old_user_columns_are_mapped_to_status_and_kind_and_every_payload_is_kep
     _migrate_up_to_0022(before_0023, tmp_path)
     _load_old_rows(before_0023)
     with psycopg.connect(before_0023) as conn:
-        applied = migrate(conn)
+        applied = migrate(conn, registry.migration_folders())
         rows = {r[0]: r[1:] for r in conn.execute(
             """SELECT id, status, kind, is_deleted, became_active_at, name, email, title, time_zone, country_code,
                       team_ids, payload FROM monday_user ORDER BY id""")}

@@ -1,7 +1,7 @@
 """A pandas oracle: every QuickBooks metric bucket computed from the simulator's records (the source of
 truth), independently of the SQL, for comparison with metric_points.
 
-Same definitions as shared/metrics/quickbooks.py, written the plain way: filter records, compute a date and
+Same definitions as plugins/quickbooks/metrics.py, written the plain way: filter records, compute a date and
 an amount per record, group by bucket.
 """
 
@@ -199,7 +199,7 @@ def expected_points(records: dict[str, list[dict[str, Any]]], fiscal: int = 1) -
     return points
 
 
-# -- monday.com (shared/metrics/monday.py), from monday_item rows -------------------------------------------------
+# -- monday.com (plugins/monday/metrics.py), from monday_item rows ------------------------------------------------
 MONDAY_DIMENSIONS = ("board", "group", "person")
 DAY_SECONDS = Decimal(86400)
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from plugins.registry import metric_catalogs
 from shared.metrics import list_metrics
 from shared.metrics.registry import all_metrics, required_watches, watch_sql
+
+CATALOGS = metric_catalogs()
 
 QUICKBOOKS = {"qbo.revenue_invoiced", "qbo.sales_receipts", "qbo.credits_and_refunds", "qbo.net_revenue",
               "qbo.payments_received", "qbo.expenses", "qbo.net_cash_flow", "qbo.open_receivables",
@@ -26,11 +29,11 @@ def _trigger_args(conn: psycopg.Connection, table: str) -> tuple[set[str], str] 
     return set(dates.split("|")), watched
 
 
-@pytest.mark.parametrize("table", sorted(required_watches()))
+@pytest.mark.parametrize("table", sorted(required_watches(CATALOGS)))
 def test_every_table_a_metric_reads_marks_its_dates_and_watches_its_columns(db, table):
-    needed_dates, needed_reads = required_watches()[table]
+    needed_dates, needed_reads = required_watches(CATALOGS)[table]
     installed = _trigger_args(db, table)
-    hint = f"add to a migration:\n{watch_sql(table)}"
+    hint = f"add to a migration:\n{watch_sql(CATALOGS, table)}"
     assert installed is not None, hint
     dates, watched = installed
     assert set(needed_dates) <= dates, hint
@@ -41,8 +44,9 @@ def test_every_table_a_metric_reads_marks_its_dates_and_watches_its_columns(db, 
 
 
 def test_the_api_metric_list_has_every_quickbooks_metric_once_with_its_unit_and_grains():
-    listed = list_metrics("quickbooks")
-    assert {m["name"] for m in listed} == QUICKBOOKS == {m.name for m in all_metrics() if m.plugin == "quickbooks"}
+    listed = list_metrics(CATALOGS, "quickbooks")
+    assert {m["name"] for m in listed} == QUICKBOOKS == {
+        m.name for m in all_metrics(CATALOGS) if m.plugin == "quickbooks"}
     for entry in listed:
         assert entry["title"] and entry["description"] and entry["unit"] in ("home_currency", "count")
         assert entry["grains"] == ["day", "week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year"]
@@ -54,8 +58,8 @@ def test_the_api_metric_list_has_every_quickbooks_metric_once_with_its_unit_and_
 
 
 def test_the_api_metric_list_has_every_monday_metric_with_its_unit_and_breakdowns():
-    listed = {m["name"]: m for m in list_metrics("monday")}
-    assert set(listed) == MONDAY == {m.name for m in all_metrics() if m.plugin == "monday"}
+    listed = {m["name"]: m for m in list_metrics(CATALOGS, "monday")}
+    assert set(listed) == MONDAY == {m.name for m in all_metrics(CATALOGS) if m.plugin == "monday"}
     assert all(m["sources"] == ["monday_item"] for m in listed.values())
     assert listed["monday.open_items"]["aggregation"] == "balance" and listed["monday.open_items"]["dimensions"] == []
     assert listed["monday.items_completed"]["dimensions"] == ["board", "group", "person"]

@@ -8,11 +8,14 @@ import copy
 import psycopg
 import pytest
 
+from plugins.registry import metric_catalogs
 from sandbox.datagen import generate_company
 from shared.metrics import rebuild, refresh_dirty
 from tests.metrics.conftest import points
 from tests.metrics.loading import delete_records, load_records, register
 from tests.metrics.oracle import expected_points
+
+CATALOGS = metric_catalogs()
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def company():
 def _check(conn: psycopg.Connection, cid: str, records: dict, fiscal: int = 1) -> None:
     incremental = points(conn, cid)
     assert incremental == expected_points(records, fiscal)
-    rebuild(conn, cid)
+    rebuild(conn, cid, CATALOGS)
     assert points(conn, cid) == incremental
 
 
@@ -31,7 +34,7 @@ def test_first_load_builds_every_metric_equal_to_the_oracle(pg_dsn, cid, company
     with psycopg.connect(pg_dsn) as conn:
         register(conn, cid)
         load_records(conn, cid, company.records)
-        result = refresh_dirty(conn, cid)
+        result = refresh_dirty(conn, cid, CATALOGS)
         assert result.rebuilt == 13
         _check(conn, cid, company.records)
 
@@ -41,7 +44,7 @@ def test_edits_backdating_voids_and_deletes_restate_the_right_buckets(pg_dsn, ci
     with psycopg.connect(pg_dsn) as conn:
         register(conn, cid)
         load_records(conn, cid, records)
-        refresh_dirty(conn, cid)
+        refresh_dirty(conn, cid, CATALOGS)
         invoices = records["Invoice"]
         moment = "2026-11-02T10:00:00-08:00"
 
@@ -62,7 +65,7 @@ def test_edits_backdating_voids_and_deletes_restate_the_right_buckets(pg_dsn, ci
         load_records(conn, cid, {"Invoice": [backdated, bigger, voided], "Payment": [moved_payment]})
         delete_records(conn, cid, "Invoice", [deleted["Id"]], moment)
         records["Invoice"] = [r for r in invoices if r is not deleted]
-        result = refresh_dirty(conn, cid)
+        result = refresh_dirty(conn, cid, CATALOGS)
         assert result.rebuilt == 0 and result.refreshed > 0
         _check(conn, cid, records)
 
@@ -72,7 +75,7 @@ def test_a_change_nothing_reads_marks_no_bucket(pg_dsn, cid, company):
     with psycopg.connect(pg_dsn) as conn:
         register(conn, cid)
         load_records(conn, cid, records)
-        refresh_dirty(conn, cid)
+        refresh_dirty(conn, cid, CATALOGS)
         paid_invoice = records["Invoice"][5]
         paid_invoice.update({"Balance": 0, "SyncToken": "9"})
         paid_invoice["MetaData"] = {**paid_invoice["MetaData"], "LastUpdatedTime": "2026-11-02T10:00:00-08:00"}
@@ -85,14 +88,14 @@ def test_a_refresh_rolled_back_with_its_load_leaves_the_points_as_they_were(pg_d
     with psycopg.connect(pg_dsn) as conn:
         register(conn, cid)
         load_records(conn, cid, records)
-        refresh_dirty(conn, cid)
+        refresh_dirty(conn, cid, CATALOGS)
         conn.commit()
         before = points(conn, cid)
         invoice = records["Invoice"][3]
         invoice.update({"TxnDate": "2024-12-24", "SyncToken": "7"})
         invoice["MetaData"] = {**invoice["MetaData"], "LastUpdatedTime": "2026-11-02T10:00:00-08:00"}
         load_records(conn, cid, {"Invoice": [invoice]})
-        refresh_dirty(conn, cid)
+        refresh_dirty(conn, cid, CATALOGS)
         assert points(conn, cid) != before
         conn.rollback()
         assert points(conn, cid) == before
@@ -103,7 +106,7 @@ def test_fiscal_year_from_company_info_buckets_fiscal_quarters_and_years(pg_dsn,
     with psycopg.connect(pg_dsn) as conn:
         register(conn, cid)
         load_records(conn, cid, company.records)
-        refresh_dirty(conn, cid)
+        refresh_dirty(conn, cid, CATALOGS)
         years = {r[0] for r in conn.execute(
             "SELECT bucket FROM metric_points WHERE connection_id = %s AND grain = 'fiscal_year'", (cid,))}
         assert years and all((b.month, b.day) == (4, 1) for b in years)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from plugins.registry import metric_catalogs
 from sandbox.datagen import generate_company
 from shared.metrics import rebuild
 from tests.metrics.conftest import points
 from tests.metrics.oracle import expected_points
 from tests.metrics.synced import TOKEN, register, simulator, sync, truth
+
+CATALOGS = metric_catalogs()
 
 REALM = "9130350000000055"
 CONNECTION = "metrics-e2e"
@@ -30,7 +33,7 @@ def _assert_equal_to_rebuild_and_oracle(pg_dsn: str, state) -> None:
     with psycopg.connect(pg_dsn) as conn:
         synced = points(conn, CONNECTION)
         assert synced == expected_points(truth(state, REALM))
-        rebuild(conn, CONNECTION)
+        rebuild(conn, CONNECTION, CATALOGS)
         assert points(conn, CONNECTION) == synced
         conn.rollback()  # keep the synced rows as they were
 

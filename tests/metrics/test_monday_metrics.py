@@ -11,11 +11,14 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from plugins.registry import metric_catalogs
 from shared.metrics import rebuild, refresh_dirty
 from tests.integration import monday_helpers
 from tests.integration.monday_helpers import Sim, add_connection, expected_items, sync
 from tests.metrics.conftest import points
 from tests.metrics.oracle import monday_expected_points
+
+CATALOGS = metric_catalogs()
 
 ZONE = "Pacific/Auckland"  # UTC+12/+13: most afternoon (UTC) timestamps fall on the next local day
 ITEM_COLUMNS = ("id", "created_at", "done_at", "is_done", "state", "deleted_at", "parent_item_id", "board_id",
@@ -54,7 +57,7 @@ def _check(pg_dsn: str, cid: str, tz: str = ZONE) -> set[tuple]:
         assert {p[0] for p in stored} == MONDAY
         expected = monday_expected_points(_items(conn, cid), tz)
         assert stored - expected == set() and expected - stored == set()
-        rebuild(conn, cid)
+        rebuild(conn, cid, CATALOGS)
         assert points(conn, cid) == stored
         conn.rollback()
     return stored
@@ -116,7 +119,7 @@ def test_monday_metrics_follow_incremental_syncs_and_equal_a_rebuild_and_the_ora
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("""UPDATE connections SET config = config || '{"timezone": "UTC"}'::jsonb
                         WHERE connection_id = %s""", (connection,))
-        assert refresh_dirty(conn, connection).rebuilt == len(MONDAY)
+        assert refresh_dirty(conn, connection, CATALOGS).rebuilt == len(MONDAY)
         conn.commit()
     in_utc = _check(pg_dsn, connection, "UTC")
     assert in_utc != second

@@ -9,11 +9,14 @@ import pandas as pd
 import psycopg
 import pytest
 
+from plugins.registry import metric_catalogs
 from sandbox.datagen import generate_company
 from shared.metrics import refresh_dirty
 from shared.metrics.series import MetricReader, SeriesQuery
 from shared.metrics.timeseries import SimpleTimeSeries
 from tests.metrics.loading import load_records, register
+
+CATALOGS = metric_catalogs()
 
 COARSE = ("week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year")
 
@@ -26,12 +29,12 @@ def loaded(pg_dsn: str):
     with psycopg.connect(pg_dsn) as conn:
         register(conn, cid)
         load_records(conn, cid, company.records)
-        refresh_dirty(conn, cid)
+        refresh_dirty(conn, cid, CATALOGS)
     return cid
 
 
 def test_the_reader_reads_metrics_and_may_neither_write_nor_read_raw_records(pg_dsn, loaded):
-    reader = MetricReader(pg_dsn)
+    reader = MetricReader(pg_dsn, catalogs=CATALOGS)
     frame = reader.frame(SeriesQuery(loaded, "qbo.net_revenue", grain="month"))
     assert len(frame) > 20 and set(frame["member"]) == {""}
     with reader.session() as conn:
@@ -43,7 +46,7 @@ def test_the_reader_reads_metrics_and_may_neither_write_nor_read_raw_records(pg_
 
 
 def test_a_dimension_filter_returns_one_series_per_requested_member(pg_dsn, loaded):
-    reader = MetricReader(pg_dsn)
+    reader = MetricReader(pg_dsn, catalogs=CATALOGS)
     everything = reader.series(SeriesQuery(loaded, "qbo.net_revenue", grain="quarter", dimension="source"))
     assert set(everything) == {"invoice", "sales_receipt", "credit_memo", "refund_receipt"}
     two = reader.series(SeriesQuery(loaded, "qbo.net_revenue", grain="quarter", dimension="source",
@@ -55,7 +58,7 @@ def test_a_dimension_filter_returns_one_series_per_requested_member(pg_dsn, load
 
 
 def test_unknown_metrics_grains_and_dimensions_are_refused_with_the_known_ones(pg_dsn, loaded):
-    reader = MetricReader(pg_dsn)
+    reader = MetricReader(pg_dsn, catalogs=CATALOGS)
     with pytest.raises(KeyError, match=r"qbo\.net_revenue"):
         reader.frame(SeriesQuery(loaded, "qbo.nope"))
     with pytest.raises(ValueError, match="fiscal_year"):
@@ -67,7 +70,7 @@ def test_unknown_metrics_grains_and_dimensions_are_refused_with_the_known_ones(p
 @pytest.mark.parametrize("metric", ["qbo.net_revenue", "qbo.invoice_count", "qbo.open_receivables",
                                     "qbo.overdue_receivables", "qbo.new_customers"])
 def test_resampled_days_equal_the_sql_buckets_of_every_coarser_grain(pg_dsn, loaded, metric):
-    reader = MetricReader(pg_dsn)
+    reader = MetricReader(pg_dsn, catalogs=CATALOGS)
     days = reader.series(SeriesQuery(loaded, metric, grain="day"))[""]
     assert days.fiscal_start == 1  # day buckets carry no fiscal calendar: tell the resampler
     days = SimpleTimeSeries(days.series, "day", how=days.how, fiscal_start=4)

@@ -1,3 +1,4 @@
+-- legacy: 0001_core
 -- Connections, per-stream state, the sync audit and page-load bookkeeping.
 
 CREATE TABLE connections (

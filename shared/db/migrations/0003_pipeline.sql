@@ -1,3 +1,4 @@
+-- legacy: 0003_pipeline
 -- Quarantined records, API usage metering, connection health.
 
 -- A record the plugin could not read is kept here with its reason while the rest of its page loads.
@@ -17,7 +18,7 @@ CREATE INDEX quarantine_connection ON quarantine (connection_id, stream);
 
 ALTER TABLE sync_run_streams ADD COLUMN quarantined bigint NOT NULL DEFAULT 0;
 
--- Every API call counted per connection and calendar month (UTC): QuickBooks meters reads per month.
+-- Every API call counted per connection and calendar month (UTC): some sources meter reads per month.
 CREATE TABLE api_usage (
     connection_id text NOT NULL,
     plugin        text NOT NULL,

@@ -1,3 +1,4 @@
+-- legacy: 0005_oauth_tokens
 -- OAuth 2 tokens (encrypted by shared/crypto.py) and the consent flow's one-time states.
 
 -- One row per connection. Tokens are AES-GCM sealed values bound to the connection id and purpose;
@@ -9,9 +10,9 @@ CREATE TABLE oauth_tokens (
     access_token_enc   bytea NOT NULL,
     refresh_token_enc  bytea NOT NULL,
     access_expires_at  timestamptz NOT NULL,
-    -- When the refresh token dies if unused (QuickBooks: 100 days, pushed back by each refresh).
+    -- When the refresh token dies if unused (e.g. 100 days, pushed back by each refresh).
     refresh_expires_at timestamptz,
-    -- When the user last granted access (QuickBooks: a grant lasts at most 5 years).
+    -- When the user last granted access (e.g. a grant that lasts at most 5 years).
     consented_at       timestamptz NOT NULL,
     last_refreshed_at  timestamptz,
     refresh_count      bigint NOT NULL DEFAULT 0,

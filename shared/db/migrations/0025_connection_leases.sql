@@ -1,3 +1,4 @@
+-- legacy: 0025_connection_leases
 -- One sync at a time per connection: a run claims a connection's lease before syncing it and releases it
 -- when the run is recorded as finished. A lease left by a run that ended without finishing is recognised as
 -- stale (its run is no longer 'running', or it was not renewed before expires_at) and taken over.

@@ -1,3 +1,4 @@
+-- legacy: 0006_qbo_reports
 -- QuickBooks reports for reconciliation (Profit and Loss by month, Balance Sheet; accrual and cash).
 -- qbo_report keeps each fetched report whole (payload), one per (report, basis, window); its flattened
 -- rows (one per report row and column) live in qbo_report_row and are replaced whenever a newer run of

@@ -51,7 +51,8 @@ BILL_PAYMENT = _txn("qbo_bill_payment", "bill_payment", extra_reads=("r.pay_type
 _DUE = "coalesce(r.due_date, r.txn_date)"
 OVERDUE_INVOICE = Source(
     "qbo_invoice", f"{_DUE} + 1", HOME, label="invoice", reads=INVOICE.reads,
-    since=f"{_DUE} >= %(since)s - 1",  # served by the index qbo_invoice_due (migration 0007)
+    # Served by the index qbo_invoice_due (migrations/0007_quickbooks_metrics.sql).
+    since=f"{_DUE} >= %(since)s - 1",
 )
 APPLIED_PAYMENTS = """(
     SELECT l.connection_id, p.txn_date AS paid_on, coalesce(i.due_date, i.txn_date) AS due,

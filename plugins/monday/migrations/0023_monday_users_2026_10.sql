@@ -1,3 +1,4 @@
+-- legacy: 0023_monday_users_2026_10
 -- monday API 2026-10 removed User.enabled, is_admin, is_guest, is_pending, is_view_only, is_verified, join_date
 -- and the photo_* fields; since 2026-07 their replacements are `status` (ACTIVE / PENDING / INACTIVE), `kind`,
 -- `is_deleted`, `became_active_at` and `invitation_method`. The typed columns follow; rows loaded before keep

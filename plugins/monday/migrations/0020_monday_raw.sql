@@ -1,3 +1,4 @@
+-- legacy: 0020_monday_raw
 -- monday.com raw records: the full source JSON (payload) plus typed columns, as plugins/monday/tables.py loads
 -- them. Every table has the loader's common columns; deleted_at marks a tombstone (an item in state "deleted",
 -- the items of a board deleted since they were read, or a row a complete read no longer found) and keeps the

@@ -1,3 +1,4 @@
+-- legacy: 0004_quickbooks_entities
 -- Every QuickBooks entity the plugin syncs: raw JSON plus typed columns; transaction lines in one table.
 
 ALTER TABLE qbo_invoice ADD COLUMN private_note text;

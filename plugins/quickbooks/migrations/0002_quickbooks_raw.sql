@@ -1,3 +1,4 @@
+-- legacy: 0002_quickbooks_raw
 -- QuickBooks Online raw records: the full source JSON (payload) plus typed columns.
 -- deleted_at marks a tombstone; the last known payload is kept beside it.
 

@@ -1,5 +1,5 @@
-"""monday.com metrics over `monday_item` (migration 0020), bucketed by the local date of monday's timestamps in the
-connection's time zone (`timezone` in connections.config, an IANA name; UTC when unset).
+"""monday.com metrics over `monday_item` (migrations/0020_monday_raw.sql), bucketed by the local date of monday's
+timestamps in the connection's time zone (`timezone` in connections.config, an IANA name; UTC when unset).
 
 Which items count:
 - top-level items only: subitems (parent_item_id set) are steps of an item, counted nowhere, so an item with ten
