@@ -58,7 +58,8 @@ class QuickBooksPlugin(BasePlugin):
         return list(wanted)
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
+             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
+             store: None = None) -> Plan:
         refusal = _quota_refusal(connection, calls_this_month)
         if refusal:
             return Plan(streams=[], refused=refusal)
@@ -102,7 +103,7 @@ class QuickBooksPlugin(BasePlugin):
         return {CDC_STREAM: {"since": since.isoformat(), "seen": {}}}
 
     # -- how to read --------------------------------------------------------------------------------
-    async def open_api(self, connection: Connection, session: aiohttp.ClientSession) -> ApiClient:
+    async def open_api(self, connection: Connection, session: aiohttp.ClientSession, store: None = None) -> ApiClient:
         realm = _realm(connection)
         token = await asyncio.to_thread(_access_token, connection)
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
