@@ -10,7 +10,7 @@ import aiohttp
 from plugins import registry
 from shared.config import load_settings
 from shared.db import runs
-from shared.db.connect import connect
+from shared.db.connect import connect, held_connection
 from shared.db.connections import get_connection
 from shared.http import Throttled
 from shared.landing import LandingZone, page_ref
@@ -30,8 +30,9 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     retry_after: float | None = None
     throttle_reason = None
     server_time: str | None = None
-    async with aiohttp.ClientSession() as session:
-        api = await plugin.open_api(connection, session)
+    # The plugin's storage (e.g. monday's daily call counter) goes over one connection this activity holds.
+    async with aiohttp.ClientSession() as session, held_connection() as db:
+        api = await plugin.open_api(connection, session, plugin.storage(db))
         try:
             for _ in range(int(request.get("max_pages") or settings.pages_per_fetch)):
                 page = await plugin.fetch_page(api, connection, stream, cursor or {})

@@ -42,7 +42,7 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         plugin = registry.get(connection.plugin)
         plan = plugin.plan(connection, request["mode"], get_watermarks(conn, connection.connection_id),
                            runs.calls_this_month(conn, connection.plugin), int(request.get("phase", 0)),
-                           failed=request.get("failed") or {})
+                           failed=request.get("failed") or {}, store=plugin.storage(conn))
         for stream_plan in plan.streams:
             runs.begin_stream(conn, request["run_id"], connection.connection_id, stream_plan.stream)
         runs.add_notes(conn, request["run_id"], connection.connection_id, plan.notes)

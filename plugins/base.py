@@ -3,6 +3,10 @@
 A plugin plans a run (which streams, from where), fetches one page at a time (QuickBooks by query
 position or CDC window, monday by GraphQL cursor: both fit an opaque JSON cursor), splits a landed
 record into the tables it loads into, and turns each part into a RawRecord.
+
+A plugin opens no database connection. What it keeps in storage of its own (tables it reads back, counters) it
+reaches through `storage(db)`: the activity lends it one connection for a plan or a fetch, asks the plugin for
+its store over it, and hands that store to plan() and open_api(). Only a plugin's storage module runs SQL.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import psycopg
 
 from shared.db.connections import Connection
 from shared.db.loader import RawRecord, TableSpec
@@ -84,14 +90,22 @@ class SourcePlugin(Protocol):
     migrations: Path | None  # its SQL migrations folder, applied after core's (shared/db/migrate.py)
     monthly_call_quota: int | None  # metered API calls a month, shown on the sync-health dashboard
 
-    def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
-        """What to read in this phase of a run; `failed` names the streams of earlier phases of the same run
-        that failed, with their errors, so a later phase leaves out only what depends on them (and says so)."""
+    def storage(self, db: psycopg.Connection) -> Any:
+        """This plugin's store over `db`, the connection the activity lends it for one plan or fetch (the activity
+        opens and closes it; in a fetch it is in autocommit); None when the plugin keeps nothing of its own."""
         ...
 
-    async def open_api(self, connection: Connection, session: Any) -> ApiClient:
-        """A client for this connection (credentials resolved now, e.g. a fresh OAuth access token)."""
+    def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
+             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
+             store: Any = None) -> Plan:
+        """What to read in this phase of a run; `failed` names the streams of earlier phases of the same run
+        that failed, with their errors, so a later phase leaves out only what depends on them (and says so);
+        `store` is what storage() returned."""
+        ...
+
+    async def open_api(self, connection: Connection, session: Any, store: Any = None) -> ApiClient:
+        """A client for this connection (credentials resolved now, e.g. a fresh OAuth access token); `store`, what
+        storage() returned, serves the fetches made through it."""
         ...
 
     async def fetch_page(self, api: ApiClient, connection: Connection, stream: str,
@@ -140,6 +154,9 @@ class BasePlugin:
     dashboards: tuple[Dashboard, ...] = ()
     migrations: Path | None = None
     monthly_call_quota: int | None = None
+
+    def storage(self, db: psycopg.Connection) -> Any:
+        return None
 
     def split(self, stream: str, record: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
         return ((stream, record),)

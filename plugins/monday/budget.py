@@ -4,14 +4,16 @@ in flight and calls per day, all kept before monday has to refuse.
 Each query asks for `complexity { before query after reset_in_x_seconds }`; the governor keeps what the
 server last said (points left, when the window resets) minus what is in flight since, and admits a query
 only when its expected cost fits. Short waits are slept; a long one becomes shared.http.Throttled, which the
-orchestrator waits out on a durable timer. The daily cap is guarded in PostgreSQL (usage.py) so that every
-worker of the app shares one count.
+orchestrator waits out on a durable timer. The daily cap is counted in storage (storage.py: PostgreSQL) so that
+every worker of the app shares one count; each activity's calls are counted through the store it lends its
+client, so the budget (shared by the activities of a process) holds no database connection of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 import threading
 import time
@@ -19,7 +21,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from plugins.monday import usage
 from plugins.monday.settings import PlanLimits
 from shared.http import RateGovernor, Throttled
 
@@ -33,8 +34,14 @@ COST_HINTS = {"ItemsFirstPage": 460, "ItemsNextPage": 460, "ItemsById": 460, "Ac
               "Directory": 40, "Updates": 12}
 
 
+def seconds_to_utc_midnight(now: dt.datetime | None = None) -> float:
+    moment = now or dt.datetime.now(dt.UTC)
+    midnight = dt.datetime.combine(moment.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return (midnight - moment).total_seconds()
+
+
 class DailyCounter(Protocol):
-    """Where calls per account and day are counted (plugins.monday.usage: PostgreSQL)."""
+    """Where calls per account and UTC day are counted (plugins.monday.storage.MondayStore: PostgreSQL)."""
 
     def reserve_call(self, account_key: str, cap: int) -> int | None: ...
 
@@ -116,9 +123,8 @@ class AccountBudget:
 
     def __init__(self, account_key: str, limits: PlanLimits, *, daily_share: float, max_sleep: float,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, counter: DailyCounter = usage) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.account_key = account_key
-        self._counter = counter
         self.limits = limits
         self.daily_allowance = max(1, int(limits.daily_calls * daily_share))
         self.max_sleep = max_sleep
@@ -129,8 +135,9 @@ class AccountBudget:
                                       max_sleep=max_sleep, clock=clock)
         self._slots = threading.BoundedSemaphore(max(1, limits.concurrency))
 
-    async def admit(self, kind: str, cost: int) -> Ticket | None:
-        """Wait (briefly) until the query fits every budget and count the call; Throttled when it would be long."""
+    async def admit(self, kind: str, cost: int, counter: DailyCounter) -> Ticket | None:
+        """Wait (briefly) until the query fits every budget and count the call in `counter`; Throttled when it
+        would be long."""
         waited = 0.0
         while True:
             wait, ticket = self.complexity.take(kind, cost)
@@ -143,25 +150,25 @@ class AccountBudget:
             waited += wait
         try:
             await self._requests.acquire()
-            count = await asyncio.to_thread(self._counter.reserve_call, self.account_key, self.daily_allowance)
+            count = await asyncio.to_thread(counter.reserve_call, self.account_key, self.daily_allowance)
         except BaseException:
             self.complexity.refund(ticket)
             raise
         if count is None:
             self.complexity.refund(ticket)
-            raise Throttled(usage.seconds_to_utc_midnight() + 60, self.daily_cap_reason())
+            raise Throttled(seconds_to_utc_midnight() + 60, self.daily_cap_reason())
         return ticket
 
     def daily_cap_reason(self) -> str:
         return (f"the syncs' share of the account's daily call cap is used up ({self.daily_allowance:,} of "
                 f"{self.limits.daily_calls:,} calls); syncing resumes after 00:00 UTC")
 
-    def on_refusal(self, code: str | None, retry_after: float) -> None:
+    def on_refusal(self, code: str | None, retry_after: float, counter: DailyCounter) -> None:
         """monday refused a call for a budget reason anyway (another client spent it): remember it."""
         if code in ("COMPLEXITY_BUDGET_EXHAUSTED", "ComplexityException"):
             self.complexity.exhausted(retry_after)
         elif code in ("DAILY_LIMIT_EXCEEDED", "DailyLimitExceeded"):
-            self._counter.mark_exhausted(self.account_key, self.daily_allowance)
+            counter.mark_exhausted(self.account_key, self.daily_allowance)
 
     @contextlib.asynccontextmanager
     async def in_flight(self) -> AsyncIterator[None]:
@@ -179,10 +186,12 @@ class AccountBudget:
 
 
 class CallGate:
-    """What the shared ApiClient asks before every attempt of one client's next query."""
+    """What the shared ApiClient asks before every attempt of one client's next query; its calls are counted in
+    the daily counter of the activity the client belongs to."""
 
-    def __init__(self, budget: AccountBudget) -> None:
+    def __init__(self, budget: AccountBudget, counter: DailyCounter) -> None:
         self.budget = budget
+        self.counter = counter
         self.kind = ""
         self.cost = 0
         self.ticket: Ticket | None = None
@@ -194,7 +203,7 @@ class CallGate:
         # A retried attempt replaces the previous one: its points were spent or never charged.
         self.budget.complexity.settle(self.ticket, None)
         self.ticket = None
-        self.ticket = await self.budget.admit(self.kind, self.cost)
+        self.ticket = await self.budget.admit(self.kind, self.cost, self.counter)
 
     def finish(self, charge: dict[str, Any] | None, rows: int) -> None:
         self.budget.complexity.settle(self.ticket, charge, rows)

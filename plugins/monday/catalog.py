@@ -1,13 +1,10 @@
-"""What the boards stream loaded, read back for planning the item streams: boards, their states, their
-subitems boards and main status columns."""
+"""A board as planning the item streams sees it (read back from what the boards stream loaded, by
+storage.py): its state, subitems board and main status columns, and which status labels mean done."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
-
-from shared.db.connect import connect
 
 
 @dataclass
@@ -19,34 +16,6 @@ class BoardInfo:
     deleted: bool
     subitems_board_id: str | None
     status_columns: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (column id, settings)
-
-
-def load_boards(connection_id: str) -> dict[str, BoardInfo]:
-    """Every board row of the connection with its status columns in board order."""
-    with connect() as conn:
-        boards = {
-            row[0]: BoardInfo(row[0], row[1], row[2], row[3], row[4], row[5])
-            for row in conn.execute(
-                """SELECT id, state, board_type,
-                          to_char(board_updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                          deleted_at IS NOT NULL, subitems_board_id
-                   FROM monday_board WHERE connection_id = %s""", (connection_id,))
-        }
-        for board_id, column_id, settings in conn.execute(
-                """SELECT board_id, column_id, settings FROM monday_column
-                   WHERE connection_id = %s AND type = 'status' AND deleted_at IS NULL
-                   ORDER BY board_id, position""", (connection_id,)):
-            if board_id in boards:
-                boards[board_id].status_columns.append((column_id, settings or {}))
-    return boards
-
-
-def live_items(connection_id: str, board_id: str) -> list[tuple[str, dt.datetime]]:
-    """(id, updated_at) of the items loaded for a board and not tombstoned."""
-    with connect() as conn:
-        return conn.execute(
-            "SELECT id, updated_at FROM monday_item WHERE connection_id = %s AND board_id = %s AND deleted_at IS NULL",
-            (connection_id, board_id)).fetchall()
 
 
 def status_context(board: BoardInfo | None, chosen: str | None, done_labels: tuple[str, ...]) -> dict[str, Any] | None:

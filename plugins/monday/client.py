@@ -8,10 +8,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.monday.budget import AccountBudget, CallGate
+from plugins.monday.budget import AccountBudget, CallGate, DailyCounter
 from plugins.monday.errors import classify
 from plugins.monday.queries import DOCUMENTS
 from plugins.monday.settings import SUPPORTED_API_VERSIONS, MondaySettings
+from plugins.monday.storage import MondayStore
 from plugins.monday.timestamps import iso
 from shared.http import ApiClient, ApiError, Classifier, Response, Verdict
 
@@ -29,13 +30,13 @@ def served_version(response: Response) -> str | None:
     return next((v for k, v in response.headers.items() if k.lower() == "api-version"), None)
 
 
-def classifier_for(budget: AccountBudget) -> Classifier:
+def classifier_for(budget: AccountBudget, counter: DailyCounter) -> Classifier:
     """The classifier, telling the account's budget when monday refused for a budget reason anyway."""
 
     def judge(response: Response) -> Verdict:
         verdict = classify(response)
         if verdict.kind == "throttle":
-            budget.on_refusal(verdict.code, verdict.retry_after)
+            budget.on_refusal(verdict.code, verdict.retry_after, counter)
         return verdict
 
     return judge
@@ -43,11 +44,13 @@ def classifier_for(budget: AccountBudget) -> Classifier:
 
 @dataclass
 class MondayClient(ApiClient):
-    """The shared ApiClient, plus what a monday call needs: the pinned version and the account's budgets."""
+    """The shared ApiClient, plus what a monday call needs: the pinned version, the account's budgets and the
+    storage the activity lent for this fetch."""
 
     settings: MondaySettings | None = None
     budget: AccountBudget | None = None
     gate: CallGate | None = None
+    store: MondayStore | None = None
 
     def _check_version(self, served: str | None) -> None:
         assert self.settings is not None

@@ -21,7 +21,6 @@ import datetime as dt
 from typing import Any
 
 from plugins.base import Page
-from plugins.monday.catalog import live_items
 from plugins.monday.client import MondayClient
 from plugins.monday.errors import CURSOR_CODE
 from plugins.monday.tables import log_data
@@ -209,8 +208,8 @@ def deleted_board_cursor(board_id: str, deleted_at: str | None) -> dict[str, Any
 
 async def _board_deleted(client: MondayClient, cursor: dict[str, Any]) -> Page:
     """A deleted board's items can no longer be read: the ones loaded before become tombstones (no API call)."""
-    assert client.settings is not None
-    loaded = await asyncio.to_thread(live_items, client.settings.connection_id, cursor["board"])
+    assert client.settings is not None and client.store is not None
+    loaded = await asyncio.to_thread(client.store.live_items, client.settings.connection_id, cursor["board"])
     gone = parse_ts(cursor.get("deleted_at")) or dt.datetime.now(dt.UTC)
     records = [{"kind": "item", "id": item_id, "tombstone": True, "observed_at": iso(gone),
                 # No earlier than the item's own last change, or the loader would keep the live row.

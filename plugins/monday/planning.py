@@ -15,18 +15,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugins.base import Plan, StreamPlan
-from plugins.monday import items, lists, usage
-from plugins.monday.catalog import BoardInfo, load_boards, status_context
+from plugins.monday import items, lists
+from plugins.monday.catalog import BoardInfo, status_context
 from plugins.monday.settings import MondaySettings
+from plugins.monday.storage import MondayStore
 
 ITEMS_PREFIX = "items:"
 ITEM_BOARD_TYPES = (None, "board", "sub_items_board")
 
 
-def account_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]]) -> Plan:
+def account_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
+                  store: MondayStore) -> Plan:
     since = (watermarks.get("updates") or {}).get("since") if mode == "incremental" else None
     notes = []
-    used = usage.calls_today(settings.account_key)
+    used = store.calls_today(settings.account_key)
     allowance = int(settings.limits.daily_calls * settings.daily_share)
     if used >= allowance:
         notes.append(f"the syncs' share of today's monday call cap is used up ({used:,} of {allowance:,}); "
@@ -85,9 +87,9 @@ def _failure_notes(failures: dict[str, str]) -> list[str]:
 
 
 def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
-                failed: Mapping[str, str]) -> Plan:
+                failed: Mapping[str, str], store: MondayStore) -> Plan:
     """One item stream per board; `failed` is how the account phase of this run ended ({stream: error})."""
-    boards = load_boards(settings.connection_id)
+    boards = store.known_boards(settings.connection_id)
     failures = dict(failed)
     plans: list[StreamPlan] = []
     skipped = 0

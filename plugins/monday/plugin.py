@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psycopg
 
 from plugins.base import BasePlugin, Connection, DemoSource, Page, Plan
-from plugins.monday import items, lists, planning, usage
-from plugins.monday.budget import AccountBudget, CallGate, DailyCounter
+from plugins.monday import items, lists, planning
+from plugins.monday.budget import AccountBudget, CallGate
 from plugins.monday.client import MondayClient, classifier_for
 from plugins.monday.dashboards import DASHBOARDS
 from plugins.monday.demo import demo_source
 from plugins.monday.metrics import CATALOG
 from plugins.monday.settings import MondaySettings, read_settings
+from plugins.monday.storage import MondayStorage, MondayStore
 from plugins.monday.tables import TABLES, split_board
 from shared.db.loader import RawRecord, TableSpec
 from shared.secrets import secrets_provider
@@ -37,23 +39,27 @@ class MondayPlugin(BasePlugin):
     migrations = Path(__file__).with_name("migrations")
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, counter: DailyCounter = usage) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         # One budget per monday account, shared by every activity of this process. Tests give a simulated clock.
         self._budgets: dict[str, AccountBudget] = {}
         self._clock = clock
         self._sleep = sleep
-        self._counter = counter
+
+    def storage(self, db: psycopg.Connection) -> MondayStore:
+        return MondayStorage(db)
 
     # -- what to read -------------------------------------------------------------------------------------------
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
+             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
+             store: MondayStore | None = None) -> Plan:
         try:
             settings = read_settings(connection)
         except ValueError as exc:
             return Plan(streams=[], refused=str(exc))
+        store = _required(store)
         if phase == 0:
-            return planning.account_phase(settings, mode, watermarks)
-        return planning.items_phase(settings, mode, watermarks, failed or {})
+            return planning.account_phase(settings, mode, watermarks, store)
+        return planning.items_phase(settings, mode, watermarks, failed or {}, store)
 
     def sweep_scope(self, stream: str) -> dict[str, dict[str, str]]:
         """A complete read of a board covers that board's items only; the account streams cover their tables."""
@@ -66,22 +72,24 @@ class MondayPlugin(BasePlugin):
         budget = self._budgets.get(settings.account_key)
         if budget is None or budget.limits != settings.limits or budget.max_sleep != settings.max_inline_wait:
             budget = AccountBudget(settings.account_key, settings.limits, daily_share=settings.daily_share,
-                                   max_sleep=settings.max_inline_wait, clock=self._clock, sleep=self._sleep,
-                                   counter=self._counter)
+                                   max_sleep=settings.max_inline_wait, clock=self._clock, sleep=self._sleep)
             self._budgets[settings.account_key] = budget
         return budget
 
-    async def open_api(self, connection: Connection, session: aiohttp.ClientSession) -> MondayClient:
+    async def open_api(self, connection: Connection, session: aiohttp.ClientSession,
+                       store: MondayStore | None = None) -> MondayClient:
+        """A client whose calls are counted against the daily cap in `store`, the storage this fetch was lent."""
+        store = _required(store)
         settings = read_settings(connection)
         token = await asyncio.to_thread(secrets_provider().get, settings.token_secret)
         # monday takes the bare token; the version is pinned on every request.
         session.headers.update({"Authorization": token, "API-Version": settings.api_version})
         budget = self.budget_for(settings)
-        gate = CallGate(budget)
+        gate = CallGate(budget, store)
         return MondayClient(
-            session, classify=classifier_for(budget),
+            session, classify=classifier_for(budget, store),
             policy=settings.retry,
-            governor=gate, redact=(token,), settings=settings, budget=budget, gate=gate)
+            governor=gate, redact=(token,), settings=settings, budget=budget, gate=gate, store=store)
 
     async def fetch_page(self, api: Any, connection: Connection, stream: str, cursor: dict[str, Any]) -> Page:
         if not isinstance(api, MondayClient):
@@ -118,3 +126,10 @@ class MondayPlugin(BasePlugin):
 
     def demo(self) -> DemoSource:
         return demo_source()
+
+
+def _required(store: MondayStore | None) -> MondayStore:
+    if store is None:
+        # Planning reads the loaded boards and every call is counted against the daily cap: both need storage.
+        raise TypeError("the monday plugin plans and fetches with the storage its activity lends it (store=)")
+    return store

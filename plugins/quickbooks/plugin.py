@@ -60,7 +60,8 @@ class QuickBooksPlugin(BasePlugin):
         return list(wanted)
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
-             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None) -> Plan:
+             calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
+             store: None = None) -> Plan:
         try:
             settings = read_settings(connection)
         except ValueError as exc:
@@ -108,7 +109,7 @@ class QuickBooksPlugin(BasePlugin):
         return {CDC_STREAM: {"since": since.isoformat(), "seen": {}}}
 
     # -- how to read --------------------------------------------------------------------------------
-    async def open_api(self, connection: Connection, session: aiohttp.ClientSession) -> ApiClient:
+    async def open_api(self, connection: Connection, session: aiohttp.ClientSession, store: None = None) -> ApiClient:
         realm = _realm(connection)
         token = await asyncio.to_thread(_access_token, connection)
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})

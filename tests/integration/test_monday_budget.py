@@ -32,7 +32,7 @@ DAILY_ALLOWANCE = int(STANDARD.daily_calls * 0.9)  # the syncs' default share of
 
 
 class DayCounter:
-    """The daily cap's count for one run (PostgreSQL holds it in production: test_monday_resilience)."""
+    """The daily cap's count for one run (PostgreSQL holds it in production: test_monday_storage)."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -59,7 +59,7 @@ async def read_everything(plugin: MondayPlugin, connection: Connection, clock: A
     """Every stream to its end, as the orchestrator runs them (one at a time here), waiting out hints."""
     outcome = Outcome(0, 0, 0.0, set())
     async with aiohttp.ClientSession() as session:
-        api = await plugin.open_api(connection, session)
+        api = await plugin.open_api(connection, session, DayCounter())
 
         async def drain(stream: str, cursor: dict[str, Any] | None) -> list[dict[str, Any]]:
             records = []
@@ -107,7 +107,7 @@ def run_account(items_per_board: int, complexity_per_minute: int, monkeypatch: p
     async def sleep(seconds: float) -> None:
         clock.advance(seconds)
 
-    plugin = MondayPlugin(clock=clock.elapsed, sleep=sleep, counter=DayCounter())
+    plugin = MondayPlugin(clock=clock.elapsed, sleep=sleep)
     with serve(create_app(state)) as url:
         connection = Connection("monday-budget", "monday", "budget", {
             "api_token_secret": "monday-budget-token", "base_url": url, "plan": "standard",

@@ -40,9 +40,8 @@ class Day:
         self.used, self.exhausted = cap, True
 
 
-def budget(clock: Clock, day: Day | None = None, *, max_sleep: float = 2.0, share: float = 1.0) -> AccountBudget:
-    return AccountBudget("acct", LIMITS, daily_share=share, max_sleep=max_sleep, clock=clock, sleep=clock.sleep,
-                         counter=day or Day())
+def budget(clock: Clock, *, max_sleep: float = 2.0, share: float = 1.0) -> AccountBudget:
+    return AccountBudget("acct", LIMITS, daily_share=share, max_sleep=max_sleep, clock=clock, sleep=clock.sleep)
 
 
 def charge(before: int, cost: int, reset: int) -> dict[str, int]:
@@ -53,10 +52,10 @@ async def test_queries_are_admitted_while_their_cost_fits_then_held_back_until_t
     clock = Clock()
     governor = budget(clock, max_sleep=120)
     for _ in range(4):
-        ticket = await governor.admit("ItemsNextPage", 200_000)
+        ticket = await governor.admit("ItemsNextPage", 200_000, Day())
         governor.complexity.settle(ticket, charge(governor.complexity._left + 200_000, 200_000, 60), 500)
     # 800,000 of 1,000,000 spent and a tenth kept in reserve: the fifth waits for the reset, by sleeping.
-    await governor.admit("ItemsNextPage", 200_000)
+    await governor.admit("ItemsNextPage", 200_000, Day())
     assert clock.slept and 59 < sum(clock.slept) < 62
 
 
@@ -65,7 +64,7 @@ async def test_a_long_wait_becomes_a_retry_after_hint_for_the_orchestrator():
     governor = budget(clock)
     governor.complexity.exhausted(45)
     with pytest.raises(Throttled) as hint:
-        await governor.admit("Boards", 10_000)
+        await governor.admit("Boards", 10_000, Day())
     assert 45 <= hint.value.retry_after <= 46 and "complexity budget" in hint.value.reason
     assert clock.slept == []
 
@@ -93,10 +92,10 @@ def test_a_query_that_was_never_sent_gives_its_points_back():
 async def test_the_daily_cap_stops_calls_before_monday_would_refuse_them_and_keeps_a_share_free():
     clock = Clock()
     day = Day(used=899)
-    governor = budget(clock, day, share=0.9)
-    await governor.admit("Boards", 10)
+    governor = budget(clock, share=0.9)
+    await governor.admit("Boards", 10, day)
     with pytest.raises(Throttled) as hint:
-        await governor.admit("Boards", 10)
+        await governor.admit("Boards", 10, day)
     assert "(900 of 1,000 calls)" in hint.value.reason and "00:00 UTC" in hint.value.reason
     assert 60 < hint.value.retry_after <= 86_400 + 60
     assert governor.complexity._left == 1_000_000 - 10  # the refused call's points came back
@@ -105,10 +104,10 @@ async def test_the_daily_cap_stops_calls_before_monday_would_refuse_them_and_kee
 def test_a_refusal_monday_sent_anyway_is_remembered():
     clock = Clock()
     day = Day()
-    governor = budget(clock, day)
-    governor.on_refusal("COMPLEXITY_BUDGET_EXHAUSTED", 30)
+    governor = budget(clock)
+    governor.on_refusal("COMPLEXITY_BUDGET_EXHAUSTED", 30, day)
     assert governor.complexity.take("Boards", 1)[1] is None
-    governor.on_refusal("DAILY_LIMIT_EXCEEDED", 3600)
+    governor.on_refusal("DAILY_LIMIT_EXCEEDED", 3600, day)
     assert day.exhausted
 
 

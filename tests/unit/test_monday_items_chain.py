@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from plugins.monday.client import MondayClient
-from plugins.monday.items import fetch, start_cursor
+from plugins.monday.items import deleted_board_cursor, fetch, start_cursor
 from plugins.monday.plugin import MondayPlugin
 from plugins.monday.timestamps import parse_ts
 from shared.db.connections import Connection
@@ -29,6 +29,14 @@ class Unmetered:
 
     def mark_exhausted(self, account_key: str, cap: int) -> None:
         pass
+
+
+class Loaded(Unmetered):
+    """The storage lent to the fetch, in memory: two items of board 42 loaded and not tombstoned."""
+
+    def live_items(self, connection_id: str, board_id: str) -> list[tuple[str, dt.datetime]]:
+        assert (connection_id, board_id) == ("chain", "42")
+        return [("7", dt.datetime(2026, 5, 1, tzinfo=dt.UTC)), ("8", dt.datetime(2026, 5, 5, 12, tzinfo=dt.UTC))]
 
 
 @dataclass
@@ -50,7 +58,7 @@ async def world(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
         connection = Connection("chain", "monday", "chain", {"api_token_secret": "chain-token", "base_url": url,
                                                               "item_page_size": 10, "log_page_size": 40})
         async with aiohttp.ClientSession() as session:
-            client = await MondayPlugin(counter=Unmetered()).open_api(connection, session)
+            client = await MondayPlugin().open_api(connection, session, Unmetered())
             yield World(state, account, client)
 
 
@@ -165,3 +173,15 @@ async def test_a_board_selection_reads_the_chosen_boards_then_their_subitems_boa
         read += [r["id"] for r in page.records]
         cursor = page.next_cursor
     assert sorted(read) == sorted(chosen + [world.account.boards[b].subitems_board_id for b in chosen])
+
+
+async def test_a_board_deleted_since_it_was_read_tombstones_the_items_its_store_holds_without_calling_monday(world):
+    world.client.store = Loaded()
+    page = await fetch(world.client, deleted_board_cursor("42", "2026-05-04T09:00:00Z"))
+    assert world.client.calls == 0
+    assert {r["id"]: (r["tombstone"], r["record"]["state"], r["record"]["updated_at"]) for r in page.records} == {
+        "7": (True, "deleted", "2026-05-04T09:00:00Z"),
+        "8": (True, "deleted", "2026-05-05T12:00:01Z"),  # no earlier than its own last change, or the row stays
+    }
+    assert page.next_cursor is None
+    assert page.watermark == {"board_deleted": True, "board_updated_at": "2026-05-04T09:00:00Z"}

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from plugins.monday import PLUGIN, planning
+from plugins.base import Plan
+from plugins.monday import PLUGIN
 from plugins.monday.catalog import BoardInfo
 from shared.db.connections import Connection
 
@@ -22,10 +23,18 @@ BOARDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(planning, "load_boards", lambda connection_id: BOARDS)
-    monkeypatch.setattr(planning.usage, "calls_today", lambda account_key: 0)
+class Loaded:
+    """The storage the activity lends the plugin, in memory: the boards above as loaded, no call made today."""
+
+    def known_boards(self, connection_id: str) -> dict[str, BoardInfo]:
+        return BOARDS
+
+    def calls_today(self, account_key: str) -> int:
+        return 0
+
+
+def planned(*args, **kwargs) -> Plan:
+    return PLUGIN.plan(*args, store=Loaded(), **kwargs)
 
 
 def connection(**config) -> Connection:
@@ -33,19 +42,19 @@ def connection(**config) -> Connection:
 
 
 def test_the_first_phase_reads_the_account_wide_streams_whole_and_asks_for_a_second():
-    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=0)
+    plan = planned(connection(), "full", {}, 0, phase=0)
     assert [(p.stream, p.sweep) for p in plan.streams] == [("directory", True), ("boards", True), ("updates", True)]
     assert plan.next_phase and plan.refused is None
 
 
 def test_an_incremental_first_phase_reads_updates_from_their_watermark():
-    plan = PLUGIN.plan(connection(), "incremental", {"updates": {"since": "2026-05-01T00:00:00Z"}}, 0, phase=0)
+    plan = planned(connection(), "incremental", {"updates": {"since": "2026-05-01T00:00:00Z"}}, 0, phase=0)
     updates = plan.streams[2]
     assert updates.cursor["since"] == "2026-05-01T00:00:00Z" and not updates.sweep
 
 
 def test_a_full_second_phase_reads_every_board_that_is_not_deleted_and_sweeps_each():
-    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1)
+    plan = planned(connection(), "full", {}, 0, phase=1)
     assert {p.stream: p.sweep for p in plan.streams} == {"items:1": True, "items:11": True, "items:2": True,
                                                          "items:22": True}
     assert not plan.next_phase
@@ -56,7 +65,7 @@ def test_a_full_second_phase_reads_every_board_that_is_not_deleted_and_sweeps_ea
 
 
 def test_a_selection_reads_the_chosen_boards_and_their_subitems_boards_with_the_chosen_columns():
-    plan = PLUGIN.plan(connection(boards=["1"], columns={"1": ["date4"], "11": ["numbers"]}), "full", {}, 0, phase=1)
+    plan = planned(connection(boards=["1"], columns={"1": ["date4"], "11": ["numbers"]}), "full", {}, 0, phase=1)
     cursors = {p.stream: p.cursor for p in plan.streams}
     assert set(cursors) == {"items:1", "items:11"}
     assert cursors["items:1"]["columns"] == ["date4", "status"]  # done is read from the main status
@@ -71,18 +80,18 @@ def test_an_incremental_second_phase_continues_each_board_and_skips_the_ones_tha
                      "board_updated_at": "2026-04-30T00:00:00Z"},  # moved since
         "items:2": {"since": "2026-03-30T00:00:00Z", "board_updated_at": "2026-04-01T00:00:00Z"},
     }
-    plan = PLUGIN.plan(connection(), "incremental", marks, 0, phase=1)
+    plan = planned(connection(), "incremental", marks, 0, phase=1)
     plans = {p.stream: p for p in plan.streams}
     assert set(plans) == {"items:11", "items:22"}
     assert plans["items:11"].cursor["since"] == "2026-04-30T00:00:00Z" and not plans["items:11"].sweep
     assert plans["items:22"].cursor["since"] is None and plans["items:22"].sweep  # never read: a complete read
     assert plan.notes == ["2 unchanged boards skipped"]
-    every = PLUGIN.plan(connection(skip_unchanged_boards=False), "incremental", marks, 0, phase=1)
+    every = planned(connection(skip_unchanged_boards=False), "incremental", marks, 0, phase=1)
     assert len(every.streams) == 4
 
 
 def test_a_board_named_in_the_selection_but_never_seen_is_still_read_so_its_refusal_is_recorded():
-    plan = PLUGIN.plan(connection(boards=["99"]), "full", {}, 0, phase=1)
+    plan = planned(connection(boards=["99"]), "full", {}, 0, phase=1)
     assert [p.stream for p in plan.streams] == ["items:99"]
 
 
@@ -95,7 +104,7 @@ def test_a_board_named_in_the_selection_but_never_seen_is_still_read_so_its_refu
     ({"api_token_secret": "s", "list_page_size": 1001}, "list_page_size must be 1..1000"),
 ])
 def test_settings_that_cannot_work_refuse_the_run_with_what_to_fix(config, message):
-    plan = PLUGIN.plan(Connection("m", "monday", "m", config), "full", {}, 0)
+    plan = planned(Connection("m", "monday", "m", config), "full", {}, 0)
     assert plan.refused and message in plan.refused and not plan.streams
 
 
@@ -116,14 +125,14 @@ def test_the_boards_left_unread_are_all_named_over_as_many_notes_as_it_takes():
 
 
 def test_a_failed_directory_leaves_every_board_planned_and_says_what_was_not_synced():
-    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1, failed={"directory": "USER_UNAUTHORIZED: no users:read"})
+    plan = planned(connection(), "full", {}, 0, phase=1, failed={"directory": "USER_UNAUTHORIZED: no users:read"})
     assert [p.stream for p in plan.streams] == ["items:1", "items:11", "items:2", "items:22"]
     assert plan.notes == ["workspaces, users, teams and tags not synced: the directory stream failed "
                           "(USER_UNAUTHORIZED: no users:read)"]
 
 
 def test_a_failed_boards_stream_plans_no_items_and_names_each_board_it_would_have_read():
-    plan = PLUGIN.plan(connection(), "full", {}, 0, phase=1, failed={"boards": "HTTP 500", "updates": "timeout"})
+    plan = planned(connection(), "full", {}, 0, phase=1, failed={"boards": "HTTP 500", "updates": "timeout"})
     assert plan.streams == []
     assert plan.notes == ["items of 4 boards not synced: the boards stream failed (HTTP 500); boards 1, 11, 2, 22",
                           "updates not synced: the updates stream failed (timeout)"]

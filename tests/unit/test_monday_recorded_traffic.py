@@ -96,7 +96,7 @@ async def through_the_plugin(url: str, request_body: str, monkeypatch: pytest.Mo
     connection = Connection("vcr", "monday", "vcr", {
         "api_token_secret": "vcr-token", "base_url": url, "version_mismatch": "accept", "retry_attempts": 1})
     async with aiohttp.ClientSession() as session:
-        client = await MondayPlugin(counter=NoDailyCap()).open_api(connection, session)
+        client = await MondayPlugin().open_api(connection, session, NoDailyCap())
         query = json.loads(request_body)["query"]
         if "items_page(" in query and "boards(" in query:
             cursor = items.start_cursor("18265981856", since=None, logs_from=None, status=None, columns=None,
