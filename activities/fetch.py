@@ -30,7 +30,7 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     retry_after: float | None = None
     throttle_reason = None
     server_time: str | None = None
-    # The plugin's storage (e.g. monday's daily call counter) goes over one connection this activity holds.
+    # The plugin's storage (e.g. a daily call counter) goes over one connection this activity holds.
     async with aiohttp.ClientSession() as session, held_connection() as db:
         api = await plugin.open_api(connection, session, plugin.storage(db))
         try:
