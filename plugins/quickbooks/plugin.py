@@ -210,7 +210,7 @@ class QuickBooksPlugin(BasePlugin):
             updated_at=updated,
             created_at=parse_ts(meta.get("CreateTime")),
             payload=record,
-            typed=(None,) * len(spec.table.columns) if deleted else spec.typed(record),
+            typed=spec.fields.nulls() if deleted else spec.typed(record),
             deleted=deleted,
         )
 
@@ -306,6 +306,5 @@ def _report_raw(record: dict[str, Any]) -> RawRecord:
         id=reports.report_id(record),
         updated_at=reports.report_generated_at(doc),
         payload=reports.without_run_time(doc),
-        typed=(record["report"], record["basis"], dt.date.fromisoformat(record["window_start"]),
-               dt.date.fromisoformat(record["window_end"]), reports.report_filter(doc)),
+        typed=reports.REPORT_FIELDS.read(record),
     )

@@ -52,6 +52,12 @@ class TableSpec:
     version: tuple[str, ...] = ("updated_at",)
     children: tuple[ChildTable, ...] = ()
 
+    def __post_init__(self) -> None:
+        names = [c.name for c in (*COMMON_HEAD, *self.columns, *COMMON_TAIL, Column("loaded_at", "timestamptz"))]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"{self.table}: columns named twice (or named like a common column): {', '.join(twice)}")
+
 
 COMMON_HEAD = (
     Column("connection_id", "text"),
@@ -66,7 +72,8 @@ KEY = ("connection_id", "id")
 
 @dataclass(frozen=True)
 class RawRecord:
-    """One source record ready to load; `typed` follows the TableSpec's column order."""
+    """One source record ready to load; `typed` is read by the table's Fields (shared.db.fields), so its values
+    carry their column names, which must be the TableSpec's columns in order."""
 
     id: str
     updated_at: dt.datetime
@@ -179,15 +186,32 @@ def _statements(spec: TableSpec) -> _Statements:
     )
 
 
+def _typed_names_checked(spec: TableSpec, rec: RawRecord) -> type | None:
+    """The class of rec.typed once its names and order are the table's (so later rows of it need no check)."""
+    expected = tuple(c.name for c in spec.columns)
+    names = getattr(type(rec.typed), "names", None)
+    if names is None:
+        if not expected and not rec.typed:
+            return None
+        # A bare tuple says nothing about which value is which column: swapped values would load silently.
+        raise ValueError(f"{spec.table}: record {rec.id} gives its typed values without their column names; "
+                         "read them with the table's shared.db.fields.Fields")
+    if names != expected:
+        wrong = next((i for i, pair in enumerate(zip(names, expected, strict=False)) if pair[0] != pair[1]),
+                     min(len(names), len(expected)))
+        raise ValueError(
+            f"{spec.table}: record {rec.id} has typed values for ({', '.join(names)}) but the table's columns are "
+            f"({', '.join(expected)}): they differ first at position {wrong + 1}")
+    return type(rec.typed)
+
+
 def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[RawRecord]) -> Iterator[tuple]:
-    width = len(spec.columns)
+    checked: type | None = None
     for rec in records:
-        if len(rec.typed) != width:
-            raise ValueError(
-                f"{spec.table}: record {rec.id} has {len(rec.typed)} typed values, the table expects {width}"
-            )
         if rec.updated_at.tzinfo is None:
             raise ValueError(f"{spec.table}: record {rec.id} has a naive updated_at; a time zone is required")
+        if type(rec.typed) is not checked:
+            checked = _typed_names_checked(spec, rec)
         deleted_at = rec.updated_at if rec.deleted else None
         yield (
             connection_id, rec.id, rec.created_at, rec.updated_at, deleted_at,

@@ -10,7 +10,8 @@ import pytest
 
 from plugins.quickbooks import PLUGIN
 from plugins.quickbooks.streams import STREAMS
-from shared.db.loader import Column, RawRecord, TableSpec, upsert_records
+from shared.db.fields import Field, Fields
+from shared.db.loader import RawRecord, TableSpec, upsert_records
 
 INVOICE = STREAMS["Invoice"]
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -146,12 +147,14 @@ def test_lines_follow_the_winning_duplicate_in_a_batch(conn):
     assert {r[4] for r in lines(conn)} == {Decimal("3.0")}
 
 
-UNVERSIONED = TableSpec("loader_unversioned", (Column("name", "text"),), version=())
+UNVERSIONED_FIELDS = Fields(Field("name", "text", lambda record: record["name"]))
+UNVERSIONED = TableSpec("loader_unversioned", UNVERSIONED_FIELDS.columns, version=())
 
 
 def observed(id_: str, minute: int, name: str) -> RawRecord:
-    return RawRecord(id=id_, updated_at=T0 + dt.timedelta(minutes=minute), payload={"id": id_, "name": name},
-                     typed=(name,))
+    payload = {"id": id_, "name": name}
+    return RawRecord(id=id_, updated_at=T0 + dt.timedelta(minutes=minute), payload=payload,
+                     typed=UNVERSIONED_FIELDS.read(payload))
 
 
 def test_records_without_a_source_version_are_rewritten_only_when_their_content_changes(pg_dsn):
