@@ -120,6 +120,26 @@ def test_naive_timestamp_is_rejected_and_nothing_is_written(conn):
     assert rows(conn) == []
 
 
+def test_typed_values_whose_columns_are_swapped_are_refused_loudly_and_nothing_is_written(conn):
+    # doc_number and private_note are both text: without the names check they would load into each other.
+    declared = list(INVOICE.fields)
+    doc, note = (next(i for i, f in enumerate(declared) if f.column == name) for name in ("doc_number", "private_note"))
+    declared[doc], declared[note] = declared[note], declared[doc]
+    swapped = Fields(*declared)
+    good = invoice("8", 0, "1.00")
+    bad = RawRecord(id="9", updated_at=T0, payload=good.payload, typed=swapped.read(good.payload))
+    with pytest.raises(ValueError, match=rf"qbo_invoice: record 9 .* differ first at position {doc + 1}"):
+        load(conn, [good, bad])
+    assert rows(conn) == []
+
+
+def test_typed_values_without_their_column_names_are_refused(conn):
+    bare = RawRecord(id="9", updated_at=T0, payload={}, typed=tuple(invoice("8", 0, "1.00").typed))
+    with pytest.raises(ValueError, match="without their column names"):
+        load(conn, [bare])
+    assert rows(conn) == []
+
+
 def lines(conn):
     return conn.execute(
         "SELECT txn_id, line_id, line_num, detail_type, amount, item_id FROM qbo_txn_line "
