@@ -12,17 +12,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg.types.json import Jsonb
 
 from plugins.monday.timestamps import parse_log_stamp, parse_ts
 from plugins.monday.values import COLUMN_VALUES, done_labels, is_done, main_status, parse_value
 from shared.convert import as_bool, as_text
-from shared.db.fields import Field, Fields, TypedRow, converted, path
+from shared.db.fields import Field, Fields, converted, path
 from shared.db.loader import RawRecord, TableSpec
 
 Envelope = dict[str, Any]
+S = TypeVar("S")
 
 
 def _ids(values: Any) -> list[str]:
@@ -44,12 +45,13 @@ class Table:
     row: Callable[[Envelope], RawRecord]
 
 
-def _raw(env: Envelope, record_id: Any, updated: dt.datetime | None, typed: TypedRow, *,
+def _raw(env: Envelope, record_id: Any, updated: dt.datetime | None, fields: Fields[S], source: S, *,
          created: dt.datetime | None = None, deleted: bool = False) -> RawRecord:
+    """The row of an envelope, its typed values read from `source` by `fields` (whose names go along)."""
     if record_id in (None, "") or updated is None:
         raise ValueError(f"{env.get('kind')} record without an id or a time")
-    return RawRecord(id=str(record_id), updated_at=updated, created_at=created, payload=env["record"], typed=typed,
-                     deleted=deleted)
+    return RawRecord(id=str(record_id), updated_at=updated, created_at=created, payload=env["record"],
+                     typed=fields.read(source), deleted=deleted, columns=fields.names)
 
 
 # -- how a value is read: monday's record (or a view of it) -> the column's value --------------------------------
@@ -114,33 +116,32 @@ UPDATE_FIELDS = Fields(
 
 def _workspace(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), WORKSPACE_FIELDS.read(r), created=parse_ts(r.get("created_at")))
+    return _raw(env, r.get("id"), _observed(env), WORKSPACE_FIELDS, r, created=parse_ts(r.get("created_at")))
 
 
 def _user(env: Envelope) -> RawRecord:
     # A deleted user is still listed (is_deleted): the row says so rather than becoming a tombstone.
     r = env["record"]
     try:
-        typed = USER_FIELDS.read(r)
+        return _raw(env, r.get("id"), _observed(env), USER_FIELDS, r, created=parse_ts(r.get("created_at")))
     except ValueError as exc:
         raise ValueError(f"user {r.get('id')}: {exc}") from exc
-    return _raw(env, r.get("id"), _observed(env), typed, created=parse_ts(r.get("created_at")))
 
 
 def _team(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), TEAM_FIELDS.read(r))
+    return _raw(env, r.get("id"), _observed(env), TEAM_FIELDS, r)
 
 
 def _tag(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), TAG_FIELDS.read(r))
+    return _raw(env, r.get("id"), _observed(env), TAG_FIELDS, r)
 
 
 def _update(env: Envelope) -> RawRecord:
     r = env["record"]
     created = parse_ts(r.get("created_at"))
-    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")) or created, UPDATE_FIELDS.read(r), created=created)
+    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")) or created, UPDATE_FIELDS, r, created=created)
 
 
 # -- boards and what they hold ---------------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def _board(env: Envelope) -> RawRecord:
     # still answered (state "deleted") and its row says so; it becomes a tombstone when monday no longer lists
     # it (the boards stream's sweep).
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), BOARD_FIELDS.read(r), created=parse_ts(r.get("created_at")))
+    return _raw(env, r.get("id"), _observed(env), BOARD_FIELDS, r, created=parse_ts(r.get("created_at")))
 
 
 def _in_record(read: Callable[[dict[str, Any]], Any]) -> Callable[[Envelope], Any]:
@@ -222,12 +223,12 @@ COLUMN_FIELDS: Fields[Envelope] = Fields(
 
 def _group(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), GROUP_FIELDS.read(env))
+    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), GROUP_FIELDS, env)
 
 
 def _column(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), COLUMN_FIELDS.read(env))
+    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), COLUMN_FIELDS, env)
 
 
 # -- items and their history -----------------------------------------------------------------------------------
@@ -271,7 +272,7 @@ def item_row(env: Envelope) -> RawRecord:
         parsed = parse_value(value.get("value"))
         changed = parse_ts(parsed.get("changed_at")) if isinstance(parsed, dict) else None
         changed = changed or parse_ts(value.get("updated_at"))
-    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")), ITEM_FIELDS.read(ItemView(r, value, done, changed)),
+    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")), ITEM_FIELDS, ItemView(r, value, done, changed),
                 created=parse_ts(r.get("created_at")), deleted=r.get("state") == "deleted")
 
 
@@ -325,7 +326,7 @@ LOG_FIELDS: Fields[LogView] = Fields(
 def log_row(env: Envelope) -> RawRecord:
     r = env["record"]
     created = parse_log_stamp(r.get("created_at"))
-    return _raw(env, r.get("id"), created, LOG_FIELDS.read(LogView(env, log_data(r))), created=created)
+    return _raw(env, r.get("id"), created, LOG_FIELDS, LogView(env, log_data(r)), created=created)
 
 
 def _spec(table: str, fields: Fields[Any], *, versioned: bool = True, children: tuple[Any, ...] = ()) -> TableSpec:

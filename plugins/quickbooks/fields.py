@@ -31,17 +31,18 @@ CONVERT: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def ref(key: str) -> Callable[[dict[str, Any]], Any]:
+def ref(key: str) -> str:
     """The id inside a reference object such as CustomerRef {"value": "7", "name": ".."} (dotted for nested)."""
-    return path(*key.split("."), "value")
+    return f"{key}.value"
 
 
 def f(column: str, pg_type: str, source: str | Callable[[dict[str, Any]], Any] | None = None) -> Field:
     """Shorthand: f("doc_number", "text", "DocNumber"); a dotted string is a path. The value is converted by type."""
     if source is None:
         raise ValueError(f"column {column} needs a source")
-    getter = path(*source.split(".")) if isinstance(source, str) else source
-    return Field(column, pg_type, converted(getter, CONVERT[pg_type]))
+    convert = CONVERT[pg_type]
+    read = path(*source.split("."), convert=convert) if isinstance(source, str) else converted(source, convert)
+    return Field(column, pg_type, read)
 
 
 def is_voided(record: dict[str, Any]) -> bool:

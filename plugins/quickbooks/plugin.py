@@ -211,6 +211,7 @@ class QuickBooksPlugin(BasePlugin):
             created_at=parse_ts(meta.get("CreateTime")),
             payload=record,
             typed=spec.fields.nulls() if deleted else spec.typed(record),
+            columns=spec.fields.names,
             deleted=deleted,
         )
 
@@ -307,4 +308,5 @@ def _report_raw(record: dict[str, Any]) -> RawRecord:
         updated_at=reports.report_generated_at(doc),
         payload=reports.without_run_time(doc),
         typed=reports.REPORT_FIELDS.read(record),
+        columns=reports.REPORT_FIELDS.names,
     )

@@ -127,14 +127,15 @@ def test_typed_values_whose_columns_are_swapped_are_refused_loudly_and_nothing_i
     declared[doc], declared[note] = declared[note], declared[doc]
     swapped = Fields(*declared)
     good = invoice("8", 0, "1.00")
-    bad = RawRecord(id="9", updated_at=T0, payload=good.payload, typed=swapped.read(good.payload))
+    bad = RawRecord(id="9", updated_at=T0, payload=good.payload, typed=swapped.read(good.payload),
+                    columns=swapped.names)
     with pytest.raises(ValueError, match=rf"qbo_invoice: record 9 .* differ first at position {doc + 1}"):
         load(conn, [good, bad])
     assert rows(conn) == []
 
 
 def test_typed_values_without_their_column_names_are_refused(conn):
-    bare = RawRecord(id="9", updated_at=T0, payload={}, typed=tuple(invoice("8", 0, "1.00").typed))
+    bare = RawRecord(id="9", updated_at=T0, payload={}, typed=invoice("8", 0, "1.00").typed)
     with pytest.raises(ValueError, match="without their column names"):
         load(conn, [bare])
     assert rows(conn) == []
@@ -174,7 +175,7 @@ UNVERSIONED = TableSpec("loader_unversioned", UNVERSIONED_FIELDS.columns, versio
 def observed(id_: str, minute: int, name: str) -> RawRecord:
     payload = {"id": id_, "name": name}
     return RawRecord(id=id_, updated_at=T0 + dt.timedelta(minutes=minute), payload=payload,
-                     typed=UNVERSIONED_FIELDS.read(payload))
+                     typed=UNVERSIONED_FIELDS.read(payload), columns=UNVERSIONED_FIELDS.names)
 
 
 def test_records_without_a_source_version_are_rewritten_only_when_their_content_changes(pg_dsn):
