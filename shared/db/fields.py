@@ -50,8 +50,8 @@ class Fields(Generic[S]):
         self._readers = tuple(f.read for f in fields)
 
     def read(self, source: S) -> tuple[Any, ...]:
-        """The values in declared order, as a plain tuple: a tuple of plain values is left out of the garbage
-        collector's tracking, which a tuple subclass never is (measured: 25% slower to_raw over 100k rows)."""
+        """The values in declared order, as a plain tuple (the garbage collector stops tracking a tuple of plain
+        values, never a tuple subclass: values that carried their names made to_raw 25% slower over 100k rows)."""
         try:
             return tuple([read(source) for read in self._readers])
         except (ValueError, TypeError, ArithmeticError):
