@@ -37,3 +37,35 @@ def as_bool(value: Any) -> bool | None:
     if str(value).lower() in ("true", "false"):
         return str(value).lower() == "true"
     raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def as_instant(value: Any, *, naive_zone: dt.tzinfo | None = None) -> dt.datetime | None:
+    """An aware instant from ISO 8601 text, by these rules (every plugin parses timestamps through here):
+
+    - None or "" (blank) is None: the source did not say.
+    - A trailing "Z" (either case) means UTC; an explicit offset is kept as written.
+    - Text without an offset (or a bare date, read as its midnight) is refused with ValueError, unless the
+      source documents the zone its offset-less values are in: pass it as `naive_zone`.
+    - Anything but text or a datetime is refused with ValueError; a datetime follows the same rules.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text[-1] in "Zz":
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"timestamp {value!r} is not ISO 8601") from None
+    else:
+        raise ValueError(f"expected an ISO 8601 timestamp, got {type(value).__name__} {value!r}")
+    if parsed.tzinfo is None:
+        if naive_zone is None:
+            raise ValueError(f"timestamp {value!r} has no offset and the source documents no zone for it")
+        parsed = parsed.replace(tzinfo=naive_zone)
+    return parsed

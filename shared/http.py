@@ -7,6 +7,7 @@ Plugins differ only in how a response is judged (`Classifier`): a source may hid
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import random
 import threading
@@ -14,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -53,6 +55,33 @@ class Response:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def retry_after(self, now: dt.datetime | None = None) -> float | None:
+        """The Retry-After header in seconds (see retry_after_seconds); None when absent or unreadable."""
+        value = next((v for k, v in self.headers.items() if k.lower() == "retry-after"), None)
+        return retry_after_seconds(value, now=now)
+
+
+def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait by a Retry-After value (RFC 9110 section 10.2.3): delta-seconds ("120") or an HTTP-date
+    ("Wed, 21 Oct 2015 07:28:00 GMT"; the obsolete RFC 850 and asctime forms too), counted from `now`.
+
+    None when absent or unreadable (the caller falls back to its own wait); a date already past is 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # HTTP-dates are always GMT; asctime carries no zone
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 @dataclass(frozen=True)

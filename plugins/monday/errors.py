@@ -80,10 +80,8 @@ def errors_of(doc: Any) -> list[MondayError]:
 def _retry_after(error: MondayError, response: Response) -> float:
     if error.retry_in_seconds:
         return max(1.0, error.retry_in_seconds)
-    header = response.headers.get("Retry-After", "")
-    if header.strip().isdigit():
-        return max(1.0, float(header))
-    return DEFAULT_THROTTLE_SECONDS
+    header = response.retry_after()
+    return DEFAULT_THROTTLE_SECONDS if header is None else max(1.0, header)
 
 
 def _throttle(error: MondayError, response: Response) -> Verdict:

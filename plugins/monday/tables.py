@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg.types.json import Jsonb
 
 from plugins.monday.timestamps import parse_log_stamp, parse_ts
 from plugins.monday.values import COLUMN_VALUES, done_labels, is_done, main_status, parse_value
 from shared.convert import as_bool, as_text
-from shared.db.loader import Column, RawRecord, TableSpec
+from shared.db.fields import Field, Fields, converted, path
+from shared.db.loader import RawRecord, TableSpec
 
 Envelope = dict[str, Any]
+S = TypeVar("S")
 
 
 def _ids(values: Any) -> list[str]:
@@ -43,70 +45,103 @@ class Table:
     row: Callable[[Envelope], RawRecord]
 
 
-def _raw(env: Envelope, record_id: Any, updated: dt.datetime | None, typed: tuple[Any, ...], *,
+def _raw(env: Envelope, record_id: Any, updated: dt.datetime | None, fields: Fields[S], source: S, *,
          created: dt.datetime | None = None, deleted: bool = False) -> RawRecord:
+    """The row of an envelope, its typed values read from `source` by `fields` (whose names go along)."""
     if record_id in (None, "") or updated is None:
         raise ValueError(f"{env.get('kind')} record without an id or a time")
-    return RawRecord(id=str(record_id), updated_at=updated, created_at=created, payload=env["record"], typed=typed,
-                     deleted=deleted)
+    return RawRecord(id=str(record_id), updated_at=updated, created_at=created, payload=env["record"],
+                     typed=fields.read(source), deleted=deleted, columns=fields.names)
+
+
+# -- how a value is read: monday's record (or a view of it) -> the column's value --------------------------------
+def _text(*keys: str) -> Callable[[dict[str, Any]], str | None]:
+    """A (nested) value as text: _text("creator", "id")."""
+    return converted(path(*keys), as_text)
+
+
+def _as_sent(key: str) -> Callable[[dict[str, Any]], Any]:
+    """A value as monday sent it (its booleans and integers are already typed in its JSON)."""
+    return lambda record: record.get(key)
+
+
+def _time(key: str) -> Callable[[dict[str, Any]], dt.datetime | None]:
+    return converted(path(key), parse_ts)
+
+
+def _id_list(key: str) -> Callable[[dict[str, Any]], list[str]]:
+    return lambda record: _ids(record.get(key))
 
 
 # -- account-wide lists ----------------------------------------------------------------------------------------
+WORKSPACE_FIELDS = Fields(
+    Field("name", "text", _text("name")),
+    Field("kind", "text", _text("kind")),
+    Field("state", "text", _text("state")),
+    Field("is_default", "boolean", _as_sent("is_default_workspace")),
+    Field("description", "text", _text("description")),
+)
+
+# The 2026-07+ shape (migration 0023).
+USER_FIELDS = Fields(
+    Field("name", "text", _text("name")),
+    Field("email", "text", _text("email")),
+    Field("title", "text", _text("title")),
+    Field("status", "text", _text("status")),  # ACTIVE, PENDING (invited, not joined) or INACTIVE (deactivated)
+    Field("kind", "text", _text("kind")),
+    Field("is_deleted", "boolean", converted(path("is_deleted"), as_bool)),  # inactive, its details gone
+    Field("became_active_at", "timestamptz", _time("became_active_at")),
+    Field("invitation_method", "text", _text("invitation_method")),
+    Field("time_zone", "text", _text("time_zone_identifier")),
+    Field("country_code", "text", _text("country_code")),
+    Field("team_ids", "text[]", _id_list("teams")),
+)
+
+TEAM_FIELDS = Fields(
+    Field("name", "text", _text("name")),
+    Field("is_guest", "boolean", _as_sent("is_guest")),
+    Field("user_ids", "text[]", _id_list("users")),
+    Field("owner_ids", "text[]", _id_list("owners")),
+)
+
+TAG_FIELDS = Fields(Field("name", "text", _text("name")), Field("color", "text", _text("color")))
+
+UPDATE_FIELDS = Fields(
+    Field("item_id", "text", _text("item_id")),
+    Field("creator_id", "text", _text("creator_id")),
+    Field("text_body", "text", _text("text_body")),
+    Field("edited_at", "timestamptz", _time("edited_at")),
+)
+
+
 def _workspace(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), (
-        as_text(r.get("name")), as_text(r.get("kind")), as_text(r.get("state")), r.get("is_default_workspace"),
-        as_text(r.get("description"))), created=parse_ts(r.get("created_at")))
-
-
-def _text(key: str) -> Callable[[dict[str, Any]], str | None]:
-    return lambda record: as_text(record.get(key))
-
-
-# A user's typed columns, each declared once with its PostgreSQL type and how it is read from monday's record
-# (the idiom of plugins/quickbooks/fields.py). The 2026-07+ shape (migration 0023).
-USER_FIELDS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
-    ("name", "text", _text("name")),
-    ("email", "text", _text("email")),
-    ("title", "text", _text("title")),
-    ("status", "text", _text("status")),  # ACTIVE, PENDING (invited, not joined) or INACTIVE (deactivated)
-    ("kind", "text", _text("kind")),
-    ("is_deleted", "boolean", lambda r: as_bool(r.get("is_deleted"))),  # an inactive user whose details are gone
-    ("became_active_at", "timestamptz", lambda r: parse_ts(r.get("became_active_at"))),
-    ("invitation_method", "text", _text("invitation_method")),
-    ("time_zone", "text", _text("time_zone_identifier")),
-    ("country_code", "text", _text("country_code")),
-    ("team_ids", "text[]", lambda r: _ids(r.get("teams"))),
-)
+    return _raw(env, r.get("id"), _observed(env), WORKSPACE_FIELDS, r, created=parse_ts(r.get("created_at")))
 
 
 def _user(env: Envelope) -> RawRecord:
     # A deleted user is still listed (is_deleted): the row says so rather than becoming a tombstone.
     r = env["record"]
     try:
-        typed = tuple(read(r) for _, _, read in USER_FIELDS)
+        return _raw(env, r.get("id"), _observed(env), USER_FIELDS, r, created=parse_ts(r.get("created_at")))
     except ValueError as exc:
         raise ValueError(f"user {r.get('id')}: {exc}") from exc
-    return _raw(env, r.get("id"), _observed(env), typed, created=parse_ts(r.get("created_at")))
 
 
 def _team(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), (
-        as_text(r.get("name")), r.get("is_guest"), _ids(r.get("users")), _ids(r.get("owners"))))
+    return _raw(env, r.get("id"), _observed(env), TEAM_FIELDS, r)
 
 
 def _tag(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), (as_text(r.get("name")), as_text(r.get("color"))))
+    return _raw(env, r.get("id"), _observed(env), TAG_FIELDS, r)
 
 
 def _update(env: Envelope) -> RawRecord:
     r = env["record"]
     created = parse_ts(r.get("created_at"))
-    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")) or created, (
-        as_text(r.get("item_id")), as_text(r.get("creator_id")), as_text(r.get("text_body")),
-        parse_ts(r.get("edited_at"))), created=created)
+    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")) or created, UPDATE_FIELDS, r, created=created)
 
 
 # -- boards and what they hold ---------------------------------------------------------------------------------
@@ -120,37 +155,113 @@ def subitems_board_of(board: dict[str, Any]) -> str | None:
     return None
 
 
+BOARD_FIELDS = Fields(
+    Field("name", "text", _text("name")),
+    Field("state", "text", _text("state")),
+    Field("board_kind", "text", _text("board_kind")),
+    Field("board_type", "text", _text("type")),
+    Field("workspace_id", "text", _text("workspace_id")),
+    Field("folder_id", "text", _text("board_folder_id")),
+    Field("permissions", "text", _text("permissions")),
+    Field("items_count", "integer", _as_sent("items_count")),
+    Field("creator_id", "text", _text("creator", "id")),
+    Field("owner_ids", "text[]", _id_list("owners")),
+    Field("top_group_id", "text", _text("top_group", "id")),
+    Field("subitems_board_id", "text", subitems_board_of),
+    Field("description", "text", _text("description")),
+    Field("board_updated_at", "timestamptz", _time("updated_at")),
+)
+
+
 def _board(env: Envelope) -> RawRecord:
     # A board's updated_at does not move with everything its row holds (a subitems board follows its parent's
     # state, groups and columns change): the row is rewritten whenever it reads differently. A deleted board is
     # still answered (state "deleted") and its row says so; it becomes a tombstone when monday no longer lists
     # it (the boards stream's sweep).
     r = env["record"]
-    return _raw(env, r.get("id"), _observed(env), (
-        as_text(r.get("name")), as_text(r.get("state")), as_text(r.get("board_kind")), as_text(r.get("type")),
-        as_text(r.get("workspace_id")), as_text(r.get("board_folder_id")), as_text(r.get("permissions")),
-        r.get("items_count"), as_text((r.get("creator") or {}).get("id")), _ids(r.get("owners")),
-        as_text((r.get("top_group") or {}).get("id")), subitems_board_of(r), as_text(r.get("description")),
-        parse_ts(r.get("updated_at"))), created=parse_ts(r.get("created_at")))
+    return _raw(env, r.get("id"), _observed(env), BOARD_FIELDS, r, created=parse_ts(r.get("created_at")))
+
+
+def _in_record(read: Callable[[dict[str, Any]], Any]) -> Callable[[Envelope], Any]:
+    """A reader of monday's record, applied to the envelope that holds it."""
+    return lambda env: read(env["record"])
+
+
+def _board_id(env: Envelope) -> str:
+    return str(env["board_id"])
+
+
+# A group or a column of a board, read from its envelope (split_board adds the board and the position).
+GROUP_FIELDS: Fields[Envelope] = Fields(
+    Field("board_id", "text", _board_id),
+    Field("group_id", "text", _in_record(_text("id"))),
+    Field("title", "text", _in_record(_text("title"))),
+    Field("color", "text", _in_record(_text("color"))),
+    Field("position", "text", _in_record(_text("position"))),
+    Field("archived", "boolean", _in_record(_as_sent("archived"))),
+    Field("deleted", "boolean", _in_record(_as_sent("deleted"))),
+)
+
+
+def _settings(column: dict[str, Any]) -> Jsonb | None:
+    settings = column.get("settings")
+    return None if settings is None else Jsonb(parse_value(settings))
+
+
+COLUMN_FIELDS: Fields[Envelope] = Fields(
+    Field("board_id", "text", _board_id),
+    Field("column_id", "text", _in_record(_text("id"))),
+    Field("title", "text", _in_record(_text("title"))),
+    Field("type", "text", _in_record(_text("type"))),
+    Field("description", "text", _in_record(_text("description"))),
+    Field("archived", "boolean", _in_record(_as_sent("archived"))),
+    Field("width", "integer", _in_record(_as_sent("width"))),
+    Field("position", "integer", lambda env: env.get("position")),
+    Field("settings", "jsonb", _in_record(_settings)),
+)
 
 
 def _group(env: Envelope) -> RawRecord:
     r = env["record"]
-    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), (
-        str(env["board_id"]), as_text(r.get("id")), as_text(r.get("title")), as_text(r.get("color")),
-        as_text(r.get("position")), r.get("archived"), r.get("deleted")))
+    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), GROUP_FIELDS, env)
 
 
 def _column(env: Envelope) -> RawRecord:
     r = env["record"]
-    settings = r.get("settings")
-    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), (
-        str(env["board_id"]), as_text(r.get("id")), as_text(r.get("title")), as_text(r.get("type")),
-        as_text(r.get("description")), r.get("archived"), r.get("width"), env.get("position"),
-        None if settings is None else Jsonb(parse_value(settings))))
+    return _raw(env, f"{env['board_id']}:{r.get('id')}", _observed(env), COLUMN_FIELDS, env)
 
 
 # -- items and their history -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ItemView:
+    """What an item's row is read from: monday's record and its main status, settled once per item."""
+
+    record: dict[str, Any]
+    status: dict[str, Any] | None  # the main status column's value
+    done: bool | None
+    done_at: dt.datetime | None
+
+
+def _item_status(key: str) -> Callable[[ItemView], Any]:
+    return lambda view: None if view.status is None else view.status.get(key)
+
+
+ITEM_FIELDS: Fields[ItemView] = Fields(
+    Field("board_id", "text", lambda view: as_text(path("board", "id")(view.record))),
+    Field("group_id", "text", lambda view: as_text(path("group", "id")(view.record))),
+    Field("group_title", "text", lambda view: as_text(path("group", "title")(view.record))),
+    Field("parent_item_id", "text", lambda view: as_text(path("parent_item", "id")(view.record))),
+    Field("name", "text", lambda view: as_text(view.record.get("name"))),
+    Field("state", "text", lambda view: as_text(view.record.get("state"))),
+    Field("creator_id", "text", lambda view: as_text(view.record.get("creator_id"))),
+    Field("status_column_id", "text", converted(_item_status("id"), as_text)),
+    Field("status_label", "text", converted(_item_status("label"), as_text)),
+    Field("status_index", "integer", _item_status("index")),
+    Field("is_done", "boolean", lambda view: view.done),
+    Field("done_at", "timestamptz", lambda view: view.done_at),
+)
+
+
 def item_row(env: Envelope) -> RawRecord:
     r = env["record"]
     status = env.get("status")
@@ -161,13 +272,8 @@ def item_row(env: Envelope) -> RawRecord:
         parsed = parse_value(value.get("value"))
         changed = parse_ts(parsed.get("changed_at")) if isinstance(parsed, dict) else None
         changed = changed or parse_ts(value.get("updated_at"))
-    board_id = (r.get("board") or {}).get("id")
-    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")), (
-        as_text(board_id), as_text((r.get("group") or {}).get("id")), as_text((r.get("group") or {}).get("title")),
-        as_text((r.get("parent_item") or {}).get("id")), as_text(r.get("name")), as_text(r.get("state")),
-        as_text(r.get("creator_id")), None if value is None else as_text(value.get("id")),
-        None if value is None else as_text(value.get("label")), None if value is None else value.get("index"),
-        done, changed), created=parse_ts(r.get("created_at")), deleted=r.get("state") == "deleted")
+    return _raw(env, r.get("id"), parse_ts(r.get("updated_at")), ITEM_FIELDS, ItemView(r, value, done, changed),
+                created=parse_ts(r.get("created_at")), deleted=r.get("state") == "deleted")
 
 
 def log_data(record: dict[str, Any]) -> dict[str, Any]:
@@ -191,61 +297,54 @@ def _to_done(data: dict[str, Any], status: dict[str, Any] | None) -> bool | None
     return index in status.get("done", []) or str(label.get("text") or "").lower() in done_labels(status)
 
 
+@dataclass(frozen=True)
+class LogView:
+    """What a log entry's row is read from: its envelope and its decoded `data`."""
+
+    env: Envelope
+    data: dict[str, Any]
+
+
+def _log_to_done(view: LogView) -> bool | None:
+    if view.env["record"].get("event") != "update_column_value":
+        return None
+    return _to_done(view.data, view.env.get("status"))
+
+
+LOG_FIELDS: Fields[LogView] = Fields(
+    Field("board_id", "text", lambda view: as_text(view.env.get("board_id"))),
+    Field("item_id", "text", lambda view: None if view.data.get("pulse_id") is None else str(view.data["pulse_id"])),
+    Field("event", "text", lambda view: as_text(view.env["record"].get("event"))),
+    Field("entity", "text", lambda view: as_text(view.env["record"].get("entity"))),
+    Field("user_id", "text", lambda view: as_text(view.env["record"].get("user_id"))),
+    Field("column_id", "text", lambda view: as_text(view.data.get("column_id"))),
+    Field("data", "jsonb", lambda view: Jsonb(view.data)),
+    Field("to_done", "boolean", _log_to_done),
+)
+
+
 def log_row(env: Envelope) -> RawRecord:
     r = env["record"]
-    data = log_data(r)
     created = parse_log_stamp(r.get("created_at"))
-    pulse = data.get("pulse_id")
-    status_change = r.get("event") == "update_column_value"
-    return _raw(env, r.get("id"), created, (
-        as_text(env.get("board_id")), None if pulse is None else str(pulse), as_text(r.get("event")),
-        as_text(r.get("entity")), as_text(r.get("user_id")), as_text(data.get("column_id")), Jsonb(data),
-        _to_done(data, env.get("status")) if status_change else None), created=created)
+    return _raw(env, r.get("id"), created, LOG_FIELDS, LogView(env, log_data(r)), created=created)
 
 
-def _spec(table: str, columns: tuple[tuple[str, str], ...], *, versioned: bool = True,
-          children: tuple[Any, ...] = ()) -> TableSpec:
-    return TableSpec(table, tuple(Column(n, t) for n, t in columns), version=("updated_at",) if versioned else (),
-                     children=children)
-
-
-ITEM_COLUMNS = (("board_id", "text"), ("group_id", "text"), ("group_title", "text"), ("parent_item_id", "text"),
-                ("name", "text"), ("state", "text"), ("creator_id", "text"), ("status_column_id", "text"),
-                ("status_label", "text"), ("status_index", "integer"), ("is_done", "boolean"),
-                ("done_at", "timestamptz"))
-LOG_COLUMNS = (("board_id", "text"), ("item_id", "text"), ("event", "text"), ("entity", "text"), ("user_id", "text"),
-               ("column_id", "text"), ("data", "jsonb"), ("to_done", "boolean"))
+def _spec(table: str, fields: Fields[Any], *, versioned: bool = True, children: tuple[Any, ...] = ()) -> TableSpec:
+    return TableSpec(table, fields.columns, version=("updated_at",) if versioned else (), children=children)
 
 
 # Every target table by its table-stream name.
 TABLES: dict[str, Table] = {
-    "workspaces": Table(_spec("monday_workspace", (
-        ("name", "text"), ("kind", "text"), ("state", "text"), ("is_default", "boolean"),
-        ("description", "text")), versioned=False), _workspace),
-    "users": Table(_spec("monday_user", tuple((name, pg_type) for name, pg_type, _ in USER_FIELDS), versioned=False),
-                   _user),
-    "teams": Table(_spec("monday_team", (
-        ("name", "text"), ("is_guest", "boolean"), ("user_ids", "text[]"), ("owner_ids", "text[]")),
-        versioned=False), _team),
-    "tags": Table(_spec("monday_tag", (("name", "text"), ("color", "text")), versioned=False), _tag),
-    "updates": Table(_spec("monday_update", (
-        ("item_id", "text"), ("creator_id", "text"), ("text_body", "text"), ("edited_at", "timestamptz"))),
-        _update),
-    "boards": Table(_spec("monday_board", (
-        ("name", "text"), ("state", "text"), ("board_kind", "text"), ("board_type", "text"),
-        ("workspace_id", "text"), ("folder_id", "text"), ("permissions", "text"), ("items_count", "integer"),
-        ("creator_id", "text"), ("owner_ids", "text[]"), ("top_group_id", "text"),
-        ("subitems_board_id", "text"), ("description", "text"), ("board_updated_at", "timestamptz")),
-        versioned=False), _board),
-    "groups": Table(_spec("monday_group", (
-        ("board_id", "text"), ("group_id", "text"), ("title", "text"), ("color", "text"), ("position", "text"),
-        ("archived", "boolean"), ("deleted", "boolean")), versioned=False), _group),
-    "columns": Table(_spec("monday_column", (
-        ("board_id", "text"), ("column_id", "text"), ("title", "text"), ("type", "text"), ("description", "text"),
-        ("archived", "boolean"), ("width", "integer"), ("position", "integer"), ("settings", "jsonb")),
-        versioned=False), _column),
-    "items": Table(_spec("monday_item", ITEM_COLUMNS, children=(COLUMN_VALUES,)), item_row),
-    "activity_logs": Table(_spec("monday_activity_log", LOG_COLUMNS), log_row),
+    "workspaces": Table(_spec("monday_workspace", WORKSPACE_FIELDS, versioned=False), _workspace),
+    "users": Table(_spec("monday_user", USER_FIELDS, versioned=False), _user),
+    "teams": Table(_spec("monday_team", TEAM_FIELDS, versioned=False), _team),
+    "tags": Table(_spec("monday_tag", TAG_FIELDS, versioned=False), _tag),
+    "updates": Table(_spec("monday_update", UPDATE_FIELDS), _update),
+    "boards": Table(_spec("monday_board", BOARD_FIELDS, versioned=False), _board),
+    "groups": Table(_spec("monday_group", GROUP_FIELDS, versioned=False), _group),
+    "columns": Table(_spec("monday_column", COLUMN_FIELDS, versioned=False), _column),
+    "items": Table(_spec("monday_item", ITEM_FIELDS, children=(COLUMN_VALUES,)), item_row),
+    "activity_logs": Table(_spec("monday_activity_log", LOG_FIELDS), log_row),
 }
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from shared.convert import as_instant
+
 
 def parse_ts(value: Any) -> dt.datetime | None:
-    """An aware UTC instant from monday's ISO text ("2025-10-24T18:26:35Z"); None for empty values."""
-    if value in (None, ""):
-        return None
-    text = str(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
-    parsed = dt.datetime.fromisoformat(text)
-    # monday reads offset-less timestamps as UTC, and so do we.
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    """An aware UTC instant from monday's ISO text ("2025-10-24T18:26:35Z"); None for empty values.
+
+    The rules are shared.convert.as_instant's, with the zone monday documents for offset-less values: UTC.
+    """
+    parsed = as_instant(value, naive_zone=dt.UTC)
+    return None if parsed is None else parsed.astimezone(dt.UTC)
 
 
 def parse_date(value: Any) -> dt.date | None:

@@ -7,34 +7,16 @@ empty `text`: their readable form is `display_value`. The item's main status dec
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from plugins.monday.timestamps import parse_date, parse_ts
-from shared.db.loader import ChildTable, Column
-
-VALUE_COLUMNS = (
-    Column("column_id", "text"),
-    Column("type", "text"),
-    Column("text", "text"),
-    Column("value", "jsonb"),
-    Column("label", "text"),
-    Column("label_index", "integer"),
-    Column("is_done", "boolean"),
-    Column("date_value", "date"),
-    Column("time_value", "text"),
-    Column("number", "numeric"),
-    Column("person_ids", "text[]"),
-    Column("team_ids", "text[]"),
-    Column("timeline_from", "date"),
-    Column("timeline_to", "date"),
-    Column("checked", "boolean"),
-    Column("display_value", "text"),
-    Column("linked_item_ids", "text[]"),
-    Column("changed_at", "timestamptz"),
-)
+from shared.db.fields import Field, Fields
+from shared.db.loader import ChildTable
 
 
 def parse_value(raw: Any) -> Any:
@@ -77,28 +59,61 @@ def _linked(value: dict[str, Any], parsed: Any) -> list[str] | None:
     return None if ids is None else [str(i) for i in ids]
 
 
+@dataclass(frozen=True)
+class ValueView:
+    """What a column value's row is read from: monday's value, its `value` JSON parsed, and its column type."""
+
+    value: dict[str, Any]
+    parsed: Any
+    kind: str
+
+
+def _given(key: str) -> Callable[[ValueView], Any]:
+    return lambda view: view.value.get(key)
+
+
+def _date(key: str, *kinds: str) -> Callable[[ValueView], Any]:
+    return lambda view: parse_date(view.value.get(key)) if not kinds or view.kind in kinds else None
+
+
+def _people_of(kind: str) -> Callable[[ValueView], list[str] | None]:
+    return lambda view: _people(view.value, view.parsed, kind) if view.kind == "people" else None
+
+
+def _checked(view: ValueView) -> bool | None:
+    checked = view.value.get("checked")
+    return bool(checked) if checked is not None else None
+
+
+VALUE_FIELDS: Fields[ValueView] = Fields(
+    Field("column_id", "text", lambda view: str(view.value["id"])),
+    Field("type", "text", lambda view: view.kind),
+    Field("text", "text", _given("text")),
+    Field("value", "jsonb", lambda view: None if view.parsed is None else Jsonb(view.parsed)),
+    Field("label", "text", _given("label")),
+    Field("label_index", "integer", _given("index")),
+    Field("is_done", "boolean", _given("is_done")),
+    Field("date_value", "date", _date("date")),
+    Field("time_value", "text", _given("time")),
+    Field("number", "numeric", lambda view: _number(view.value, view.parsed) if view.kind == "numbers" else None),
+    Field("person_ids", "text[]", _people_of("person")),
+    Field("team_ids", "text[]", _people_of("team")),
+    Field("timeline_from", "date", _date("from", "timeline")),
+    Field("timeline_to", "date", _date("to", "timeline")),
+    Field("checked", "boolean", _checked),
+    Field("display_value", "text", _given("display_value")),
+    Field("linked_item_ids", "text[]", lambda view: _linked(view.value, view.parsed)
+          if view.kind in ("board_relation", "dependency", "subtasks") else None),
+    Field("changed_at", "timestamptz", lambda view: _changed_at(view.value, view.parsed)),
+)
+VALUE_COLUMNS = VALUE_FIELDS.columns
+
+
 def value_row(value: dict[str, Any]) -> tuple[Any, ...]:
-    """One column value as the row VALUE_COLUMNS describe (after connection_id and item_id)."""
+    """One column value as the row VALUE_FIELDS describe (after connection_id and item_id)."""
     if not isinstance(value, dict) or not value.get("id"):
         raise ValueError("a column value without an id")
-    parsed = parse_value(value.get("value"))
-    kind = str(value.get("type") or "")
-    is_timeline = kind == "timeline"
-    checked = value.get("checked")
-    return (
-        str(value["id"]), kind, value.get("text"), None if parsed is None else Jsonb(parsed),
-        value.get("label"), value.get("index"), value.get("is_done"),
-        parse_date(value.get("date")), value.get("time"),
-        _number(value, parsed) if kind == "numbers" else None,
-        _people(value, parsed, "person") if kind == "people" else None,
-        _people(value, parsed, "team") if kind == "people" else None,
-        parse_date(value.get("from")) if is_timeline else None,
-        parse_date(value.get("to")) if is_timeline else None,
-        bool(checked) if checked is not None else None,
-        value.get("display_value"),
-        _linked(value, parsed) if kind in ("board_relation", "dependency", "subtasks") else None,
-        _changed_at(value, parsed),
-    )
+    return VALUE_FIELDS.read(ValueView(value, parse_value(value.get("value")), str(value.get("type") or "")))
 
 
 def value_rows(item: dict[str, Any]) -> list[tuple[Any, ...]]:

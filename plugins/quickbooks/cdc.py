@@ -29,6 +29,7 @@ from typing import Any
 
 from plugins.quickbooks.fields import parse_ts
 from plugins.quickbooks.paging import updated_of
+from shared.incremental import Boundary, split
 
 MAX_OBJECTS = 1000
 LOOKBACK = dt.timedelta(days=30)
@@ -82,35 +83,26 @@ def _window(since_raw: str, seen: dict[str, list[str]], objects: list[tuple[str,
     server's clock less a margin, so the window never grows stale.
     """
     since = parse_ts(since_raw)
-    fresh: list[dict[str, Any]] = []
-    dropped = 0
-    newest: dt.datetime | None = None
-    newest_raw = since_raw
-    for entity, record in objects:
-        updated = updated_of(record)
-        if updated is None:
-            # Not knowing when it changed, it cannot move the window; loading it quarantines it with its reason.
-            fresh.append({"entity": entity, "record": record})
-            continue
-        if updated < since or (updated == since and str(record.get("Id")) in seen.get(entity, [])):
-            dropped += 1
-            continue
-        fresh.append({"entity": entity, "record": record})
-        if newest is None or updated > newest:
-            newest, newest_raw = updated, record["MetaData"]["LastUpdatedTime"]
-    if newest is None:
+    if since is None:
+        raise ValueError("a CDC window needs the instant it starts from")
+    boundary = Boundary(since, frozenset((entity, rid) for entity, ids in seen.items() for rid in ids))
+    # An envelope whose change time cannot be read is kept without moving the window: loading quarantines it.
+    window = split(({"entity": entity, "record": record} for entity, record in objects), boundary,
+                   value_of=lambda envelope: updated_of(envelope["record"]),
+                   id_of=lambda envelope: (envelope["entity"], str(envelope["record"].get("Id"))))
+    if window.after is None or window.newest is None:
         moved = since
         if server_time:
             moved = max(since, parse_ts(server_time) - SAFETY)
-        return fresh, {"since": moved.isoformat(), "seen": seen if moved == since else {}}, dropped
+        return window.fresh, {"since": moved.isoformat(), "seen": seen if moved == since else {}}, window.dropped
     at_newest: dict[str, list[str]] = {}
-    for envelope in fresh:
-        if updated_of(envelope["record"]) == newest:
-            at_newest.setdefault(envelope["entity"], []).append(str(envelope["record"]["Id"]))
-    if newest == since:
-        for entity, ids in seen.items():
-            at_newest.setdefault(entity, []).extend(ids)
-    return fresh, {"since": newest_raw, "seen": {k: sorted(set(v)) for k, v in at_newest.items()}}, dropped
+    if window.after.value == since:
+        for entity in seen:  # the ids taken at that instant before stay taken
+            at_newest[entity] = []
+    for entity, rid in sorted(window.after.seen):
+        at_newest.setdefault(entity, []).append(rid)
+    newest_raw = window.newest["record"]["MetaData"]["LastUpdatedTime"]
+    return window.fresh, {"since": newest_raw, "seen": at_newest}, window.dropped
 
 
 def _earliest(bounds: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -72,10 +72,8 @@ def _verdict_for(status: int, errors: list[dict[str, Any]], retry_after: float) 
 
 def classify(response: Response, *, throttle_wait: float = THROTTLE_WAIT_SECONDS) -> Verdict:
     """ok / retry / throttle / fail for one QuickBooks response."""
-    retry_after = throttle_wait
-    header = response.headers.get("Retry-After")
-    if header and header.isdigit():
-        retry_after = max(float(header), 1.0)
+    header = response.retry_after()
+    retry_after = throttle_wait if header is None else max(header, 1.0)
     text = response.body.decode("utf-8", errors="replace")
     # Intuit has answered a JSON request with an XML fault: trust the body, not the Accept header.
     if "xml" in response.content_type or text.lstrip().startswith("<"):

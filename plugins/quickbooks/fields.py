@@ -1,25 +1,28 @@
-"""Typed columns declared by where they come from in a QuickBooks record, so each entity is a short list."""
+"""Typed columns declared by where they come from in a QuickBooks record, so each entity is a short list.
+
+The idiom (Field, Fields) is shared.db.fields'; what is QuickBooks' own is how a value is found (paths and
+references) and how its timestamps are read.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from shared.convert import as_bool, as_date, as_int, as_money, as_text
-from shared.db.loader import Column
+from shared.convert import as_bool, as_date, as_instant, as_int, as_money, as_text
+from shared.db.fields import Field, Fields, converted, path
+
+__all__ = ["CONVERT", "Field", "Fields", "f", "is_voided", "parse_ts", "path", "ref"]
 
 
 def parse_ts(value: str | None) -> dt.datetime | None:
-    """QuickBooks timestamps carry their offset ("2015-07-24T10:48:22-07:00")."""
-    if not value:
-        return None
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"QuickBooks timestamp {value!r} has no offset")
-    return parsed
+    """QuickBooks timestamps carry their offset ("2015-07-24T10:48:22-07:00"), kept as written.
+
+    The rules are shared.convert.as_instant's; Intuit documents no zone for offset-less values, so they are refused.
+    """
+    return as_instant(value)
 
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
@@ -28,50 +31,18 @@ CONVERT: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def path(*keys: str) -> Callable[[dict[str, Any]], Any]:
-    """A nested value, e.g. path("PrimaryEmailAddr", "Address"); None when any step is missing."""
-
-    def get(record: dict[str, Any]) -> Any:
-        value: Any = record
-        for key in keys:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(key)
-        return value
-
-    return get
-
-
-def ref(key: str) -> Callable[[dict[str, Any]], Any]:
+def ref(key: str) -> str:
     """The id inside a reference object such as CustomerRef {"value": "7", "name": ".."} (dotted for nested)."""
-    return path(*key.split("."), "value")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One typed column and where its value comes from."""
-
-    column: str
-    pg_type: str
-    source: Callable[[dict[str, Any]], Any]
-
-    def extract(self, record: dict[str, Any]) -> Any:
-        try:
-            return CONVERT[self.pg_type](self.source(record))
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise ValueError(f"field {self.column}: {exc}") from exc
-
-    @property
-    def as_column(self) -> Column:
-        return Column(self.column, self.pg_type)
+    return f"{key}.value"
 
 
 def f(column: str, pg_type: str, source: str | Callable[[dict[str, Any]], Any] | None = None) -> Field:
-    """Shorthand: f("doc_number", "text", "DocNumber"); a dotted string is a path."""
+    """Shorthand: f("doc_number", "text", "DocNumber"); a dotted string is a path. The value is converted by type."""
     if source is None:
         raise ValueError(f"column {column} needs a source")
-    getter = path(*source.split(".")) if isinstance(source, str) else source
-    return Field(column, pg_type, getter)
+    convert = CONVERT[pg_type]
+    read = path(*source.split("."), convert=convert) if isinstance(source, str) else converted(source, convert)
+    return Field(column, pg_type, read)
 
 
 def is_voided(record: dict[str, Any]) -> bool:

@@ -11,7 +11,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from plugins.quickbooks.streams import parse_ts
+from plugins.quickbooks.fields import parse_ts
+from shared.incremental import Boundary, split
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 PAGE_SIZE = 1000
@@ -60,29 +61,12 @@ def advance(
 
     record_id names a record within its entity (ExchangeRate has no Id: currencies and date name it).
     """
-    boundary = parse_ts(cursor["ts"])
-    seen = set(cursor.get("seen", []))
-    fresh = []
-    dropped = 0
-    timed: list[tuple[dt.datetime, dict[str, Any]]] = []
-    for record in records:
-        updated = updated_of(record)
-        if updated is None:
-            # It cannot place the keyset; passed on, loading quarantines it with its reason and the page loads.
-            fresh.append(record)
-            continue
-        if updated < boundary or (updated == boundary and record_id(record) in seen):
-            dropped += 1
-            continue
-        fresh.append(record)
-        timed.append((updated, record))
+    seen = cursor.get("seen", [])
+    boundary = Boundary(parse_ts(cursor["ts"]), frozenset(seen))
+    # A record without a readable time is passed on: loading quarantines it with its reason and the page loads.
+    page = split(records, boundary, value_of=updated_of, id_of=record_id)
     done = len(records) < page_size
-    if not timed:
-        return fresh, {"ts": cursor["ts"], "seen": sorted(seen)}, done, dropped
-    last, last_record = timed[-1]
-    last_raw = last_record["MetaData"]["LastUpdatedTime"]
-    at_last = {record_id(r) for updated, r in timed if updated == last}
-    if last == boundary:
-        at_last |= seen
-    watermark = {"ts": last_raw, "seen": sorted(at_last)}
-    return fresh, watermark, done, dropped
+    if page.after is None:
+        return page.fresh, {"ts": cursor["ts"], "seen": sorted(set(seen))}, done, page.dropped
+    watermark = {"ts": page.newest["MetaData"]["LastUpdatedTime"], "seen": sorted(page.after.seen)}
+    return page.fresh, watermark, done, page.dropped

@@ -217,7 +217,8 @@ class QuickBooksPlugin(BasePlugin):
             updated_at=updated,
             created_at=parse_ts(meta.get("CreateTime")),
             payload=record,
-            typed=(None,) * len(spec.table.columns) if deleted else spec.typed(record),
+            typed=spec.fields.nulls() if deleted else spec.typed(record),
+            columns=spec.fields.names,
             deleted=deleted,
         )
 
@@ -314,6 +315,6 @@ def _report_raw(record: dict[str, Any]) -> RawRecord:
         id=reports.report_id(record),
         updated_at=reports.report_generated_at(doc),
         payload=reports.without_run_time(doc),
-        typed=(record["report"], record["basis"], dt.date.fromisoformat(record["window_start"]),
-               dt.date.fromisoformat(record["window_end"]), reports.report_filter(doc)),
+        typed=reports.REPORT_FIELDS.read(record),
+        columns=reports.REPORT_FIELDS.names,
     )

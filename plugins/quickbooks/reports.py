@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from shared.db.fields import Field, Fields
 from shared.db.loader import ChildTable, Column, TableSpec
 
 MAX_WINDOW_MONTHS = 6  # QBO asks clients to keep each report request to about six months
@@ -56,10 +57,18 @@ def report_rows(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+# A report record (report_record) read into qbo_report's typed columns.
+REPORT_FIELDS = Fields(
+    Field("report", "text", lambda record: record["report"]),
+    Field("basis", "text", lambda record: record["basis"]),
+    Field("window_start", "date", lambda record: date.fromisoformat(record["window_start"])),
+    Field("window_end", "date", lambda record: date.fromisoformat(record["window_end"])),
+    Field("report_filter", "text", lambda record: report_filter(record["doc"])),
+)
+
 REPORT_TABLE = TableSpec(
     table="qbo_report",
-    columns=(Column("report", "text"), Column("basis", "text"), Column("window_start", "date"),
-             Column("window_end", "date"), Column("report_filter", "text")),
+    columns=REPORT_FIELDS.columns,
     children=(ChildTable("qbo_report_row", "report_id", REPORT_ROW_COLUMNS, report_rows),),
     # A report has no version of its own, only the time it was run: it is rewritten (rows replaced) when its
     # content changes, so an unchanged report fetched again leaves the tables as they were.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.quickbooks.fields import Field, f, is_voided, parse_ts, ref
+from plugins.quickbooks.fields import Field, Fields, f, is_voided, parse_ts, ref
 from shared.db.loader import ChildTable, Column, TableSpec
 
 __all__ = ["LINES", "STREAMS", "Stream", "parse_ts"]
@@ -27,7 +27,7 @@ def _detail(line: dict[str, Any]) -> dict[str, Any]:
     return detail if isinstance(detail, dict) else {}
 
 
-_LINE_FIELDS = (
+_LINE_FIELDS = Fields(
     f("line_num", "integer", "LineNum"),
     f("detail_type", "text", "DetailType"),
     f("description", "text", "Description"),
@@ -49,7 +49,7 @@ def _line_rows(payload: dict[str, Any]) -> list[tuple[Any, ...]]:
     for position, line in enumerate(payload.get("Line") or [], start=1):
         if not isinstance(line, dict):
             raise ValueError(f"Line #{position} is not an object")
-        rows.append((_line_id(position, line), *(field.extract(line) for field in _LINE_FIELDS), Jsonb(line)))
+        rows.append((_line_id(position, line), *_LINE_FIELDS.read(line), Jsonb(line)))
     return rows
 
 
@@ -59,7 +59,7 @@ def lines_of(entity: str) -> ChildTable:
         table="qbo_txn_line",
         parent_column="txn_id",
         fixed=(("txn_type", entity),),
-        columns=(Column("line_id", "text"), *(fl.as_column for fl in _LINE_FIELDS), Column("payload", "jsonb")),
+        columns=(Column("line_id", "text"), *_LINE_FIELDS.columns, Column("payload", "jsonb")),
         rows=_line_rows,
     )
 
@@ -78,7 +78,7 @@ class Stream:
     entity: str
     kind: str
     table: TableSpec
-    fields: tuple[Field, ...]
+    fields: Fields[dict[str, Any]]
     cdc: bool = True
 
     @property
@@ -86,7 +86,7 @@ class Stream:
         return self.kind == "list"
 
     def typed(self, record: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(fl.extract(record) for fl in self.fields)
+        return self.fields.read(record)
 
 
 _VERSION = ("updated_at", "sync_token")
@@ -122,9 +122,9 @@ DEPOSIT_ACCOUNT = f("deposit_account_id", "text", ref("DepositToAccountRef"))
 def _make(entity: str, kind: str, fields: tuple[Field, ...], table: str | None = None, *, cdc: bool = True,
           version: tuple[str, ...] = _VERSION) -> Stream:
     name = table or "qbo_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in entity).lstrip("_")
-    spec = TableSpec(name, tuple(fl.as_column for fl in fields), version=version,
-                     children=(lines_of(entity),) if kind == "txn" else ())
-    return Stream(entity, kind, spec, fields, cdc=cdc)
+    declared = Fields(*fields)
+    spec = TableSpec(name, declared.columns, version=version, children=(lines_of(entity),) if kind == "txn" else ())
+    return Stream(entity, kind, spec, declared, cdc=cdc)
 
 
 def _txn(entity: str, *extra: Field) -> Stream:

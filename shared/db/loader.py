@@ -52,6 +52,12 @@ class TableSpec:
     version: tuple[str, ...] = ("updated_at",)
     children: tuple[ChildTable, ...] = ()
 
+    def __post_init__(self) -> None:
+        names = [c.name for c in (*COMMON_HEAD, *self.columns, *COMMON_TAIL, Column("loaded_at", "timestamptz"))]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"{self.table}: columns named twice (or named like a common column): {', '.join(twice)}")
+
 
 COMMON_HEAD = (
     Column("connection_id", "text"),
@@ -66,7 +72,8 @@ KEY = ("connection_id", "id")
 
 @dataclass(frozen=True)
 class RawRecord:
-    """One source record ready to load; `typed` follows the TableSpec's column order."""
+    """One source record ready to load; `typed` is read by the table's Fields (shared.db.fields) and `columns`
+    names its values, which must be the TableSpec's columns in order."""
 
     id: str
     updated_at: dt.datetime
@@ -74,6 +81,7 @@ class RawRecord:
     typed: tuple[Any, ...] = ()
     created_at: dt.datetime | None = None
     deleted: bool = False
+    columns: tuple[str, ...] | None = None  # the names of `typed`, in order: the Fields' names that read them
 
 
 @dataclass
@@ -179,15 +187,36 @@ def _statements(spec: TableSpec) -> _Statements:
     )
 
 
+_NOT_CHECKED = object()
+
+
+def _typed_names_checked(spec: TableSpec, rec: RawRecord) -> tuple[str, ...] | None:
+    """rec.columns once they are the table's columns in order (later records naming the same tuple pass at once)."""
+    expected = tuple(c.name for c in spec.columns)
+    names = rec.columns
+    if names is None:
+        if not expected and not rec.typed:
+            return None
+        # Bare values say nothing about which is which column: swapped ones would load silently.
+        raise ValueError(f"{spec.table}: record {rec.id} gives its typed values without their column names; "
+                         "read them with the table's shared.db.fields.Fields and pass columns=fields.names")
+    if names != expected or len(rec.typed) != len(expected):
+        wrong = next((i for i, pair in enumerate(zip(names, expected, strict=False)) if pair[0] != pair[1]),
+                     min(len(names), len(expected)))
+        raise ValueError(
+            f"{spec.table}: record {rec.id} has {len(rec.typed)} typed values for ({', '.join(names)}) but the "
+            f"table's columns are ({', '.join(expected)}): they differ first at position {wrong + 1}")
+    return names
+
+
 def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[RawRecord]) -> Iterator[tuple]:
+    checked: object = _NOT_CHECKED
     width = len(spec.columns)
     for rec in records:
-        if len(rec.typed) != width:
-            raise ValueError(
-                f"{spec.table}: record {rec.id} has {len(rec.typed)} typed values, the table expects {width}"
-            )
         if rec.updated_at.tzinfo is None:
             raise ValueError(f"{spec.table}: record {rec.id} has a naive updated_at; a time zone is required")
+        if rec.columns is not checked or len(rec.typed) != width:
+            checked = _typed_names_checked(spec, rec)
         deleted_at = rec.updated_at if rec.deleted else None
         yield (
             connection_id, rec.id, rec.created_at, rec.updated_at, deleted_at,

@@ -32,7 +32,7 @@ def load_profit_and_loss(conn: psycopg.Connection, state, realm: str, connection
             "summarize_column_by": "Month"})
         record = reports.report_record("ProfitAndLoss", "Accrual", first, last, doc)
         raw = RawRecord(id=reports.report_id(record), updated_at=reports.report_generated_at(doc), payload=doc,
-                        typed=("ProfitAndLoss", "Accrual", first, last, reports.report_filter(doc)))
+                        typed=reports.REPORT_FIELDS.read(record), columns=reports.REPORT_FIELDS.names)
         loaded += upsert_records(conn, reports.REPORT_TABLE, connection_id, "pnl-fixture", [raw]).inserted
     return loaded
 

@@ -10,7 +10,8 @@ import pytest
 
 from plugins.quickbooks import PLUGIN
 from plugins.quickbooks.streams import STREAMS
-from shared.db.loader import Column, RawRecord, TableSpec, upsert_records
+from shared.db.fields import Field, Fields
+from shared.db.loader import RawRecord, TableSpec, upsert_records
 
 INVOICE = STREAMS["Invoice"]
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -119,6 +120,27 @@ def test_naive_timestamp_is_rejected_and_nothing_is_written(conn):
     assert rows(conn) == []
 
 
+def test_typed_values_whose_columns_are_swapped_are_refused_loudly_and_nothing_is_written(conn):
+    # doc_number and private_note are both text: without the names check they would load into each other.
+    declared = list(INVOICE.fields)
+    doc, note = (next(i for i, f in enumerate(declared) if f.column == name) for name in ("doc_number", "private_note"))
+    declared[doc], declared[note] = declared[note], declared[doc]
+    swapped = Fields(*declared)
+    good = invoice("8", 0, "1.00")
+    bad = RawRecord(id="9", updated_at=T0, payload=good.payload, typed=swapped.read(good.payload),
+                    columns=swapped.names)
+    with pytest.raises(ValueError, match=rf"qbo_invoice: record 9 .* differ first at position {doc + 1}"):
+        load(conn, [good, bad])
+    assert rows(conn) == []
+
+
+def test_typed_values_without_their_column_names_are_refused(conn):
+    bare = RawRecord(id="9", updated_at=T0, payload={}, typed=invoice("8", 0, "1.00").typed)
+    with pytest.raises(ValueError, match="without their column names"):
+        load(conn, [bare])
+    assert rows(conn) == []
+
+
 def lines(conn):
     return conn.execute(
         "SELECT txn_id, line_id, line_num, detail_type, amount, item_id FROM qbo_txn_line "
@@ -146,12 +168,14 @@ def test_lines_follow_the_winning_duplicate_in_a_batch(conn):
     assert {r[4] for r in lines(conn)} == {Decimal("3.0")}
 
 
-UNVERSIONED = TableSpec("loader_unversioned", (Column("name", "text"),), version=())
+UNVERSIONED_FIELDS = Fields(Field("name", "text", lambda record: record["name"]))
+UNVERSIONED = TableSpec("loader_unversioned", UNVERSIONED_FIELDS.columns, version=())
 
 
 def observed(id_: str, minute: int, name: str) -> RawRecord:
-    return RawRecord(id=id_, updated_at=T0 + dt.timedelta(minutes=minute), payload={"id": id_, "name": name},
-                     typed=(name,))
+    payload = {"id": id_, "name": name}
+    return RawRecord(id=id_, updated_at=T0 + dt.timedelta(minutes=minute), payload=payload,
+                     typed=UNVERSIONED_FIELDS.read(payload), columns=UNVERSIONED_FIELDS.names)
 
 
 def test_records_without_a_source_version_are_rewritten_only_when_their_content_changes(pg_dsn):
