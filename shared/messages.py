@@ -96,7 +96,7 @@ class BeginSync(Message):
     run_id: str
     scope: str
     mode: str
-    trigger: str
+    trigger: str = "manual"
     instance_id: str = ""
 
 
