@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from activities.runs import begin_sync
+from activities.runs import begin_sync, finish_sync
 from tests.integration.helpers import CONNECTION, TABLES, database, streams_of, truth
 
 
@@ -23,8 +23,10 @@ def test_a_stream_continued_as_new_by_an_older_version_finishes_and_loads_everyt
              "totals": {"pages": 0, "fetched": 0, "inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0,
                         "quarantined": 0},
              "throttles": 0, "throttle_waits": 0, "server_time": "2026-01-01T10:00:00.000-08:00"}
-    instance_id = host.start_new("sync_stream", "older-stream", older)
-    status = host.run_until_complete(instance_id, timeout=300)
+    try:
+        status = host.run_until_complete(host.start_new("sync_stream", "older-stream", older), timeout=300)
+    finally:
+        finish_sync({"run_id": run_id, "results": []})  # releases the connection's lease for the tests after
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"] == {"stream": "Invoice", "status": "succeeded", "error": None}
     assert database(pg_dsn, TABLES["Invoice"]) == truth(state, "Invoice")
