@@ -12,11 +12,11 @@ from typing import Any
 from plugins import registry
 from shared.db.connect import connect
 from shared.db.connections import get_connection
+from shared.messages import ConnectionKey
 from shared.metrics import refresh_dirty
 
 
-def refresh_aggregates(request: dict[str, Any]) -> dict[str, int]:
+def refresh_aggregates(request: dict[str, Any]) -> None:
     with connect() as conn, conn.transaction():
-        connection = get_connection(conn, request["connection_id"])
-        result = refresh_dirty(conn, connection.connection_id, registry.metric_catalogs())
-    return result.as_dict()
+        connection = get_connection(conn, ConnectionKey.from_json(request).connection_id)
+        refresh_dirty(conn, connection.connection_id, registry.metric_catalogs())

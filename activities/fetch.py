@@ -14,33 +14,31 @@ from shared.db.connect import connect, held_connection
 from shared.db.connections import get_connection
 from shared.http import Throttled
 from shared.landing import LandingZone, page_ref
+from shared.messages import FetchRequest, FetchResult, PageRef
 
 
 async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     """Fetch up to `max_pages` pages of one stream from `cursor`, landing each page as a blob."""
     settings = load_settings()
-    run_id, connection_id, stream = request["run_id"], request["connection_id"], request["stream"]
+    asked = FetchRequest.from_json(request)
+    run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     with connect() as conn:
         connection = get_connection(conn, connection_id)
     plugin = registry.get(connection.plugin)
     landing = LandingZone(settings.storage_connection, settings.landing_container)
-    cursor: dict[str, Any] | None = request["cursor"]
-    sequence = int(request.get("sequence", 0))
-    pages: list[dict[str, Any]] = []
+    cursor = asked.cursor
+    pages: list[PageRef] = []
     retry_after: float | None = None
     throttle_reason = None
-    server_time: str | None = None
     # The plugin's storage (e.g. a daily call counter) goes over one connection this activity holds.
     async with aiohttp.ClientSession() as session, held_connection() as db:
         api = await plugin.open_api(connection, session, plugin.storage(db))
         try:
-            for _ in range(int(request.get("max_pages") or settings.pages_per_fetch)):
+            for _ in range(asked.max_pages or settings.pages_per_fetch):
                 page = await plugin.fetch_page(api, connection, stream, cursor or {})
-                ref = page_ref(connection_id, stream, run_id, sequence + len(pages))
+                ref = page_ref(connection_id, stream, run_id, asked.sequence + len(pages))
                 count = await asyncio.to_thread(landing.put_page, ref, page.records)
-                pages.append({"ref": ref, "records": count, "dropped": page.dropped_duplicates,
-                              "watermark": page.watermark})
-                server_time = server_time or page.server_time
+                pages.append(PageRef(ref, count, page.watermark))
                 cursor = page.next_cursor
                 if cursor is None:
                     break
@@ -51,12 +49,4 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
             with connect() as conn, conn.transaction():
                 runs.add_counts(conn, run_id, connection_id, stream, api_calls=api.calls)
                 runs.count_api_calls(conn, connection_id, connection.plugin, api.calls)
-    return {
-        "pages": pages,
-        "cursor": cursor,
-        "done": retry_after is None and cursor is None,
-        "retry_after": retry_after,
-        "throttle_reason": throttle_reason,
-        "api_calls": api.calls,
-        "server_time": server_time,
-    }
+    return FetchResult(pages, cursor, retry_after is None and cursor is None, retry_after, throttle_reason).to_json()

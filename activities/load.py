@@ -19,6 +19,7 @@ from shared.db.connect import connect
 from shared.db.connections import get_connection, set_watermark
 from shared.db.loader import RawRecord, UpsertCounts, upsert_records
 from shared.landing import LandingZone
+from shared.messages import LoadCounts, LoadRequest
 from shared.metrics import refresh_dirty
 
 MAX_REASON = 1000
@@ -56,40 +57,37 @@ def _read_page(
 def load_pages(request: dict[str, Any]) -> dict[str, int]:
     """Load landed pages once each; a retried load skips pages an earlier attempt committed."""
     settings = load_settings()
-    run_id, connection_id, stream = request["run_id"], request["connection_id"], request["stream"]
+    asked = LoadRequest.from_json(request)
+    run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     landing = LandingZone(settings.storage_connection, settings.landing_container)
     totals = UpsertCounts()
     pages_loaded = quarantined = 0
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
-        for page in request["pages"]:
+        for page in asked.pages:
             first_time = conn.execute(
                 """INSERT INTO loaded_pages (page_ref, run_id, records) VALUES (%s, %s, %s)
                    ON CONFLICT (page_ref) DO NOTHING RETURNING 1""",
-                (page["ref"], run_id, page["records"]),
+                (page.ref, run_id, page.records),
             ).fetchone()
             if not first_time:
                 continue
-            grouped, bad = _read_page(conn, plugin, stream, landing, page["ref"],
+            grouped, bad = _read_page(conn, plugin, stream, landing, page.ref,
                                       {"connection_id": connection_id, "run_id": run_id})
             quarantined += bad
             for target, records in grouped.items():
                 totals.add(upsert_records(conn, plugin.table(target), connection_id, run_id, records,
                                           batch_rows=settings.load_batch_rows))
             pages_loaded += 1
-        last = request["pages"][-1] if request["pages"] else None
-        if last and last.get("watermark"):
-            set_watermark(conn, connection_id, last.get("watermark_stream") or stream, last["watermark"], run_id)
-        runs.add_counts(
-            conn, run_id, connection_id, stream,
+        last = asked.pages[-1] if asked.pages else None
+        if last and last.watermark:
+            set_watermark(conn, connection_id, stream, last.watermark, run_id)
+        counts = LoadCounts(
             pages=pages_loaded, fetched=totals.staged + quarantined, inserted=totals.inserted,
             updated=totals.updated, unchanged=totals.unchanged, deleted=totals.deleted, quarantined=quarantined,
         )
+        runs.add_counts(conn, run_id, connection_id, stream, **counts.to_json())
         # The buckets this load touched, in its transaction.
         refresh_dirty(conn, connection_id, registry.metric_catalogs())
-    return {
-        "pages": pages_loaded, "fetched": totals.staged + quarantined, "inserted": totals.inserted,
-        "updated": totals.updated, "unchanged": totals.unchanged, "deleted": totals.deleted,
-        "quarantined": quarantined,
-    }
+    return counts.to_json()

@@ -9,6 +9,17 @@ from shared.db import leases, runs
 from shared.db.connect import connect
 from shared.db.connections import connections_in_scope, get_connection, get_watermarks, set_watermark
 from shared.db.migrate import migrate
+from shared.messages import (
+    BeginSync,
+    Begun,
+    ConnectionResult,
+    FinishConnection,
+    FinishSync,
+    PlanRequest,
+    PlanResult,
+    RunOutcome,
+    StreamFinished,
+)
 
 
 def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
@@ -16,77 +27,78 @@ def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
 
     Returns the connections this run syncs and, as results, those it skips because another run holds them.
     """
-    run_id = request["run_id"]
+    begin = BeginSync.from_json(request)
+    run_id = begin.run_id
     with connect() as conn:
         migrate(conn, registry.migration_folders())
         with conn.transaction():
-            connections = connections_in_scope(conn, request["scope"])
-            runs.begin_run(conn, run_id, request["scope"], request["mode"],
-                           request.get("trigger", "manual"), request.get("instance_id", ""))
+            connections = connections_in_scope(conn, begin.scope)
+            runs.begin_run(conn, run_id, begin.scope, begin.mode, begin.trigger, begin.instance_id)
             # Sorted ids: two runs claiming overlapping sets lock the lease rows in the same order.
-            claims = [leases.claim(conn, c.connection_id, run_id, request.get("instance_id", ""))
+            claims = [leases.claim(conn, c.connection_id, run_id, begin.instance_id)
                       for c in sorted(connections, key=lambda c: c.connection_id)]
             for taken in (c for c in claims if c.taken_over):
                 runs.add_notes(conn, run_id, taken.connection_id, [taken.message()])
-    return {
-        "connections": [c.connection_id for c in claims if c.granted],
-        "skipped": [{"connection_id": c.connection_id, "status": "skipped", "error": c.message()}
-                    for c in claims if not c.granted],
-    }
+    return Begun(
+        connections=[c.connection_id for c in claims if c.granted],
+        skipped=[ConnectionResult(c.connection_id, "skipped", c.message()) for c in claims if not c.granted],
+    ).to_json()
 
 
 def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     """The plugin's plan for one connection: its streams and where each starts, or why it must not run."""
+    asked = PlanRequest.from_json(request)
     with connect() as conn, conn.transaction():
-        connection = get_connection(conn, request["connection_id"])
+        connection = get_connection(conn, asked.connection_id)
         plugin = registry.get(connection.plugin)
-        plan = plugin.plan(connection, request["mode"], get_watermarks(conn, connection.connection_id),
-                           runs.calls_this_month(conn, connection.plugin), int(request.get("phase", 0)),
-                           failed=request.get("failed") or {}, store=plugin.storage(conn))
+        plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
+                           runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
+                           store=plugin.storage(conn))
         for stream_plan in plan.streams:
-            runs.begin_stream(conn, request["run_id"], connection.connection_id, stream_plan.stream)
-        runs.add_notes(conn, request["run_id"], connection.connection_id, plan.notes)
-        leases.renew(conn, connection.connection_id, request["run_id"])
-    return {
-        "streams": [{"stream": p.stream, "cursor": p.cursor, "sweep": p.sweep} for p in plan.streams],
-        "context": plan.context,
-        "refused": plan.refused,
-        "notes": plan.notes,
-        "next_phase": plan.next_phase,
-    }
+            runs.begin_stream(conn, asked.run_id, connection.connection_id, stream_plan.stream)
+        runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
+        leases.renew(conn, connection.connection_id, asked.run_id)
+    return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
 
 
-def finish_connection(request: dict[str, Any]) -> dict[str, Any]:
-    """After every stream of a connection succeeded: store the watermarks the plugin derives from the run."""
+def finish_connection(request: dict[str, Any]) -> None:
+    """After every stream of a connection succeeded: store the watermarks the plugin derives from the run.
+
+    The plugin is offered what this run's streams stored (QuickBooks keeps the server's clock at the start of
+    each complete read in its keyset watermarks), so its private state never travels through the orchestrators.
+    """
+    finished = FinishConnection.from_json(request)
     with connect() as conn, conn.transaction():
-        connection = get_connection(conn, request["connection_id"])
+        connection = get_connection(conn, finished.connection_id)
         plugin = registry.get(connection.plugin)
-        marks = plugin.after_run(connection, request.get("context") or {}, request.get("results") or [])
+        stored = get_watermarks(conn, connection.connection_id)
+        marks = plugin.after_run(connection, finished.context,
+                                 {stream: stored[stream] for stream in finished.streams if stream in stored})
         for stream, watermark in marks.items():
-            set_watermark(conn, connection.connection_id, stream, watermark, request["run_id"])
-    return {"watermarks": sorted(marks)}
+            set_watermark(conn, connection.connection_id, stream, watermark, finished.run_id)
 
 
 def finish_stream(request: dict[str, Any]) -> None:
+    finished = StreamFinished.from_json(request)
     with connect() as conn, conn.transaction():
-        runs.end_stream(conn, request["run_id"], request["connection_id"], request["stream"],
-                        request["status"], request.get("error"))
-        leases.renew(conn, request["connection_id"], request["run_id"])
-        if request.get("throttle_waits"):
-            runs.add_counts(conn, request["run_id"], request["connection_id"], request["stream"],
-                            throttle_waits=request["throttle_waits"])
+        runs.end_stream(conn, finished.run_id, finished.connection_id, finished.stream, finished.status,
+                        finished.error)
+        leases.renew(conn, finished.connection_id, finished.run_id)
+        if finished.throttle_waits:
+            runs.add_counts(conn, finished.run_id, finished.connection_id, finished.stream,
+                            throttle_waits=finished.throttle_waits)
 
 
-def run_outcome(results: list[dict[str, Any]], error: str | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The run's status and its per-connection errors from the connections' results.
+def run_outcome(results: list[ConnectionResult], error: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The run's status and its errors (as stored in the audit) from the connections' results.
 
     succeeded: every connection synced; skipped: every connection was held by another run; partial: some
     synced and others failed or were skipped; failed: none synced.
     """
-    errors = [{"connection_id": r["connection_id"], "status": r.get("status", "failed"), "error": r.get("error", "")}
-              for r in results if r.get("status") != "succeeded"]
+    failures = [r for r in results if r.status != "succeeded"]
     if error:
-        errors.append({"connection_id": None, "status": "failed", "error": error})
+        failures.append(ConnectionResult(None, "failed", error))
+    errors = [r.to_json() for r in failures]
     if not errors:
         return "succeeded", errors
     if len(errors) == len(results) and all(e["status"] == "skipped" for e in errors):
@@ -96,9 +108,11 @@ def run_outcome(results: list[dict[str, Any]], error: str | None = None) -> tupl
 
 def finish_sync(request: dict[str, Any]) -> dict[str, Any]:
     """Record the run's outcome and release the connections it held, in one transaction; returns the totals."""
-    status, errors = run_outcome(request.get("results") or [], request.get("error"))
+    finish = FinishSync.from_json(request)
+    status, errors = run_outcome(finish.results, finish.error)
     with connect() as conn, conn.transaction():
-        runs.end_run(conn, request["run_id"], status, errors)
-        leases.release(conn, request["run_id"])
-        summary = runs.run_summary(conn, request["run_id"]) or {}
-    return {"run_id": request["run_id"], "status": status, "totals": summary.get("totals", {}), "errors": errors}
+        runs.end_run(conn, finish.run_id, status, errors)
+        leases.release(conn, finish.run_id)
+        summary = runs.run_summary(conn, finish.run_id) or {}
+    return RunOutcome(finish.run_id, status, summary.get("totals", {}),
+                      [ConnectionResult.from_json(e) for e in errors]).to_json()

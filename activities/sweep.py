@@ -20,6 +20,7 @@ from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.landing import LandingZone
+from shared.messages import StreamKey, SweepResult
 from shared.metrics import refresh_dirty
 
 MAX_SHARE = 0.5
@@ -87,14 +88,15 @@ def _tombstone_missing(conn: psycopg.Connection, table: str, connection_id: str,
 def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
     """Tombstone rows of the stream's tables that this run's complete read did not return."""
     settings = load_settings()
-    run_id, connection_id, stream = request["run_id"], request["connection_id"], request["stream"]
+    key = StreamKey.from_json(request)
+    run_id, connection_id, stream = key.run_id, key.connection_id, key.stream
     landing = LandingZone(settings.storage_connection, settings.landing_container)
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
         seen, complete = _seen_ids(conn, plugin, landing, run_id, connection_id, stream)
         if not complete:
-            return {"deleted": 0, "skipped": 1}
+            return SweepResult(deleted=0).to_json()
         scope = plugin.sweep_scope(stream)
         targets = scope if scope is not None else {target: {} for target in set(seen) | {stream}}
         max_share = float(connection.config.get("sweep_max_share", MAX_SHARE))
@@ -106,4 +108,4 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
         runs.add_counts(conn, run_id, connection_id, stream, deleted=deleted)
         # The buckets the tombstones touched, in the sweep's transaction.
         refresh_dirty(conn, connection_id, registry.metric_catalogs())
-    return {"deleted": deleted, "skipped": 0}
+    return SweepResult(deleted).to_json()

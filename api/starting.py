@@ -9,6 +9,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared.db.connections import validate_connection_id
+from shared.messages import SyncRequest
 
 ACTIVE = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending,
           df.OrchestrationRuntimeStatus.ContinuedAsNew}
@@ -71,6 +72,6 @@ async def start_sync(client: df.DurableOrchestrationClient, scope: str, mode: st
     await client.start_new(
         "sync_all",
         instance_id,
-        {"run_id": run_id, "scope": scope, "mode": mode, "trigger": trigger, "options": options or {}},
+        SyncRequest(run_id, scope, mode, trigger, options or {}).to_json(),
     )
     return SyncStart(True, instance_id, run_id)

@@ -5,6 +5,7 @@ History stays bounded: after a fixed number of iterations the loop continues as 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Generator
 from typing import Any
@@ -13,69 +14,78 @@ import azure.durable_functions as df
 
 from orchestrators.blueprint import ACTIVITY_RETRY, bp
 from orchestrators.errors import short_error
+from shared.messages import (
+    FetchRequest,
+    FetchResult,
+    LoadCounts,
+    LoadRequest,
+    StreamFinished,
+    StreamResult,
+    StreamState,
+    SweepResult,
+)
 
 ITERATIONS_PER_EXECUTION = 20
 MAX_CONSECUTIVE_THROTTLES = 30
-COUNTS = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "quarantined")
 
 
 @bp.orchestration_trigger(context_name="context")
 def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
-    state = context.get_input()
-    key = {"run_id": state["run_id"], "connection_id": state["connection_id"], "stream": state["stream"]}
-    totals = dict.fromkeys(COUNTS, 0) | state.get("totals", {})
-    throttles = int(state.get("throttles", 0))
-    throttle_waits = int(state.get("throttle_waits", 0))
-    cursor = state["cursor"]
-    server_time = state.get("server_time")
-    sequence = int(state.get("sequence", 0))
+    state = StreamState.from_json(context.get_input())
+    key = state.key()
+    status_head = key.to_json()
+    totals, throttles, throttle_waits = state.totals, state.throttles, state.throttle_waits
+    cursor, sequence = state.cursor, state.sequence
     # Options let tests and operators shrink the loop (e.g. to exercise continue_as_new).
-    options = state.get("options") or {}
-    iterations = int(options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
+    iterations = int(state.options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
     try:
         for _ in range(iterations):
-            fetched = yield context.call_activity_with_retry(
+            fetched = FetchResult.from_json((yield context.call_activity_with_retry(
                 "fetch_pages", ACTIVITY_RETRY,
-                {**key, "cursor": cursor, "sequence": sequence, "max_pages": options.get("max_pages")},
-            )
-            if fetched["pages"]:
+                FetchRequest(*dataclasses.astuple(key), cursor=cursor, sequence=sequence,
+                             max_pages=state.options.get("max_pages")).to_json(),
+            )))
+            if fetched.pages:
                 loaded = yield context.call_activity_with_retry(
-                    "load_pages", ACTIVITY_RETRY, {**key, "pages": fetched["pages"]}
+                    "load_pages", ACTIVITY_RETRY, LoadRequest(*dataclasses.astuple(key), pages=fetched.pages).to_json()
                 )
-                totals = {name: totals[name] + loaded.get(name, 0) for name in COUNTS}
-                sequence += len(fetched["pages"])
-            cursor = fetched["cursor"]
-            server_time = server_time or fetched.get("server_time")
-            context.set_custom_status({**key, "phase": "loading", **totals})
-            if fetched["retry_after"] is not None:
+                totals += LoadCounts.from_json(loaded)
+                sequence += len(fetched.pages)
+            cursor = fetched.cursor
+            context.set_custom_status({**status_head, "phase": "loading", **totals.to_json()})
+            if fetched.retry_after is not None:
                 throttles += 1
                 throttle_waits += 1
                 if throttles > MAX_CONSECUTIVE_THROTTLES:
                     raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
-                                       f"{fetched.get('throttle_reason')}")
-                context.set_custom_status({**key, "phase": "throttled", "retry_after": fetched["retry_after"]})
-                wake = context.current_utc_datetime + dt.timedelta(seconds=float(fetched["retry_after"]))
+                                       f"{fetched.throttle_reason}")
+                context.set_custom_status({**status_head, "phase": "throttled", "retry_after": fetched.retry_after})
+                wake = context.current_utc_datetime + dt.timedelta(seconds=float(fetched.retry_after))
                 yield context.create_timer(wake)
                 continue
             throttles = 0
-            if fetched["done"]:
+            if fetched.done:
                 break
         else:
-            context.continue_as_new({**state, "cursor": cursor, "sequence": sequence, "totals": totals,
-                                     "throttles": throttles, "throttle_waits": throttle_waits,
-                                     "server_time": server_time})
+            context.continue_as_new(dataclasses.replace(
+                state, cursor=cursor, sequence=sequence, totals=totals, throttles=throttles,
+                throttle_waits=throttle_waits).to_json())
             return None
-        if state.get("sweep"):
-            swept = yield context.call_activity_with_retry("sweep_deletes", ACTIVITY_RETRY, key)
-            totals["deleted"] += swept["deleted"]
+        if state.sweep:
+            swept = SweepResult.from_json((yield context.call_activity_with_retry(
+                "sweep_deletes", ACTIVITY_RETRY, key.to_json())))
+            totals = dataclasses.replace(totals, deleted=totals.deleted + swept.deleted)
+            context.set_custom_status({**status_head, "phase": "swept", **totals.to_json()})
     except Exception as exc:
         error = short_error(exc)
         yield context.call_activity_with_retry(
-            "finish_stream", ACTIVITY_RETRY, {**key, "status": "failed", "error": error,
-                                              "throttle_waits": throttle_waits}
+            "finish_stream", ACTIVITY_RETRY,
+            StreamFinished(*dataclasses.astuple(key), status="failed", error=error,
+                           throttle_waits=throttle_waits).to_json(),
         )
-        return {**key, "status": "failed", "error": error, **totals}
+        return StreamResult(key.stream, "failed", error).to_json()
     yield context.call_activity_with_retry(
-        "finish_stream", ACTIVITY_RETRY, {**key, "status": "succeeded", "throttle_waits": throttle_waits}
+        "finish_stream", ACTIVITY_RETRY,
+        StreamFinished(*dataclasses.astuple(key), status="succeeded", throttle_waits=throttle_waits).to_json(),
     )
-    return {**key, "status": "succeeded", "server_time": server_time, **totals}
+    return StreamResult(key.stream, "succeeded").to_json()

@@ -21,6 +21,7 @@ import psycopg
 from shared.db.connections import Connection
 from shared.db.loader import RawRecord, TableSpec
 from shared.http import ApiClient
+from shared.messages import StreamPlan  # what plan_streams hands the orchestrator, as the plugin states it
 from shared.metrics.catalog import PluginMetrics
 from shared.metrics.dashboards import Dashboard
 from shared.tokens import TokenInfo
@@ -39,19 +40,6 @@ class DemoSource:
     connections: tuple[Connection, ...]
     secrets: Mapping[str, str] = field(default_factory=dict)
     queries: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class StreamPlan:
-    """Where one stream starts in this run; `cursor` is plugin-defined JSON.
-
-    sweep: after a complete read, rows the read did not see are tombstoned (deletes the source
-    reports nowhere else).
-    """
-
-    stream: str
-    cursor: dict[str, Any]
-    sweep: bool = False
 
 
 @dataclass
@@ -76,8 +64,6 @@ class Page:
     records: list[dict[str, Any]]
     next_cursor: dict[str, Any] | None
     watermark: dict[str, Any] | None = None
-    dropped_duplicates: int = 0
-    server_time: str | None = None
 
 
 class SourcePlugin(Protocol):
@@ -125,8 +111,9 @@ class SourcePlugin(Protocol):
     def to_raw(self, stream: str, record: dict[str, Any]) -> RawRecord: ...
 
     def after_run(self, connection: Connection, context: dict[str, Any],
-                  results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """Watermarks to store once every stream of the run succeeded."""
+                  stored: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Watermarks to store once every stream of the run succeeded; `stored` holds the watermarks this run's
+        streams stored (by stream), so what a plugin needs from its reads travels in its own watermarks."""
         ...
 
     # Optional: BasePlugin gives each a default (no routes, no warnings, not in the demo).
@@ -162,7 +149,7 @@ class BasePlugin:
         return ((stream, record),)
 
     def after_run(self, connection: Connection, context: dict[str, Any],
-                  results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+                  stored: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {}
 
     def sweep_scope(self, stream: str) -> dict[str, dict[str, str]] | None:

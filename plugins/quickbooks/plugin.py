@@ -31,6 +31,10 @@ REALM_LIMITS = [(8, 1.25), (450, 60.0)]
 CDC_STREAM = "cdc"
 REPORTS_STREAM = "reports"
 REPORT = "Report"  # the table stream the reports stream loads into
+# In a keyset cursor and watermark: the server's clock at the first page of this read. It rides along from page
+# to page (the next cursor is the watermark) and lands in the stored watermark, where after_run finds it; a new
+# read starts without it (paging.start_cursor keeps only the keyset).
+READ_STARTED = "read_started"
 # A complete read fetches two years of reports; incremental runs refresh the latest window (backdated
 # edits beyond it are caught by the next complete read).
 REPORT_MONTHS = {"full": 24, "incremental": 6}
@@ -95,14 +99,15 @@ class QuickBooksPlugin(BasePlugin):
                     notes=notes)
 
     def after_run(self, connection: Connection, context: dict[str, Any],
-                  results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """After a complete read, change data capture starts from the earliest server time the run saw; after
-        complete reads of entities CDC could not complete, from the window their CDC calls left pending."""
+                  stored: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """After a complete read, change data capture starts from the earliest server time the read saw (each
+        entity's keyset watermark keeps the time of its first page); after complete reads of entities CDC could
+        not complete, from the window their CDC calls left pending."""
         if context.get("cdc_after"):
             return {CDC_STREAM: context["cdc_after"]}
         if not context.get("establishes_cdc"):
             return {}
-        times = [parse_ts(r["server_time"]) for r in results if r.get("server_time")]
+        times = [parse_ts(mark[READ_STARTED]) for mark in stored.values() if mark.get(READ_STARTED)]
         if not times:
             return {}
         since = min(times) - cdc.SAFETY
@@ -155,10 +160,10 @@ class QuickBooksPlugin(BasePlugin):
         if not isinstance(body, dict):
             raise ApiError(f"QuickBooks answered the {stream} query without a QueryResponse", transient=True)
         records = body.get(spec.entity, [])
-        fresh, watermark, done, dropped = paging.advance(
+        fresh, watermark, done, _ = paging.advance(
             cursor, records, page_size=page_size, record_id=RECORD_ID.get(spec.entity, paging.record_id_of))
-        return Page(records=fresh, next_cursor=None if done else watermark, watermark=watermark,
-                    dropped_duplicates=dropped, server_time=doc.get("time"))
+        watermark = _stamp_read_start(watermark, cursor, doc.get("time"))
+        return Page(records=fresh, next_cursor=None if done else watermark, watermark=watermark)
 
     async def _fetch_cdc(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
         params = {"entities": ",".join(cdc.entities_to_ask(cursor)), "changedSince": cursor["since"]}
@@ -166,8 +171,7 @@ class QuickBooksPlugin(BasePlugin):
         if "CDCResponse" not in doc:
             raise ApiError("QuickBooks answered a change-data-capture request without a CDCResponse", transient=True)
         step = cdc.step(cursor, cdc.changed_objects(doc), doc.get("time"))
-        return Page(records=step.records, next_cursor=step.next_cursor, watermark=step.watermark,
-                    dropped_duplicates=step.dropped, server_time=doc.get("time"))
+        return Page(records=step.records, next_cursor=step.next_cursor, watermark=step.watermark)
 
     async def _fetch_report(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
         report, basis, start, end = cursor["jobs"][cursor["next"]]
@@ -179,8 +183,7 @@ class QuickBooksPlugin(BasePlugin):
         record = reports.report_record(report, basis, dt.date.fromisoformat(start), dt.date.fromisoformat(end), doc)
         following = cursor["next"] + 1
         more = following < len(cursor["jobs"])
-        return Page(records=[record], next_cursor={**cursor, "next": following} if more else None,
-                    server_time=(doc.get("Header") or {}).get("Time"))
+        return Page(records=[record], next_cursor={**cursor, "next": following} if more else None)
 
     # -- how to load --------------------------------------------------------------------------------
     def split(self, stream: str, record: dict[str, Any]):
@@ -237,6 +240,12 @@ class QuickBooksPlugin(BasePlugin):
 
     def demo(self) -> DemoSource:
         return demo_source()
+
+
+def _stamp_read_start(watermark: dict[str, Any], cursor: dict[str, Any], server_time: str | None) -> dict[str, Any]:
+    """The watermark with the server time of the read's first page (carried by the cursor after that page)."""
+    started = cursor.get(READ_STARTED) or server_time
+    return {**watermark, READ_STARTED: started} if started else watermark
 
 
 def _realm(connection: Connection) -> str:

@@ -8,9 +8,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from shared.messages import LOAD_COUNTERS
+
 MAX_ERROR_TEXT = 2000
-COUNTERS = ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "quarantined", "api_calls",
-            "throttle_waits")
+COUNTERS = (*LOAD_COUNTERS, "api_calls", "throttle_waits")
 
 
 def begin_run(conn: psycopg.Connection, run_id: str, scope: str, mode: str, trigger: str, instance_id: str) -> None:

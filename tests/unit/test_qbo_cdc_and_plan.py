@@ -155,7 +155,12 @@ def test_a_sync_past_the_quota_share_is_refused_with_what_to_do():
 
 
 def test_after_a_complete_read_cdc_starts_at_the_earliest_server_time_less_a_margin():
-    results = [{"server_time": "2026-11-20T10:00:00-08:00"}, {"server_time": "2026-11-20T09:00:00-08:00"}, {}]
+    # What the run's streams stored: each keyset watermark keeps the server time of its read's first page.
+    results = {"Invoice": {"ts": "2026-11-20T09:30:00-08:00", "seen": ["1"],
+                           "read_started": "2026-11-20T10:00:00-08:00"},
+               "Customer": {"ts": "2026-11-19T09:30:00-08:00", "seen": ["2"],
+                            "read_started": "2026-11-20T09:00:00-08:00"},
+               "TaxCode": {"ts": "2026-11-01T00:00:00Z", "seen": []}}
     marks = PLUGIN.after_run(CONN, {"establishes_cdc": True}, results)
     assert dt.datetime.fromisoformat(marks["cdc"]["since"]) == dt.datetime(2026, 11, 20, 16, 55, tzinfo=dt.UTC)
     assert PLUGIN.after_run(CONN, {"establishes_cdc": False}, results) == {}

@@ -1,10 +1,12 @@
 """A run's status from its connections' results: a skipped connection is never reported as synced."""
 
 from activities.runs import run_outcome
+from shared.messages import ConnectionResult
 
-OK = {"connection_id": "a", "status": "succeeded"}
-FAILED = {"connection_id": "b", "status": "failed", "error": "boom"}
-SKIPPED = {"connection_id": "c", "status": "skipped", "error": "not synced: c is held by another sync: run run-1"}
+OK = ConnectionResult.from_json({"connection_id": "a", "status": "succeeded"})
+FAILED = ConnectionResult.from_json({"connection_id": "b", "status": "failed", "error": "boom"})
+SKIPPED = ConnectionResult.from_json(
+    {"connection_id": "c", "status": "skipped", "error": "not synced: c is held by another sync: run run-1"})
 
 
 def test_every_connection_synced_is_a_success():
@@ -14,7 +16,7 @@ def test_every_connection_synced_is_a_success():
 def test_a_run_whose_every_connection_was_held_elsewhere_is_skipped_and_names_the_holder():
     status, errors = run_outcome([SKIPPED])
     assert status == "skipped"
-    assert errors == [{"connection_id": "c", "status": "skipped", "error": SKIPPED["error"]}]
+    assert errors == [{"connection_id": "c", "status": "skipped", "error": SKIPPED.error}]
 
 
 def test_a_skipped_connection_makes_a_run_partial():

@@ -1,0 +1,317 @@
+"""The messages orchestrators and activities exchange: one small typed class each, one path to and from JSON.
+
+Only plain JSON objects cross the Durable SDK: the sender passes `message.to_json()`, the receiver reads
+`Message.from_json(value)`. The SDK could serialise a class with a to_json method itself, but it writes the
+class's module and name into the history ({"__module__", "__class__", "__data__"}), so renaming or moving a
+message would break every instance recorded before. The messages live in shared/ because orchestrators and
+activities (one floor) both use them and neither should import the other; shared/db/runs.py takes the
+counter names from here. Nothing here knows a source or the Functions API.
+
+Histories recorded by older versions must still replay (instances in flight during a deploy, a devhost store
+resuming a killed sync), and an activity may receive an input an older orchestrator queued. So from_json
+ignores fields it does not know (older versions also sent server_time, api_calls, dropped, notes and a
+connection's stream results) and gives a missing or null field its default; only a missing required field
+is an error, raised as MessageError naming the message and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Self
+
+
+class MessageError(ValueError):
+    """A message that cannot be read: not a JSON object, or a required field missing."""
+
+
+class Message:
+    """A dataclass with one JSON form; NESTED names the fields that hold other messages (one or a list)."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {}
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain JSON object (field order kept, so an unchanged message is byte-identical across versions)."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        if not isinstance(data, Mapping):
+            raise MessageError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+        values: dict[str, Any] = {}
+        for spec in fields(cls):  # type: ignore[arg-type]
+            value = data.get(spec.name)
+            if value is None:
+                has_default = spec.default is not dataclasses.MISSING or spec.default_factory is not dataclasses.MISSING
+                if has_default:
+                    continue
+                if spec.name not in data:
+                    raise MessageError(f"{cls.__name__}: required field {spec.name!r} is missing "
+                                       f"(got {', '.join(sorted(data)) or 'no fields'})")
+            nested = cls.NESTED.get(spec.name)
+            if nested is not None and value is not None:
+                value = [nested.from_json(v) for v in value] if isinstance(value, list) else nested.from_json(value)
+            values[spec.name] = value
+        return cls(**values)
+
+
+# -- counters -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadCounts(Message):
+    """What loading did to a stream; these field names are the counter names (see LOAD_COUNTERS)."""
+
+    pages: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+
+    def __add__(self, other: LoadCounts) -> LoadCounts:
+        return LoadCounts(**{name: getattr(self, name) + getattr(other, name) for name in LOAD_COUNTERS})
+
+
+# The one spelling of the load counters: sync_stream sums them, load_pages returns them, the audit stores them.
+LOAD_COUNTERS: tuple[str, ...] = tuple(spec.name for spec in fields(LoadCounts))
+
+
+# -- sync_all -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SyncRequest(Message):
+    """sync_all's input: one run over the connections in `scope`; options shrink loops in tests and operations."""
+
+    run_id: str
+    scope: str
+    mode: str
+    trigger: str = "manual"
+    options: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BeginSync(Message):
+    """begin_sync's input."""
+
+    run_id: str
+    scope: str
+    mode: str
+    trigger: str = "manual"
+    instance_id: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionResult(Message):
+    """How one connection's part of a run ended (sync_connection's output, a skipped claim, an error of the run).
+
+    connection_id is None only for an error of the whole run (it could not start).
+    """
+
+    connection_id: str | None
+    status: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Begun(Message):
+    """begin_sync's output: the connections this run claimed, and those it skips (held by another run)."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"skipped": ConnectionResult}
+
+    connections: list[str]
+    skipped: list[ConnectionResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FinishSync(Message):
+    """finish_sync's input: every connection's result, or why the run could not start."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"results": ConnectionResult}
+
+    run_id: str
+    results: list[ConnectionResult] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome(Message):
+    """finish_sync's output and sync_all's: the run's status, its audit totals and its errors."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"errors": ConnectionResult}
+
+    run_id: str
+    status: str
+    totals: dict[str, int] = field(default_factory=dict)
+    errors: list[ConnectionResult] = field(default_factory=list)
+
+
+# -- sync_connection ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConnectionRequest(Message):
+    """sync_connection's input."""
+
+    run_id: str
+    connection_id: str
+    mode: str
+    options: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanRequest(Message):
+    """plan_streams' input: `failed` names the streams of earlier phases of this run that failed, with why."""
+
+    run_id: str
+    connection_id: str
+    mode: str
+    phase: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamPlan(Message):
+    """Where one stream starts in this run; `cursor` is plugin-defined JSON.
+
+    sweep: after a complete read, rows the read did not see are tombstoned (deletes the source
+    reports nowhere else).
+    """
+
+    stream: str
+    cursor: dict[str, Any]
+    sweep: bool = False
+
+
+@dataclass(frozen=True)
+class PlanResult(Message):
+    """plan_streams' output: the streams of this phase, what the plugin keeps for after_run, or why not to run."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"streams": StreamPlan}
+
+    streams: list[StreamPlan] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    refused: str | None = None
+    next_phase: bool = False
+
+
+@dataclass(frozen=True)
+class FinishConnection(Message):
+    """finish_connection's input, once every stream succeeded: the plan context and the streams this run read."""
+
+    run_id: str
+    connection_id: str
+    context: dict[str, Any] = field(default_factory=dict)
+    # Absent in inputs queued by older versions: no stream's watermark is then offered to after_run.
+    streams: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConnectionKey(Message):
+    """refresh_aggregates' input."""
+
+    connection_id: str
+
+
+# -- sync_stream ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StreamKey(Message):
+    """One stream of one connection in one run (sweep_deletes' input, and the head of every stream message)."""
+
+    run_id: str
+    connection_id: str
+    stream: str
+
+    def key(self) -> StreamKey:
+        return StreamKey(self.run_id, self.connection_id, self.stream)
+
+
+@dataclass(frozen=True)
+class StreamRequest(StreamKey):
+    """sync_stream's input from sync_connection: where the stream starts."""
+
+    cursor: dict[str, Any]
+    sweep: bool = False
+    sequence: int = 0
+    options: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamState(StreamRequest):
+    """sync_stream's input as it continues as new: the request moved on, with what the earlier executions did."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"totals": LoadCounts}
+
+    totals: LoadCounts = field(default_factory=LoadCounts)
+    throttles: int = 0  # consecutive throttled fetches
+    throttle_waits: int = 0
+
+
+@dataclass(frozen=True)
+class StreamResult(Message):
+    """sync_stream's output: how the stream ended (its counts are in the run's audit)."""
+
+    stream: str
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchRequest(StreamKey):
+    """fetch_pages' input: up to max_pages pages (None: the configured number) from `cursor`."""
+
+    cursor: dict[str, Any] | None
+    sequence: int = 0
+    max_pages: int | None = None
+
+
+@dataclass(frozen=True)
+class PageRef(Message):
+    """One landed page: its blob, how many records it holds, and the stream's watermark after it."""
+
+    ref: str
+    records: int
+    watermark: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult(Message):
+    """fetch_pages' output: the pages landed, where the stream goes on (None: at its end) and throttle hints."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"pages": PageRef}
+
+    pages: list[PageRef]
+    cursor: dict[str, Any] | None
+    done: bool
+    retry_after: float | None = None
+    throttle_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadRequest(StreamKey):
+    """load_pages' input."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"pages": PageRef}
+
+    pages: list[PageRef]
+
+
+@dataclass(frozen=True)
+class SweepResult(Message):
+    """sweep_deletes' output."""
+
+    deleted: int = 0
+
+
+@dataclass(frozen=True)
+class StreamFinished(StreamKey):
+    """finish_stream's input."""
+
+    status: str
+    error: str | None = None
+    throttle_waits: int = 0
+
+
+__all__ = [
+    "LOAD_COUNTERS", "BeginSync", "Begun", "ConnectionKey", "ConnectionRequest", "ConnectionResult", "FetchRequest",
+    "FetchResult", "FinishConnection", "FinishSync", "LoadCounts", "LoadRequest", "Message", "MessageError",
+    "PageRef", "PlanRequest", "PlanResult", "RunOutcome", "StreamFinished", "StreamKey", "StreamPlan",
+    "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
+]
