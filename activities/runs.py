@@ -64,8 +64,8 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
 def finish_connection(request: dict[str, Any]) -> None:
     """After every stream of a connection succeeded: store the watermarks the plugin derives from the run.
 
-    The plugin is offered what this run's streams stored (QuickBooks keeps the server's clock at the start of
-    each complete read in its keyset watermarks), so its private state never travels through the orchestrators.
+    The plugin is offered what this run's streams stored (e.g. a source's clock at the start of each complete
+    read, kept in its own watermarks), so its private state never travels through the orchestrators.
     """
     finished = FinishConnection.from_json(request)
     with connect() as conn, conn.transaction():
