@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import collections
-import logging
-
-from aiohttp import web
 
 from sandbox.ports import QUICKBOOKS_PORT
 from sandbox.quickbooks import SimClock, SimulatorState, create_app
 from sandbox.quickbooks.datagen import generate_company
+from sandbox.serve import serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +42,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{month} {count:6} {'#' * (count * 60 // max(months.values()))}")
         return
     state = SimulatorState(companies=[company], clock=SimClock(), access_tokens={args.access_token})
-    logging.basicConfig(level=logging.INFO)
-    web.run_app(create_app(state), host=args.host, port=args.port, print=print)
+    serve(create_app(state), args.host, args.port)
 
 
 if __name__ == "__main__":
