@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from azure.durable_functions import DurableOrchestrationClient
 
-from devhost.webhooks import WEBHOOK_BASE, ManagementApi
+from devhost.management_api import WEBHOOK_BASE, ManagementApi
 
 # The module (not the class of the same name) whose globals the client's __init__ reads.
 client_module = importlib.import_module("azure.durable_functions.models.DurableOrchestrationClient")

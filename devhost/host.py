@@ -15,11 +15,11 @@ from devhost import client as clients
 from devhost.clock import Clock
 from devhost.engine import EpisodeRunner
 from devhost.functions import HTTP, TIMER, function_index
+from devhost.management_api import ManagementApi
 from devhost.operations import HubOperations
 from devhost.scheduler import POLL_SECONDS, Driver
 from devhost.store import TERMINAL_STATES, Store
 from devhost.triggers import as_http_response, http_request, timer_request
-from devhost.webhooks import ManagementApi
 
 # Longest single sleep, so events raised by other threads or processes are noticed promptly.
 MAX_WAIT = 0.5

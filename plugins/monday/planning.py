@@ -16,7 +16,7 @@ from typing import Any
 
 from plugins.base import Plan, StreamPlan
 from plugins.monday import items, lists
-from plugins.monday.catalog import BoardInfo, status_context
+from plugins.monday.boards import BoardInfo, status_context
 from plugins.monday.settings import MondaySettings
 from plugins.monday.storage import MondayStore
 

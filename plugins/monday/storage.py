@@ -18,7 +18,7 @@ from typing import Protocol
 
 import psycopg
 
-from plugins.monday.catalog import BoardInfo
+from plugins.monday.boards import BoardInfo
 
 
 class MondayStore(Protocol):

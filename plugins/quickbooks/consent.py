@@ -1,6 +1,6 @@
 """Connecting a QuickBooks company: start the consent (authorize URL + state), complete it (callback).
 
-Shared by the HTTP endpoints (plugins/quickbooks/routes.py) and the command line (plugins/quickbooks/connect.py).
+Shared by the HTTP endpoints (plugins/quickbooks/routes.py) and the command line (plugins/quickbooks/consent_cli.py).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from aiohttp import web
+from sandbox.ports import MONDAY_PORT
+from sandbox.serve import serve, simulator_parser
 
 from . import PLANS, MondayAccount, MondayState, SimClock, create_app
 from .clock import DEFAULT_START
@@ -14,10 +14,8 @@ from .versions import CURRENT_VERSION, VERSION_KINDS
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.monday", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8762)
-    parser.add_argument("--seed", type=int, default=7)
+    parser = simulator_parser("python -m sandbox.monday", __doc__, port=MONDAY_PORT, clock_start=DEFAULT_START,
+                              hang_seconds=DEFAULT_HANG_SECONDS)
     parser.add_argument("--workspaces", type=int, default=3)
     parser.add_argument("--boards", type=int, default=8, help="main boards (each with a subitems board)")
     parser.add_argument("--items-per-board", type=int, default=300)
@@ -26,9 +24,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plan", choices=sorted(PLANS), default="standard", help="daily/minute/complexity limits")
     parser.add_argument("--default-version", choices=sorted(VERSION_KINDS), default=CURRENT_VERSION,
                         help="the version served when a request has no API-Version header")
-    parser.add_argument("--clock-start", default=DEFAULT_START, help="simulated time at startup (ISO, with offset)")
-    parser.add_argument("--frozen-clock", action="store_true", help="time moves only through /_sim/clock")
-    parser.add_argument("--hang-seconds", type=float, default=DEFAULT_HANG_SECONDS)
     return parser
 
 
@@ -39,10 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     state = MondayState(accounts=[account], clock=SimClock(start=args.clock_start, frozen=args.frozen_clock),
                         tokens={args.token: account.id}, plan=args.plan, default_version=args.default_version,
                         timeout_hang_seconds=args.hang_seconds, copy_accounts=False)
-    logging.basicConfig(level=logging.INFO)
     counts = ", ".join(f"{name} {count}" for name, count in account.counts().items())
-    print(f"monday simulator: account {account.id} (seed {args.seed}): {counts}", flush=True)
-    web.run_app(create_app(state), host=args.host, port=args.port, print=print)
+    serve(create_app(state), args.host, args.port,
+          banner=f"monday simulator: account {account.id} (seed {args.seed}): {counts}")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ Kinds and where they strike:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
+
+from sandbox.faults import FaultQueue, QueuedFault
 
 FAULT_KINDS = frozenset({"complexity_exhausted", "rate_limited", "daily_limit", "500", "error_in_200", "malformed",
                          "cursor_expired", "unauthorized_board", "unauthorized_field", "timeout"})
@@ -29,66 +29,31 @@ DEFAULT_HANG_SECONDS = 75.0  # longer than monday's 60 s call timeout, so a clie
 
 
 @dataclass
-class PendingFault:
-    kind: str
-    remaining: int
+class PendingFault(QueuedFault):
     board_id: str | None = None
     retry_in_seconds: int | None = None
     field: str | None = None
 
-    def describe(self) -> dict[str, object]:
-        return {"kind": self.kind, "remaining": self.remaining, "board_id": self.board_id,
-                "retry_in_seconds": self.retry_in_seconds, "field": self.field}
 
-
-class FaultInjector:
+class FaultInjector(FaultQueue[PendingFault]):
     def __init__(self, hang_seconds: float = DEFAULT_HANG_SECONDS) -> None:
-        self.hang_seconds = hang_seconds
-        self._pending: list[PendingFault] = []
-        self._released = asyncio.Event()
+        super().__init__(FAULT_KINDS, hang_seconds)
 
     def inject(self, kind: str, count: int = 1, *, board_id: str | int | None = None,
                retry_in_seconds: int | None = None, field: str | None = None) -> None:
         """Queue `count` failures of `kind`; `board_id` narrows unauthorized_board, `field` names the root field
         of unauthorized_field, `retry_in_seconds` sets what the limit faults tell the client."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
-        if count < 1:
-            raise ValueError("count must be at least 1")
-        if (kind == "unauthorized_field") != (field is not None):
-            raise ValueError("unauthorized_field needs `field` (a root field such as users), and only it takes one")
-        self._pending.append(PendingFault(kind, count, None if board_id is None else str(board_id), retry_in_seconds,
-                                          field))
+        self._queue(PendingFault(kind, count, None if board_id is None else str(board_id), retry_in_seconds, field))
 
-    def _consume(self, fault: PendingFault) -> PendingFault:
-        fault.remaining -= 1
-        if fault.remaining == 0:
-            self._pending.remove(fault)
-        return fault
+    def _check(self, fault: PendingFault) -> None:
+        if (fault.kind == "unauthorized_field") != (fault.field is not None):
+            raise ValueError("unauthorized_field needs `field` (a root field such as users), and only it takes one")
 
     def take_request_fault(self) -> PendingFault | None:
         """The first queued fault that strikes a whole request (first in, first out)."""
-        fault = next((f for f in self._pending if f.kind in REQUEST_KINDS), None)
-        return self._consume(fault) if fault is not None else None
+        return self._take_first(lambda f: f.kind in REQUEST_KINDS)
 
     def take(self, kind: str, board_id: str | None = None, field: str | None = None) -> PendingFault | None:
         """Consume a queued fault of `kind` that applies to `board_id` (or to any board) and to `field`."""
-        for fault in self._pending:
-            if fault.kind == kind and (fault.board_id is None or board_id is None or fault.board_id == board_id) \
-                    and fault.field == field:
-                return self._consume(fault)
-        return None
-
-    def pending(self) -> list[dict[str, object]]:
-        return [fault.describe() for fault in self._pending]
-
-    def clear(self) -> None:
-        self._pending.clear()
-
-    async def hang(self) -> None:
-        """Hold a request open like a stuck upstream; ends early when the server shuts down."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._released.wait(), timeout=self.hang_seconds)
-
-    def release(self) -> None:
-        self._released.set()
+        return self._take_first(lambda f: f.kind == kind and f.field == field
+                                and (f.board_id is None or board_id is None or f.board_id == board_id))

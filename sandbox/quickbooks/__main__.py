@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 
-from aiohttp import web
+from sandbox.ports import QUICKBOOKS_PORT
+from sandbox.serve import serve, simulator_parser
 
 from . import DemoCompany, SimClock, SimulatorState, ThrottleLimits, create_app
 from .cdc_selection import DEFAULT_SELECTION, SELECTIONS
@@ -15,16 +15,12 @@ from .faults import DEFAULT_HANG_SECONDS
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.quickbooks", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8761)
-    parser.add_argument("--seed", type=int, default=7)
+    parser = simulator_parser("python -m sandbox.quickbooks", __doc__, port=QUICKBOOKS_PORT,
+                              clock_start=DEFAULT_START, hang_seconds=DEFAULT_HANG_SECONDS)
     parser.add_argument("--realm", default="9130350000000001")
     parser.add_argument("--customers", type=int, default=120)
     parser.add_argument("--invoices", type=int, default=2400)
     parser.add_argument("--payments", type=int, default=1800)
-    parser.add_argument("--clock-start", default=DEFAULT_START, help="simulated time at startup (ISO, with offset)")
-    parser.add_argument("--frozen-clock", action="store_true", help="time moves only through /_sim/clock")
     parser.add_argument("--access-token", default="demo-access-token", help="a static token valid for every realm")
     parser.add_argument("--refresh-token", default="demo-refresh-token", help="the realm's first refresh token")
     parser.add_argument("--client-id", default="demo-client-id")
@@ -32,7 +28,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-second", type=int, default=10, help="requests/s per realm (0: no limit)")
     parser.add_argument("--per-minute", type=int, default=500, help="requests/min per realm (0: no limit)")
     parser.add_argument("--minorversion-policy", choices=("reject", "ignore"), default="reject")
-    parser.add_argument("--hang-seconds", type=float, default=DEFAULT_HANG_SECONDS)
     parser.add_argument("--cdc-selection", choices=SELECTIONS,
                         default=os.environ.get("QBO_SIM_CDC_SELECTION", DEFAULT_SELECTION),
                         help="which 1,000 objects a full CDC response keeps (env QBO_SIM_CDC_SELECTION)")
@@ -52,10 +47,9 @@ def main(argv: list[str] | None = None) -> None:
         limits=ThrottleLimits(per_second=args.per_second or None, per_minute=args.per_minute or None),
         minorversion_policy=args.minorversion_policy, timeout_hang_seconds=args.hang_seconds,
         cdc_selection=args.cdc_selection, cdc_seed=args.cdc_seed)
-    logging.basicConfig(level=logging.INFO)
     counts = ", ".join(f"{name} {count}" for name, count in company.counts().items())
-    print(f"QuickBooks simulator: realm {args.realm} (seed {args.seed}): {counts}", flush=True)
-    web.run_app(create_app(state), host=args.host, port=args.port, print=print)
+    serve(create_app(state), args.host, args.port,
+          banner=f"QuickBooks simulator: realm {args.realm} (seed {args.seed}): {counts}")
 
 
 if __name__ == "__main__":

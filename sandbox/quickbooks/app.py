@@ -18,12 +18,8 @@ def create_app(state: SimulatorState) -> web.Application:
     async def tokens(request: web.Request) -> web.Response:
         return await token_endpoint(state.oauth, request)
 
-    async def release_hung_requests(_: web.Application) -> None:
-        # Let "timeout" faults end when the server stops instead of holding shutdown for minutes.
-        state.faults.release()
-
     app.router.add_route("*", "/v3/company/{realm}/{tail:.*}", handle_api)
     app.router.add_post("/oauth2/v1/tokens/bearer", tokens)
     admin.add_routes(app)
-    app.on_shutdown.append(release_hung_requests)
+    state.faults.release_on_shutdown(app)
     return app

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from plugins.quickbooks import reports
-from sandbox.datagen import generate_company
+from sandbox.quickbooks.datagen import generate_company
 from shared.db.loader import RawRecord, upsert_records
 from tests.metrics.synced import TOKEN, register, simulator, sync
 

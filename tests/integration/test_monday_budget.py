@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from plugins.monday.catalog import BoardInfo, status_context
+from plugins.monday.boards import BoardInfo, status_context
 from plugins.monday.items import start_cursor
 from plugins.monday.lists import boards_start, directory_start, updates_start
 from plugins.monday.plugin import MondayPlugin

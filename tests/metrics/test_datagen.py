@@ -8,8 +8,8 @@ import hashlib
 from pathlib import Path
 
 from plugins.quickbooks.plugin import QuickBooksPlugin
-from sandbox.datagen import generate_company
 from sandbox.quickbooks import SimulatorState
+from sandbox.quickbooks.datagen import generate_company
 
 
 def _digest(company) -> str:
@@ -59,10 +59,10 @@ def test_datagen_serves_on_the_quickbooks_simulators_port_where_the_app_looks_fo
 
     from plugins.monday.demo import SIMULATOR_URL as DEFAULT_MONDAY_BASE_URL
     from plugins.quickbooks.demo import SIMULATOR_URL as DEFAULT_QBO_BASE_URL
-    from sandbox.datagen.__main__ import build_parser
     from sandbox.monday.__main__ import _parser as monday_cli
     from sandbox.ports import MONDAY_PORT, QUICKBOOKS_PORT
     from sandbox.quickbooks.__main__ import _parser as quickbooks_cli
+    from sandbox.quickbooks.datagen.__main__ import build_parser
 
     assert build_parser().get_default("port") == QUICKBOOKS_PORT
     # Every other place that names the ports agrees with sandbox/ports.py.

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from plugins.registry import metric_catalogs
-from sandbox.datagen import generate_company
+from sandbox.quickbooks.datagen import generate_company
 from shared.metrics import rebuild, refresh_dirty
 from tests.metrics.conftest import points
 from tests.metrics.loading import delete_records, load_records, register

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from plugins.registry import metric_catalogs
-from sandbox.datagen import generate_company
+from sandbox.quickbooks.datagen import generate_company
 from shared.metrics import rebuild
 from tests.metrics.conftest import points
 from tests.metrics.oracle import expected_points

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from plugins.registry import metric_catalogs
-from sandbox.datagen import generate_company
+from sandbox.quickbooks.datagen import generate_company
 from shared.metrics import refresh_dirty
 from shared.metrics.series import MetricReader, SeriesQuery
 from shared.metrics.timeseries import SimpleTimeSeries

@@ -9,7 +9,7 @@ import pytest
 
 from plugins.base import Plan
 from plugins.monday import PLUGIN
-from plugins.monday.catalog import BoardInfo
+from plugins.monday.boards import BoardInfo
 from shared.db.connections import Connection
 
 STATUS = [("status", {"labels": {"0": "Working on it", "1": "Done", "7": "Shipped"}, "done_colors": [7]})]

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import psycopg
 import pytest
 
-from plugins.quickbooks import connect as cli
+from plugins.quickbooks import consent_cli as cli
 from plugins.quickbooks.oauth import INVALID_GRANT_REASON, bearer_token
 from shared.crypto import Keyring
 from shared.db.connections import Connection, get_connection, upsert_connection

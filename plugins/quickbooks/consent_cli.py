@@ -1,8 +1,8 @@
 """Connect a QuickBooks company from a terminal: print Intuit's consent URL, then finish with the URL the
 browser was sent back to (pasted on stdin, or given later with --redirect-url while the state is valid).
 
-    python -m plugins.quickbooks.connect --connection-id acme [--environment sandbox] [--redirect-uri URI]
-    python -m plugins.quickbooks.connect --connection-id acme --redirect-url 'http://localhost:7071/...?code=..'
+    python -m plugins.quickbooks.consent_cli --connection-id acme [--environment sandbox] [--redirect-uri URI]
+    python -m plugins.quickbooks.consent_cli --connection-id acme --redirect-url 'http://localhost:7071/...?code=..'
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def parse_redirect(url: str) -> dict[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m plugins.quickbooks.connect", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m plugins.quickbooks.consent_cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connection-id", required=True)
     parser.add_argument("--environment", default="sandbox", choices=oauth.ENVIRONMENTS)

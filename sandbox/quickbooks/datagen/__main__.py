@@ -1,6 +1,6 @@
 """Serve a generated company through the QuickBooks simulator, or print what it holds.
 
-python -m sandbox.datagen --records 20000 --years 3 --seed 7 [--port 8761] [--summary]
+python -m sandbox.quickbooks.datagen --records 20000 --years 3 --seed 7 [--port 8761] [--summary]
 
 It serves on the QuickBooks simulator's port by default, where the app's QBO_BASE_URL points: stop that
 simulator first, or pass another --port and point the connection's base_url at it.
@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import collections
-import logging
 
-from aiohttp import web
-
-from sandbox.datagen import generate_company
 from sandbox.ports import QUICKBOOKS_PORT
 from sandbox.quickbooks import SimClock, SimulatorState, create_app
+from sandbox.quickbooks.datagen import generate_company
+from sandbox.serve import serve
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.datagen", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox.quickbooks.datagen", description=__doc__)
     parser.add_argument("--records", type=int, default=20_000, help="about this many transactions in all")
     parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
@@ -44,8 +42,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{month} {count:6} {'#' * (count * 60 // max(months.values()))}")
         return
     state = SimulatorState(companies=[company], clock=SimClock(), access_tokens={args.access_token})
-    logging.basicConfig(level=logging.INFO)
-    web.run_app(create_app(state), host=args.host, port=args.port, print=print)
+    serve(create_app(state), args.host, args.port)
 
 
 if __name__ == "__main__":

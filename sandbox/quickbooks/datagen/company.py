@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sandbox.datagen.seasons import DaySampler
 from sandbox.quickbooks.clock import format_timestamp, parse_instant, zone
+from sandbox.quickbooks.datagen.seasons import DaySampler
 from sandbox.quickbooks.demo_company import DEFAULT_AS_OF, DEFAULT_TIMEZONE, DemoCompany, Tombstone
 from sandbox.quickbooks.mutations import apply_void
 

@@ -4,10 +4,10 @@ seasonal activity, so it is served by the simulator and synced through the real 
     company = generate_company("9130350000000001", seed=7, records=20_000, years=3)
     SimulatorState(companies=[company], ...)
 
-Same seed and size, byte-identical company (`company.to_json()`). `python -m sandbox.datagen --help`
+Same seed and size, byte-identical company (`company.to_json()`). `python -m sandbox.quickbooks.datagen --help`
 serves one on a port.
 """
 
-from sandbox.datagen.company import Sizes, generate_company
+from sandbox.quickbooks.datagen.company import Sizes, generate_company
 
 __all__ = ["Sizes", "generate_company"]
