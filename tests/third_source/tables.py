@@ -1,0 +1,41 @@
+"""The tickets table (migrations/0001_helpdesk_tickets.sql): each typed column declared once, with its name, its
+PostgreSQL type and how it is read from a ticket, in the table's column order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shared.convert import as_money, as_text
+from shared.db.loader import Column, RawRecord, TableSpec
+from tests.third_source.paging import parse_ts
+
+TABLE = "helpdesk_ticket"
+
+
+@dataclass(frozen=True)
+class Typed:
+    column: Column
+    read: Callable[[dict[str, Any]], Any]
+
+
+COLUMNS = (
+    Typed(Column("title", "text"), lambda t: as_text(t.get("title"))),
+    Typed(Column("status", "text"), lambda t: as_text(t.get("status"))),
+    Typed(Column("amount", "numeric"), lambda t: as_money(t.get("amount"))),
+)
+TICKETS = TableSpec(TABLE, tuple(c.column for c in COLUMNS))
+
+
+def to_raw(ticket: dict[str, Any]) -> RawRecord:
+    """A ticket as the loader takes it; a tombstone ({"id", "deleted": true, "updated_at"}) keeps the row's last
+    typed values (the loader leaves them in place)."""
+    if not isinstance(ticket, dict) or ticket.get("id") in (None, ""):
+        raise ValueError("a ticket without an id")
+    updated = parse_ts(ticket.get("updated_at"))
+    if ticket.get("deleted"):
+        return RawRecord(id=str(ticket["id"]), updated_at=updated, payload=ticket,
+                         typed=(None,) * len(COLUMNS), deleted=True)
+    return RawRecord(id=str(ticket["id"]), updated_at=updated, created_at=parse_ts(ticket.get("created_at")),
+                     payload=ticket, typed=tuple(c.read(ticket) for c in COLUMNS))
