@@ -11,15 +11,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from shared.convert import as_instant
+from shared.incremental import Boundary, split
+
+_BEGINNING = dt.datetime.min.replace(tzinfo=dt.UTC)
+
 # The cursor: {"since": ISO | None, "seen": [ids at since], "token": page token | None, "mark": watermark}.
 # The watermark: {"since": ISO, "seen": [ids at since]}, stored per stream by the load that lands its page.
 
 
 def parse_ts(value: Any) -> dt.datetime:
-    """The API's timestamps are ISO 8601 with an offset or Z; one without is refused, not guessed."""
-    parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp {value!r} has no offset")
+    """The API's timestamps are ISO 8601 with an offset or Z; one without is refused, not guessed (shared rules)."""
+    parsed = as_instant(value)
+    if parsed is None:
+        raise ValueError("a ticket without a timestamp")
     return parsed
 
 
@@ -43,18 +48,15 @@ def query(cursor: dict[str, Any], page_size: int) -> dict[str, str]:
 
 def advance(cursor: dict[str, Any], tickets: list[dict[str, Any]],
             next_token: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None, int]:
-    """(tickets to load, the next page's cursor or None, the watermark after this page, duplicates dropped)."""
-    since = parse_ts(cursor["since"]) if cursor.get("since") else None
-    seen = {str(i) for i in cursor.get("seen", [])}
-    fresh = [t for t in tickets if not (since and parse_ts(t["updated_at"]) == since and str(t["id"]) in seen)]
+    """(tickets to load, the next page's cursor or None, the watermark after this page, duplicates dropped).
+
+    The boundary is the watermark of the read so far (the stored one at the start of an incremental read,
+    nothing at the start of a complete one), so the shared boundary rule both drops what was taken and moves it.
+    """
     mark = cursor.get("mark")
-    if tickets:
-        # Ordered by (updated_at, id): the last ticket holds the newest timestamp of the read so far.
-        newest_raw = tickets[-1]["updated_at"]
-        newest = parse_ts(newest_raw)
-        at_newest = {str(t["id"]) for t in tickets if parse_ts(t["updated_at"]) == newest}
-        if mark and parse_ts(mark["since"]) == newest:
-            at_newest |= set(mark["seen"])
-        mark = {"since": newest_raw, "seen": sorted(at_newest)}
+    boundary = Boundary(parse_ts(mark["since"]), frozenset(mark["seen"])) if mark else Boundary(_BEGINNING)
+    page = split(tickets, boundary, value_of=lambda t: as_instant(t.get("updated_at")), id_of=lambda t: str(t["id"]))
+    if page.after is not None and page.newest is not None:
+        mark = {"since": page.newest["updated_at"], "seen": sorted(page.after.seen)}
     following = {**cursor, "token": next_token, "mark": mark} if next_token else None
-    return fresh, following, mark, len(tickets) - len(fresh)
+    return page.fresh, following, mark, page.dropped

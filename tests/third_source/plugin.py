@@ -63,8 +63,8 @@ class HelpdeskPlugin(BasePlugin):
         body = (await api.request("GET", url)).json()
         if not isinstance(body, dict) or not isinstance(body.get("tickets"), list):
             raise ApiError("the helpdesk answered without a list of tickets", transient=True)
-        tickets, following, mark, dropped = paging.advance(cursor, body["tickets"], body.get("next_page_token"))
-        return Page(records=tickets, next_cursor=following, watermark=mark, dropped_duplicates=dropped)
+        tickets, following, mark, _ = paging.advance(cursor, body["tickets"], body.get("next_page_token"))
+        return Page(records=tickets, next_cursor=following, watermark=mark)
 
     # -- how to load ----------------------------------------------------------------------------------------
     def table(self, stream: str) -> TableSpec:
@@ -82,10 +82,8 @@ def _classify(response: Response, token_secret: str) -> Verdict:
     if response.status == 200:
         return Verdict.ok()
     if response.status == 429:
-        try:
-            wait = max(1.0, float(response.headers.get("Retry-After", "")))
-        except ValueError:
-            wait = 60.0
+        told = response.retry_after()
+        wait = 60.0 if told is None else max(1.0, told)
         return Verdict("throttle", "the helpdesk asked to slow down", retry_after=wait)
     if response.status in (401, 403):
         return Verdict("fail", f"the helpdesk refused the API token (HTTP {response.status}): put a valid token in "

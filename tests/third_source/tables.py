@@ -3,29 +3,21 @@ PostgreSQL type and how it is read from a ticket, in the table's column order.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from shared.convert import as_money, as_text
-from shared.db.loader import Column, RawRecord, TableSpec
+from shared.convert import as_instant, as_money, as_text
+from shared.db.fields import Field, Fields
+from shared.db.loader import RawRecord, TableSpec
 from tests.third_source.paging import parse_ts
 
 TABLE = "helpdesk_ticket"
 
-
-@dataclass(frozen=True)
-class Typed:
-    column: Column
-    read: Callable[[dict[str, Any]], Any]
-
-
-COLUMNS = (
-    Typed(Column("title", "text"), lambda t: as_text(t.get("title"))),
-    Typed(Column("status", "text"), lambda t: as_text(t.get("status"))),
-    Typed(Column("amount", "numeric"), lambda t: as_money(t.get("amount"))),
+FIELDS: Fields[dict[str, Any]] = Fields(
+    Field("title", "text", lambda t: as_text(t.get("title"))),
+    Field("status", "text", lambda t: as_text(t.get("status"))),
+    Field("amount", "numeric", lambda t: as_money(t.get("amount"))),
 )
-TICKETS = TableSpec(TABLE, tuple(c.column for c in COLUMNS))
+TICKETS = TableSpec(TABLE, FIELDS.columns)
 
 
 def to_raw(ticket: dict[str, Any]) -> RawRecord:
@@ -35,7 +27,7 @@ def to_raw(ticket: dict[str, Any]) -> RawRecord:
         raise ValueError("a ticket without an id")
     updated = parse_ts(ticket.get("updated_at"))
     if ticket.get("deleted"):
-        return RawRecord(id=str(ticket["id"]), updated_at=updated, payload=ticket,
-                         typed=(None,) * len(COLUMNS), deleted=True)
-    return RawRecord(id=str(ticket["id"]), updated_at=updated, created_at=parse_ts(ticket.get("created_at")),
-                     payload=ticket, typed=tuple(c.read(ticket) for c in COLUMNS))
+        return RawRecord(id=str(ticket["id"]), updated_at=updated, payload=ticket, typed=FIELDS.nulls(),
+                         columns=FIELDS.names, deleted=True)
+    return RawRecord(id=str(ticket["id"]), updated_at=updated, created_at=as_instant(ticket.get("created_at")),
+                     payload=ticket, typed=FIELDS.read(ticket), columns=FIELDS.names)
