@@ -7,7 +7,7 @@ import activities
 import api
 import orchestrators
 from plugins import registry
-from shared.telemetry import configure_telemetry
+from shared.core.telemetry import configure_telemetry
 
 configure_telemetry()
 

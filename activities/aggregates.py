@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from plugins import registry
+from shared.core.messages import ConnectionKey
 from shared.db.connect import connect
 from shared.db.connections import get_connection
-from shared.messages import ConnectionKey
 from shared.metrics import refresh_dirty
 
 

@@ -8,13 +8,13 @@ from typing import Any
 import aiohttp
 
 from plugins import registry
-from shared.config import load_settings
+from shared.blob.landing import LandingZone, page_ref
+from shared.core.config import load_settings
+from shared.core.http import Throttled
+from shared.core.messages import FetchRequest, FetchResult, PageRef
 from shared.db import runs
 from shared.db.connect import connect, held_connection
 from shared.db.connections import get_connection
-from shared.http import Throttled
-from shared.landing import LandingZone, page_ref
-from shared.messages import FetchRequest, FetchResult, PageRef
 
 
 async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:

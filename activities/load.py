@@ -13,13 +13,13 @@ from psycopg.types.json import Jsonb
 
 from plugins import registry
 from plugins.base import SourcePlugin
-from shared.config import load_settings
+from shared.blob.landing import LandingZone
+from shared.core.config import load_settings
+from shared.core.messages import LoadCounts, LoadRequest
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection, set_watermark
 from shared.db.loader import RawRecord, UpsertCounts, upsert_records
-from shared.landing import LandingZone
-from shared.messages import LoadCounts, LoadRequest
 from shared.metrics import refresh_dirty
 
 MAX_REASON = 1000

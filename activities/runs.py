@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins import registry
-from shared.db import leases, runs
-from shared.db.connect import connect
-from shared.db.connections import connections_in_scope, get_connection, get_watermarks, set_watermark
-from shared.db.migrate import migrate
-from shared.messages import (
+from shared.core.messages import (
     BeginSync,
     Begun,
     ConnectionResult,
@@ -20,6 +16,10 @@ from shared.messages import (
     RunOutcome,
     StreamFinished,
 )
+from shared.db import leases, runs
+from shared.db.connect import connect
+from shared.db.connections import connections_in_scope, get_connection, get_watermarks, set_watermark
+from shared.db.migrate import migrate
 
 
 def begin_sync(request: dict[str, Any]) -> dict[str, Any]:

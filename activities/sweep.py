@@ -15,12 +15,12 @@ from psycopg import sql
 
 from plugins import registry
 from plugins.base import SourcePlugin
-from shared.config import load_settings
+from shared.blob.landing import LandingZone
+from shared.core.config import load_settings
+from shared.core.messages import StreamKey, SweepResult
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
-from shared.landing import LandingZone
-from shared.messages import StreamKey, SweepResult
 from shared.metrics import refresh_dirty
 
 MAX_SHARE = 0.5

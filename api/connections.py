@@ -14,7 +14,7 @@ import psycopg
 from api.blueprint import bp
 from plugins import registry
 from shared.db.connect import connect
-from shared.tokens import TokenInfo, load_info
+from shared.tokens.store import TokenInfo, load_info
 
 
 def _json(body: Any, status: int = 200) -> func.HttpResponse:

@@ -8,8 +8,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from shared.core.messages import SyncRequest
 from shared.db.connections import validate_connection_id
-from shared.messages import SyncRequest
 
 ACTIVE = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending,
           df.OrchestrationRuntimeStatus.ContinuedAsNew}

@@ -21,7 +21,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from plugins import registry
-from shared.config import DEFAULT_PG_DSN
+from shared.core.config import DEFAULT_PG_DSN
 from shared.db.loader import upsert_records
 from shared.db.migrate import migrate
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import psycopg
 
 from plugins import registry
-from shared.config import DEFAULT_PG_DSN
+from shared.core.config import DEFAULT_PG_DSN
 from shared.db.migrate import migrate
 
 

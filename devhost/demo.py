@@ -20,12 +20,12 @@ from typing import Any
 
 from plugins import registry
 from plugins.base import DemoSource
-from shared.config import load_settings
+from shared.core.config import load_settings
+from shared.core.secrets import env_name
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import upsert_connection
 from shared.db.migrate import migrate
-from shared.secrets import env_name
 
 STORE = Path(".local/devhost.sqlite")
 TERMINAL = {"Completed", "Failed", "Terminated"}

@@ -12,7 +12,7 @@ import azure.durable_functions as df
 
 from orchestrators.blueprint import ACTIVITY_RETRY, bp
 from orchestrators.errors import short_error
-from shared.messages import (
+from shared.core.messages import (
     ConnectionKey,
     ConnectionRequest,
     ConnectionResult,

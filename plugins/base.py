@@ -18,13 +18,13 @@ from typing import Any, Protocol
 
 import psycopg
 
+from shared.core.http import ApiClient
+from shared.core.messages import StreamPlan  # what plan_streams hands the orchestrator, as the plugin states it
 from shared.db.connections import Connection
 from shared.db.loader import RawRecord, TableSpec
-from shared.http import ApiClient
-from shared.messages import StreamPlan  # what plan_streams hands the orchestrator, as the plugin states it
 from shared.metrics.catalog import PluginMetrics
 from shared.metrics.dashboards import Dashboard
-from shared.tokens import TokenInfo
+from shared.tokens.store import TokenInfo
 
 
 @dataclass(frozen=True)

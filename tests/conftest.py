@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from plugins import registry
-from shared.config import DEFAULT_PG_DSN, load_settings
+from shared.core.config import DEFAULT_PG_DSN, load_settings
 from shared.db.migrate import migrate
 
 SERVICES_HINT = "start the local services first: `make services` (or run the suite with `make test`)"

@@ -3,7 +3,7 @@ in flight and calls per day, all kept before monday has to refuse.
 
 Each query asks for `complexity { before query after reset_in_x_seconds }`; the governor keeps what the
 server last said (points left, when the window resets) minus what is in flight since, and admits a query
-only when its expected cost fits. Short waits are slept; a long one becomes shared.http.Throttled, which the
+only when its expected cost fits. Short waits are slept; a long one becomes shared.core.http.Throttled, which the
 orchestrator waits out on a durable timer. The daily cap is counted in storage (storage.py: PostgreSQL) so that
 every worker of the app shares one count; each activity's calls are counted through the store it lends its
 client, so the budget (shared by the activities of a process) holds no database connection of its own.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plugins.monday.settings import PlanLimits
-from shared.http import RateGovernor, Throttled
+from shared.core.http import RateGovernor, Throttled
 
 WINDOW_SECONDS = 60.0
 # Kept free of every window: other integrations of the account spend from it too, and estimates can be low.

@@ -14,7 +14,7 @@ from plugins.monday.queries import DOCUMENTS
 from plugins.monday.settings import SUPPORTED_API_VERSIONS, MondaySettings
 from plugins.monday.storage import MondayStore
 from plugins.monday.timestamps import iso
-from shared.http import ApiClient, ApiError, Classifier, Response, Verdict
+from shared.core.http import ApiClient, ApiError, Classifier, Response, Verdict
 
 
 @dataclass

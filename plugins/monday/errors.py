@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.http import Response, Verdict
+from shared.core.http import Response, Verdict
 
 # Budget codes: wait as long as monday says (the daily cap resets at 00:00 UTC).
 THROTTLE_CODES = frozenset({"COMPLEXITY_BUDGET_EXHAUSTED", "ComplexityException", "RATE_LIMIT_EXCEEDED",

@@ -25,7 +25,7 @@ from plugins.monday.client import MondayClient
 from plugins.monday.errors import CURSOR_CODE
 from plugins.monday.tables import log_data
 from plugins.monday.timestamps import iso, latest, parse_log_stamp, parse_ts
-from shared.http import ApiError
+from shared.core.http import ApiError
 
 REFRESH_BATCH = 100  # items(ids:) takes at most 100 ids
 COST_PER_LOG = 10  # what a log entry adds to the first page's expected cost

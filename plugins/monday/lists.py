@@ -15,7 +15,7 @@ from plugins.base import Page
 from plugins.monday.client import Answer, MondayClient
 from plugins.monday.tables import subitems_board_of
 from plugins.monday.timestamps import iso, latest, parse_ts
-from shared.http import ApiError
+from shared.core.http import ApiError
 
 
 def _list(answer: Answer, field: str) -> list[dict[str, Any]]:

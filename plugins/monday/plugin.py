@@ -22,8 +22,8 @@ from plugins.monday.metrics import CATALOG
 from plugins.monday.settings import MondaySettings, read_settings
 from plugins.monday.storage import MondayStorage, MondayStore
 from plugins.monday.tables import TABLES, split_board
+from shared.core.secrets import secrets_provider
 from shared.db.loader import RawRecord, TableSpec
-from shared.secrets import secrets_provider
 
 KIND_TABLES = {"workspace": "workspaces", "user": "users", "team": "teams", "tag": "tags", "update": "updates",
                "item": "items", "activity_log": "activity_logs"}

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.core.http import RetryPolicy
 from shared.db.connections import Connection
-from shared.http import RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.monday.com"
 # monday's current version (since 2026-10-26), and the ones a connection may pin: every document the plugin

@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 
 from plugins.monday.timestamps import parse_log_stamp, parse_ts
 from plugins.monday.values import COLUMN_VALUES, done_labels, is_done, main_status, parse_value
-from shared.convert import as_bool, as_text
+from shared.core.convert import as_bool, as_text
 from shared.db.fields import Field, Fields, converted, path
 from shared.db.loader import RawRecord, TableSpec
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared.convert import as_instant
+from shared.core.convert import as_instant
 
 
 def parse_ts(value: Any) -> dt.datetime | None:
     """An aware UTC instant from monday's ISO text ("2025-10-24T18:26:35Z"); None for empty values.
 
-    The rules are shared.convert.as_instant's, with the zone monday documents for offset-less values: UTC.
+    The rules are shared.core.convert.as_instant's, with the zone monday documents for offset-less values: UTC.
     """
     parsed = as_instant(value, naive_zone=dt.UTC)
     return None if parsed is None else parsed.astimezone(dt.UTC)

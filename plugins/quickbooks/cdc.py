@@ -29,7 +29,7 @@ from typing import Any
 
 from plugins.quickbooks.fields import parse_ts
 from plugins.quickbooks.paging import updated_of
-from shared.incremental import Boundary, split
+from shared.core.incremental import Boundary, split
 
 MAX_OBJECTS = 1000
 LOOKBACK = dt.timedelta(days=30)

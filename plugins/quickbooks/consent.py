@@ -14,11 +14,11 @@ from typing import Any
 import psycopg
 
 from plugins.quickbooks import oauth
-from shared.crypto import Keyring
 from shared.db.connect import connect
 from shared.db.connections import Connection, upsert_connection, validate_connection_id
-from shared.oauth_states import InvalidState, consume_state, issue_state
-from shared.tokens import clear_action_required, save_consent, utcnow
+from shared.tokens.crypto import Keyring
+from shared.tokens.oauth_states import InvalidState, consume_state, issue_state
+from shared.tokens.store import clear_action_required, save_consent, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from plugins.quickbooks import oauth
 from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
-from shared.crypto import CryptoError
-from shared.http import ApiError
-from shared.oauth_states import InvalidState
-from shared.secrets import SecretNotFound
+from shared.core.http import ApiError
+from shared.core.secrets import SecretNotFound
+from shared.tokens.crypto import CryptoError
+from shared.tokens.oauth_states import InvalidState
 
 # The local Functions host's callback route; it must be one of the app's redirect URIs at Intuit.
 DEFAULT_REDIRECT_URI = "http://localhost:7071/api/connections/quickbooks/callback"

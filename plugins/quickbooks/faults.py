@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from shared.http import Response, Verdict
+from shared.core.http import Response, Verdict
 
 THROTTLE_CODES = {"3001"}
 AUTHENTICATION_CODES = {"3200"}  # the access token is expired or invalid: a refreshed one may do
@@ -57,7 +57,7 @@ def _verdict_for(status: int, errors: list[dict[str, Any]], retry_after: float) 
     if status == 429 or codes & THROTTLE_CODES:
         return Verdict("throttle", f"QuickBooks throttled the request ({text})", retry_after=retry_after, code="3001")
     if status == 401 or codes & AUTHENTICATION_CODES:
-        # An access token lives an hour and can expire during a fetch: refresh it and ask again (shared.http).
+        # An access token lives an hour and can expire during a fetch: refresh it and ask again (shared.core.http).
         return Verdict("reauth", f"QuickBooks refused the access token ({text})", code="3200")
     if status == 403 or codes & AUTHORIZATION_CODES:
         return Verdict(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from shared.convert import as_bool, as_date, as_instant, as_int, as_money, as_text
+from shared.core.convert import as_bool, as_date, as_instant, as_int, as_money, as_text
 from shared.db.fields import Field, Fields, converted, path
 
 __all__ = ["CONVERT", "Field", "Fields", "f", "is_voided", "parse_ts", "path", "ref"]
@@ -20,7 +20,8 @@ __all__ = ["CONVERT", "Field", "Fields", "f", "is_voided", "parse_ts", "path", "
 def parse_ts(value: str | None) -> dt.datetime | None:
     """QuickBooks timestamps carry their offset ("2015-07-24T10:48:22-07:00"), kept as written.
 
-    The rules are shared.convert.as_instant's; Intuit documents no zone for offset-less values, so they are refused.
+    The rules are shared.core.convert.as_instant's; Intuit documents no zone for offset-less values, so they
+    are refused.
     """
     return as_instant(value)
 

@@ -1,7 +1,7 @@
 """QuickBooks Online OAuth 2: Intuit's token endpoint, the consent URL, token lifetimes and their warnings.
 
 Refresh tokens rotate and the old one then fails with invalid_grant, so every refresh goes through
-shared.tokens.refresh_if_needed (single flight, rotated token stored in the same transaction).
+shared.tokens.store.refresh_if_needed (single flight, rotated token stored in the same transaction).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 
 from plugins.quickbooks.settings import TOKEN_PATH as TOKEN_PATH  # re-exported: the endpoint this module speaks to
 from plugins.quickbooks.settings import token_url
+from shared.core.http import ApiError
+from shared.core.secrets import secrets_provider
 from shared.db.connect import connect
 from shared.db.connections import Connection
-from shared.http import ApiError
-from shared.secrets import secrets_provider
-from shared.tokens import DEFAULT_SKEW, TokenInfo, TokenSet, refresh_if_needed, utcnow
+from shared.tokens.store import DEFAULT_SKEW, TokenInfo, TokenSet, refresh_if_needed, utcnow
 
 AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
 SCOPE = "com.intuit.quickbooks.accounting"

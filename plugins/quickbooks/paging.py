@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from plugins.quickbooks.fields import parse_ts
-from shared.incremental import Boundary, split
+from shared.core.incremental import Boundary, split
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 PAGE_SIZE = 1000

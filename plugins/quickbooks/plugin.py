@@ -19,10 +19,10 @@ from plugins.quickbooks.fields import parse_ts
 from plugins.quickbooks.metrics import CATALOG
 from plugins.quickbooks.settings import MONTHLY_READ_QUOTA, QuickBooksSettings, read_settings
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
+from shared.core.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
+from shared.core.secrets import secrets_provider
 from shared.db.loader import RawRecord, TableSpec
-from shared.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
-from shared.secrets import secrets_provider
-from shared.tokens import TokenInfo
+from shared.tokens.store import TokenInfo
 
 # Intuit's limits per realm are 10 requests/s and 500/min. Stay below them with a longer window: requests
 # arrive later than we send them (by varying amounts), so the service's windows and ours never line up, and a

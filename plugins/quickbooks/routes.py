@@ -14,10 +14,10 @@ from typing import Any
 import azure.functions as func
 
 from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
-from shared.crypto import CryptoError
-from shared.http import ApiError
-from shared.oauth_states import InvalidState
-from shared.secrets import SecretNotFound
+from shared.core.http import ApiError
+from shared.core.secrets import SecretNotFound
+from shared.tokens.crypto import CryptoError
+from shared.tokens.oauth_states import InvalidState
 
 log = logging.getLogger(__name__)
 

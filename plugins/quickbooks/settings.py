@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.config import int_setting
+from shared.core.config import int_setting
 from shared.db.connections import Connection
 
 BASE_URLS = {

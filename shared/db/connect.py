@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import psycopg
 
-from shared.config import load_settings
+from shared.core.config import load_settings
 
 
 def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:

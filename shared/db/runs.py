@@ -8,7 +8,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from shared.messages import LOAD_COUNTERS
+from shared.core.messages import LOAD_COUNTERS
 
 MAX_ERROR_TEXT = 2000
 COUNTERS = (*LOAD_COUNTERS, "api_calls", "throttle_waits")

@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from shared.config import load_settings
+from shared.core.config import load_settings
 from shared.metrics.calendar import GRAINS
 from shared.metrics.catalog import Aggregation
 from shared.metrics.registry import Catalogs, get_metric

@@ -9,9 +9,9 @@ import pytest
 
 from activities.load import load_pages
 from activities.runs import begin_sync, plan_streams
-from shared.config import load_settings
+from shared.blob.landing import LandingZone, PageNotFound, page_ref
+from shared.core.config import load_settings
 from shared.db.connections import Connection, upsert_connection
-from shared.landing import LandingZone, PageNotFound, page_ref
 
 CONNECTION = "qbo-load"
 

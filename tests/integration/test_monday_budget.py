@@ -23,8 +23,8 @@ from plugins.monday.items import start_cursor
 from plugins.monday.lists import boards_start, directory_start, updates_start
 from plugins.monday.plugin import MondayPlugin
 from plugins.monday.settings import PLANS
+from shared.core.http import Throttled
 from shared.db.connections import Connection
-from shared.http import Throttled
 from tests.sim_server import serve
 
 STANDARD = PLANS["standard"]

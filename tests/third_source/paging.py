@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared.convert import as_instant
-from shared.incremental import Boundary, split
+from shared.core.convert import as_instant
+from shared.core.incremental import Boundary, split
 
 _BEGINNING = dt.datetime.min.replace(tzinfo=dt.UTC)
 

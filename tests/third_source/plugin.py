@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 import aiohttp
 
 from plugins.base import BasePlugin, Connection, Page, Plan, StreamPlan
+from shared.core.http import ApiClient, ApiError, Response, Verdict
+from shared.core.secrets import secrets_provider
 from shared.db.loader import RawRecord, TableSpec
-from shared.http import ApiClient, ApiError, Response, Verdict
-from shared.secrets import secrets_provider
 from tests.third_source import paging, tables
 from tests.third_source.dashboards import DASHBOARDS
 from tests.third_source.metrics import CATALOG

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from shared.core.http import RetryPolicy
 from shared.db.connections import Connection
-from shared.http import RetryPolicy
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500  # the API refuses larger pages

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.convert import as_instant, as_money, as_text
+from shared.core.convert import as_instant, as_money, as_text
 from shared.db.fields import Field, Fields
 from shared.db.loader import RawRecord, TableSpec
 from tests.third_source.paging import parse_ts

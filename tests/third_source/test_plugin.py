@@ -10,10 +10,10 @@ import pytest
 
 from grafana.dashboards import all_dashboards
 from plugins import registry
+from shared.core.http import Response
 from shared.db.connections import Connection
 from shared.db.loader import COMMON_HEAD, COMMON_TAIL
 from shared.db.migrate import migrate
-from shared.http import Response
 from shared.metrics.registry import watch_sql
 from tests.third_source import PLUGIN, tables
 from tests.third_source.conftest import MODULE

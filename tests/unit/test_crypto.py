@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from shared.crypto import DecryptionError, KeyConfigError, Keyring, key_id_of
-from shared.secrets import EnvSecrets
+from shared.core.secrets import EnvSecrets
+from shared.tokens.crypto import DecryptionError, KeyConfigError, Keyring, key_id_of
 
 
 def ring(*keys: bytes) -> Keyring:

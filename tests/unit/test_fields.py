@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.convert import as_int, as_text
+from shared.core.convert import as_int, as_text
 from shared.db.fields import Field, Fields, converted, path
 from shared.db.loader import Column, TableSpec
 

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 
 from plugins.quickbooks.faults import classify
-from shared.http import ApiClient, ApiError, RateGovernor, RetryPolicy, Throttled
+from shared.core.http import ApiClient, ApiError, RateGovernor, RetryPolicy, Throttled
 from tests.sim_server import serve
 
 SECRET = "very-secret-token-123"

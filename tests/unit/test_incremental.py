@@ -1,10 +1,11 @@
-"""The keyset boundary of an incremental read (shared.incremental): what was taken is dropped, nothing is skipped."""
+"""The keyset boundary of an incremental read (shared.core.incremental): what was taken is dropped, nothing is
+skipped."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from shared.incremental import Boundary, split
+from shared.core.incremental import Boundary, split
 
 T0 = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 

@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from shared import messages
-from shared.db.runs import COUNTERS
-from shared.messages import (
+from shared.core import messages
+from shared.core.messages import (
     LOAD_COUNTERS,
     BeginSync,
     Begun,
@@ -37,6 +36,7 @@ from shared.messages import (
     SweepResult,
     SyncRequest,
 )
+from shared.db.runs import COUNTERS
 
 KEY = ("run-1", "qbo-1", "Invoice")
 PAGE = PageRef("qbo-1/Invoice/run-1/000001.jsonl.gz", 500, {"ts": "2026-01-01T10:00:00-08:00", "seen": ["7"]})

@@ -7,7 +7,7 @@ import pytest
 
 from plugins.monday.budget import AccountBudget, ComplexityWindow
 from plugins.monday.settings import PlanLimits
-from shared.http import Throttled
+from shared.core.http import Throttled
 
 LIMITS = PlanLimits(daily_calls=1000, requests_per_minute=1000, concurrency=2, complexity_per_minute=1_000_000)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from plugins.monday.errors import classify
-from shared.http import Response
+from shared.core.http import Response
 
 
 def answer(status: int, body: object, **headers: str) -> Response:

@@ -15,8 +15,8 @@ from plugins.monday.client import MondayClient
 from plugins.monday.items import deleted_board_cursor, fetch, start_cursor
 from plugins.monday.plugin import MondayPlugin
 from plugins.monday.timestamps import parse_ts
+from shared.core.http import ApiError
 from shared.db.connections import Connection
-from shared.http import ApiError
 from tests.sim_server import serve
 
 TOKEN = "chain-token"

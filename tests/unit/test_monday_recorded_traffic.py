@@ -15,8 +15,8 @@ from aiohttp import web
 
 from plugins.monday import items, lists
 from plugins.monday.plugin import MondayPlugin
+from shared.core.http import ApiError
 from shared.db.connections import Connection
-from shared.http import ApiError
 from tests.reference import REFERENCE, Recorded, cassette
 from tests.sim_server import serve
 

@@ -10,7 +10,7 @@ import pytest
 
 from plugins import registry
 from plugins.base import BasePlugin
-from shared.tokens import TokenInfo
+from shared.tokens.store import TokenInfo
 from tests.unit import routed_source
 
 EXTRA = "tests.unit.routed_source"

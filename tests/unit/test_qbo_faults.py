@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plugins.quickbooks.faults import classify
-from shared.http import Response
+from shared.core.http import Response
 from tests.reference import REFERENCE, cassette
 
 

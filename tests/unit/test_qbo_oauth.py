@@ -12,8 +12,8 @@ import pytest
 
 from plugins.quickbooks import oauth
 from plugins.quickbooks.settings import DEFAULT_TOKEN_URL as DEFAULT_QBO_TOKEN_URL
-from shared.http import ApiError
-from shared.tokens import TokenInfo, TokenSet
+from shared.core.http import ApiError
+from shared.tokens.store import TokenInfo, TokenSet
 from tests.reference import REFERENCE
 
 OAUTH2 = REFERENCE / "quickbooks" / "oauth2"

@@ -11,7 +11,7 @@ import pytest
 from plugins.quickbooks import PLUGIN, cdc
 from plugins.quickbooks.faults import classify
 from plugins.quickbooks.streams import STREAMS
-from shared.http import Response
+from shared.core.http import Response
 from tests.reference import REFERENCE, cassette
 
 # Entities the recordings contain that the plugin does not sync (attachments are files, not business data).

@@ -1,5 +1,5 @@
 """A QuickBooks connection's settings: its config, else the app setting of the same name as before the move
-out of shared/config.py (QBO_*), else the default; read once, frozen, and a bad value says what to fix."""
+out of shared/core/config.py (QBO_*), else the default; read once, frozen, and a bad value says what to fix."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from plugins.monday.errors import DEFAULT_THROTTLE_SECONDS
 from plugins.monday.errors import classify as monday_classify
 from plugins.quickbooks.faults import THROTTLE_WAIT_SECONDS
 from plugins.quickbooks.faults import classify as quickbooks_classify
-from shared.http import Response, retry_after_seconds
+from shared.core.http import Response, retry_after_seconds
 
 NOW = dt.datetime(2015, 10, 21, 7, 27, tzinfo=dt.UTC)
 

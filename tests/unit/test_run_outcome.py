@@ -1,7 +1,7 @@
 """A run's status from its connections' results: a skipped connection is never reported as synced."""
 
 from activities.runs import run_outcome
-from shared.messages import ConnectionResult
+from shared.core.messages import ConnectionResult
 
 OK = ConnectionResult.from_json({"connection_id": "a", "status": "succeeded"})
 FAILED = ConnectionResult.from_json({"connection_id": "b", "status": "failed", "error": "boom"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared import secrets
+from shared.core import secrets
 
 
 @pytest.fixture(autouse=True)

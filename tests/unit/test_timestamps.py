@@ -1,4 +1,4 @@
-"""One timestamp parser with explicit rules (shared.convert.as_instant), and each plugin's documented use of it."""
+"""One timestamp parser with explicit rules (shared.core.convert.as_instant), and each plugin's documented use of it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from plugins.monday.timestamps import parse_ts as monday_ts
 from plugins.quickbooks.fields import parse_ts as quickbooks_ts
-from shared.convert import as_instant
+from shared.core.convert import as_instant
 
 PACIFIC = dt.timezone(dt.timedelta(hours=-7))
 

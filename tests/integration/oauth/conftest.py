@@ -23,9 +23,9 @@ import pytest
 from aiohttp import web
 
 from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, ThrottleLimits, create_app
-from shared.crypto import Keyring
 from shared.db.connections import Connection, upsert_connection
-from shared.tokens import TokenSet, save_consent, utcnow
+from shared.tokens.crypto import Keyring
+from shared.tokens.store import TokenSet, save_consent, utcnow
 from tests.sim_server import serve
 
 REALM = "9130350000000042"

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from plugins.quickbooks.oauth import bearer_token
-from shared.crypto import DecryptionError, Keyring
-from shared.tokens import utcnow
+from shared.tokens.crypto import DecryptionError, Keyring
+from shared.tokens.store import utcnow
 
 from .conftest import Sim, new_key
 

@@ -15,10 +15,10 @@ import pytest
 
 from plugins.quickbooks import consent_cli as cli
 from plugins.quickbooks.oauth import INVALID_GRANT_REASON, bearer_token
-from shared.crypto import Keyring
+from shared.core.http import ApiError
 from shared.db.connections import Connection, get_connection, upsert_connection
-from shared.http import ApiError
-from shared.tokens import load_tokens
+from shared.tokens.crypto import Keyring
+from shared.tokens.store import load_tokens
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, CODES, REALM, TOKEN_PATH, Sim, exception_text
 

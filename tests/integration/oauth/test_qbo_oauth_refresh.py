@@ -18,9 +18,9 @@ import pytest
 
 from plugins.quickbooks import oauth
 from plugins.quickbooks.oauth import INVALID_GRANT_REASON, bearer_token
-from shared.crypto import Keyring
-from shared.http import ApiError
-from shared.tokens import NotConnected, advisory_key, load_tokens, refresh_if_needed, save_consent, utcnow
+from shared.core.http import ApiError
+from shared.tokens.crypto import Keyring
+from shared.tokens.store import NotConnected, advisory_key, load_tokens, refresh_if_needed, save_consent, utcnow
 
 from .conftest import CODES, REALM, QboConnection, Sim, exception_text
 
@@ -221,7 +221,7 @@ def test_connection_without_tokens_says_how_to_connect(sim: Sim, qbo_connection,
 
 def test_a_caller_that_waits_too_long_for_another_refresh_gets_a_transient_error(
         sim: Sim, qbo_connection, pg_dsn: str, monkeypatch: pytest.MonkeyPatch):
-    from shared import tokens
+    from shared.tokens import store as tokens
 
     made = qbo_connection(sim)
     monkeypatch.setattr(tokens, "LOCK_WAIT", "200ms")

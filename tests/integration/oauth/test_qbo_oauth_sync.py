@@ -8,7 +8,7 @@ from datetime import timedelta
 import psycopg
 
 from plugins.quickbooks.streams import STREAMS
-from shared.tokens import utcnow
+from shared.tokens.store import utcnow
 from tests.integration.oauth.conftest import REALM
 from tests.integration.oauth.test_qbo_oauth_refresh import stored_refresh_token
 

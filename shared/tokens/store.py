@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from shared.crypto import Keyring
-from shared.http import ApiError
+from shared.core.http import ApiError
+from shared.tokens.crypto import Keyring
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.secrets import SecretNotFound, SecretsProvider, secrets_provider
+from shared.core.secrets import SecretNotFound, SecretsProvider, secrets_provider
 
 KEY_SECRET = "token-encryption-key"
 PREVIOUS_KEYS_SECRET = "token-encryption-key-previous"

@@ -1,0 +1,1 @@
+"""Blob storage: the landing zone of fetched pages."""

@@ -1,0 +1,1 @@
+"""Core library: settings, the HTTP client, conversions, secrets, telemetry, messages, the incremental boundary."""
