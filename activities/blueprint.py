@@ -8,7 +8,8 @@ import azure.durable_functions as df
 from activities.aggregates import refresh_aggregates
 from activities.fetch import fetch_pages
 from activities.load import load_pages
-from activities.runs import begin_sync, finish_connection, finish_stream, finish_sync, plan_streams
+from activities.planning import finish_connection, plan_streams
+from activities.runs import begin_sync, finish_stream, finish_sync
 from activities.sweep import sweep_deletes
 
 bp = df.Blueprint()

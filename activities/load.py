@@ -9,7 +9,6 @@ from collections import defaultdict
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from plugins import registry
 from plugins.base import SourcePlugin
@@ -18,8 +17,10 @@ from shared.core.config import load_settings
 from shared.core.messages import LoadCounts, LoadRequest
 from shared.db import runs
 from shared.db.connect import connect
-from shared.db.connections import get_connection, set_watermark
+from shared.db.connections import get_connection
 from shared.db.loader import RawRecord, UpsertCounts, upsert_records
+from shared.db.pages import claim_page, quarantine
+from shared.db.watermarks import set_watermark
 from shared.metrics import refresh_dirty
 
 MAX_REASON = 1000
@@ -44,13 +45,8 @@ def _read_page(
                 grouped[target].append(plugin.to_raw(target, part))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             quarantined += 1
-            conn.execute(
-                """INSERT INTO quarantine
-                       (connection_id, stream, run_id, page_ref, position, record_id, reason, payload)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (page_ref, position) DO NOTHING""",
-                (ids["connection_id"], stream, ids["run_id"], ref, position, _record_id(record),
-                 f"{type(exc).__name__}: {exc}"[:MAX_REASON], Jsonb(record)),
-            )
+            quarantine(conn, ids["connection_id"], stream, ids["run_id"], ref, position, _record_id(record),
+                       f"{type(exc).__name__}: {exc}"[:MAX_REASON], record)
     return grouped, quarantined
 
 
@@ -66,12 +62,7 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
         for page in asked.pages:
-            first_time = conn.execute(
-                """INSERT INTO loaded_pages (page_ref, run_id, records) VALUES (%s, %s, %s)
-                   ON CONFLICT (page_ref) DO NOTHING RETURNING 1""",
-                (page.ref, run_id, page.records),
-            ).fetchone()
-            if not first_time:
+            if not claim_page(conn, page.ref, run_id, page.records):
                 continue
             grouped, bad = _read_page(conn, plugin, stream, landing, page.ref,
                                       {"connection_id": connection_id, "run_id": run_id})

@@ -1,4 +1,4 @@
-"""Activities that open, plan and close a sync run."""
+"""Activities that open and close a sync run and record how each stream ended (the run audit and leases)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ from shared.core.messages import (
     BeginSync,
     Begun,
     ConnectionResult,
-    FinishConnection,
     FinishSync,
-    PlanRequest,
-    PlanResult,
     RunOutcome,
     StreamFinished,
 )
 from shared.db import leases, runs
 from shared.db.connect import connect
-from shared.db.connections import connections_in_scope, get_connection, get_watermarks, set_watermark
+from shared.db.connections import connections_in_scope
 from shared.db.migrate import migrate
 
 
@@ -43,39 +40,6 @@ def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
         connections=[c.connection_id for c in claims if c.granted],
         skipped=[ConnectionResult(c.connection_id, "skipped", c.message()) for c in claims if not c.granted],
     ).to_json()
-
-
-def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
-    """The plugin's plan for one connection: its streams and where each starts, or why it must not run."""
-    asked = PlanRequest.from_json(request)
-    with connect() as conn, conn.transaction():
-        connection = get_connection(conn, asked.connection_id)
-        plugin = registry.get(connection.plugin)
-        plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
-                           runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
-                           store=plugin.storage(conn))
-        for stream_plan in plan.streams:
-            runs.begin_stream(conn, asked.run_id, connection.connection_id, stream_plan.stream)
-        runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
-        leases.renew(conn, connection.connection_id, asked.run_id)
-    return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
-
-
-def finish_connection(request: dict[str, Any]) -> None:
-    """After every stream of a connection succeeded: store the watermarks the plugin derives from the run.
-
-    The plugin is offered what this run's streams stored (e.g. a source's clock at the start of each complete
-    read, kept in its own watermarks), so its private state never travels through the orchestrators.
-    """
-    finished = FinishConnection.from_json(request)
-    with connect() as conn, conn.transaction():
-        connection = get_connection(conn, finished.connection_id)
-        plugin = registry.get(connection.plugin)
-        stored = get_watermarks(conn, connection.connection_id)
-        marks = plugin.after_run(connection, finished.context,
-                                 {stream: stored[stream] for stream in finished.streams if stream in stored})
-        for stream, watermark in marks.items():
-            set_watermark(conn, connection.connection_id, stream, watermark, finished.run_id)
 
 
 def finish_stream(request: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ from collections import defaultdict
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from plugins import registry
 from plugins.base import SourcePlugin
@@ -21,23 +20,16 @@ from shared.core.messages import StreamKey, SweepResult
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
+from shared.db.pages import pages_of
+from shared.db.sweep import MAX_SHARE, tombstone_missing
 from shared.metrics import refresh_dirty
-
-MAX_SHARE = 0.5
-MIN_ROWS_FOR_GUARD = 10
-
-
-class SweepRefused(RuntimeError):
-    """A sweep that would tombstone too much of a table."""
 
 
 def _seen_ids(conn: psycopg.Connection, plugin: SourcePlugin, landing: LandingZone, run_id: str,
               connection_id: str, stream: str) -> tuple[dict[str, set[str]], bool]:
     """Ids per target table in every page this run landed for the stream; False if some record had no id."""
     prefix = f"{connection_id}/{stream}/{run_id}/"
-    refs = [r[0] for r in conn.execute(
-        "SELECT page_ref FROM loaded_pages WHERE run_id = %s AND starts_with(page_ref, %s) ORDER BY page_ref",
-        (run_id, prefix))]
+    refs = pages_of(conn, run_id, prefix)
     seen: dict[str, set[str]] = defaultdict(set)
     complete = True
     for ref in refs:
@@ -52,37 +44,6 @@ def _seen_ids(conn: psycopg.Connection, plugin: SourcePlugin, landing: LandingZo
                     else:
                         seen[target].add(str(raw_id))
     return seen, complete
-
-
-def _tombstone_missing(conn: psycopg.Connection, table: str, connection_id: str, run_id: str,
-                       ids: set[str], max_share: float, where: dict[str, str] | None = None) -> int:
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS sweep_seen (id text PRIMARY KEY) ON COMMIT DROP")
-    conn.execute("TRUNCATE sweep_seen")
-    with conn.cursor().copy("COPY sweep_seen (id) FROM STDIN") as copy:
-        for record_id in ids:
-            copy.write_row((record_id,))
-    target = sql.Identifier(table)
-    # The read may cover only part of the table (e.g. one board's items): the rest is not its to judge.
-    narrow = sql.SQL("").join(sql.SQL(" AND t.{} = %s").format(sql.Identifier(column)) for column in where or {})
-    scope = (connection_id, *(where or {}).values())
-    live, missing = conn.execute(
-        sql.SQL("""SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id))
-                   FROM {t} t WHERE connection_id = %s AND deleted_at IS NULL{narrow}""").format(
-            t=target, narrow=narrow),
-        scope,
-    ).fetchone()
-    if missing and live >= MIN_ROWS_FOR_GUARD and missing > live * max_share:
-        raise SweepRefused(
-            f"{table}: the complete read saw {len(ids)} records but {missing} of {live} loaded rows are missing "
-            f"from it; refusing to mark more than {max_share:.0%} deleted at once. If they really were deleted "
-            "upstream, raise sweep_max_share in the connection's settings for one run."
-        )
-    return conn.execute(
-        sql.SQL("""UPDATE {t} t SET deleted_at = now(), run_id = %s, loaded_at = now()
-                   WHERE connection_id = %s AND deleted_at IS NULL{narrow}
-                     AND NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id)""").format(t=target, narrow=narrow),
-        (run_id, *scope),
-    ).rowcount
 
 
 def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
@@ -101,7 +62,7 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
         targets = scope if scope is not None else {target: {} for target in set(seen) | {stream}}
         max_share = float(connection.config.get("sweep_max_share", MAX_SHARE))
         deleted = sum(
-            _tombstone_missing(conn, plugin.table(target).table, connection_id, run_id, seen.get(target, set()),
+            tombstone_missing(conn, plugin.table(target).table, connection_id, run_id, seen.get(target, set()),
                                max_share, targets[target])
             for target in sorted(targets)
         )

@@ -14,6 +14,7 @@ import psycopg
 from api.blueprint import bp
 from plugins import registry
 from shared.db.connect import connect
+from shared.db.connections import list_connection_rows
 from shared.tokens.store import TokenInfo, load_info
 
 
@@ -32,10 +33,7 @@ def _plugin_warnings(plugin: str, info: TokenInfo) -> list[str]:
 
 def list_connections(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every connection with its health and token dates; never tokens, never config (it may name secrets)."""
-    rows = conn.execute(
-        """SELECT connection_id, plugin, display_name, enabled, status, status_reason, status_changed_at,
-                  config->>'auth' FROM connections ORDER BY connection_id"""
-    ).fetchall()
+    rows = list_connection_rows(conn)
     listed = []
     for cid, plugin, name, enabled, status, reason, changed, auth in rows:
         info = load_info(conn, cid)

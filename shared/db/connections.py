@@ -1,4 +1,4 @@
-"""Connections and the per-stream watermarks they carry."""
+"""Connections: one connected account of a source each (the `connections` table)."""
 
 from __future__ import annotations
 
@@ -72,31 +72,10 @@ def connections_in_scope(conn: psycopg.Connection, scope: str) -> list[Connectio
     return [get_connection(conn, scope)]
 
 
-def get_watermark(conn: psycopg.Connection, connection_id: str, stream: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        "SELECT watermark FROM stream_state WHERE connection_id = %s AND stream = %s", (connection_id, stream)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def set_watermark(
-    conn: psycopg.Connection, connection_id: str, stream: str, watermark: dict[str, Any], run_id: str
-) -> None:
-    """Called inside the load's transaction, so the watermark never runs ahead of the rows it covers."""
-    conn.execute(
-        """INSERT INTO stream_state (connection_id, stream, watermark, last_run_id, last_success_at, updated_at)
-           VALUES (%s, %s, %s, %s, now(), now())
-           ON CONFLICT (connection_id, stream) DO UPDATE
-           SET watermark = EXCLUDED.watermark, last_run_id = EXCLUDED.last_run_id,
-               last_success_at = now(), updated_at = now()""",
-        (connection_id, stream, Jsonb(watermark), run_id),
-    )
-
-
-def get_watermarks(conn: psycopg.Connection, connection_id: str) -> dict[str, dict[str, Any]]:
-    """Every stream's watermark of a connection."""
-    rows = conn.execute(
-        "SELECT stream, watermark FROM stream_state WHERE connection_id = %s AND watermark IS NOT NULL",
-        (connection_id,),
+def list_connection_rows(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    """(connection_id, plugin, display_name, enabled, status, status_reason, status_changed_at, auth) of every
+    connection, by id: what a listing may show (never the config, which may name secrets)."""
+    return conn.execute(
+        """SELECT connection_id, plugin, display_name, enabled, status, status_reason, status_changed_at,
+                  config->>'auth' FROM connections ORDER BY connection_id"""
     ).fetchall()
-    return dict(rows)

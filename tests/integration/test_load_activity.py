@@ -8,7 +8,8 @@ import psycopg
 import pytest
 
 from activities.load import load_pages
-from activities.runs import begin_sync, plan_streams
+from activities.planning import plan_streams
+from activities.runs import begin_sync
 from shared.blob.landing import LandingZone, PageNotFound, page_ref
 from shared.core.config import load_settings
 from shared.db.connections import Connection, upsert_connection

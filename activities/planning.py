@@ -1,0 +1,46 @@
+"""Activities that ask a connection's plugin what to read (plan_streams) and, once every stream succeeded, what
+to remember from the run (finish_connection)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugins import registry
+from shared.core.messages import FinishConnection, PlanRequest, PlanResult
+from shared.db import leases, runs
+from shared.db.connect import connect
+from shared.db.connections import get_connection
+from shared.db.watermarks import get_watermarks, set_watermark
+
+
+def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
+    """The plugin's plan for one connection: its streams and where each starts, or why it must not run."""
+    asked = PlanRequest.from_json(request)
+    with connect() as conn, conn.transaction():
+        connection = get_connection(conn, asked.connection_id)
+        plugin = registry.get(connection.plugin)
+        plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
+                           runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
+                           store=plugin.storage(conn))
+        for stream_plan in plan.streams:
+            runs.begin_stream(conn, asked.run_id, connection.connection_id, stream_plan.stream)
+        runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
+        leases.renew(conn, connection.connection_id, asked.run_id)
+    return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
+
+
+def finish_connection(request: dict[str, Any]) -> None:
+    """After every stream of a connection succeeded: store the watermarks the plugin derives from the run.
+
+    The plugin is offered what this run's streams stored (e.g. a source's clock at the start of each complete
+    read, kept in its own watermarks), so its private state never travels through the orchestrators.
+    """
+    finished = FinishConnection.from_json(request)
+    with connect() as conn, conn.transaction():
+        connection = get_connection(conn, finished.connection_id)
+        plugin = registry.get(connection.plugin)
+        stored = get_watermarks(conn, connection.connection_id)
+        marks = plugin.after_run(connection, finished.context,
+                                 {stream: stored[stream] for stream in finished.streams if stream in stored})
+        for stream, watermark in marks.items():
+            set_watermark(conn, connection.connection_id, stream, watermark, finished.run_id)
