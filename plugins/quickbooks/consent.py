@@ -15,7 +15,7 @@ import psycopg
 
 from plugins.quickbooks import oauth
 from shared.db.connect import connect
-from shared.db.connections import Connection, upsert_connection, validate_connection_id
+from shared.db.connections import Connection, find_connection, upsert_connection, validate_connection_id
 from shared.tokens.crypto import Keyring
 from shared.tokens.oauth_states import InvalidState, consume_state, issue_state
 from shared.tokens.store import clear_action_required, save_consent, utcnow
@@ -35,14 +35,6 @@ class Connected:
     realm_id: str
     environment: str
     created: bool
-
-
-def _existing(conn: psycopg.Connection, connection_id: str) -> tuple[Connection, bool] | None:
-    row = conn.execute(
-        "SELECT connection_id, plugin, display_name, config, enabled FROM connections WHERE connection_id = %s",
-        (connection_id,),
-    ).fetchone()
-    return (Connection(*row[:4]), row[4]) if row else None
 
 
 def _check_reusable(found: tuple[Connection, bool] | None, connection_id: str, realm_id: str | None) -> None:
@@ -66,7 +58,7 @@ def begin_consent(connection_id: str, environment: str, redirect_uri: str, *,
     if not redirect_uri.startswith(("https://", "http://")):
         raise ConsentError(f"redirect_uri must be an http(s) URL registered with the Intuit app, got {redirect_uri!r}")
     with conn_factory() as conn:
-        found = _existing(conn, connection_id)
+        found = find_connection(conn, connection_id)
         _check_reusable(found, connection_id, None)
         config = found[0].config if found else {}
         state = issue_state(conn, PLUGIN, connection_id, environment, redirect_uri)
@@ -94,7 +86,7 @@ def complete_consent(code: str, state: str, realm_id: str, *, error: str | None 
         if not code or not str(realm_id or "").isdigit():
             raise ConsentError("The callback lacks the authorization code or a numeric realmId")
         cid = pending.connection_id
-        found = _existing(conn, cid)
+        found = find_connection(conn, cid)
         conn.rollback()
         _check_reusable(found, cid, realm_id)
         environment = pending.environment or "production"

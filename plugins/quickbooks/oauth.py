@@ -19,7 +19,6 @@ from plugins.quickbooks.settings import TOKEN_PATH as TOKEN_PATH  # re-exported:
 from plugins.quickbooks.settings import token_url
 from shared.core.http import ApiError
 from shared.core.secrets import secrets_provider
-from shared.db.connect import connect
 from shared.db.connections import Connection
 from shared.tokens.store import DEFAULT_SKEW, TokenInfo, TokenSet, refresh_if_needed, utcnow
 
@@ -155,14 +154,16 @@ def exchange_code(code: str, realm_id: str, redirect_uri: str, *, config: Mappin
     return request_tokens(form, config or {}, now=now)
 
 
-def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] = connect,
+def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] | None = None,
                  now: Callable[[], datetime] = utcnow, skew: timedelta = DEFAULT_SKEW,
                  rejected: str | None = None) -> str:
     """A valid access token for the connection, refreshed first (once across processes) if it expires soon,
     or if it is `rejected`, the token QuickBooks just refused (401) however long its stored expiry says it lives.
 
-    Blocking (database and HTTP): async callers use asyncio.to_thread. Raises ApiError(code="invalid_grant") after
-    marking the connection action_required when QuickBooks refuses the stored refresh token.
+    The token store (shared/tokens) opens the connections its single-flight refresh needs (`conn_factory` to
+    choose them). Blocking (database and HTTP): async callers use asyncio.to_thread. Raises
+    ApiError(code="invalid_grant") after marking the connection action_required when QuickBooks refuses the stored
+    refresh token.
     """
     return refresh_if_needed(
         conn_factory, connection.connection_id,

@@ -62,6 +62,15 @@ def get_connection(conn: psycopg.Connection, connection_id: str) -> Connection:
     return _row_to_connection(row)
 
 
+def find_connection(conn: psycopg.Connection, connection_id: str) -> tuple[Connection, bool] | None:
+    """(the connection, whether it is enabled), disabled ones included; None when there is none by that id."""
+    row = conn.execute(
+        "SELECT connection_id, plugin, display_name, config, enabled FROM connections WHERE connection_id = %s",
+        (connection_id,),
+    ).fetchone()
+    return (_row_to_connection(row[:4]), row[4]) if row else None
+
+
 def connections_in_scope(conn: psycopg.Connection, scope: str) -> list[Connection]:
     """`all` means every enabled connection; anything else names one connection."""
     if scope == "all":

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from shared.core.http import ApiError
+from shared.db.connect import connect
 from shared.tokens.crypto import Keyring
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ def _same(a: str | None, b: str | None) -> bool:
 
 
 def refresh_if_needed(
-    conn_factory: Callable[[], psycopg.Connection],
+    conn_factory: Callable[[], psycopg.Connection] | None,
     connection_id: str,
     refresh: Callable[[str], TokenSet],
     *,
@@ -306,6 +307,9 @@ def refresh_if_needed(
     `rejected`: the access token the provider just refused; it is refreshed even if its stored expiry looks far
     off, unless (checked under the lock) another caller has already stored a different one.
     """
+    # The store opens its own connections (None: the app's database): the refresh holds an advisory lock in one
+    # transaction across the provider's call, and saves rotated tokens on a fresh one if that commit fails.
+    conn_factory = conn_factory or connect
     worker = _Refresher(conn_factory, connection_id, refresh, keyring or Keyring.from_secrets(), skew, now,
                         invalid_grant_reason, rejected)
     with conn_factory() as conn:
