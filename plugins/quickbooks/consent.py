@@ -14,7 +14,6 @@ from typing import Any
 import psycopg
 
 from plugins.quickbooks import oauth
-from shared.db.connect import connect
 from shared.db.connections import Connection, find_connection, upsert_connection, validate_connection_id
 from shared.tokens.crypto import Keyring
 from shared.tokens.oauth_states import InvalidState, consume_state, issue_state
@@ -50,7 +49,7 @@ def _check_reusable(found: tuple[Connection, bool] | None, connection_id: str, r
 
 
 def begin_consent(connection_id: str, environment: str, redirect_uri: str, *,
-                  conn_factory: Callable[[], psycopg.Connection] = connect) -> str:
+                  conn_factory: Callable[[], psycopg.Connection]) -> str:
     """Store a one-time state and return Intuit's authorize URL carrying it."""
     validate_connection_id(connection_id)
     if environment not in oauth.ENVIRONMENTS:
@@ -68,7 +67,7 @@ def begin_consent(connection_id: str, environment: str, redirect_uri: str, *,
 
 def complete_consent(code: str, state: str, realm_id: str, *, error: str | None = None,
                      expected_connection_id: str | None = None,
-                     conn_factory: Callable[[], psycopg.Connection] = connect, keyring: Keyring | None = None,
+                     conn_factory: Callable[[], psycopg.Connection], keyring: Keyring | None = None,
                      now: Callable[[], datetime] = utcnow) -> Connected:
     """Consume the state, exchange the code, create or update the connection and store its tokens encrypted.
 

@@ -16,6 +16,7 @@ from plugins.quickbooks import oauth
 from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
 from shared.core.http import ApiError
 from shared.core.secrets import SecretNotFound
+from shared.db.connect import connect
 from shared.tokens.crypto import CryptoError
 from shared.tokens.oauth_states import InvalidState
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
     try:
         landed = args.redirect_url
         if not landed:
-            url = begin_consent(args.connection_id, args.environment, args.redirect_uri)
+            url = begin_consent(args.connection_id, args.environment, args.redirect_uri, conn_factory=connect)
             print("Open this URL in a browser, sign in and choose the company:", file=stderr)
             print(url, file=stdout, flush=True)
             print("Then paste the URL the browser was redirected to (valid for 10 minutes):", file=stderr)
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
                 return 2
         found = parse_redirect(landed)
         done = complete_consent(found.get("code", ""), found.get("state", ""), found.get("realmId", ""),
-                                error=found.get("error"), expected_connection_id=args.connection_id)
+                                error=found.get("error"), expected_connection_id=args.connection_id,
+                                conn_factory=connect)
     except (ConsentError, InvalidState, ApiError, CryptoError, SecretNotFound, ValueError) as exc:
         # KeyError (SecretNotFound) would print its message quoted.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)

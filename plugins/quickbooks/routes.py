@@ -16,6 +16,7 @@ import azure.functions as func
 from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
 from shared.core.http import ApiError
 from shared.core.secrets import SecretNotFound
+from shared.db.connect import connect
 from shared.tokens.crypto import CryptoError
 from shared.tokens.oauth_states import InvalidState
 
@@ -46,7 +47,7 @@ def authorize_quickbooks_http(req: func.HttpRequest) -> func.HttpResponse:
     environment = req.params.get("environment", "production")
     redirect_uri = req.params.get("redirect_uri") or _callback_url(req)
     try:
-        url = begin_consent(connection_id, environment, redirect_uri)
+        url = begin_consent(connection_id, environment, redirect_uri, conn_factory=connect)
     except (ConsentError, ValueError) as exc:
         return _json({"error": str(exc)}, 400)
     except (CryptoError, SecretNotFound) as exc:
@@ -68,7 +69,7 @@ def quickbooks_callback_http(req: func.HttpRequest) -> func.HttpResponse:
     params = req.params
     try:
         done = complete_consent(params.get("code", ""), params.get("state", ""), params.get("realmId", ""),
-                                error=params.get("error"))
+                                error=params.get("error"), conn_factory=connect)
     except (ConsentError, InvalidState, ValueError) as exc:
         return _page(req, 400, "Not connected", str(exc), {"error": str(exc)})
     except ApiError as exc:
