@@ -13,7 +13,7 @@ from shared.core.config import load_settings
 from shared.core.http import Throttled
 from shared.core.messages import FetchRequest, FetchResult, PageRef
 from shared.db import runs
-from shared.db.connect import connect, held_connection
+from shared.db.connect import held_connection
 from shared.db.connections import get_connection
 
 
@@ -22,16 +22,16 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     settings = load_settings()
     asked = FetchRequest.from_json(request)
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
-    with connect() as conn:
-        connection = get_connection(conn, connection_id)
-    plugin = registry.get(connection.plugin)
     landing = LandingZone(settings.storage_connection, settings.landing_container)
     cursor = asked.cursor
     pages: list[PageRef] = []
     retry_after: float | None = None
     throttle_reason = None
-    # The plugin's storage (e.g. a daily call counter) goes over one connection this activity holds.
+    # One connection for the whole fetch: the connection's settings, the plugin's storage (e.g. a daily call
+    # counter) and the call counts at the end all go over it.
     async with aiohttp.ClientSession() as session, held_connection() as db:
+        connection = get_connection(db, connection_id)
+        plugin = registry.get(connection.plugin)
         api = await plugin.open_api(connection, session, plugin.storage(db))
         try:
             for _ in range(asked.max_pages or settings.pages_per_fetch):
@@ -46,7 +46,7 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
             retry_after, throttle_reason = throttled.retry_after, throttled.reason
         finally:
             # Metered calls are counted even when the fetch fails.
-            with connect() as conn, conn.transaction():
-                runs.add_counts(conn, run_id, connection_id, stream, api_calls=api.calls)
-                runs.count_api_calls(conn, connection_id, connection.plugin, api.calls)
+            with db.transaction():
+                runs.add_counts(db, run_id, connection_id, stream, api_calls=api.calls)
+                runs.count_api_calls(db, connection_id, connection.plugin, api.calls)
     return FetchResult(pages, cursor, retry_after is None and cursor is None, retry_after, throttle_reason).to_json()

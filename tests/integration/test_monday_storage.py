@@ -80,8 +80,8 @@ def test_a_fetch_counts_every_call_over_the_one_connection_its_activity_lends(mo
                                       "stream": f"items:{board.id}", "cursor": cursor, "max_pages": 6}))
     monkeypatch.setattr(psycopg, "connect", real_connect)
     assert len(result["pages"]) == 6  # one call a page: the daily count below must say 6 too
-    # The connection's settings, the one lent to the plugin for the whole fetch, the call counts: not one per call.
-    assert len(opened) == 3
+    # One for the whole fetch (the connection's settings, the plugin's storage, the call counts): not one per call.
+    assert len(opened) == 1
     with psycopg.connect(pg_dsn) as conn:
         key = conn.execute("SELECT config->>'account_id' FROM connections WHERE connection_id = %s",
                            (connection_id,)).fetchone()[0]
