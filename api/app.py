@@ -1,0 +1,91 @@
+"""The Bizmetrics HTTP API: one FastAPI application, served by the Functions app (api/functions.py) and locally
+(api/serve.py). Its OpenAPI document is the contract (api/openapi.json, docs/API.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.limits import BodyLimit
+from api.problems import MEDIA_TYPE, Problem, ProblemBody
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """Bizmetrics syncs monday.com and QuickBooks Online into business time series.
+
+Every route but liveness and the OAuth consent callback needs a credential: an Entra ID bearer token with an
+app role, or an API key (`Authorization: Bearer bzk_...`). Errors are RFC 9457 problem details with a stable
+`code`. See docs/API.md for the guides."""
+
+# Every operation documents the problem shape for the statuses any route can answer.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemBody, "content": {MEDIA_TYPE: {}}, "description": text}
+    for status, text in ((400, "Bad request"), (401, "No valid credential"), (403, "Credential lacks the scope"),
+                         (404, "Not found"), (413, "Body too large"), (422, "Invalid input"),
+                         (500, "Unexpected error"))
+}
+
+
+def _problem_response(request: Request, problem: Problem) -> JSONResponse:
+    return JSONResponse(problem.body(instance=request.url.path), status_code=problem.status,
+                        media_type=MEDIA_TYPE, headers=problem.headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    errors = []
+    for error in exc.errors():
+        # Never echo the rejected input back: it may be huge, binary, or a secret sent in the wrong field.
+        errors.append({"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))[:200],
+                       "type": str(error.get("type", ""))})
+    first = errors[0] if errors else {"loc": [], "msg": "invalid input"}
+    where = ".".join(first["loc"]) or "request"
+    return f"{where}: {first['msg']}", errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def problem(request: Request, exc: Problem) -> JSONResponse:
+        return _problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, errors = _validation_detail(exc)
+        return _problem_response(request, Problem(422, "invalid_input", detail, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "route_not_found", 405: "method_not_allowed", 400: "bad_request"}
+        code = codes.get(exc.status_code, f"http_{exc.status_code}")
+        return _problem_response(request, Problem(exc.status_code, code, str(exc.detail),
+                                                  headers=dict(exc.headers or {})))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _problem_response(request, Problem(500, "internal_error",
+                                                  "Something went wrong on our side; the error is logged"))
+
+
+def create_app(*, authenticator: Any = None, durable_client: Any = None) -> FastAPI:
+    """The API. `authenticator` defaults to the one the settings describe; `durable_client` is the app-wide
+    Durable client when one exists (the local server); in Azure each request brings its own."""
+    from api.auth.authenticator import Authenticator
+    from api.routes import all_routers
+    from shared.db.connect import connect
+
+    app = FastAPI(title="Bizmetrics API", version=API_VERSION, description=DESCRIPTION,
+                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+                  responses=COMMON_RESPONSES)
+    app.state.authenticator = authenticator or Authenticator.from_settings(connect)
+    app.state.durable_client = durable_client
+    install_problem_handlers(app)
+    for router in all_routers():
+        app.include_router(router)
+    app.add_middleware(BodyLimit)
+    return app

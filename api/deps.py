@@ -1,0 +1,31 @@
+"""What routes borrow from the app: a database connection and the Durable client.
+
+In Azure the Durable client is a per-request binding that the Functions bridge (api/functions.py) puts in the
+request's ASGI state; the local server (api/serve.py) sets one client for the app. Routes never build either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from fastapi import Request
+
+from api.problems import Problem
+from shared.db.connect import connect
+
+
+def database() -> Iterator[psycopg.Connection]:
+    """One connection for the request, committed when the route returns, rolled back when it raises."""
+    with connect() as conn:
+        yield conn
+
+
+def durable(request: Request) -> Any:
+    """The DurableOrchestrationClient for this request (per-request binding, else the app's)."""
+    client = getattr(request.state, "durable_client", None) or getattr(request.app.state, "durable_client", None)
+    if client is None:
+        raise Problem(503, "orchestrations_unavailable",
+                      "This API instance has no Durable client; start it through the Functions app or `make api`")
+    return client

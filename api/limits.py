@@ -1,0 +1,72 @@
+"""Bounds on what a caller can send: body size, and text that PostgreSQL and the logs can hold.
+
+Applied before any route runs (the body cap) and in every model's string fields (`SafeText`), so hostile input
+is a 4xx at the edge and never reaches a driver that would turn it into a 500."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import MEDIA_TYPE, Problem
+
+MAX_BODY_BYTES = 64 * 1024
+# C0 controls but tab, newline and carriage return, DEL, and lone surrogates (invalid in UTF-8 and in
+# PostgreSQL text); NUL is among the controls.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _safe(value: str) -> str:
+    if _UNSAFE.search(value):
+        raise ValueError("must not contain control characters, NUL or unpaired surrogates")
+    return value
+
+
+SafeText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_safe)]
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds MAX_BODY_BYTES."""
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over the cap, whether declared by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await _too_large(send, self.limit)
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except BodyTooLarge:
+            await _too_large(send, self.limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(Problem(413, "body_too_large", f"The request body is over {limit} bytes").body()).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,5 @@
+"""connections routes (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api", tags=["connections"])

@@ -1,0 +1,75 @@
+"""Liveness (no I/O, anonymous) and readiness (database and storage reachable, with short timeouts)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.auth import Principal, requires
+from api.auth.principal import METRICS_READ
+from shared.core.config import load_settings
+
+router = APIRouter(prefix="/api/health", tags=["health"])
+
+CHECK_TIMEOUT_S = 3.0
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    millis: int
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: list[Check]
+
+
+@router.get("/live", response_model=Liveness, summary="The process answers (no I/O, no credential)")
+def live() -> Liveness:
+    return Liveness(status="ok")
+
+
+def _database() -> None:
+    import psycopg
+
+    with psycopg.connect(load_settings().pg_dsn, connect_timeout=int(CHECK_TIMEOUT_S),
+                         options=f"-c statement_timeout={int(CHECK_TIMEOUT_S * 1000)}") as conn:
+        conn.execute("SELECT 1").fetchone()
+
+
+def _storage() -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    settings = load_settings()
+    service = BlobServiceClient.from_connection_string(settings.storage_connection, connection_timeout=CHECK_TIMEOUT_S,
+                                                       read_timeout=CHECK_TIMEOUT_S, retry_total=0)
+    service.get_container_client(settings.landing_container).get_container_properties()
+
+
+async def _check(name: str, probe: object) -> Check:
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(probe), CHECK_TIMEOUT_S + 1)  # type: ignore[arg-type]
+    except Exception as exc:  # any failure means "not ready"; its kind is enough to act on
+        return Check(name=name, ok=False, millis=int((time.monotonic() - started) * 1000),
+                     error=type(exc).__name__)
+    return Check(name=name, ok=True, millis=int((time.monotonic() - started) * 1000))
+
+
+@router.get("/ready", response_model=Readiness, summary="Database and landing storage reachable",
+            responses={503: {"model": Readiness, "description": "A dependency is unreachable"}})
+async def ready(principal: Principal = Depends(requires(METRICS_READ))) -> JSONResponse:
+    checks = list(await asyncio.gather(_check("database", _database), _check("storage", _storage)))
+    body = Readiness(status="ready" if all(c.ok for c in checks) else "not_ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if body.status == "ready" else 503)
