@@ -1,21 +1,21 @@
-"""Composition root: the Durable Functions app with one blueprint per area and each plugin's own routes."""
+"""Composition root: the Durable Functions app with one blueprint per area.
+
+The whole HTTP API (including each plugin's own routes, such as QuickBooks consent) is one FastAPI app behind one
+anonymous HTTP function (api/functions.py): it authenticates every route itself, deny by default.
+"""
 
 import azure.durable_functions as df
 import azure.functions as func
 
 import activities
-import api
+import api.functions
+import api.schedule
 import orchestrators
-from plugins import registry
 from shared.core.telemetry import configure_telemetry
 
 configure_telemetry()
 
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(orchestrators.bp)
 app.register_functions(activities.bp)
-app.register_functions(api.bp)
-# A source's routes (e.g. OAuth consent) live in its plugin; routes without an auth level get the app's.
-for plugin in registry.installed():
-    if plugin.blueprint is not None:
-        app.register_functions(plugin.blueprint)
+app.register_functions(api.functions.bp)

@@ -1,6 +1,4 @@
-"""HTTP API and timer starters. Importing the package registers them on `bp`."""
+"""The HTTP API (a FastAPI app: api/app.py) and the Functions that serve it and start timed syncs.
 
-from api import connections, metrics, schedule, syncs  # noqa: F401  (registration by import)
-from api.blueprint import bp
-
-__all__ = ["bp"]
+function_app.py registers `api.functions` (the HTTP bridge) and `api.schedule` (the timer) on `api.blueprint.bp`.
+"""

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.limits import BodyLimit
@@ -72,6 +73,42 @@ def install_problem_handlers(app: FastAPI) -> None:
                                                   "Something went wrong on our side; the error is logged"))
 
 
+def _required_scope(dependant: Any) -> str | None:
+    """The scope a route's `requires(...)` dependency asks for (it carries `required_scope`), if any."""
+    for dependency in dependant.dependencies:
+        scope = getattr(dependency.call, "required_scope", None) or _required_scope(dependency)
+        if scope:
+            return scope
+    return None
+
+
+def _document_security(app: FastAPI) -> None:
+    """OpenAPI: a bearer scheme (API key or Entra token) on every protected operation, with its scope named."""
+    scopes = {(route.path, method.lower()): _required_scope(route.dependant)
+              for route in app.routes if isinstance(route, APIRoute) for method in route.methods}
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = build()
+        document.setdefault("components", {})["securitySchemes"] = {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API key (`bzk_...`, also accepted as `X-API-Key`) or an Entra ID access token"}}
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                scope = scopes.get((path, method))
+                if scope:
+                    operation["security"] = [{"bearer": []}]
+                    operation["x-required-scope"] = scope
+                else:
+                    operation["security"] = []
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(*, authenticator: Any = None, durable_client: Any = None) -> FastAPI:
     """The API. `authenticator` defaults to the one the settings describe; `durable_client` is the app-wide
     Durable client when one exists (the local server); in Azure each request brings its own."""
@@ -88,4 +125,5 @@ def create_app(*, authenticator: Any = None, durable_client: Any = None) -> Fast
     for router in all_routers():
         app.include_router(router)
     app.add_middleware(BodyLimit)
+    _document_security(app)
     return app

@@ -1,23 +1,24 @@
-"""Starting a sync: one orchestration per scope at a time, with an id the caller can poll."""
+"""Starting a sync: one orchestration per scope at a time, with a run id the caller can poll and cancel.
+
+The API route and the timer both start syncs here. The run is recorded (with who asked) before its orchestration
+starts, so every accepted request has a sync_runs row from the first moment and a status the API can show.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import azure.durable_functions as df
 
 from shared.core.messages import SyncRequest
-from shared.db.connections import validate_connection_id
 
 ACTIVE = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending,
           df.OrchestrationRuntimeStatus.ContinuedAsNew}
 MODES = ("full", "incremental")
-
-
-class BadSyncRequest(ValueError):
-    """A sync request the caller must correct."""
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -26,52 +27,40 @@ class SyncStart:
     instance_id: str
     run_id: str | None
     blocking_instance: str | None = None
+    blocking_run: str | None = None
 
 
 def instance_id_for(scope: str) -> str:
     """Deterministic per scope, so a second start of the same scope finds the first."""
-    return "sync-all" if scope == "all" else f"sync-{scope}"
+    return "sync-all" if scope == ALL else f"sync-{scope}"
 
 
-def parse_request(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """(scope, mode, options) from a POST /api/syncs body; raises BadSyncRequest with what to fix."""
-    if not isinstance(body, dict):
-        raise BadSyncRequest("The body must be a JSON object such as {\"mode\": \"incremental\"}")
-    unknown = set(body) - {"connection_id", "mode", "options"}
-    if unknown:
-        raise BadSyncRequest(f"Unknown fields {sorted(unknown)}; allowed: connection_id, mode, options")
-    mode = body.get("mode", "incremental")
-    if mode not in MODES:
-        raise BadSyncRequest(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    scope = body.get("connection_id") or "all"
-    if scope != "all":
-        try:
-            validate_connection_id(scope)
-        except ValueError as exc:
-            raise BadSyncRequest(str(exc)) from exc
-    options = body.get("options") or {}
-    if not isinstance(options, dict) or not all(isinstance(v, int) and v > 0 for v in options.values()):
-        raise BadSyncRequest("options must map names to positive whole numbers")
-    return scope, mode, options
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:16]}"
+
+
+def _run_of(status: Any) -> str | None:
+    payload = getattr(status, "input_", None)
+    return payload.get("run_id") if isinstance(payload, dict) else None
 
 
 async def start_sync(client: df.DurableOrchestrationClient, scope: str, mode: str, trigger: str,
-                     options: dict[str, Any] | None = None) -> SyncStart:
+                     options: dict[str, int] | None = None,
+                     record: Callable[[str, str], None] | None = None) -> SyncStart:
     """Start sync_all for the scope unless it (or an all-connections sync) is already running.
 
+    `record(run_id, instance_id)` runs before the orchestration starts (the API stores the run and who asked).
     This check is the friendly 409 for the obvious cases, not the guarantee: it can race, and an "all" sync
     may start while a one-connection sync runs. Each run claims a lease per connection in begin_sync
     (shared/db/leases.py), so a connection another run holds is skipped and reported on the run.
     """
     instance_id = instance_id_for(scope)
-    for candidate in {instance_id, instance_id_for("all")}:
+    for candidate in {instance_id, instance_id_for(ALL)}:
         status = await client.get_status(candidate)
         if status and status.runtime_status in ACTIVE:
-            return SyncStart(False, instance_id, None, blocking_instance=candidate)
-    run_id = f"run-{uuid.uuid4().hex[:16]}"
-    await client.start_new(
-        "sync_all",
-        instance_id,
-        SyncRequest(run_id, scope, mode, trigger, options or {}).to_json(),
-    )
+            return SyncStart(False, instance_id, None, blocking_instance=candidate, blocking_run=_run_of(status))
+    run_id = new_run_id()
+    if record is not None:
+        record(run_id, instance_id)
+    await client.start_new("sync_all", instance_id, SyncRequest(run_id, scope, mode, trigger, options or {}).to_json())
     return SyncStart(True, instance_id, run_id)

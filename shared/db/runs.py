@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -14,12 +16,14 @@ MAX_ERROR_TEXT = 2000
 COUNTERS = (*LOAD_COUNTERS, "api_calls", "throttle_waits")
 
 
-def begin_run(conn: psycopg.Connection, run_id: str, scope: str, mode: str, trigger: str, instance_id: str) -> None:
-    """Idempotent: a retried activity finds the run already there."""
+def begin_run(conn: psycopg.Connection, run_id: str, scope: str, mode: str, trigger: str, instance_id: str,
+              started_by: str | None = None) -> None:
+    """Idempotent: the API records the run (with who started it) before the orchestration starts, and begin_sync
+    (or a retry of it) finds it there."""
     conn.execute(
-        """INSERT INTO sync_runs (run_id, scope, mode, trigger, instance_id)
-           VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING""",
-        (run_id, scope, mode, trigger, instance_id),
+        """INSERT INTO sync_runs (run_id, scope, mode, trigger, instance_id, started_by)
+           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING""",
+        (run_id, scope, mode, trigger, instance_id, started_by),
     )
 
 
@@ -58,7 +62,8 @@ def end_stream(
 
 def end_run(conn: psycopg.Connection, run_id: str, status: str, errors: list[dict[str, Any]]) -> None:
     conn.execute(
-        "UPDATE sync_runs SET status = %s, errors = %s, ended_at = now() WHERE run_id = %s",
+        # A run a caller cancelled stays cancelled, whatever its last activity reports.
+        "UPDATE sync_runs SET status = %s, errors = %s, ended_at = now() WHERE run_id = %s AND status <> 'cancelled'",
         (status, Jsonb(errors), run_id),
     )
 
@@ -113,3 +118,46 @@ def add_notes(conn: psycopg.Connection, run_id: str, connection_id: str, notes: 
         "UPDATE sync_runs SET notes = notes || %s WHERE run_id = %s",
         (Jsonb([{"connection_id": connection_id, "note": note[:MAX_ERROR_TEXT]} for note in notes]), run_id),
     )
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a listing shows: a connection's (runs of it alone, or of all connections, that synced it)."""
+
+    connection_id: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    # Keyset position: runs started strictly before (started_at, run_id).
+    before: tuple[dt.datetime, str] | None = None
+
+
+def list_runs(conn: psycopg.Connection, where: RunFilter, limit: int) -> list[dict[str, Any]]:
+    """Runs newest first with their totals, at most `limit` (keyset-paged by (started_at, run_id))."""
+    totals = ", ".join(f"coalesce(sum(s.{name}), 0) AS {name}" for name in COUNTERS)
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            # Column names come from COUNTERS; values are parameters.
+            f"""SELECT r.*, {totals}, count(s.stream) AS streams
+                FROM sync_runs r LEFT JOIN sync_run_streams s ON s.run_id = r.run_id
+                WHERE (%(cid)s::text IS NULL OR r.scope = %(cid)s OR EXISTS (
+                          SELECT 1 FROM sync_run_streams x WHERE x.run_id = r.run_id AND x.connection_id = %(cid)s))
+                  AND (%(status)s::text IS NULL OR r.status = %(status)s)
+                  AND (%(trigger)s::text IS NULL OR r.trigger = %(trigger)s)
+                  AND (%(at)s::timestamptz IS NULL OR (r.started_at, r.run_id) < (%(at)s::timestamptz, %(id)s::text))
+                GROUP BY r.run_id
+                ORDER BY r.started_at DESC, r.run_id DESC
+                LIMIT %(limit)s""",
+            {"cid": where.connection_id, "status": where.status, "trigger": where.trigger,
+             "at": where.before[0] if where.before else None, "id": where.before[1] if where.before else None,
+             "limit": limit},
+        ).fetchall()
+
+
+def cancel_run(conn: psycopg.Connection, run_id: str, actor: str) -> bool:
+    """Mark a running run cancelled by `actor`; False when it is not running (finished meanwhile)."""
+    row = conn.execute(
+        """UPDATE sync_runs SET status = 'cancelled', cancelled_by = %s, ended_at = now()
+           WHERE run_id = %s AND status = 'running' RETURNING run_id""",
+        (actor, run_id),
+    ).fetchone()
+    return row is not None

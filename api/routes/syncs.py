@@ -1,0 +1,285 @@
+"""Syncs: start one (all connections or one; full or incremental), follow it, list runs, cancel one.
+
+Status and cancel go through these routes, never through the Durable management URLs (in Azure those carry the
+task hub's system key). Every start and cancel records who did it, on sync_runs and in the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+from typing import Annotated, Any, Literal
+
+import psycopg
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from api.auth import Principal, requires
+from api.auth.deps import check_connection
+from api.auth.principal import METRICS_READ, SYNC_RUN
+from api.deps import database, durable
+from api.problems import Problem, not_found
+from api.starting import ACTIVE, ALL, instance_id_for, start_sync
+from shared.db import audit, leases, runs
+from shared.db.connections import UnknownConnection, get_connection
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/syncs", tags=["syncs"])
+
+CONNECTION_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+RUN_ID = r"^run-[0-9a-f]{16}$"
+# Child instances whose live phase the status shows (one per stream); more are summarised by counts only.
+MAX_LIVE_STREAMS = 50
+
+ConnectionId = Annotated[str, Field(pattern=CONNECTION_ID, description="A connection id (see GET /api/connections)")]
+RunId = Annotated[str, Path(pattern=RUN_ID, description="The run id returned when the sync started")]
+
+
+class SyncOptions(BaseModel):
+    """Operational knobs, allow-listed and capped (they shrink a run's loops; they cannot make it unbounded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_pages: StrictInt | None = Field(None, ge=1, le=100_000, description="Stop each stream after this many pages")
+    iterations_per_execution: StrictInt | None = Field(
+        None, ge=1, le=1_000, description="Pages per orchestration execution before it continues as new")
+
+    def to_options(self) -> dict[str, int]:
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+class SyncStartRequest(BaseModel):
+    """What to sync: one connection or every enabled one; `incremental` reads what changed since the last run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: ConnectionId | None = Field(None, description="Omit (or null) for every enabled connection")
+    mode: Literal["full", "incremental"] = "incremental"
+    options: SyncOptions = Field(default_factory=SyncOptions)
+
+
+class SyncAccepted(BaseModel):
+    run_id: str
+    scope: str = Field(description="The connection id, or `all`")
+    mode: str
+    status_url: str
+    cancel_url: str
+
+
+class StreamProgress(BaseModel):
+    connection_id: str
+    stream: str
+    status: str
+    phase: str | None = Field(None, description="Live phase of a running stream (loading, throttled, ...)")
+    pages: int
+    fetched: int
+    inserted: int
+    updated: int
+    unchanged: int
+    deleted: int
+    api_calls: int
+    throttle_waits: int
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    error: str | None
+
+
+class SyncRun(BaseModel):
+    run_id: str
+    scope: str
+    mode: str
+    trigger: str
+    status: Literal["running", "succeeded", "failed", "partial", "cancelled"]
+    runtime_status: str | None = Field(None, description="The orchestration's state, while it is known")
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    started_by: str | None
+    cancelled_by: str | None
+    totals: dict[str, int]
+    streams: list[StreamProgress]
+    errors: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+
+
+class RunListItem(BaseModel):
+    run_id: str
+    scope: str
+    mode: str
+    trigger: str
+    status: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    started_by: str | None
+    streams: int
+    totals: dict[str, int]
+    errors: list[dict[str, Any]]
+
+
+class RunList(BaseModel):
+    items: list[RunListItem]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page; null at the end")
+
+
+def _urls(run_id: str) -> tuple[str, str]:
+    return f"/api/syncs/{run_id}", f"/api/syncs/{run_id}/cancel"
+
+
+def _check_scope(conn: psycopg.Connection, principal: Principal, scope: str) -> None:
+    if scope == ALL:
+        if principal.connections is not None:
+            raise Problem(403, "connection_forbidden",
+                          "This credential is limited to some connections: name one in connection_id")
+        return
+    try:
+        get_connection(conn, scope)
+    except UnknownConnection:
+        raise not_found("connection", scope, "see GET /api/connections") from None
+    check_connection(principal, scope)
+
+
+def _enabled(conn: psycopg.Connection, connection_id: str) -> bool:
+    row = conn.execute("SELECT enabled FROM connections WHERE connection_id = %s", (connection_id,)).fetchone()
+    return bool(row and row[0])
+
+
+@router.post("", status_code=202, response_model=SyncAccepted, summary="Start a sync",
+             responses={409: {"description": "A sync of this scope is running, or the connection is disabled"}})
+async def start(body: SyncStartRequest, response: Response,
+                principal: Principal = Depends(requires(SYNC_RUN)),
+                conn: psycopg.Connection = Depends(database), client: Any = Depends(durable)) -> SyncAccepted:
+    scope = body.connection_id if body.connection_id is not None else ALL
+    _check_scope(conn, principal, scope)
+    if scope != ALL and not _enabled(conn, scope):
+        raise Problem(409, "connection_disabled", f"Connection {scope!r} is disabled; enable it first "
+                      "(PATCH /api/connections/{id} with enabled=true)")
+
+    def record(run_id: str, instance_id: str) -> None:
+        with conn.transaction():
+            runs.begin_run(conn, run_id, scope, body.mode, "http", instance_id, started_by=principal.actor)
+            audit.record(conn, principal.actor, "sync.started", run_id, {"scope": scope, "mode": body.mode})
+        conn.commit()
+
+    outcome = await start_sync(client, scope, body.mode, trigger="http", options=body.options.to_options(),
+                               record=record)
+    if not outcome.started:
+        raise Problem(409, "sync_running", f"A sync covering {scope!r} is already running: follow or cancel it, "
+                      "or try again when it ends", run_id=outcome.blocking_run)
+    assert outcome.run_id is not None
+    status_url, cancel_url = _urls(outcome.run_id)
+    log.info("sync %s started (%s, %s) by %s", outcome.run_id, scope, body.mode, principal.actor)
+    response.headers["Location"] = status_url
+    response.headers["Retry-After"] = "5"
+    return SyncAccepted(run_id=outcome.run_id, scope=scope, mode=body.mode, status_url=status_url,
+                        cancel_url=cancel_url)
+
+
+def _encode_cursor(started_at: dt.datetime, run_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([started_at.isoformat(), run_id]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        at, run_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        when = dt.datetime.fromisoformat(at)
+        if not isinstance(run_id, str) or when.tzinfo is None:
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise Problem(422, "invalid_cursor", "cursor is not one this API returned; start again without it") from None
+    return when, run_id
+
+
+@router.get("", response_model=RunList, summary="Recent runs, newest first")
+def list_syncs(principal: Principal = Depends(requires(METRICS_READ)),
+               conn: psycopg.Connection = Depends(database),
+               connection_id: Annotated[str | None, Query(pattern=CONNECTION_ID)] = None,
+               status: Annotated[Literal["running", "succeeded", "failed", "partial", "cancelled"] | None,
+                                 Query()] = None,
+               trigger: Annotated[Literal["http", "timer", "webhook", "manual", "cli"] | None, Query()] = None,
+               limit: Annotated[int, Query(ge=1, le=100)] = 20,
+               cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None) -> RunList:
+    if connection_id is not None:
+        _check_scope(conn, principal, connection_id)
+    elif principal.connections is not None:
+        raise Problem(403, "connection_forbidden",
+                      "This credential is limited to some connections: filter by connection_id")
+    rows = runs.list_runs(conn, runs.RunFilter(connection_id, status, trigger,
+                                               _decode_cursor(cursor) if cursor else None), limit + 1)
+    items = [RunListItem(**{k: row[k] for k in RunListItem.model_fields if k in row and k != "totals"},
+                         totals={name: int(row[name]) for name in runs.COUNTERS}) for row in rows[:limit]]
+    more = len(rows) > limit
+    return RunList(items=items, next_cursor=_encode_cursor(rows[limit - 1]["started_at"], rows[limit - 1]["run_id"])
+                   if more else None)
+
+
+async def _live_phases(client: Any, instance_id: str, streams: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    phases: dict[tuple[str, str], str] = {}
+    for stream in [s for s in streams if s["status"] == "running"][:MAX_LIVE_STREAMS]:
+        status = await client.get_status(f"{instance_id}:{stream['connection_id']}:{stream['stream']}")
+        custom = getattr(status, "custom_status", None) if status else None
+        if isinstance(custom, dict) and isinstance(custom.get("phase"), str):
+            phases[(stream["connection_id"], stream["stream"])] = custom["phase"]
+    return phases
+
+
+def _load_run(conn: psycopg.Connection, principal: Principal, run_id: str) -> dict[str, Any]:
+    run = runs.run_summary(conn, run_id)
+    if run is None:
+        raise not_found("run", run_id, "see GET /api/syncs")
+    if principal.connections is not None:
+        _check_scope(conn, principal, run["scope"])
+    return run
+
+
+@router.get("/{run_id}", response_model=SyncRun, summary="One run with its live progress")
+async def get_sync(run_id: RunId, principal: Principal = Depends(requires(METRICS_READ)),
+                   conn: psycopg.Connection = Depends(database), client: Any = Depends(durable)) -> SyncRun:
+    run = _load_run(conn, principal, run_id)
+    instance_id = run["instance_id"] or instance_id_for(run["scope"])
+    runtime_status = None
+    phases: dict[tuple[str, str], str] = {}
+    status = await client.get_status(instance_id)
+    if status and status.runtime_status is not None and (status.input_ or {}).get("run_id") == run_id:
+        runtime_status = status.runtime_status.value
+        if run["status"] == "running":
+            phases = await _live_phases(client, instance_id, run["streams"])
+    streams = [StreamProgress(**{k: s[k] for k in StreamProgress.model_fields if k in s},
+                              phase=phases.get((s["connection_id"], s["stream"]))) for s in run["streams"]]
+    return SyncRun(**{k: run[k] for k in SyncRun.model_fields if k in run and k not in ("streams", "runtime_status")},
+                   runtime_status=runtime_status, streams=streams)
+
+
+class Cancelled(BaseModel):
+    run_id: str
+    status: Literal["cancelled"]
+    terminated: list[str] = Field(description="Orchestration instances that were stopped")
+
+
+@router.post("/{run_id}/cancel", response_model=Cancelled, summary="Cancel a running sync",
+             responses={409: {"description": "The run is not running"}})
+async def cancel(run_id: RunId, principal: Principal = Depends(requires(SYNC_RUN)),
+                 conn: psycopg.Connection = Depends(database), client: Any = Depends(durable)) -> Cancelled:
+    run = _load_run(conn, principal, run_id)
+    if run["status"] != "running":
+        raise Problem(409, "sync_not_running", f"Run {run_id} is {run['status']}; only a running sync can be cancelled")
+    instance_id = run["instance_id"] or instance_id_for(run["scope"])
+    terminated = []
+    # Children first (Durable does not stop sub-orchestrations with their parent): streams, connections, the run.
+    children = sorted({f"{instance_id}:{s['connection_id']}:{s['stream']}" for s in run["streams"]}
+                      | {f"{instance_id}:{s['connection_id']}" for s in run["streams"]})
+    for candidate in [*sorted(children, key=len, reverse=True), instance_id]:
+        status = await client.get_status(candidate)
+        if status and status.runtime_status in ACTIVE and (
+                candidate != instance_id or (status.input_ or {}).get("run_id") == run_id):
+            await client.terminate(candidate, f"cancelled by {principal.actor}")
+            terminated.append(candidate)
+    with conn.transaction():
+        if not runs.cancel_run(conn, run_id, principal.actor):
+            raise Problem(409, "sync_not_running", f"Run {run_id} finished before it could be cancelled")
+        released = leases.release(conn, run_id)
+        audit.record(conn, principal.actor, "sync.cancelled", run_id, {"terminated": terminated,
+                                                                       "released": released})
+    return Cancelled(run_id=run_id, status="cancelled", terminated=terminated)

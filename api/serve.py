@@ -1,0 +1,48 @@
+"""`make api`: the API as a real server on loopback, backed by the local Durable host and the local services.
+
+    .venv/bin/python -m api.serve [--port 8770] [--store .local/api-devhost.sqlite]
+
+Syncs started through it run in this process (the local host drives them on a background thread), against the
+simulators `make services` started. Its own host store: two drivers on one store are not supported, so this
+server and `make demo` do not share one. Loopback only: it is a development server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PORT = 8770
+STORE = Path(".local/api-devhost.sqlite")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--store", type=Path, default=STORE, help="this server's local Durable host state file")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from api.app import create_app
+    from devhost import LocalDurableHost
+    from devhost.demo import prepare_local_environment
+    from function_app import app as functions_app
+
+    prepare_local_environment()
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    host = LocalDurableHost(functions_app, args.store)
+    host.start()
+    try:
+        api = create_app(durable_client=host.client())
+        print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json); Ctrl-C stops it",
+              flush=True)
+        uvicorn.run(api, host="127.0.0.1", port=args.port, log_level="info")
+    finally:
+        host.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
