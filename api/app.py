@@ -82,8 +82,8 @@ def _required_scope(dependant: Any) -> str | None:
     return None
 
 
-def _document_security(app: FastAPI) -> None:
-    """OpenAPI: a bearer scheme (API key or Entra token) on every protected operation, with its scope named."""
+def _document_scopes(app: FastAPI) -> None:
+    """OpenAPI: each protected operation names the scope it needs (`x-required-scope`); open ones say so."""
     scopes = {(route.path, method.lower()): _required_scope(route.dependant)
               for route in app.routes if isinstance(route, APIRoute) for method in route.methods}
     build = app.openapi
@@ -92,14 +92,10 @@ def _document_security(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         document = build()
-        document.setdefault("components", {})["securitySchemes"] = {"bearer": {
-            "type": "http", "scheme": "bearer",
-            "description": "An API key (`bzk_...`, also accepted as `X-API-Key`) or an Entra ID access token"}}
         for path, item in document["paths"].items():
             for method, operation in item.items():
                 scope = scopes.get((path, method))
                 if scope:
-                    operation["security"] = [{"bearer": []}]
                     operation["x-required-scope"] = scope
                 else:
                     operation["security"] = []
@@ -125,5 +121,5 @@ def create_app(*, authenticator: Any = None, durable_client: Any = None) -> Fast
     for router in all_routers():
         app.include_router(router)
     app.add_middleware(BodyLimit)
-    _document_security(app)
+    _document_scopes(app)
     return app

@@ -1,0 +1,25 @@
+"""The committed contract is the app's: api/openapi.json and docs/API.md are regenerated and compared."""
+
+from __future__ import annotations
+
+from api import docs
+
+
+def test_the_committed_openapi_document_and_api_docs_are_not_stale():
+    stale = [str(path.relative_to(docs.ROOT)) for path, text in docs.expected_files().items()
+             if not path.exists() or path.read_text(encoding="utf-8") != text]
+    assert not stale, f"{stale} are stale: run `.venv/bin/python -m api.docs` and commit"
+
+
+def test_every_operation_but_liveness_and_the_consent_callback_needs_a_scope():
+    document = docs.openapi_document()
+    open_operations = sorted(f"{method.upper()} {path}" for path, item in document["paths"].items()
+                             for method, op in item.items() if not op.get("x-required-scope"))
+    assert open_operations == ["GET /api/connections/quickbooks/callback", "GET /api/health/live"]
+
+
+def test_errors_are_documented_as_problem_details_on_every_operation():
+    document = docs.openapi_document()
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            assert "application/problem+json" in op["responses"]["401"]["content"], f"{method} {path}"

@@ -1,0 +1,81 @@
+"""Hostile input gets a 4xx problem, never a 500: for every operation the OpenAPI document lists, every parameter
+and body is sent NUL and control characters, unpaired surrogates, huge and deeply nested values."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+HOSTILE_TEXT = ["a\x00b", "acme\n", "\x1b[31m", "\ud800", "x" * 5000, "../../etc/passwd", "sync-all?x=1&y=2",
+                "a%00b", "' OR 1=1 --", "😀", "", " ", "-1", "1e400", "NaN"]
+NESTED = "[" * 20_000 + "]" * 20_000  # under the body cap, far over any recursion limit
+
+
+def _operations(client):
+    document = client.get("/api/openapi.json").json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield path, method.upper(), operation
+
+
+def _fill(path: str, value: str) -> str:
+    return re.sub(r"\{[^}]+\}", value, path)
+
+
+def _assert_problem(response, where: str) -> None:
+    assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("application/problem+json"), where
+        body = response.json()
+        assert body["status"] == response.status_code and body["code"], where
+
+
+def test_every_parameter_of_every_operation_refuses_hostile_text_with_a_4xx(as_caller):
+    client = as_caller()
+    operations = list(_operations(client))
+    assert len(operations) >= 10
+    for path, method, operation in operations:
+        for value in HOSTILE_TEXT:
+            quoted = value.encode("utf-8", "surrogatepass").decode("latin-1") if "\ud800" in value else value
+            params = {p["name"]: quoted for p in operation.get("parameters", []) if p["in"] == "query"}
+            url = _fill(path, quoted.replace("/", "%2F").replace("?", "%3F"))
+            response = client.request(method, url, params=params)
+            _assert_problem(response, f"{method} {url} {params}")
+
+
+def test_every_body_refuses_hostile_json_with_a_4xx(as_caller):
+    client = as_caller()
+    bodies = [b'{"connection_id": "a\\u0000b"}', b'{"connection_id": "\\ud800"}', b'{"mode": "\\udfff\\ud800"}',
+              b"\xff\xfe not utf-8", b"{", b"null", b"[]", b'"text"', b"1e999999", NESTED.encode(),
+              json.dumps({"options": {"max_pages": 10 ** 30}}).encode(),
+              json.dumps({"display_name": "x" * 60_000}).encode()]
+    for path, method, operation in _operations(client):
+        if "requestBody" not in operation:
+            continue
+        for body in bodies:
+            response = client.request(method, _fill(path, "acme"), content=body,
+                                      headers={"Content-Type": "application/json"})
+            _assert_problem(response, f"{method} {path} {body[:40]!r}")
+
+
+def test_a_body_over_the_cap_is_413_whether_declared_or_streamed(as_caller):
+    client = as_caller()
+    big = b'{"mode": "' + b"x" * 70_000 + b'"}'
+    declared = client.post("/api/syncs", content=big, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["code"] == "body_too_large"
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 8192
+
+    streamed = client.post("/api/syncs", content=chunks(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413
+
+
+@pytest.mark.parametrize("path", ["/api/syncs/run-0123456789abcdef%3Fx=1", "/api/syncs/run-0123456789abcdef%0A",
+                                  "/api/syncs/..%2F..%2Fruntime%2Fwebhooks", "/api/syncs/%00"])
+def test_run_ids_that_would_inject_into_a_durable_url_are_refused(as_caller, path):
+    response = as_caller().get(path)
+    assert response.status_code in (404, 422), response.text
