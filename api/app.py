@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -82,10 +82,11 @@ def _required_scope(dependant: Any) -> str | None:
     return None
 
 
-def _document_scopes(app: FastAPI) -> None:
+def _document_scopes(app: FastAPI, routers: list[APIRouter]) -> None:
     """OpenAPI: each protected operation names the scope it needs (`x-required-scope`); open ones say so."""
     scopes = {(route.path, method.lower()): _required_scope(route.dependant)
-              for route in app.routes if isinstance(route, APIRoute) for method in route.methods}
+              for router in routers for route in router.routes if isinstance(route, APIRoute)
+              for method in route.methods}
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -118,8 +119,9 @@ def create_app(*, authenticator: Any = None, durable_client: Any = None) -> Fast
     app.state.authenticator = authenticator or Authenticator.from_settings(connect)
     app.state.durable_client = durable_client
     install_problem_handlers(app)
-    for router in all_routers():
+    routers = all_routers()
+    for router in routers:
         app.include_router(router)
     app.add_middleware(BodyLimit)
-    _document_scopes(app)
+    _document_scopes(app, routers)
     return app

@@ -29,10 +29,6 @@ def _safe(value: str) -> str:
 SafeText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_safe)]
 
 
-class BodyTooLarge(Exception):
-    """The request body exceeds MAX_BODY_BYTES."""
-
-
 class BodyLimit:
     """ASGI middleware: 413 for a body over the cap, whether declared by Content-Length or streamed."""
 
@@ -48,21 +44,33 @@ class BodyLimit:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
                 await _too_large(send, self.limit)
                 return
+        # Read the body first (it is small by definition) so an oversized stream is refused before any route
+        # or parser sees it, then hand the app the buffered body.
+        chunks: list[bytes] = []
         seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge()
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                await _too_large(send, self.limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        try:
-            await self.app(scope, counted, send)
-        except BodyTooLarge:
-            await _too_large(send, self.limit)
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send, limit: int) -> None:

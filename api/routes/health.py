@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Literal
 
@@ -49,12 +50,15 @@ def _database() -> None:
 
 
 def _storage() -> None:
+    from azure.core.exceptions import ResourceNotFoundError
     from azure.storage.blob import BlobServiceClient
 
     settings = load_settings()
     service = BlobServiceClient.from_connection_string(settings.storage_connection, connection_timeout=CHECK_TIMEOUT_S,
                                                        read_timeout=CHECK_TIMEOUT_S, retry_total=0)
-    service.get_container_client(settings.landing_container).get_container_properties()
+    # A missing landing container still means the account answered (the container is created on first use).
+    with contextlib.suppress(ResourceNotFoundError):
+        service.get_container_client(settings.landing_container).get_container_properties()
 
 
 async def _check(name: str, probe: object) -> Check:

@@ -193,11 +193,16 @@ def unique(prefix: str) -> str:
 # --- the real app, for route tests -------------------------------------------------------------------------------
 
 @pytest.fixture
-def api_app(pg_dsn, pepper):
-    """The real API with the real Authenticator (API keys peppered with this test's pepper; no Entra tenant)."""
+def api_app(pg_dsn, landing_container, pepper, tmp_path):
+    """The real API with the real Authenticator (API keys peppered with this test's pepper; no Entra tenant) and
+    a local Durable host's client; the host is not driven, so a sync a test starts stays pending."""
     from api.app import create_app
+    from devhost import LocalDurableHost
+    from function_app import app as functions_app
 
-    return create_app()
+    host = LocalDurableHost(functions_app, tmp_path / "devhost.sqlite")
+    yield create_app(durable_client=host.client())
+    host.close()
 
 
 @pytest.fixture

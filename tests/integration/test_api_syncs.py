@@ -97,7 +97,11 @@ def test_cancel_stops_the_orchestrations_marks_the_run_and_frees_the_connection(
     assert response.status_code == 200, response.get_body()
     cancelled = json.loads(response.get_body())
     assert instance_id in cancelled["terminated"]
-    assert host.get_status(instance_id)["runtimeStatus"] == "Terminated"
+    # The host applies the termination when it next drives the instance, as the Durable extension does.
+    assert host.wait_for(instance_id, timeout=30)["runtimeStatus"] == "Terminated"
+    still_running = [i["instanceId"] for i in host.list_instances()
+                     if i["instanceId"].startswith(instance_id) and i["runtimeStatus"] in ("Running", "Pending")]
+    assert not still_running, still_running
     status, cancelled_by = _row(pg_dsn, "SELECT status, cancelled_by FROM sync_runs WHERE run_id = %s", run_id)
     assert status == "cancelled" and cancelled_by.startswith("key:")
     assert _row(pg_dsn, "SELECT count(*) FROM connection_leases WHERE run_id = %s", run_id)[0] == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 
+from api.starting import instance_id_for
+from tests.api_calls import api_key, call
 from tests.integration.helpers import CONNECTION, TABLES, assert_database_equals_simulator, truth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,10 +50,9 @@ def test_kill_minus_nine_then_start_again_loads_every_record_once(simulator, con
     assert 3 <= loaded_before < 20, "the kill must land mid-way through the sync"
 
     host = LocalDurableHost(app, store, virtual_time=True)
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps({"connection_id": CONNECTION, "mode": "full"}).encode())
+    response = call(host, "POST", "/api/syncs", {"connection_id": CONNECTION, "mode": "full"}, key=api_key())
     assert response.status_code == 409  # the killed run is still the scope's running instance
-    instance_id = json.loads(response.get_body())["instanceId"]
+    instance_id = instance_id_for(CONNECTION)
     host.resume()
     status = host.run_until_complete(instance_id, timeout=300)
     assert status["runtimeStatus"] == "Completed" and status["output"]["status"] == "succeeded", status

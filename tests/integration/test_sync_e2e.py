@@ -7,6 +7,7 @@ import re
 
 import psycopg
 
+from tests.api_calls import api_key, call
 from tests.integration.helpers import (
     CONNECTION,
     REALM,
@@ -86,26 +87,23 @@ def test_long_page_loops_continue_as_new_and_still_load_everything(host, simulat
 
 def test_a_second_start_of_a_running_scope_is_refused(host, connection):
     instance_id, _ = start(host, "full")
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps({"connection_id": CONNECTION}).encode())
+    response = call(host, "POST", "/api/syncs", {"connection_id": CONNECTION}, key=api_key())
     assert response.status_code == 409
-    assert json.loads(response.get_body())["instanceId"] == instance_id
+    assert json.loads(response.get_body())["run_id"] == host.get_status(instance_id)["input"]["run_id"]
     host.run_until_complete(instance_id, timeout=300)
 
 
 def test_sync_status_endpoint_reports_the_run(host, connection):
     instance_id, run_id = start(host, "full")
     host.run_until_complete(instance_id, timeout=300)
-    response = host.invoke_http("get_sync_http", "GET", url=f"http://localhost/api/syncs/{instance_id}",
-                                route_params={"instance_id": instance_id})
+    key = api_key()
+    response = call(host, "GET", f"/api/syncs/{run_id}", key=key)
     assert response.status_code == 200
     body = json.loads(response.get_body())
-    assert body["runtimeStatus"] == "Completed" and body["runId"] == run_id
-    assert body["run"]["status"] == "succeeded"
-    assert {s["stream"] for s in body["run"]["streams"]} == set(TABLES)
-    missing = host.invoke_http("get_sync_http", "GET", url="http://localhost/api/syncs/nope",
-                               route_params={"instance_id": "nope"})
-    assert missing.status_code == 404
+    assert body["runtime_status"] == "Completed" and body["run_id"] == run_id
+    assert body["status"] == "succeeded"
+    assert {s["stream"] for s in body["streams"]} == set(TABLES)
+    assert call(host, "GET", "/api/syncs/run-ffffffffffffffff", key=key).status_code == 404
 
 
 def test_bad_credentials_fail_the_stream_with_an_actionable_error_and_keep_loaded_data(

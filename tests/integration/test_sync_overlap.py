@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from shared.db.connections import Connection, upsert_connection
+from tests.api_calls import api_key, call, start_sync
 from tests.integration.helpers import CONNECTION, REALM, TABLES, assert_database_equals_simulator, start, streams_of
 
 TWIN = "qbo-e2e-twin"  # a second connection (to the same simulated company) that nothing else is syncing
@@ -48,10 +49,8 @@ def drive_until_syncing(host, instance_id: str, connection_id: str, timeout: flo
 
 
 def start_all_over_http(host) -> str:
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs", body=b"{}",
-                                headers={"Content-Type": "application/json"})
-    assert response.status_code == 202, response.get_body()
-    return json.loads(response.get_body())["instanceId"]
+    instance_id, _ = start_sync(host, {})
+    return instance_id
 
 
 def start_all_by_timer(host) -> str:
@@ -95,10 +94,9 @@ def test_a_timer_sync_running_refuses_a_one_connection_start_with_409_and_still_
     state, _ = simulator
     all_instance = start_all_by_timer(host)
     drive_until_syncing(host, all_instance, CONNECTION)
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps({"connection_id": CONNECTION}).encode())
+    response = call(host, "POST", "/api/syncs", {"connection_id": CONNECTION}, key=api_key())
     assert response.status_code == 409
-    assert json.loads(response.get_body())["instanceId"] == all_instance
+    assert json.loads(response.get_body())["run_id"] == host.get_status(all_instance)["input"]["run_id"]
     assert host.run_until_complete(all_instance, timeout=300)["output"]["status"] == "succeeded"
     assert_database_equals_simulator(pg_dsn, state)
 

@@ -4,7 +4,6 @@ local Durable host -> plugin -> landing zone -> loader, whose transaction refres
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import psycopg
 
 from shared.db.connections import Connection, upsert_connection
+from tests.api_calls import start_sync
 from tests.sim_server import serve
 
 TOKEN = "metrics-e2e-token"
@@ -40,11 +40,7 @@ def register(pg_dsn: str, connection_id: str, realm: str, url: str) -> None:
 
 
 def sync(host: Any, connection_id: str, mode: str) -> dict[str, Any]:
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps({"connection_id": connection_id, "mode": mode}).encode(),
-                                headers={"Content-Type": "application/json"})
-    assert response.status_code == 202, response.get_body()
-    instance_id = json.loads(response.get_body())["instanceId"]
+    instance_id, _ = start_sync(host, {"connection_id": connection_id, "mode": mode})
     status = host.run_until_complete(instance_id, timeout=300)
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"]["status"] == "succeeded", status["output"]

@@ -5,7 +5,6 @@ metric is refreshed and read back through the metric data layer."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from plugins import registry
 from shared.metrics.series import MetricReader, SeriesQuery
+from tests.api_calls import start_sync
 from tests.integration.helpers import streams_of
 from tests.third_source.conftest import TIMEZONE, Helpdesk
 
@@ -25,15 +25,11 @@ COUNTS = ("fetched", "inserted", "updated", "unchanged", "deleted")
 
 def sync(host, connection_id: str, mode: str) -> dict[str, Any]:
     """One run of one connection started like an operator starts it; the tickets stream's counts."""
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost/api/syncs",
-                                body=json.dumps({"connection_id": connection_id, "mode": mode}).encode(),
-                                headers={"Content-Type": "application/json"})
-    assert response.status_code == 202, response.get_body()
-    started = json.loads(response.get_body())
-    status = host.run_until_complete(started["instanceId"], timeout=300)
+    instance_id, run_id = start_sync(host, {"connection_id": connection_id, "mode": mode})
+    status = host.run_until_complete(instance_id, timeout=300)
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"]["status"] == "succeeded", status["output"]
-    streams = streams_of(started["runId"])
+    streams = streams_of(run_id)
     assert set(streams) == {"tickets"}
     return streams["tickets"]
 

@@ -39,49 +39,23 @@ def test_every_function_is_indexed_with_its_trigger():
         assert "orchestrationTrigger" in bindings(functions[name]), name
     for name in activities:
         assert "activityTrigger" in bindings(functions[name]), name
-    http = {"start_sync_http", "get_sync_http", "scheduled_sync", "list_connections_http",
-            "authorize_quickbooks_http", "quickbooks_callback_http", "list_metrics_http", "get_metric_http"}
-    assert set(functions) == orchestrators | activities | http
-    for name in ("list_metrics_http", "get_metric_http"):
-        assert bindings(functions[name])["httpTrigger"]["authLevel"].lower() == "function"
+    assert set(functions) == orchestrators | activities | {"api_http", "scheduled_sync"}
 
 
-def test_connection_routes_need_a_function_key_except_the_consent_callback():
-    functions = index()
-    expected = {"list_connections_http": ("connections", "function"),
-                "authorize_quickbooks_http": ("connections/quickbooks/authorize", "function"),
-                # Intuit sends the user's browser back without a function key; the one-time state guards it.
-                "quickbooks_callback_http": ("connections/quickbooks/callback", "anonymous")}
-    for name, (route, auth) in expected.items():
-        trigger = bindings(functions[name])["httpTrigger"]
-        assert (trigger["route"], trigger["authLevel"].lower()) == (route, auth), name
-        assert [m.lower() for m in trigger["methods"]] == ["get"], name
+def test_the_whole_http_api_is_one_function_that_authenticates_for_itself():
+    """Anonymous at the Functions layer: the FastAPI app checks every credential (deny by default), so no route
+    depends on a shared function key; the Durable client binding is handed to the app per request."""
+    api = bindings(index()["api_http"])
+    trigger = api["httpTrigger"]
+    assert trigger["route"] == "{*path}" and trigger["authLevel"].lower() == "anonymous"
+    assert {m.lower() for m in trigger["methods"]} == {"get", "post", "patch", "put", "delete"}
+    assert "durableClient" in api
+    assert index()["api_http"]["module"] == "api.functions"
 
 
-def test_consent_routes_come_from_the_quickbooks_plugin_not_the_api():
-    functions = index()
-    for name in ("authorize_quickbooks_http", "quickbooks_callback_http"):
-        assert functions[name]["module"] == "plugins.quickbooks.routes", name
-    assert {f["module"] for f in functions.values() if f["module"].startswith("api.")} == {
-        "api.connections", "api.metrics", "api.schedule", "api.syncs"}
-
-
-def test_an_installed_plugins_routes_are_registered_with_the_apps_function_key():
+def test_an_installed_plugins_routes_are_served_by_the_api_not_as_functions():
     functions = index(extra_plugins="tests.unit.routed_source")
-    trigger = bindings(functions["routed_example_hello_http"])["httpTrigger"]
-    assert (trigger["route"], trigger["authLevel"].lower()) == ("connections/routed-example/hello", "function")
-    assert "routed_example_hello_http" not in index()
-
-
-def test_http_starters_route_methods_and_auth():
-    functions = index()
-    start = bindings(functions["start_sync_http"])
-    assert start["httpTrigger"]["route"] == "syncs"
-    assert [m.lower() for m in start["httpTrigger"]["methods"]] == ["post"]
-    assert start["httpTrigger"]["authLevel"].lower() == "function"
-    assert "durableClient" in start
-    get = bindings(functions["get_sync_http"])
-    assert get["httpTrigger"]["route"] == "syncs/{instance_id}"
+    assert set(functions) == set(index())
 
 
 def test_timer_schedule_comes_from_an_app_setting():
