@@ -1,8 +1,9 @@
 # Bizmetrics: every target sets up what it needs (scripts/bootstrap.sh is idempotent and fast when done).
 #   make demo        start the local services, run a full sync of the demo company through the local host
 #   make test        start the local services, run the whole test suite
+#   make api         serve the HTTP API on 127.0.0.1:8770 (docs at /api/docs) backed by the local services
 #   make stop        stop the local services
-.PHONY: setup services stop status lint test unit demo demo-incremental clean-data
+.PHONY: setup services stop status lint test unit demo demo-incremental api clean-data
 
 PY := .venv/bin/python
 
@@ -30,6 +31,10 @@ unit: setup
 
 demo: services
 	$(PY) -m devhost.demo --mode full
+
+# The API on http://127.0.0.1:8770 (docs at /api/docs), with its own local Durable host; Ctrl-C stops it.
+api: services
+	$(PY) -m api.serve
 
 demo-incremental: services
 	$(PY) -m devhost.demo --mode incremental

@@ -26,18 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from api.app import create_app
-    from devhost import LocalDurableHost
+    from devhost import LocalDurableHost, local_env
     from devhost.demo import prepare_local_environment
     from function_app import app as functions_app
 
     prepare_local_environment()
+    key_file = local_env.KEY_FILE
+    local_env.local_api_key()
     args.store.parent.mkdir(parents=True, exist_ok=True)
     host = LocalDurableHost(functions_app, args.store)
     host.start()
     try:
         api = create_app(durable_client=host.client())
-        print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json); Ctrl-C stops it",
-              flush=True)
+        print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json). Ctrl-C stops it.\n"
+              f'Local key (all scopes): curl -H "Authorization: Bearer $(cat {key_file})" '
+              f"http://127.0.0.1:{args.port}/api/connections", flush=True)
         uvicorn.run(api, host="127.0.0.1", port=args.port, log_level="info")
     finally:
         host.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -21,7 +20,6 @@ from typing import Any
 from plugins import registry
 from plugins.base import DemoSource
 from shared.core.config import load_settings
-from shared.core.secrets import env_name
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import upsert_connection
@@ -34,6 +32,14 @@ TERMINAL = {"Completed", "Failed", "Terminated"}
 def demo_sources() -> list[DemoSource]:
     """What each installed plugin syncs in the demo, in the registry's order."""
     return [source for plugin in registry.installed() if (source := plugin.demo()) is not None]
+
+
+def prepare_local_environment(sources: list[DemoSource] | None = None) -> None:
+    """The demo connections' secrets and the local API-key pepper, for this process (devhost/local_env.py)."""
+    from devhost import local_env
+
+    local_env.prepare({name: value for source in (demo_sources() if sources is None else sources)
+                       for name, value in source.secrets.items()})
 
 
 def check_simulator(base_url: str, label: str) -> None:
@@ -52,21 +58,26 @@ def _status_name(status: dict[str, Any] | None) -> str:
 
 
 def start_or_resume(host: Any, mode: str) -> tuple[str, str]:
-    """Start the sync through the HTTP starter; if the store holds an interrupted one, resume that instead."""
-    body = json.dumps({"mode": mode}).encode()
-    response = host.invoke_http("start_sync_http", "POST", url="http://localhost:7071/api/syncs", body=body,
-                                headers={"Content-Type": "application/json"})
+    """Start the sync through the API (POST /api/syncs, with the local API key), as an operator would; if the store
+    holds an interrupted one, resume that instead."""
+    from api.starting import ALL, instance_id_for
+    from devhost.local_env import local_api_key
+
+    response = host.invoke_http("api_http", "POST", url="http://localhost:7071/api/syncs",
+                                body=json.dumps({"mode": mode}).encode(),
+                                headers={"Content-Type": "application/json",
+                                         "Authorization": f"Bearer {local_api_key()}"})
     answer = json.loads(response.get_body() or b"{}")
+    instance_id = instance_id_for(ALL)
     if response.status_code == 202:
-        return answer["instanceId"], answer["runId"]
+        return instance_id, answer["run_id"]
     if response.status_code == 409:
-        instance_id = answer["instanceId"]
         status = host.get_status(instance_id) or {}
         run_id = (status.get("input") or {}).get("run_id", "?")
         print(f"An interrupted sync was found ({instance_id}, run {run_id}): resuming it.")
         host.resume()
         return instance_id, run_id
-    raise SystemExit(f"Could not start the sync: HTTP {response.status_code}: {answer.get('error', answer)}")
+    raise SystemExit(f"Could not start the sync: HTTP {response.status_code}: {answer.get('detail', answer)}")
 
 
 def _describe(row: dict[str, Any]) -> str:
@@ -127,7 +138,10 @@ def report(run_id: str, elapsed: float, status: dict[str, Any], out=sys.stdout,
     print(f"""
 Look at the data:{looks}
   .venv/bin/python -m devhost --store {STORE} status {status.get('instanceId', '')}   # the orchestration
-  make demo-incremental   # fetch only what changed since""", file=out)
+  make demo-incremental   # fetch only what changed since
+Use the API:
+  make api                # serves http://127.0.0.1:8770/api/docs; the local key is in .local/api-key
+  curl -H "Authorization: Bearer $(cat .local/api-key)" http://127.0.0.1:8770/api/syncs/{run_id}""", file=out)
     return 0 if summary["status"] == "succeeded" else 1
 
 
@@ -138,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sources = demo_sources()
-    for source in sources:
-        for secret, value in source.secrets.items():
-            os.environ.setdefault(env_name(secret), value)
+    prepare_local_environment(sources)
     for source in sources:
         check_simulator(source.simulator_url, source.label)
     connections = [c for source in sources for c in source.connections]
