@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     host.start()
     try:
         api = create_app(durable_client=host.client())
-        print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json). Ctrl-C stops it.\n"
+        print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json).\n"
               f'Local key (all scopes): curl -H "Authorization: Bearer $(cat {key_file})" '
               f"http://127.0.0.1:{args.port}/api/connections", flush=True)
         uvicorn.run(api, host="127.0.0.1", port=args.port, log_level="info")
