@@ -11,8 +11,11 @@ its store over it, and hands that store to plan() and open_api(). Only a plugin'
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,6 +69,39 @@ class Page:
     watermark: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Budget:
+    """A metered allowance of a source: how much of it is used and when it starts again.
+
+    `shared_by` says who else spends it (e.g. every connection of one developer app), since a budget is often
+    the account's or the app's rather than the connection's."""
+
+    name: str
+    used: int
+    limit: int
+    resets_at: dt.datetime
+    shared_by: str = ""
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True)
+class ReconciliationRow:
+    """One month and measure of a source's own report against what the metrics computed (computed - reported)."""
+
+    month: dt.date
+    measure: str
+    computed: Decimal
+    reported: Decimal
+    difference: Decimal
+
+
+# Config keys that hold or name a credential: a connection's public settings leave them out.
+SECRET_SETTING = re.compile(r"secret|token|password|credential|private|api_?key", re.IGNORECASE)
+
+
 class SourcePlugin(Protocol):
     """What a source plugin provides."""
 
@@ -116,12 +152,35 @@ class SourcePlugin(Protocol):
         streams stored (by stream), so what a plugin needs from its reads travels in its own watermarks."""
         ...
 
-    # Optional: BasePlugin gives each a default (no routes, no warnings, not in the demo).
+    # Optional: BasePlugin gives each a default (no routes, no warnings, not in the demo, nothing the API manages).
     blueprint: Any
+    # Credentials the API may take for a connection and keep encrypted (shared/tokens/connection_secrets.py).
+    stored_credentials: tuple[str, ...]
 
     def connection_warnings(self, info: TokenInfo) -> list[str]: ...
 
     def demo(self) -> DemoSource | None: ...
+
+    def check_settings(self, connection: Connection) -> None:
+        """Raise ValueError saying which setting to fix; the API validates created and changed settings here."""
+        ...
+
+    def public_settings(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """What of a connection's config a caller may read: never a credential nor a credential's name."""
+        ...
+
+    def budgets(self, connection: Connection, store: Any, calls_this_month: int, now: dt.datetime) -> list[Budget]:
+        """What the connection's metered allowances have left; `store` is what storage() returned over the caller's
+        connection, `calls_this_month` the plugin's metered calls this month (shared.db.runs.calls_this_month)."""
+        ...
+
+    def reconnect_path(self, connection: Connection) -> str | None:
+        """The API path an operator opens to connect the account again (OAuth consent); None: not an OAuth source."""
+        ...
+
+    def reconciliation(self, db: psycopg.Connection, connection_id: str) -> list[ReconciliationRow] | None:
+        """The metrics against the source's own reports, by month; None: the source has no such report."""
+        ...
 
 
 class BasePlugin:
@@ -136,6 +195,23 @@ class BasePlugin:
 
     def demo(self) -> DemoSource | None:
         """The demo connections against this source's simulator; None: the demo leaves the source out."""
+        return None
+
+    stored_credentials: tuple[str, ...] = ()
+
+    def check_settings(self, connection: Connection) -> None:
+        return None
+
+    def public_settings(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in config.items() if not SECRET_SETTING.search(key)}
+
+    def budgets(self, connection: Connection, store: Any, calls_this_month: int, now: dt.datetime) -> list[Budget]:
+        return []
+
+    def reconnect_path(self, connection: Connection) -> str | None:
+        return None
+
+    def reconciliation(self, db: psycopg.Connection, connection_id: str) -> list[ReconciliationRow] | None:
         return None
     metrics: PluginMetrics | None = None
     dashboards: tuple[Dashboard, ...] = ()
@@ -156,4 +232,5 @@ class BasePlugin:
         return None
 
 
-__all__ = ["BasePlugin", "Connection", "DemoSource", "Page", "Plan", "SourcePlugin", "StreamPlan"]
+__all__ = ["BasePlugin", "Budget", "Connection", "DemoSource", "Page", "Plan", "ReconciliationRow", "SourcePlugin",
+           "StreamPlan"]

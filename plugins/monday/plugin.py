@@ -4,6 +4,7 @@ log, within the account's budgets, in the API version the connection pins."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -12,18 +13,19 @@ from typing import Any
 import aiohttp
 import psycopg
 
-from plugins.base import BasePlugin, Connection, DemoSource, Page, Plan
+from plugins.base import BasePlugin, Budget, Connection, DemoSource, Page, Plan
 from plugins.monday import items, lists, planning
 from plugins.monday.budget import AccountBudget, CallGate
 from plugins.monday.client import MondayClient, classifier_for
 from plugins.monday.dashboards import DASHBOARDS
 from plugins.monday.demo import demo_source
 from plugins.monday.metrics import CATALOG
-from plugins.monday.settings import MondaySettings, read_settings
+from plugins.monday.settings import API_TOKEN, MondaySettings, read_settings
 from plugins.monday.storage import MondayStorage, MondayStore
 from plugins.monday.tables import TABLES, split_board
 from shared.core.secrets import secrets_provider
 from shared.db.loader import RawRecord, TableSpec
+from shared.tokens.crypto import Keyring
 
 KIND_TABLES = {"workspace": "workspaces", "user": "users", "team": "teams", "tag": "tags", "update": "updates",
                "item": "items", "activity_log": "activity_logs"}
@@ -81,7 +83,7 @@ class MondayPlugin(BasePlugin):
         """A client whose calls are counted against the daily cap in `store`, the storage this fetch was lent."""
         store = _required(store)
         settings = read_settings(connection)
-        token = await asyncio.to_thread(secrets_provider().get, settings.token_secret)
+        token = await _api_token(settings, store)
         # monday takes the bare token; the version is pinned on every request.
         session.headers.update({"Authorization": token, "API-Version": settings.api_version})
         budget = self.budget_for(settings)
@@ -126,6 +128,36 @@ class MondayPlugin(BasePlugin):
 
     def demo(self) -> DemoSource:
         return demo_source()
+
+    # -- what the API shows and manages -------------------------------------------------------------------------
+    stored_credentials = (API_TOKEN,)
+
+    def check_settings(self, connection: Connection) -> None:
+        read_settings(connection)
+
+    def budgets(self, connection: Connection, store: MondayStore | None, calls_this_month: int,
+                now: dt.datetime) -> list[Budget]:
+        """monday caps calls per account per UTC day; connections to one account share the cap."""
+        settings = read_settings(connection)
+        used = _required(store).calls_today(settings.account_key)
+        tomorrow = now.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+        return [Budget("calls_today", used, settings.limits.daily_calls,
+                       dt.datetime.combine(tomorrow, dt.time(), dt.UTC),
+                       shared_by=f"every connection to monday account {settings.account_key}")]
+
+
+async def _api_token(settings: MondaySettings, store: MondayStore) -> str:
+    """The token given through the API (stored encrypted with the connection), else the configured secret."""
+    if settings.token_stored:
+        keyring = await asyncio.to_thread(Keyring.from_secrets)
+        token = store.api_token(settings.connection_id, API_TOKEN, keyring)
+        if token:
+            return token
+        if settings.token_secret is None:
+            raise ValueError(f"monday connection {settings.connection_id}: no API token is stored; give one "
+                             "through the API (PATCH /api/connections/{id}) or set api_token_secret")
+    assert settings.token_secret is not None  # read_settings requires one of the two
+    return await asyncio.to_thread(secrets_provider().get, settings.token_secret)
 
 
 def _required(store: MondayStore | None) -> MondayStore:

@@ -1,6 +1,7 @@
 """A monday connection's settings, read once from its config: what to sync, which API version, which plan.
 
-Secrets never appear here: the config names the secret that holds the API token (`api_token_secret`).
+Secrets never appear here: the config names the secret that holds the API token (`api_token_secret`), or says
+the token was given through the API and is stored encrypted with the connection (`api_token_stored`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ DEFAULT_API_VERSION = "2026-10"
 SUPPORTED_API_VERSIONS = ("2026-07", "2026-10")
 ITEM_PAGE_MAX = 500
 LIST_PAGE_MAX = 1000  # users(limit:) at most 1,000
+# The stored credential's name, and the config flag the API sets while one is stored.
+API_TOKEN = "api_token"
+TOKEN_STORED = "api_token_stored"
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ PLANS: dict[str, PlanLimits] = {
 @dataclass(frozen=True)
 class MondaySettings:
     connection_id: str
-    token_secret: str
+    token_secret: str | None  # None: the token stored with the connection (token_stored) is used
     base_url: str
     api_version: str
     account_key: str
@@ -68,6 +72,9 @@ class MondaySettings:
     max_inline_wait: float = 2.0
     max_restarts: int = 3
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The API token was given through the API and is stored encrypted (shared/tokens/connection_secrets.py); it
+    # wins over api_token_secret, so rotating it through the API takes effect whatever the config still names.
+    token_stored: bool = False
 
     def columns_for(self, board_id: str) -> tuple[str, ...] | None:
         """The column ids to read on a board, or None for every column."""
@@ -105,9 +112,10 @@ def read_settings(connection: Connection) -> MondaySettings:
     """Validated settings; a ValueError says which setting to fix."""
     config = connection.config
     secret = config.get("api_token_secret")
-    if not secret or not isinstance(secret, str):
+    stored = config.get(TOKEN_STORED) is True
+    if not stored and (not secret or not isinstance(secret, str)):
         raise ValueError(f"monday connection {connection.connection_id} needs api_token_secret "
-                         "(the name of the secret holding the API token)")
+                         "(the name of the secret holding the API token), or an api_token given through the API")
     version = str(config.get("api_version") or os.environ.get("MONDAY_API_VERSION") or DEFAULT_API_VERSION)
     if version not in SUPPORTED_API_VERSIONS:
         raise ValueError(f"monday connection {connection.connection_id}: api_version {version!r} is not supported; "
@@ -132,7 +140,8 @@ def read_settings(connection: Connection) -> MondaySettings:
     boards = config.get("boards")
     return MondaySettings(
         connection_id=connection.connection_id,
-        token_secret=secret,
+        token_secret=secret if isinstance(secret, str) and secret else None,
+        token_stored=stored,
         base_url=str(config.get("base_url") or os.environ.get("MONDAY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
         api_version=version,
         # Budgets belong to the monday account; connections to one account share them.

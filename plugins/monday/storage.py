@@ -19,6 +19,8 @@ from typing import Protocol
 import psycopg
 
 from plugins.monday.boards import BoardInfo
+from shared.tokens.connection_secrets import load_secret
+from shared.tokens.crypto import Keyring
 
 
 class MondayStore(Protocol):
@@ -40,6 +42,10 @@ class MondayStore(Protocol):
 
     def mark_exhausted(self, account_key: str, cap: int) -> None:
         """monday said the daily cap is reached (someone else spent it): stop asking until tomorrow."""
+        ...
+
+    def api_token(self, connection_id: str, name: str, keyring: Keyring) -> str | None:
+        """The API token given through the API, decrypted; None when none is stored."""
         ...
 
 
@@ -103,3 +109,6 @@ class MondayStorage:
 
     def mark_exhausted(self, account_key: str, cap: int) -> None:
         self._db.execute(_EXHAUSTED, {"account": account_key, "cap": cap})
+
+    def api_token(self, connection_id: str, name: str, keyring: Keyring) -> str | None:
+        return load_secret(self._db, connection_id, name, keyring)

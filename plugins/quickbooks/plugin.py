@@ -10,9 +10,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+import psycopg
 
-from plugins.base import BasePlugin, Connection, DemoSource, Page, Plan, StreamPlan
-from plugins.quickbooks import cdc, faults, paging, reports
+from plugins.base import BasePlugin, Budget, Connection, DemoSource, Page, Plan, ReconciliationRow, StreamPlan
+from plugins.quickbooks import cdc, faults, paging, reports, storage
 from plugins.quickbooks.dashboards import DASHBOARDS
 from plugins.quickbooks.demo import demo_source
 from plugins.quickbooks.fields import parse_ts
@@ -112,6 +113,26 @@ class QuickBooksPlugin(BasePlugin):
             return {}
         since = min(times) - cdc.SAFETY
         return {CDC_STREAM: {"since": since.isoformat(), "seen": {}}}
+
+    # -- what the API shows and manages -------------------------------------------------------------
+    def check_settings(self, connection: Connection) -> None:
+        read_settings(connection)
+        if "realm_id" in connection.config:
+            _realm(connection)
+
+    def budgets(self, connection: Connection, store: Any, calls_this_month: int, now: dt.datetime) -> list[Budget]:
+        """Intuit meters reads per developer app, so every QuickBooks connection spends the same month's quota."""
+        quota = read_settings(connection).monthly_read_quota
+        month = now.astimezone(dt.UTC).date().replace(day=1)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        return [Budget("calls_this_month", calls_this_month, quota,
+                       dt.datetime.combine(next_month, dt.time(), dt.UTC), shared_by="every QuickBooks connection")]
+
+    def reconnect_path(self, connection: Connection) -> str | None:
+        return f"/api/connections/quickbooks/authorize?{urlencode({'connection_id': connection.connection_id})}"
+
+    def reconciliation(self, db: psycopg.Connection, connection_id: str) -> list[ReconciliationRow]:
+        return storage.reconciliation(db, connection_id)
 
     # -- how to read --------------------------------------------------------------------------------
     async def open_api(self, connection: Connection, session: aiohttp.ClientSession, store: None = None) -> ApiClient:

@@ -89,3 +89,63 @@ def list_connection_rows(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
         """SELECT connection_id, plugin, display_name, enabled, status, status_reason, status_changed_at,
                   config->>'auth' FROM connections ORDER BY connection_id"""
     ).fetchall()
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """A connection's row as the API manages it: settings, switch and health (config may name secrets: a caller
+    sees it only through its plugin's public view)."""
+
+    connection: Connection
+    enabled: bool
+    status: str
+    status_reason: str | None
+    status_changed_at: Any
+    created_at: Any
+
+
+_RECORDS = """SELECT connection_id, plugin, display_name, config, enabled, status, status_reason, status_changed_at,
+                     created_at FROM connections"""
+
+
+def _record(row: tuple[Any, ...]) -> ConnectionRecord:
+    return ConnectionRecord(_row_to_connection(row[:4]), *row[4:])
+
+
+def connection_records(conn: psycopg.Connection,
+                       connection_ids: frozenset[str] | None = None) -> list[ConnectionRecord]:
+    """Every connection (disabled ones too) by id, or only those in `connection_ids`."""
+    if connection_ids is None:
+        rows = conn.execute(_RECORDS + " ORDER BY connection_id").fetchall()
+    else:
+        rows = conn.execute(_RECORDS + " WHERE connection_id = ANY(%s) ORDER BY connection_id",
+                            (sorted(connection_ids),)).fetchall()
+    return [_record(row) for row in rows]
+
+
+def connection_record(conn: psycopg.Connection, connection_id: str) -> ConnectionRecord | None:
+    row = conn.execute(_RECORDS + " WHERE connection_id = %s", (connection_id,)).fetchone()
+    return _record(row) if row else None
+
+
+def create_connection(conn: psycopg.Connection, connection: Connection, *, enabled: bool = True) -> bool:
+    """Insert a new connection; False (and nothing written) when the id is taken."""
+    validate_connection_id(connection.connection_id)
+    row = conn.execute(
+        """INSERT INTO connections (connection_id, plugin, display_name, config, enabled)
+           VALUES (%s, %s, %s, %s, %s) ON CONFLICT (connection_id) DO NOTHING RETURNING connection_id""",
+        (connection.connection_id, connection.plugin, connection.display_name, Jsonb(connection.config), enabled),
+    ).fetchone()
+    return row is not None
+
+
+def update_connection(conn: psycopg.Connection, connection_id: str, *, display_name: str | None = None,
+                      enabled: bool | None = None, config: dict[str, Any] | None = None) -> bool:
+    """Change what is given (None leaves a field as it is); False when there is no such connection."""
+    row = conn.execute(
+        """UPDATE connections SET display_name = coalesce(%s, display_name), enabled = coalesce(%s, enabled),
+                                  config = coalesce(%s, config)
+           WHERE connection_id = %s RETURNING connection_id""",
+        (display_name, enabled, Jsonb(config) if config is not None else None, connection_id),
+    ).fetchone()
+    return row is not None
