@@ -297,3 +297,13 @@ def test_the_reconciliation_compares_metrics_with_the_reported_profit_and_loss(a
 def test_a_source_without_a_report_to_reconcile_is_409(as_caller, db):
     answer = as_caller(METRICS_READ).get(f"/api/connections/{monday(db)}/reconciliation")
     assert answer.status_code == 409 and answer.json()["code"] == "not_supported"
+
+
+def test_a_refused_change_keeps_the_previous_token(as_caller, db, key):
+    cid = new_id("mon")
+    admin = as_caller(CONNECTIONS_ADMIN)
+    admin.post("/api/connections", json={"connection_id": cid, "plugin": "monday", "display_name": "A",
+                                         "settings": {"plan": "pro"}, "api_token": TOKEN})
+    refused = admin.patch(f"/api/connections/{cid}", json={"api_token": "other-token", "settings": {"plan": "gold"}})
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_settings"
+    assert load_secret(db, cid, "api_token", key) == TOKEN
