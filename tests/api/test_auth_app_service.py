@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import METRICS_READ, SYNC_RUN, Authenticator
-from tests.api.conftest import make_app
-from tests.api.test_auth_keys import bearer, refused
+from tests.api.conftest import bearer, make_app, refused
 
 ROLE = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
 OID_TYPE = "http://schemas.microsoft.com/identity/claims/objectidentifier"

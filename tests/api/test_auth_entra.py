@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.auth import CONNECTIONS_ADMIN, METRICS_READ, SYNC_RUN, Authenticator
 from api.auth.entra import EntraValidator, SigningKeys
-from tests.api.conftest import AUDIENCE, CLIENT_ID, TENANT, make_app, unsigned_token
-from tests.api.test_auth_keys import CHALLENGE, bearer, refused
+from tests.api.conftest import AUDIENCE, CHALLENGE, CLIENT_ID, TENANT, bearer, make_app, refused, unsigned_token
 
 OID = "2a7c1e9f-0000-4000-8000-00000000beef"
 

@@ -13,23 +13,7 @@ from api.auth import CONNECTIONS_ADMIN, METRICS_READ, SYNC_RUN, requires
 from api.auth.keys import PEPPER_SECRET, PREVIOUS_PEPPER_SECRET, ApiKeys, KeyNotFound, KeyRejected, pepper_id
 from shared.core.secrets import env_name
 from shared.db.audit import entries
-from tests.api.conftest import ALLOWED, OTHER, key_row, unique
-
-CHALLENGE = 'Bearer realm="bizmetrics"'
-
-
-def bearer(text: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {text}"}
-
-
-def refused(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code and body["status"] == status
-    if status == 401:
-        assert response.headers["www-authenticate"] == CHALLENGE
-    return body
+from tests.api.conftest import ALLOWED, OTHER, bearer, key_row, refused, unique
 
 
 def test_liveness_needs_no_credential_and_everything_else_does(client):
