@@ -36,6 +36,7 @@ PREVIOUS_PEPPER_SECRET = "api-key-pepper-previous"
 DEFAULT_GRACE = dt.timedelta(hours=24)
 LAST_USED_EVERY = dt.timedelta(minutes=1)
 MIN_PEPPER_CHARS = 32
+_PEPPER_REREAD_SECONDS = 60.0
 
 # No 0/1/l/o: key ids get read aloud and typed from screenshots. Must stay within the migration's [a-z0-9].
 _KEY_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -126,12 +127,16 @@ class Peppers:
         return self._current, self._by_id[self._current]
 
     def get(self, pid: str) -> str | None:
+        """The pepper with id `pid`; an id not seen yet (the pepper just rotated) rereads, at most once a minute."""
         self._load()
+        if pid not in self._by_id:
+            self._load(max_age=_PEPPER_REREAD_SECONDS)
         return self._by_id.get(pid)
 
-    def _load(self) -> None:
+    def _load(self, max_age: float | None = None) -> None:
         with self._lock:
-            if self._loaded_at is not None and self._clock() - self._loaded_at < self._ttl:
+            age = None if self._loaded_at is None else self._clock() - self._loaded_at
+            if age is not None and age < (self._ttl if max_age is None else max_age):
                 return
             current = self._provider.get(PEPPER_SECRET)
             if len(current) < MIN_PEPPER_CHARS:
@@ -163,10 +168,10 @@ def looks_like_key(text: str) -> bool:
 class ApiKeys:
     """Create, list, revoke, rotate and verify keys in `api_keys`; every change is audited in its transaction."""
 
-    def __init__(self, conn_factory: Callable[[], Any], *, secrets: SecretsProvider | None = None,
+    def __init__(self, conn_factory: Callable[[], Any], *, peppers: Peppers | None = None,
                  clock: Callable[[], dt.datetime] = _utcnow) -> None:
         self._conn_factory = conn_factory
-        self._peppers = Peppers(secrets or secrets_provider())
+        self._peppers = peppers or Peppers(secrets_provider())
         self._clock = clock
 
     # --- management (CLI) ---

@@ -179,6 +179,24 @@ def client(authenticator) -> Iterator[TestClient]:
         yield test_client
 
 
+CHALLENGE = 'Bearer realm="bizmetrics"'
+
+
+def bearer(text: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {text}"}
+
+
+def refused(response, status: int, code: str) -> dict[str, Any]:
+    """Assert a problem-details refusal (with the challenge on 401s) and return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == code and body["status"] == status
+    if status == 401:
+        assert response.headers["www-authenticate"] == CHALLENGE
+    return body
+
+
 def key_row(pg_dsn: str, key_id: str) -> dict[str, Any]:
     with psycopg.connect(pg_dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         row = cur.execute("SELECT * FROM api_keys WHERE key_id = %s", (key_id,)).fetchone()

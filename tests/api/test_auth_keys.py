@@ -10,26 +10,18 @@ import psycopg
 import pytest
 
 from api.auth import CONNECTIONS_ADMIN, METRICS_READ, SYNC_RUN, requires
-from api.auth.keys import PEPPER_SECRET, PREVIOUS_PEPPER_SECRET, ApiKeys, KeyNotFound, KeyRejected, pepper_id
-from shared.core.secrets import env_name
+from api.auth.keys import (
+    PEPPER_SECRET,
+    PREVIOUS_PEPPER_SECRET,
+    ApiKeys,
+    KeyNotFound,
+    KeyRejected,
+    Peppers,
+    pepper_id,
+)
+from shared.core.secrets import env_name, secrets_provider
 from shared.db.audit import entries
-from tests.api.conftest import ALLOWED, OTHER, key_row, unique
-
-CHALLENGE = 'Bearer realm="bizmetrics"'
-
-
-def bearer(text: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {text}"}
-
-
-def refused(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code and body["status"] == status
-    if status == 401:
-        assert response.headers["www-authenticate"] == CHALLENGE
-    return body
+from tests.api.conftest import ALLOWED, OTHER, bearer, key_row, refused, unique
 
 
 def test_liveness_needs_no_credential_and_everything_else_does(client):
@@ -237,3 +229,19 @@ def test_the_audit_log_is_append_only(keys, pg_dsn):
         conn.execute("DELETE FROM audit_log WHERE target = %s", (issued.key.key_id,))
     with psycopg.connect(pg_dsn) as conn, pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         conn.execute("UPDATE audit_log SET actor = 'nobody' WHERE target = %s", (issued.key.key_id,))
+
+
+def test_a_new_pepper_is_picked_up_within_a_minute_when_a_key_needs_it(monkeypatch, conn_factory, clock, pepper):
+    now = [0.0]
+    app_keys = ApiKeys(conn_factory, clock=clock, peppers=Peppers(secrets_provider(), clock=lambda: now[0]))
+    first = app_keys.create(unique("before"), [METRICS_READ], actor="test")
+    new_pepper = secrets.token_urlsafe(32)
+    monkeypatch.setenv(env_name(PEPPER_SECRET), new_pepper)
+    monkeypatch.setenv(env_name(PREVIOUS_PEPPER_SECRET), pepper)
+    # The CLI, a separate process, already hashes under the new pepper.
+    issued = ApiKeys(conn_factory, clock=clock).create(unique("after"), [METRICS_READ], actor="test")
+    with pytest.raises(KeyRejected):
+        app_keys.verify(issued.text)  # the app's cache is seconds old: it does not reread for every bad id
+    now[0] += 61
+    assert app_keys.verify(issued.text).key_id == issued.key.key_id
+    assert app_keys.verify(first.text).key_id == first.key.key_id
