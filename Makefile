@@ -34,7 +34,7 @@ demo: services
 
 # The API on http://127.0.0.1:8770 (docs at /api/docs), with its own local Durable host; Ctrl-C stops it.
 api: services
-	$(PY) -m api.serve
+	$(PY) -m devhost.api_server
 
 demo-incremental: services
 	$(PY) -m devhost.demo --mode incremental

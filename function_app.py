@@ -1,6 +1,6 @@
 """Composition root: the Durable Functions app with one blueprint per area.
 
-The whole HTTP API (including each plugin's own routes, such as QuickBooks consent) is one FastAPI app behind one
+The whole HTTP API (including each plugin's own routes, such as an OAuth consent flow) is one FastAPI app behind one
 anonymous HTTP function (api/functions.py): it authenticates every route itself, deny by default.
 """
 

@@ -1,5 +1,5 @@
 """The Bizmetrics HTTP API: one FastAPI application, served by the Functions app (api/functions.py) and locally
-(api/serve.py). Its OpenAPI document is the contract (api/openapi.json, docs/API.md)."""
+(devhost/api_server.py). Its OpenAPI document is the contract (api/openapi.json, docs/API.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from api.problems import MEDIA_TYPE, Problem, ProblemBody
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
-DESCRIPTION = """Bizmetrics syncs monday.com and QuickBooks Online into business time series.
+DESCRIPTION = """Bizmetrics syncs operational and accounting sources into business time series.
 
 Every route but liveness and the OAuth consent callback needs a credential: an Entra ID bearer token with an
 app role, or an API key (`Authorization: Bearer bzk_...`). Errors are RFC 9457 problem details with a stable

@@ -1,7 +1,7 @@
 """What routes borrow from the app: a database connection and the Durable client.
 
 In Azure the Durable client is a per-request binding that the Functions bridge (api/functions.py) puts in the
-request's ASGI state; the local server (api/serve.py) sets one client for the app. Routes never build either.
+request's ASGI state; the local server (devhost/api_server.py) sets one client for the app. Routes never build either.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The API's routers: core areas here, then each installed plugin's own (e.g. QuickBooks consent)."""
+"""The API's routers: core areas here, then each installed plugin's own (e.g. an OAuth consent flow)."""
 
 from __future__ import annotations
 

@@ -162,7 +162,7 @@ def test_creating_a_connection_with_an_api_token_stores_it_encrypted_and_never_r
     config = db.execute("SELECT config FROM connections WHERE connection_id = %s", (cid,)).fetchone()[0]
     assert config == {"plan": "pro", "api_token_stored": True}
     [(actor, action, details)] = audit_rows(db, cid)
-    assert (actor, action) == ("key:test", "connection.created")
+    assert actor.startswith("key:") and action == "connection.created"
     assert details["credentials_set"] == ["api_token"] and TOKEN not in str(details)
     assert TOKEN not in as_caller(METRICS_READ).get("/api/connections").text
 

@@ -1,6 +1,6 @@
 """`make api`: the API as a real server on loopback, backed by the local Durable host and the local services.
 
-    .venv/bin/python -m api.serve [--port 8770] [--store .local/api-devhost.sqlite]
+    .venv/bin/python -m devhost.api_server [--port 8770] [--store .local/api-devhost.sqlite]
 
 Syncs started through it run in this process (the local host drives them on a background thread), against the
 simulators `make services` started. Its own host store: two drivers on one store are not supported, so this
