@@ -9,6 +9,11 @@ first run of this runner renames that table to `schema_migrations_legacy` and ke
 from that layout names the file it came from on a line `-- legacy: NNNN_name`, and where that file was applied it
 is recorded as applied instead of running again (a file split between core and a plugin is named by both parts,
 as 0007_metrics is). Adoption is lazy, so a plugin folder passed only on a later run is still adopted, never re-run.
+
+Migrating is a deploy step run as the owner role (python -m plugins.migrate), never by the app: the app's role
+may not change the schema, and checks at the start of a sync that the database is at the version it expects
+(check_schema). After every run the runtime role's privileges are settled (settle_privileges), so the tables a
+plugin adds are covered the moment they exist.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
+
+from shared.db.roles import APP_ROLE, OWNER_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,8 @@ _LEGACY = re.compile(r"^-- legacy: (\d{4}_[a-z0-9_]+)$", re.MULTILINE)
 _COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
 # Any constant works; it only has to be the same for every process that migrates this database.
 _LOCK_KEY = 0x62697A6D
+# The owner role's DSN, read by the deploy step (python -m plugins.migrate) only; the app never has it.
+OWNER_DSN_SETTING = "BIZ_PG_OWNER_DSN"
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,99 @@ def migrate(conn: psycopg.Connection, plugins: Sequence[tuple[str, Path]] = (),
                    VALUES (%s, %s, %s, %s, %s)""",
                 (migration.component, migration.version, migration.name, migration.checksum, adopted),
             )
+        settle_privileges(conn)
     return applied
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the schema version this code expects: the deploy step has not been run."""
+
+
+MIGRATE_HINT = ("run the deploy step as the owner role: BIZ_PG_OWNER_DSN=<owner DSN> python -m plugins.migrate "
+                "(locally: scripts/services.sh start does it)")
+
+
+def check_schema(conn: psycopg.Connection, plugins: Sequence[tuple[str, Path]] = (),
+                 core: Path = MIGRATIONS_DIR) -> None:
+    """Raise SchemaNotCurrent naming what is missing (or was changed) unless every migration of this code is applied.
+
+    Read-only: the app's role runs it at the start of a sync. Migrations the database has beyond these are
+    fine (a newer deployment migrated first)."""
+    expected = plan(plugins, core)
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+    has_components = exists and conn.execute(
+        """SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+             AND table_name = 'schema_migrations' AND column_name = 'component'""").fetchone()
+    if not has_components:
+        raise SchemaNotCurrent(f"The database has not been migrated by this version of Bizmetrics; {MIGRATE_HINT}")
+    done = {(c, v): s for c, v, s in conn.execute("SELECT component, version, checksum FROM schema_migrations")}
+    missing = [f"{m.component}/{m.name}" for m in expected if (m.component, m.version) not in done]
+    changed = [f"{m.component}/{m.name}" for m in expected
+               if (m.component, m.version) in done and done[(m.component, m.version)] != m.checksum]
+    if missing:
+        raise SchemaNotCurrent(f"The database schema is behind this code: {len(missing)} migration(s) not applied "
+                               f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); {MIGRATE_HINT}")
+    if changed:
+        raise SchemaNotCurrent(f"Migrations applied to the database differ from this code's: {', '.join(changed)}; "
+                               "deploy the code those were applied with, or add a new migration instead of editing")
+
+
+def settle_privileges(conn: psycopg.Connection) -> None:
+    """Hand every object of the schema to the owner role (when migrating as a superuser) and grant the app role
+    DML on every table, USAGE on every sequence, and read-only on the migrations bookkeeping.
+
+    Idempotent and cheap; run at the end of every migration run. Skipped (with a warning) where migration 0028's
+    roles do not exist, e.g. a database migrated from another set of folders."""
+    have = {name for (name,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)",
+                                             (OWNER_ROLE, APP_ROLE))}
+    if have != {OWNER_ROLE, APP_ROLE}:
+        log.warning("roles %s and %s not found: privileges not settled", OWNER_ROLE, APP_ROLE)
+        return
+    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+    if superuser:
+        _adopt_objects(conn)
+    schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
+    app = sql.Identifier(APP_ROLE)
+    for statement in (
+        "GRANT USAGE ON SCHEMA {schema} TO {app}",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
+        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",
+    ):
+        conn.execute(sql.SQL(statement).format(schema=schema, app=app))
+    bookkeeping = conn.execute("""SELECT table_name FROM information_schema.tables
+                                  WHERE table_schema = current_schema()
+                                    AND table_name IN ('schema_migrations', 'schema_migrations_legacy')""").fetchall()
+    for (table,) in bookkeeping:
+        conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), app))
+
+
+# Each kind of object of the schema not owned by the owner role, with the ALTER that hands it over. Indexes and
+# sequences owned by a column follow their table; array types follow their element type.
+_NOT_OWNED = """
+SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
+                      WHEN 'S' THEN 'SEQUENCE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END,
+       c.oid::regclass::text
+FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relowner <> %(owner)s::regrole
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')
+  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                          AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
+UNION ALL
+SELECT 'ROUTINE', p.oid::regprocedure::text FROM pg_proc p
+WHERE p.pronamespace = current_schema()::regnamespace AND p.proowner <> %(owner)s::regrole
+UNION ALL
+SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype::text FROM pg_type t
+WHERE t.typnamespace = current_schema()::regnamespace AND t.typowner <> %(owner)s::regrole
+  AND t.typtype IN ('e', 'd', 'r', 'm')
+"""
+
+
+def _adopt_objects(conn: psycopg.Connection) -> None:
+    """As a superuser: make the owner role the owner of every object of the schema (idempotent)."""
+    owner = sql.Identifier(OWNER_ROLE)
+    for kind, name in conn.execute(_NOT_OWNED, {"owner": OWNER_ROLE}).fetchall():
+        # `name` is a regclass/regprocedure/regtype rendering: already quoted and schema-qualified as needed.
+        conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kind), sql.SQL(name), owner))
 
 
 def _legacy_names(conn: psycopg.Connection) -> set[str]:
