@@ -200,33 +200,13 @@ def settle_privileges(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), app))
 
 
-# Each kind of object of the schema not owned by the owner role, with the ALTER that hands it over. Indexes and
-# sequences owned by a column follow their table; array types follow their element type.
-_NOT_OWNED = """
-SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
-                      WHEN 'S' THEN 'SEQUENCE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END,
-       c.oid::regclass::text
-FROM pg_class c
-WHERE c.relnamespace = current_schema()::regnamespace AND c.relowner <> %(owner)s::regrole
-  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')
-  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                                          AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
-UNION ALL
-SELECT 'ROUTINE', p.oid::regprocedure::text FROM pg_proc p
-WHERE p.pronamespace = current_schema()::regnamespace AND p.proowner <> %(owner)s::regrole
-UNION ALL
-SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype::text FROM pg_type t
-WHERE t.typnamespace = current_schema()::regnamespace AND t.typowner <> %(owner)s::regrole
-  AND t.typtype IN ('e', 'd', 'r', 'm')
-"""
+# Hands every object of the schema to the owner role; scripts/services.sh runs the same file on the local database.
+ADOPT_OBJECTS = Path(__file__).with_name("adopt_objects.sql")
 
 
 def _adopt_objects(conn: psycopg.Connection) -> None:
     """As a superuser: make the owner role the owner of every object of the schema (idempotent)."""
-    owner = sql.Identifier(OWNER_ROLE)
-    for kind, name in conn.execute(_NOT_OWNED, {"owner": OWNER_ROLE}).fetchall():
-        # `name` is a regclass/regprocedure/regtype rendering: already quoted and schema-qualified as needed.
-        conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kind), sql.SQL(name), owner))
+    conn.execute(ADOPT_OBJECTS.read_text())
 
 
 def _legacy_names(conn: psycopg.Connection) -> set[str]:
