@@ -413,7 +413,7 @@ SQL
 pg_migrate() {
     [[ -x "$VENV_PY" ]] || { warn "postgres: $VENV_PY missing, database not migrated (run scripts/bootstrap.sh)"; return 0; }
     local out
-    if ! out="$(cd "$ROOT" && BIZ_PG_OWNER_DSN="$(pg_role_dsn "$PG_OWNER_ROLE")" "$VENV_PY" -m plugins.migrate 2>&1 \
+    if ! out="$(cd "$ROOT" && BIZ_PG_OWNER_DSN="$(pg_role_dsn "$PG_OWNER_ROLE")" "$VENV_PY" -m plugins.migrate_cli 2>&1 \
         </dev/null 9>&-)"; then
         printf '%s\n' "$out" >&2
         err "postgres: migrating $PG_DB as $PG_OWNER_ROLE failed"
@@ -748,7 +748,7 @@ cmd_status() {
 }
 
 cmd_env() {
-    # The app logs in as the app role; migrations (python -m plugins.migrate) as the owner; the metric reader as
+    # The app logs in as the app role; migrations (python -m plugins.migrate_cli) as the owner; the metric reader as
     # Grafana's role; BIZ_PG_DSN_ADMIN (the superuser) is for test and benchmark set-up only.
     printf "export BIZ_PG_DSN='%s'\n" "$(pg_role_dsn "$PG_APP_ROLE")"
     printf "export BIZ_PG_OWNER_DSN='%s'\n" "$(pg_role_dsn "$PG_OWNER_ROLE")"

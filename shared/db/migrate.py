@@ -10,7 +10,7 @@ from that layout names the file it came from on a line `-- legacy: NNNN_name`, a
 is recorded as applied instead of running again (a file split between core and a plugin is named by both parts,
 as 0007_metrics is). Adoption is lazy, so a plugin folder passed only on a later run is still adopted, never re-run.
 
-Migrating is a deploy step run as the owner role (python -m plugins.migrate), never by the app: the app's role
+Migrating is a deploy step run as the owner role (python -m plugins.migrate_cli), never by the app: the app's role
 may not change the schema, and checks at the start of a sync that the database is at the version it expects
 (check_schema). After every run the runtime role's privileges are settled (settle_privileges), so the tables a
 plugin adds are covered the moment they exist.
@@ -39,7 +39,7 @@ _LEGACY = re.compile(r"^-- legacy: (\d{4}_[a-z0-9_]+)$", re.MULTILINE)
 _COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
 # Any constant works; it only has to be the same for every process that migrates this database.
 _LOCK_KEY = 0x62697A6D
-# The owner role's DSN, read by the deploy step (python -m plugins.migrate) only; the app never has it.
+# The owner role's DSN, read by the deploy step (python -m plugins.migrate_cli) only; the app never has it.
 OWNER_DSN_SETTING = "BIZ_PG_OWNER_DSN"
 
 
@@ -142,7 +142,7 @@ class SchemaNotCurrent(RuntimeError):
     """The database is not at the schema version this code expects: the deploy step has not been run."""
 
 
-MIGRATE_HINT = ("run the deploy step as the owner role: BIZ_PG_OWNER_DSN=<owner DSN> python -m plugins.migrate "
+MIGRATE_HINT = ("run the deploy step as the owner role: BIZ_PG_OWNER_DSN=<owner DSN> python -m plugins.migrate_cli "
                 "(locally: scripts/services.sh start does it)")
 
 

@@ -120,7 +120,7 @@ def test_begin_sync_refuses_a_database_behind_its_code_and_says_what_to_run(new_
         migrate(conn)  # core's migrations, none of the plugins'
     monkeypatch.setenv("BIZ_PG_DSN", as_role(core_only, APP_ROLE))
     request = BeginSync(run_id="r-behind", scope="all", mode="full", trigger="manual", instance_id="i").to_json()
-    with pytest.raises(SchemaNotCurrent, match=r"quickbooks/0002_quickbooks_raw.*python -m plugins\.migrate"):
+    with pytest.raises(SchemaNotCurrent, match=r"quickbooks/0002_quickbooks_raw.*python -m plugins\.migrate_cli"):
         begin_sync(request)
     with psycopg.connect(core_only) as conn:
         assert conn.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 0  # nothing recorded, nothing made
@@ -136,7 +136,7 @@ def _deploy_step(dsn: str | None, *args: str) -> subprocess.CompletedProcess[str
     env = {k: v for k, v in os.environ.items() if k != "BIZ_PG_OWNER_DSN"}
     if dsn:
         env["BIZ_PG_OWNER_DSN"] = dsn
-    return subprocess.run([sys.executable, "-m", "plugins.migrate", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "plugins.migrate_cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
 
 

@@ -1,5 +1,5 @@
 -- The database roles. Nobody the app runs as owns anything:
---   bizmetrics_owner    owns the schema's objects and runs the migrations (python -m plugins.migrate, a deploy step)
+--   bizmetrics_owner    owns the schema's objects and runs the migrations (python -m plugins.migrate_cli, a deploy step)
 --   bizmetrics_app      the Functions app and the API: DML on the app's tables only, no DDL, owns nothing
 --   bizmetrics_reader   NOLOGIN, SELECT on the metric and audit tables (migration 0007)
 --   bizmetrics_grafana  Grafana's login, a member of bizmetrics_reader, read-only sessions
@@ -23,6 +23,11 @@ BEGIN
     IF NOT may_manage_roles THEN
         RAISE NOTICE 'roles exist; their settings (timeouts) are left to an administrator';
         RETURN;
+    END IF;
+    -- Roles are shared by every database of the cluster, and two databases may be migrated at once (test
+    -- sessions): serialize the role changes cluster-wide (logins only read pg_authid, which this lock allows).
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        LOCK TABLE pg_catalog.pg_authid IN SHARE ROW EXCLUSIVE MODE;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bizmetrics_owner') THEN
         CREATE ROLE bizmetrics_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;

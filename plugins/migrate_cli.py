@@ -1,7 +1,7 @@
 """The deploy step: migrate the database (core, then every installed plugin) as the owner role.
 
-    BIZ_PG_OWNER_DSN=postgresql://bizmetrics_owner@host/bizmetrics python -m plugins.migrate
-    python -m plugins.migrate --check    # changes nothing; exit 1 naming what is not applied (any role may run it)
+    BIZ_PG_OWNER_DSN=postgresql://bizmetrics_owner@host/bizmetrics python -m plugins.migrate_cli
+    python -m plugins.migrate_cli --check    # changes nothing; exit 1 naming what is not applied (any role may run it)
 
 It lives here, not in shared/db/migrate.py, because only this floor knows which plugins are installed.
 Run it before deploying new code (the app refuses to sync against an older schema) and whenever a plugin is added.
@@ -20,7 +20,7 @@ from shared.db.migrate import OWNER_DSN_SETTING, SchemaNotCurrent, check_schema,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m plugins.migrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m plugins.migrate_cli", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only check that every migration is applied")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
