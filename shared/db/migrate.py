@@ -173,8 +173,10 @@ def check_schema(conn: psycopg.Connection, plugins: Sequence[tuple[str, Path]] =
 
 def settle_privileges(conn: psycopg.Connection) -> None:
     """Hand every object of the schema to the owner role (when migrating as a superuser) and grant the app role
-    DML on every table, USAGE on every sequence, and read-only on the migrations bookkeeping.
+    DML on each table it has no privilege on yet, USAGE on every sequence, and read-only on the bookkeeping.
 
+    A table the app already has some privilege on is left as its migrations set it, so a migration may narrow
+    what the app does to a table (e.g. REVOKE UPDATE, DELETE on an append-only audit table) and it stays so.
     Idempotent and cheap; run at the end of every migration run. Skipped (with a warning) where migration 0028's
     roles do not exist, e.g. a database migrated from another set of folders."""
     have = {name for (name,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)",
@@ -185,14 +187,17 @@ def settle_privileges(conn: psycopg.Connection) -> None:
     superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
     if superuser:
         _adopt_objects(conn)
-    schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
     app = sql.Identifier(APP_ROLE)
-    for statement in (
-        "GRANT USAGE ON SCHEMA {schema} TO {app}",
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
-        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",
-    ):
-        conn.execute(sql.SQL(statement).format(schema=schema, app=app))
+    schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, app))
+    conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, app))
+    ungranted = conn.execute(
+        """SELECT c.oid::regclass::text FROM pg_class c
+           WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+             AND NOT has_table_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE, DELETE')""", (APP_ROLE,)).fetchall()
+    for (table,) in ungranted:
+        # `table` is a regclass rendering: quoted and schema-qualified as needed.
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(sql.SQL(table), app))
     bookkeeping = conn.execute("""SELECT table_name FROM information_schema.tables
                                   WHERE table_schema = current_schema()
                                     AND table_name IN ('schema_migrations', 'schema_migrations_legacy')""").fetchall()

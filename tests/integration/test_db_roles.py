@@ -166,22 +166,30 @@ def test_the_deploy_step_migrates_as_the_owner_and_the_app_can_use_every_table(p
         assert not conn.execute("SELECT has_schema_privilege('public', 'CREATE')").fetchone()[0]
 
 
-def test_a_table_a_plugin_adds_later_is_granted_to_the_app_at_the_end_of_that_migration(pg_dsn, tmp_path):
+def test_a_table_a_plugin_adds_later_is_granted_to_the_app_unless_its_migration_narrowed_it(pg_dsn, tmp_path):
     later = tmp_path / "later"
     later.mkdir()
     (later / "0001_later.sql").write_text(
         "CREATE TABLE later_things (id bigserial PRIMARY KEY, connection_id text NOT NULL);")
+    # A migration may narrow what the app does to a table: an append-only log stays append-only.
+    (later / "0002_later_log.sql").write_text(
+        "CREATE TABLE later_log (n bigserial PRIMARY KEY, what text);"
+        "REVOKE UPDATE, DELETE ON later_log FROM bizmetrics_app;")
+    folders = [*registry.migration_folders(), ("later", later)]
     with psycopg.connect(as_role(pg_dsn, OWNER_ROLE)) as conn:
-        assert migrate(conn, [*registry.migration_folders(), ("later", later)]) == ["0001_later"]
+        assert migrate(conn, folders) == ["0001_later", "0002_later_log"]
+        assert migrate(conn, folders) == []  # settles the privileges again
     try:
         with connect() as conn, conn.transaction(force_rollback=True):
             conn.execute("INSERT INTO later_things (connection_id) VALUES ('c')")  # the sequence too
             assert conn.execute("SELECT count(*) FROM later_things").fetchone()[0] == 1
-            with pytest.raises(errors.InsufficientPrivilege):
-                conn.execute("DROP TABLE later_things")
+            conn.execute("INSERT INTO later_log (what) VALUES ('x')")
+            for narrowed in ("UPDATE later_log SET what = 'y'", "DELETE FROM later_log", "DROP TABLE later_things"):
+                with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+                    conn.execute(narrowed)
     finally:
         with psycopg.connect(pg_dsn) as conn:
-            conn.execute("DROP TABLE later_things")
+            conn.execute("DROP TABLE later_things, later_log")
             conn.execute("DELETE FROM schema_migrations WHERE component = 'later'")
 
 
