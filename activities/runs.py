@@ -16,18 +16,19 @@ from shared.core.messages import (
 from shared.db import leases, runs
 from shared.db.connect import connect
 from shared.db.connections import connections_in_scope
-from shared.db.migrate import migrate
+from shared.db.migrate import check_schema
 
 
 def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
-    """Record the run and claim the connections it covers (migrating the database first, idempotently).
+    """Record the run and claim the connections it covers, once the database is at this code's schema version.
 
+    The app never migrates (its role may not change the schema): SchemaNotCurrent says what to run.
     Returns the connections this run syncs and, as results, those it skips because another run holds them.
     """
     begin = BeginSync.from_json(request)
     run_id = begin.run_id
     with connect() as conn:
-        migrate(conn, registry.migration_folders())
+        check_schema(conn, registry.migration_folders())
         with conn.transaction():
             connections = connections_in_scope(conn, begin.scope)
             runs.begin_run(conn, run_id, begin.scope, begin.mode, begin.trigger, begin.instance_id)

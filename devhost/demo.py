@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -19,14 +20,22 @@ from typing import Any
 
 from plugins import registry
 from plugins.base import DemoSource
-from shared.core.config import load_settings
+from shared.core.config import DEFAULT_PG_DSN, load_settings
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import upsert_connection
-from shared.db.migrate import migrate
+from shared.db.migrate import OWNER_DSN_SETTING, migrate
+from shared.db.roles import APP_ROLE, GRAFANA_ROLE, OWNER_ROLE, as_role
 
 STORE = Path(".local/devhost.sqlite")
 TERMINAL = {"Completed", "Failed", "Terminated"}
+
+
+def use_local_roles() -> None:
+    """Unless the environment names them, log in as the local cluster's roles (scripts/services.sh made them):
+    the app as the app role, migrations as the owner, metric reads as Grafana's role."""
+    for name, role in (("BIZ_PG_DSN", APP_ROLE), (OWNER_DSN_SETTING, OWNER_ROLE), ("BIZ_PG_READER_DSN", GRAFANA_ROLE)):
+        os.environ.setdefault(name, as_role(DEFAULT_PG_DSN, role))
 
 
 def demo_sources() -> list[DemoSource]:
@@ -35,9 +44,10 @@ def demo_sources() -> list[DemoSource]:
 
 
 def prepare_local_environment(sources: list[DemoSource] | None = None) -> None:
-    """The demo connections' secrets and the local API-key pepper, for this process (devhost/local_env.py)."""
+    """The local roles' DSNs, the demo connections' secrets and the local API-key pepper, for this process."""
     from devhost import local_env
 
+    use_local_roles()
     local_env.prepare({name: value for source in (demo_sources() if sources is None else sources)
                        for name, value in source.secrets.items()})
 
@@ -156,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     for source in sources:
         check_simulator(source.simulator_url, source.label)
     connections = [c for source in sources for c in source.connections]
-    with connect() as conn:
+    # The deploy step, as the owner role (scripts/services.sh start has usually done it already).
+    with connect(os.environ[OWNER_DSN_SETTING], application_name="bizmetrics-migrate") as conn:
         applied = migrate(conn, registry.migration_folders())
-        with conn.transaction():
-            for connection in connections:
-                upsert_connection(conn, connection)
+    with connect() as conn, conn.transaction():
+        for connection in connections:
+            upsert_connection(conn, connection)
     if applied:
         print(f"Database ready ({len(applied)} migrations applied).")
 

@@ -5,7 +5,7 @@
 #   start         start every service that is not running (idempotent; fast when all are up)
 #   stop          stop them (fine when nothing runs)
 #   status        one line per service, "up" or "down"; exit 0 when every available service is up, else 3
-#   env           print export lines: eval "$(scripts/services.sh env)"
+#   env           print export lines: eval "$(scripts/services.sh env)" (each database role's DSN, storage, simulators)
 #   restart-sims  restart the API simulators (fresh demo data)
 #   clean-data    stop, then delete the PostgreSQL cluster and the Azurite data
 #
@@ -13,8 +13,12 @@
 #   .local/pg/data      PostgreSQL cluster (or /var/tmp/bizmetrics-<hash>/pg/data, see below)
 #   .local/azurite      Azurite storage
 #   .local/run          pid files and logs (postgres.log, azurite.log, qbo-sim.log, monday-sim.log)
+#   .local/pg-roles.env  local passwords of the database's login roles (generated once, mode 0600)
 # As root, PostgreSQL runs as the system user "bizmetrics" (created once, no login shell); if that user cannot
 # traverse the checkout path, the cluster lives under /var/tmp/bizmetrics-<hash of checkout path> instead.
+# Database roles (migration 0028): bizmetrics (the cluster's superuser: setup only), bizmetrics_owner (owns the
+# schema, runs the migrations), bizmetrics_app (the app: rows only), bizmetrics_grafana (read-only, member of
+# bizmetrics_reader). `start` creates them, gives them local passwords and migrates the database as the owner.
 #
 # Environment knobs: BIZ_SKIP_SIMS=1 (don't start simulators), BIZ_PG_LIBDIR (default /usr/lib/postgresql).
 set -euo pipefail
@@ -31,6 +35,10 @@ PG_ROLE=bizmetrics          # database superuser role and database name
 PG_DB=bizmetrics
 PG_OS_USER_WHEN_ROOT=bizmetrics
 PG_DSN="postgresql://$PG_ROLE@$PG_HOST:$PG_PORT/$PG_DB"
+PG_OWNER_ROLE=bizmetrics_owner
+PG_APP_ROLE=bizmetrics_app
+PG_GRAFANA_ROLE=bizmetrics_grafana
+PG_ROLES_ENV="$LOCAL/pg-roles.env"
 PG_LOG="$RUN/postgres.log"
 
 AZ_HOST=127.0.0.1
@@ -355,6 +363,69 @@ pg_ensure_db() {
     fi
 }
 
+pg_psql() {  # psql as the superuser on the app database; extra arguments follow
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_ROLE" -d "$PG_DB" "$@" 9>&-
+}
+
+random_password() {
+    LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom 2>/dev/null | head -c 32 || true
+}
+
+# Local passwords of the login roles, generated once into .local/pg-roles.env (0600). The local cluster trusts
+# loopback logins, so they are not needed to connect here; they make the roles usable as soon as password
+# authentication is switched on, and give a local Grafana its password (never a hard-coded one).
+pg_role_passwords() {
+    if [[ ! -s "$PG_ROLES_ENV" ]]; then
+        (
+            umask 077
+            {
+                printf 'BIZ_PG_OWNER_PASSWORD=%s\n' "$(random_password)"
+                printf 'BIZ_PG_APP_PASSWORD=%s\n' "$(random_password)"
+                printf 'BIZ_GRAFANA_DB_PASSWORD=%s\n' "$(random_password)"
+            } >"$PG_ROLES_ENV.new"
+        )
+        mv -f "$PG_ROLES_ENV.new" "$PG_ROLES_ENV"
+    fi
+    chmod 0600 "$PG_ROLES_ENV"
+    # shellcheck disable=SC1090  # generated above: KEY=alphanumeric lines only
+    source "$PG_ROLES_ENV"
+}
+
+# The roles exist with their timeouts and local passwords, the owner role owns the database and every object in
+# it (older local databases were migrated as the superuser): migration 0028 run as the superuser does the first
+# part (idempotent), shared/db/adopt_objects.sql the last.
+pg_ensure_roles() {
+    pg_role_passwords
+    pg_psql -f "$ROOT/shared/db/migrations/0028_database_roles.sql" >/dev/null \
+        || { err "postgres: creating the database roles failed"; return 1; }
+    pg_psql -v owner_pw="$BIZ_PG_OWNER_PASSWORD" -v app_pw="$BIZ_PG_APP_PASSWORD" \
+        -v grafana_pw="$BIZ_GRAFANA_DB_PASSWORD" >/dev/null <<SQL || { err "postgres: setting role passwords failed"; return 1; }
+ALTER ROLE $PG_OWNER_ROLE PASSWORD :'owner_pw';
+ALTER ROLE $PG_APP_ROLE PASSWORD :'app_pw';
+ALTER ROLE $PG_GRAFANA_ROLE PASSWORD :'grafana_pw';
+ALTER DATABASE $PG_DB OWNER TO $PG_OWNER_ROLE;
+SQL
+    pg_psql -f "$ROOT/shared/db/adopt_objects.sql" >/dev/null \
+        || { err "postgres: handing the schema to $PG_OWNER_ROLE failed"; return 1; }
+}
+
+# The deploy step, as on Azure: migrations run as the owner role, never by the app.
+pg_migrate() {
+    [[ -x "$VENV_PY" ]] || { warn "postgres: $VENV_PY missing, database not migrated (run scripts/bootstrap.sh)"; return 0; }
+    local out
+    if ! out="$(cd "$ROOT" && BIZ_PG_OWNER_DSN="$(pg_role_dsn "$PG_OWNER_ROLE")" "$VENV_PY" -m plugins.migrate_cli 2>&1 \
+        </dev/null 9>&-)"; then
+        printf '%s\n' "$out" >&2
+        err "postgres: migrating $PG_DB as $PG_OWNER_ROLE failed"
+        return 1
+    fi
+    log "postgres: migrations as $PG_OWNER_ROLE: ${out##*$'\n'}"
+}
+
+pg_role_dsn() {  # $1 role: its DSN (no password: the local cluster trusts loopback logins)
+    printf 'postgresql://%s@%s:%s/%s' "$1" "$PG_HOST" "$PG_PORT" "$PG_DB"
+}
+
 pg_start() {
     pg_find_bin || die "PostgreSQL server binaries not found under $PG_LIBDIR/*/bin. Run scripts/bootstrap.sh first."
     pg_ensure_os_user
@@ -366,6 +437,8 @@ pg_start() {
         fi
         pg_wait_ready "$pid" || return 1
         pg_ensure_db
+        pg_ensure_roles || return 1
+        pg_migrate || return 1
         log "postgres: already running (pid $pid) $PG_DSN"
         return 0
     fi
@@ -415,6 +488,8 @@ pg_start() {
     pid="$(pg_running_pid)" || { tail_log "$PG_LOG"; err "postgres: no postmaster after pg_ctl start"; return 1; }
     pg_wait_ready "$pid" || return 1
     pg_ensure_db
+    pg_ensure_roles || return 1
+    pg_migrate || return 1
     log "postgres: up (pid $pid, user $PG_USER) $PG_DSN  log: $PG_LOG"
 }
 
@@ -673,7 +748,13 @@ cmd_status() {
 }
 
 cmd_env() {
-    printf "export BIZ_PG_DSN='%s'\n" "$PG_DSN"
+    # The app logs in as the app role; migrations (python -m plugins.migrate_cli) as the owner; the metric reader as
+    # Grafana's role; BIZ_PG_DSN_ADMIN (the superuser) is for test and benchmark set-up only.
+    printf "export BIZ_PG_DSN='%s'\n" "$(pg_role_dsn "$PG_APP_ROLE")"
+    printf "export BIZ_PG_OWNER_DSN='%s'\n" "$(pg_role_dsn "$PG_OWNER_ROLE")"
+    printf "export BIZ_PG_READER_DSN='%s'\n" "$(pg_role_dsn "$PG_GRAFANA_ROLE")"
+    printf "export BIZ_PG_DSN_ADMIN='%s'\n" "$PG_DSN"
+    printf "export BIZ_LOCAL_DEV='true'\n"
     printf "export AzureWebJobsStorage='%s'\n" "$AZ_CONN"
     printf "export QBO_BASE_URL='%s'\n" "http://$SIM_HOST:$QBO_PORT"
     printf "export MONDAY_BASE_URL='%s'\n" "http://$SIM_HOST:$MONDAY_PORT"

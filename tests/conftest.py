@@ -1,4 +1,9 @@
-"""Fixtures over the real local services: a throwaway PostgreSQL database and Azurite container per session."""
+"""Fixtures over the real local services: a throwaway PostgreSQL database and Azurite container per session.
+
+The database is created and migrated by the cluster's superuser (the setup role, BIZ_PG_DSN_ADMIN); the app code
+under test logs in as the runtime roles, as in production: BIZ_PG_DSN is the app role's DSN and BIZ_PG_READER_DSN
+Grafana's, on the same database. Tests' own setup and checks use the `pg_dsn` the fixture yields (the superuser's).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ import pytest
 
 from plugins import registry
 from shared.core.config import DEFAULT_PG_DSN, load_settings
-from shared.db.migrate import migrate
+from shared.db.migrate import OWNER_DSN_SETTING, migrate
+from shared.db.roles import APP_ROLE, GRAFANA_ROLE, OWNER_ROLE, as_role
 
 SERVICES_HINT = "start the local services first: `make services` (or run the suite with `make test`)"
 
@@ -26,22 +32,30 @@ def _with_db(dsn: str, dbname: str) -> str:
 
 
 @contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    """Set an environment variable for a session-wide fixture (monkeypatch is function-scoped)."""
-    previous = os.environ.get(name)
-    os.environ[name] = value
+def _env(**values: str) -> Iterator[None]:
+    """Set environment variables for a session-wide fixture (monkeypatch is function-scoped)."""
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
+        for key, old in previous.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def runtime_dsns(dsn: str) -> dict[str, str]:
+    """The app's settings for the database of `dsn`: each role's DSN (the local cluster trusts loopback logins)."""
+    return {"BIZ_PG_DSN": as_role(dsn, APP_ROLE), OWNER_DSN_SETTING: as_role(dsn, OWNER_ROLE),
+            "BIZ_PG_READER_DSN": as_role(dsn, GRAFANA_ROLE)}
 
 
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
-    """A fresh, migrated database for this test session; BIZ_PG_DSN points at it for the app code."""
+    """A fresh, migrated database for this test session (the superuser's DSN, for setup); BIZ_PG_DSN (the app role),
+    BIZ_PG_OWNER_DSN and BIZ_PG_READER_DSN point at it for the app code."""
     admin = _admin_dsn()
     name = f"bizmetrics_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
@@ -51,9 +65,11 @@ def pg_dsn() -> Iterator[str]:
         pytest.fail(f"PostgreSQL is not reachable at {admin}: {exc}\n{SERVICES_HINT}")
     dsn = _with_db(admin, name)
     with psycopg.connect(dsn) as conn:
-        migrate(conn, registry.migration_folders())
+        migrate(conn, registry.migration_folders())  # creates the roles on a new cluster (migration 0028)
+        # The owner role owns the database too, so it can run later migrations (public schema's CREATE).
+        conn.execute(f'ALTER DATABASE "{name}" OWNER TO {OWNER_ROLE}')
     try:
-        with _env("BIZ_PG_DSN", dsn):
+        with _env(**runtime_dsns(dsn)):
             yield dsn
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -79,7 +95,7 @@ def landing_container() -> Iterator[str]:
     except ServiceRequestError as exc:
         pytest.fail(f"Azurite is not reachable: {exc}\n{SERVICES_HINT}")
     try:
-        with _env("LANDING_CONTAINER", name):
+        with _env(LANDING_CONTAINER=name):
             yield name
     finally:
         service.delete_container(name)

@@ -1,4 +1,4 @@
-"""Opening PostgreSQL connections."""
+"""Opening PostgreSQL connections: every one with a connect timeout, so an unreachable server fails fast."""
 
 from __future__ import annotations
 
@@ -8,12 +8,26 @@ from collections.abc import AsyncIterator
 
 import psycopg
 
-from shared.core.config import load_settings
+from shared.core.config import int_setting, load_settings
+
+# Seconds a connection attempt may take before it fails (libpq connect_timeout); BIZ_PG_CONNECT_TIMEOUT overrides.
+CONNECT_TIMEOUT_SETTING = "BIZ_PG_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
-def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
+def connect_timeout() -> int:
+    """The connect timeout in seconds (at least 2: libpq treats 1 as 2 and 0 as "wait forever")."""
+    seconds = int_setting(CONNECT_TIMEOUT_SETTING, DEFAULT_CONNECT_TIMEOUT)
+    if seconds < 2:
+        raise ValueError(f"App setting {CONNECT_TIMEOUT_SETTING} must be at least 2 seconds, got {seconds}")
+    return seconds
+
+
+def connect(dsn: str | None = None, *, autocommit: bool = False,
+            application_name: str = "bizmetrics") -> psycopg.Connection:
     """A new connection to the app database; callers own it (use it as a context manager)."""
-    return psycopg.connect(dsn or load_settings().pg_dsn, autocommit=autocommit, application_name="bizmetrics")
+    return psycopg.connect(dsn or load_settings().pg_dsn, autocommit=autocommit,
+                           application_name=application_name, connect_timeout=connect_timeout())
 
 
 @contextlib.asynccontextmanager

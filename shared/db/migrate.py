@@ -9,6 +9,11 @@ first run of this runner renames that table to `schema_migrations_legacy` and ke
 from that layout names the file it came from on a line `-- legacy: NNNN_name`, and where that file was applied it
 is recorded as applied instead of running again (a file split between core and a plugin is named by both parts,
 as 0007_metrics is). Adoption is lazy, so a plugin folder passed only on a later run is still adopted, never re-run.
+
+Migrating is a deploy step run as the owner role (python -m plugins.migrate_cli), never by the app: the app's role
+may not change the schema, and checks at the start of a sync that the database is at the version it expects
+(check_schema). After every run the runtime role's privileges are settled (settle_privileges), so the tables a
+plugin adds are covered the moment they exist.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
+
+from shared.db.roles import APP_ROLE, OWNER_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,8 @@ _LEGACY = re.compile(r"^-- legacy: (\d{4}_[a-z0-9_]+)$", re.MULTILINE)
 _COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
 # Any constant works; it only has to be the same for every process that migrates this database.
 _LOCK_KEY = 0x62697A6D
+# The owner role's DSN, read by the deploy step (python -m plugins.migrate_cli) only; the app never has it.
+OWNER_DSN_SETTING = "BIZ_PG_OWNER_DSN"
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,84 @@ def migrate(conn: psycopg.Connection, plugins: Sequence[tuple[str, Path]] = (),
                    VALUES (%s, %s, %s, %s, %s)""",
                 (migration.component, migration.version, migration.name, migration.checksum, adopted),
             )
+        settle_privileges(conn)
     return applied
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the schema version this code expects: the deploy step has not been run."""
+
+
+MIGRATE_HINT = ("run the deploy step as the owner role: BIZ_PG_OWNER_DSN=<owner DSN> python -m plugins.migrate_cli "
+                "(locally: scripts/services.sh start does it)")
+
+
+def check_schema(conn: psycopg.Connection, plugins: Sequence[tuple[str, Path]] = (),
+                 core: Path = MIGRATIONS_DIR) -> None:
+    """Raise SchemaNotCurrent naming what is missing (or was changed) unless every migration of this code is applied.
+
+    Read-only: the app's role runs it at the start of a sync. Migrations the database has beyond these are
+    fine (a newer deployment migrated first)."""
+    expected = plan(plugins, core)
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+    has_components = exists and conn.execute(
+        """SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+             AND table_name = 'schema_migrations' AND column_name = 'component'""").fetchone()
+    if not has_components:
+        raise SchemaNotCurrent(f"The database has not been migrated by this version of Bizmetrics; {MIGRATE_HINT}")
+    done = {(c, v): s for c, v, s in conn.execute("SELECT component, version, checksum FROM schema_migrations")}
+    missing = [f"{m.component}/{m.name}" for m in expected if (m.component, m.version) not in done]
+    changed = [f"{m.component}/{m.name}" for m in expected
+               if (m.component, m.version) in done and done[(m.component, m.version)] != m.checksum]
+    if missing:
+        raise SchemaNotCurrent(f"The database schema is behind this code: {len(missing)} migration(s) not applied "
+                               f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); {MIGRATE_HINT}")
+    if changed:
+        raise SchemaNotCurrent(f"Migrations applied to the database differ from this code's: {', '.join(changed)}; "
+                               "deploy the code those were applied with, or add a new migration instead of editing")
+
+
+def settle_privileges(conn: psycopg.Connection) -> None:
+    """Hand every object of the schema to the owner role (when migrating as a superuser) and grant the app role
+    DML on each table it has no privilege on yet, USAGE on every sequence, and read-only on the bookkeeping.
+
+    A table the app already has some privilege on is left as its migrations set it, so a migration may narrow
+    what the app does to a table (e.g. REVOKE UPDATE, DELETE on an append-only audit table) and it stays so.
+    Idempotent and cheap; run at the end of every migration run. Skipped (with a warning) where migration 0028's
+    roles do not exist, e.g. a database migrated from another set of folders."""
+    have = {name for (name,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)",
+                                             (OWNER_ROLE, APP_ROLE))}
+    if have != {OWNER_ROLE, APP_ROLE}:
+        log.warning("roles %s and %s not found: privileges not settled", OWNER_ROLE, APP_ROLE)
+        return
+    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+    if superuser:
+        _adopt_objects(conn)
+    app = sql.Identifier(APP_ROLE)
+    schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, app))
+    conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, app))
+    ungranted = conn.execute(
+        """SELECT c.oid::regclass::text FROM pg_class c
+           WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+             AND NOT has_table_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE, DELETE')""", (APP_ROLE,)).fetchall()
+    for (table,) in ungranted:
+        # `table` is a regclass rendering: quoted and schema-qualified as needed.
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(sql.SQL(table), app))
+    bookkeeping = conn.execute("""SELECT table_name FROM information_schema.tables
+                                  WHERE table_schema = current_schema()
+                                    AND table_name IN ('schema_migrations', 'schema_migrations_legacy')""").fetchall()
+    for (table,) in bookkeeping:
+        conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), app))
+
+
+# Hands every object of the schema to the owner role; scripts/services.sh runs the same file on the local database.
+ADOPT_OBJECTS = Path(__file__).with_name("adopt_objects.sql")
+
+
+def _adopt_objects(conn: psycopg.Connection) -> None:
+    """As a superuser: make the owner role the owner of every object of the schema (idempotent)."""
+    conn.execute(ADOPT_OBJECTS.read_text())
 
 
 def _legacy_names(conn: psycopg.Connection) -> set[str]:

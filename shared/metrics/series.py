@@ -1,9 +1,11 @@
 """The metric data layer: the one place the API and tools read business time series from.
 
-It reads metric_points only, through the SELECT-only role `bizmetrics_reader` (migration 0007): with a
-DSN of a login role that is a member of it (set BIZ_PG_READER_DSN), or by SET ROLE from the app's
-connection (what the tests do). Sessions are read-only on top of that. Queries are checked against the
-catalogs the reader is given (plugins.registry.metric_catalogs()).
+It reads metric_points only, through the SELECT-only role `bizmetrics_reader` (migration 0007): it logs in
+with a DSN of its own (BIZ_PG_READER_DSN, a login role that is a member of it, such as bizmetrics_grafana) and
+narrows the session to that role. Only on a development machine (BIZ_LOCAL_DEV=true) may it fall back to the
+app's DSN and SET ROLE; elsewhere a missing BIZ_PG_READER_DSN is an error. Sessions are read-only and time out
+after 30 s on top of that. Queries are checked against the catalogs the reader is given
+(plugins.registry.metric_catalogs()).
 
     reader = MetricReader(catalogs=metric_catalogs())
     reader.series(SeriesQuery("acme", "<plugin>.<metric>", grain="month", start=date(2025, 1, 1)))
@@ -22,13 +24,40 @@ import psycopg
 from psycopg import sql
 
 from shared.core.config import load_settings
+from shared.db.connect import connect
 from shared.metrics.calendar import GRAINS
 from shared.metrics.catalog import Aggregation
 from shared.metrics.registry import Catalogs, get_metric
 from shared.metrics.timeseries import SimpleTimeSeries
 
 READER_ROLE = "bizmetrics_reader"
+READER_DSN_SETTING = "BIZ_PG_READER_DSN"
+LOCAL_DEV_SETTING = "BIZ_LOCAL_DEV"
+# Also set per session: a role's own statement_timeout applies at login only, not after SET ROLE.
+STATEMENT_TIMEOUT = "30s"
 TOTAL = ""
+
+
+class ReaderNotConfigured(RuntimeError):
+    """No reader DSN outside local development."""
+
+
+def local_development() -> bool:
+    """True when BIZ_LOCAL_DEV says this is a development machine (true/1/yes)."""
+    return os.environ.get(LOCAL_DEV_SETTING, "").strip().lower() in ("true", "1", "yes")
+
+
+def reader_dsn() -> str:
+    """BIZ_PG_READER_DSN; the app's DSN only in local development (then narrowed by SET ROLE)."""
+    dsn = os.environ.get(READER_DSN_SETTING)
+    if dsn:
+        return dsn
+    if local_development():
+        return load_settings().pg_dsn
+    raise ReaderNotConfigured(
+        f"App setting {READER_DSN_SETTING} is not set: metric reads log in with their own role, a member of "
+        f"{READER_ROLE} (e.g. bizmetrics_grafana). Set it to that role's DSN; on a development machine "
+        f"{LOCAL_DEV_SETTING}=true lets the reader use the app's DSN with SET ROLE instead.")
 
 
 @dataclass(frozen=True)
@@ -74,13 +103,14 @@ class MetricReader:
     """Reads metric series through the read-only role."""
 
     def __init__(self, dsn: str | None = None, *, catalogs: Catalogs, role: str | None = READER_ROLE) -> None:
-        self.dsn = dsn or os.environ.get("BIZ_PG_READER_DSN") or load_settings().pg_dsn
+        self.dsn = dsn or reader_dsn()
         self.catalogs = catalogs
         self.role = role
 
     @contextmanager
     def session(self) -> Iterator[psycopg.Connection]:
-        with psycopg.connect(self.dsn, autocommit=True, application_name="bizmetrics-reader") as conn:
+        with connect(self.dsn, autocommit=True, application_name="bizmetrics-reader") as conn:
+            conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(STATEMENT_TIMEOUT)))
             if self.role:
                 conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.role)))
             conn.execute("SET default_transaction_read_only = on")

@@ -17,6 +17,14 @@ from tests.conftest import _admin_dsn, _with_db
 
 pytestmark = pytest.mark.integration
 BOOKKEEPING = ("schema_migrations", "schema_migrations_legacy")
+LAST_SINGLE_FOLDER = 25  # the single-folder runner's last migration; later ones only ever ran under components
+
+
+def _after_single_folder(*components: str) -> list[str]:
+    """The migrations (of `components`, default all) a database the single-folder runner left at its last version
+    still lacks, in the order they apply."""
+    return [m.name for m in plan(registry.migration_folders())
+            if m.version > LAST_SINGLE_FOLDER and (not components or m.component in components)]
 
 
 @pytest.fixture
@@ -37,14 +45,13 @@ def new_db() -> Iterator[Callable[[], str]]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _legacy_migrate(dsn: str, up_to: int | None = None) -> list[str]:
+def _legacy_migrate(dsn: str, up_to: int = LAST_SINGLE_FOLDER) -> list[str]:
     """What the single-folder runner did: every file of the one folder by version, recorded by bare version.
 
-    That folder held the core and plugin files that carry a `-- legacy:` line (later migrations never were in it),
-    with QuickBooks' 0007 part inside core's 0007_metrics;
+    That folder held today's core and plugin files, with QuickBooks' 0007 part inside core's 0007_metrics;
     applying the parts in (version, core first) order runs the same SQL in the same order.
     """
-    migrations = [m for m in plan(registry.migration_folders()) if m.legacy and (up_to is None or m.version <= up_to)]
+    migrations = [m for m in plan(registry.migration_folders()) if m.version <= up_to]
     migrations.sort(key=lambda m: (m.version, m.component != "core"))
     recorded: dict[int, str] = {}
     with psycopg.connect(dsn) as conn:
@@ -82,12 +89,6 @@ def _schema(dsn: str) -> dict[str, list[tuple]]:
         found = {kind: sorted(conn.execute(sql).fetchall(), key=repr) for kind, sql in queries.items()}
     return {kind: [r for r in rows if not any(str(v).startswith(BOOKKEEPING) for v in r[:2])]
             for kind, rows in found.items()}
-
-
-def _after_split(component: str | None = None) -> list[str]:
-    """Migrations written after the single-folder layout (no `-- legacy:` line), in the order they apply."""
-    return [m.name for m in plan(registry.migration_folders())
-            if not m.legacy and (component is None or m.component == component)]
 
 
 def _recorded(dsn: str) -> list[tuple[str, int, str | None]]:
@@ -156,13 +157,12 @@ def test_a_database_the_single_folder_runner_migrated_upgrades_without_running_a
     assert "0007_metrics" in legacy_names and "0025_connection_leases" in legacy_names
 
     with psycopg.connect(old) as conn:
-        assert migrate(conn, registry.migration_folders()) == _after_split()  # only what the old runner never had
+        assert migrate(conn, registry.migration_folders()) == _after_single_folder()
         assert migrate(conn, registry.migration_folders()) == []
         kept = {name for (name,) in conn.execute("SELECT name FROM schema_migrations_legacy")}
     assert kept == set(legacy_names)
     recorded = _recorded(old)
-    ran = {(m.component, m.version) for m in plan(registry.migration_folders()) if not m.legacy}
-    assert {(c, v) for c, v, adopted in recorded if not adopted} == ran  # every other one was adopted
+    assert all(adopted for _, version, adopted in recorded if version <= LAST_SINGLE_FOLDER)
     assert {(c, v) for c, v, _ in recorded} == {(c, v) for c, v, _ in _recorded(fresh)}
     # QuickBooks' part of the split 0007 is adopted from the same single-folder migration as core's.
     assert ("quickbooks", 7, "0007_metrics") in recorded and ("core", 7, "0007_metrics") in recorded
@@ -179,8 +179,9 @@ def test_an_older_single_folder_database_gets_only_what_it_lacks_and_the_same_sc
     _legacy_migrate(old, up_to=7)  # before monday, run notes and leases existed
     with psycopg.connect(old) as conn:
         applied = migrate(conn, registry.migration_folders())
-    assert applied == ["0021_run_notes", "0025_connection_leases", *_after_split("core"), "0020_monday_raw",
-                       "0022_monday_metrics", "0023_monday_users_2026_10", *_after_split("monday")]
+    assert applied == ["0021_run_notes", "0025_connection_leases", *_after_single_folder("core"),
+                       "0020_monday_raw", "0022_monday_metrics", "0023_monday_users_2026_10",
+                       *_after_single_folder("quickbooks", "monday")]
     assert _schema(old) == _schema(fresh)
 
 
@@ -188,6 +189,6 @@ def test_a_plugin_folder_first_passed_on_a_later_run_is_adopted_not_run_again(ne
     old = new_db()
     _legacy_migrate(old)
     with psycopg.connect(old) as conn:
-        assert migrate(conn) == _after_split("core")  # core only: the plugins' legacy rows wait
+        assert migrate(conn) == _after_single_folder("core")  # core only: the plugins' legacy rows wait
         assert migrate(conn, registry.migration_folders()) == []
     assert {c for c, _, _ in _recorded(old)} == {"core", "quickbooks", "monday"}

@@ -86,7 +86,13 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def test_env_exports(service_env: dict[str, str]) -> None:
-    assert service_env["BIZ_PG_DSN"] == f"postgresql://bizmetrics@127.0.0.1:{PG_PORT}/bizmetrics"
+    def dsn(role: str) -> str:
+        return f"postgresql://{role}@127.0.0.1:{PG_PORT}/bizmetrics"
+
+    assert service_env["BIZ_PG_DSN_ADMIN"] == dsn("bizmetrics")
+    assert service_env["BIZ_PG_DSN"] == dsn("bizmetrics_app")
+    assert service_env["BIZ_PG_OWNER_DSN"] == dsn("bizmetrics_owner")
+    assert service_env["BIZ_PG_READER_DSN"] == dsn("bizmetrics_grafana")
     conn = service_env["AzureWebJobsStorage"]
     for port in AZURITE_PORTS:
         assert f"http://127.0.0.1:{port}/devstoreaccount1" in conn
@@ -96,7 +102,7 @@ def test_env_exports(service_env: dict[str, str]) -> None:
 
 def test_postgres_answers_as_bizmetrics(service_env: dict[str, str]) -> None:
     psycopg = pytest.importorskip("psycopg")
-    with psycopg.connect(service_env["BIZ_PG_DSN"], connect_timeout=5) as conn:
+    with psycopg.connect(service_env["BIZ_PG_DSN_ADMIN"], connect_timeout=5) as conn:
         row = conn.execute(
             "SELECT current_user, current_database(), host(inet_server_addr()), inet_server_port(),"
             " current_setting('listen_addresses'), current_setting('fsync'),"
@@ -105,9 +111,23 @@ def test_postgres_answers_as_bizmetrics(service_env: dict[str, str]) -> None:
     assert row == ("bizmetrics", "bizmetrics", "127.0.0.1", PG_PORT, "127.0.0.1", "on", "UTF8")
 
 
-def test_postgres_does_not_run_as_root(service_env: dict[str, str]) -> None:
+def test_start_made_the_roles_and_migrated_the_database_as_the_owner(service_env: dict[str, str]) -> None:
     psycopg = pytest.importorskip("psycopg")
     with psycopg.connect(service_env["BIZ_PG_DSN"], connect_timeout=5) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == "bizmetrics_app"
+        assert conn.execute("SELECT count(*) FROM schema_migrations WHERE name = '0028_database_roles'").fetchone()[0]
+    with psycopg.connect(service_env["BIZ_PG_DSN_ADMIN"], connect_timeout=5) as conn:
+        owners = {o for (o,) in conn.execute(
+            "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'public'::regnamespace")}
+    assert owners == {"bizmetrics_owner"}
+    passwords = REPO / ".local" / "pg-roles.env"
+    assert passwords.stat().st_mode & 0o777 == 0o600
+    assert "BIZ_GRAFANA_DB_PASSWORD=" in passwords.read_text()
+
+
+def test_postgres_does_not_run_as_root(service_env: dict[str, str]) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(service_env["BIZ_PG_DSN_ADMIN"], connect_timeout=5) as conn:
         data_directory = conn.execute("SHOW data_directory").fetchone()[0]
         backend_pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         for pid in (postmaster_pid(data_directory), backend_pid):

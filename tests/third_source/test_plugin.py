@@ -84,7 +84,7 @@ def test_its_migration_creates_the_columns_the_table_declares_and_the_triggers_i
     migration = (PLUGIN.migrations / "0001_helpdesk_tickets.sql").read_text()
     assert watch_sql(registry.metric_catalogs(), tables.TABLE) in migration
     with psycopg.connect(pg_dsn) as conn:
-        migrate(conn, registry.migration_folders())  # what begin_sync does before every run
+        migrate(conn, registry.migration_folders())  # the deploy step (python -m plugins.migrate_cli) once it is added
         columns = [name for (name,) in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
             (tables.TABLE,))]
