@@ -23,8 +23,12 @@ from shared.db.roles import APP_ROLE, GRAFANA_ROLE, OWNER_ROLE, as_role
 SERVICES_HINT = "start the local services first: `make services` (or run the suite with `make test`)"
 
 
+# Read once, at import: the session fixture later points BIZ_PG_DSN at the app role, which cannot create databases.
+_ADMIN_DSN = os.environ.get("BIZ_PG_DSN_ADMIN") or os.environ.get("BIZ_PG_DSN") or DEFAULT_PG_DSN
+
+
 def _admin_dsn() -> str:
-    return os.environ.get("BIZ_PG_DSN_ADMIN") or os.environ.get("BIZ_PG_DSN") or DEFAULT_PG_DSN
+    return _ADMIN_DSN
 
 
 def _with_db(dsn: str, dbname: str) -> str:
