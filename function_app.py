@@ -6,7 +6,6 @@ import azure.functions as func
 import activities
 import api
 import orchestrators
-from plugins import registry
 from shared.core.telemetry import configure_telemetry
 
 configure_telemetry()
@@ -15,7 +14,5 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(orchestrators.bp)
 app.register_functions(activities.bp)
 app.register_functions(api.bp)
-# A source's routes (e.g. OAuth consent) live in its plugin; routes without an auth level get the app's.
-for plugin in registry.installed():
-    if plugin.blueprint is not None:
-        app.register_functions(plugin.blueprint)
+# A source's routes (e.g. OAuth consent) live in its plugin as a FastAPI router (plugin.router): the API app
+# includes them.

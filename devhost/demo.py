@@ -21,6 +21,7 @@ from typing import Any
 from plugins import registry
 from plugins.base import DemoSource
 from shared.core.config import load_settings
+from shared.core.egress import LOOPBACK_SETTING
 from shared.core.secrets import env_name
 from shared.db import runs
 from shared.db.connect import connect
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, default=STORE, help="the local Durable host's state file")
     args = parser.parse_args(argv)
 
+    # The demo syncs the simulators on http://127.0.0.1: allow loopback source URLs (shared/core/egress.py).
+    os.environ.setdefault(LOOPBACK_SETTING, "true")
     sources = demo_sources()
     for source in sources:
         for secret, value in source.secrets.items():

@@ -117,7 +117,9 @@ class SourcePlugin(Protocol):
         ...
 
     # Optional: BasePlugin gives each a default (no routes, no warnings, not in the demo).
-    blueprint: Any
+    router: Any
+
+    def reconnect_url(self, connection: Connection) -> str | None: ...
 
     def connection_warnings(self, info: TokenInfo) -> list[str]: ...
 
@@ -127,8 +129,12 @@ class SourcePlugin(Protocol):
 class BasePlugin:
     """Defaults a plugin may inherit."""
 
-    # The plugin's own HTTP routes (an azure.functions Blueprint, e.g. OAuth consent); function_app registers it.
-    blueprint: Any = None
+    # The plugin's own HTTP routes (a fastapi.APIRouter, e.g. OAuth consent); the API app includes it.
+    router: Any = None
+
+    def reconnect_url(self, connection: Connection) -> str | None:
+        """Where an operator goes to (re)connect this connection (e.g. an OAuth consent route); None: nowhere."""
+        return None
 
     def connection_warnings(self, info: TokenInfo) -> list[str]:
         """What needs attention soon about a connection's stored OAuth tokens (e.g. a consent about to lapse)."""

@@ -16,6 +16,10 @@ from shared.db.migrate import migrate
 
 SERVICES_HINT = "start the local services first: `make services` (or run the suite with `make test`)"
 
+# The tests sync against the simulators on http://127.0.0.1: the local-development setting that allows loopback
+# source URLs (shared/core/egress.py). Tests of the refusal clear it themselves.
+os.environ["BIZ_ALLOW_LOOPBACK_SOURCES"] = "true"
+
 
 def _admin_dsn() -> str:
     return os.environ.get("BIZ_PG_DSN_ADMIN") or os.environ.get("BIZ_PG_DSN") or DEFAULT_PG_DSN

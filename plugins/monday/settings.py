@@ -1,6 +1,8 @@
 """A monday connection's settings, read once from its config: what to sync, which API version, which plan.
 
-Secrets never appear here: the config names the secret that holds the API token (`api_token_secret`).
+Secrets never appear here: the config names the secret that holds the API token (`api_token_secret`), one of the
+connection's own namespace, and the API must be https on api.monday.com (loopback only while
+BIZ_ALLOW_LOOPBACK_SOURCES=true, for the simulator): shared/core/egress.py.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.core.egress import check_secret_name, check_url
 from shared.core.http import RetryPolicy
 from shared.db.connections import Connection
 
 DEFAULT_BASE_URL = "https://api.monday.com"
+API_HOSTS = frozenset({"api.monday.com"})
 # monday's current version (since 2026-10-26), and the ones a connection may pin: every document the plugin
 # sends is valid in each (tests validate them against both SDLs). 2026-04 and older are retired; 2026-07 is the
 # oldest with the User shape the plugin reads (status, kind, is_deleted, became_active_at).
@@ -101,6 +105,14 @@ def _limits(config: dict[str, Any], plan: str) -> PlanLimits:
     )
 
 
+def _base_url(config: dict[str, Any]) -> str:
+    if config.get("base_url"):
+        return check_url(config["base_url"], API_HOSTS, setting="base_url").rstrip("/")
+    if os.environ.get("MONDAY_BASE_URL"):
+        return check_url(os.environ["MONDAY_BASE_URL"], API_HOSTS, setting="App setting MONDAY_BASE_URL").rstrip("/")
+    return DEFAULT_BASE_URL
+
+
 def read_settings(connection: Connection) -> MondaySettings:
     """Validated settings; a ValueError says which setting to fix."""
     config = connection.config
@@ -108,6 +120,11 @@ def read_settings(connection: Connection) -> MondaySettings:
     if not secret or not isinstance(secret, str):
         raise ValueError(f"monday connection {connection.connection_id} needs api_token_secret "
                          "(the name of the secret holding the API token)")
+    try:
+        check_secret_name(secret, connection.connection_id, setting="api_token_secret")
+        base_url = _base_url(config)
+    except ValueError as exc:
+        raise ValueError(f"monday connection {connection.connection_id}: {exc}") from None
     version = str(config.get("api_version") or os.environ.get("MONDAY_API_VERSION") or DEFAULT_API_VERSION)
     if version not in SUPPORTED_API_VERSIONS:
         raise ValueError(f"monday connection {connection.connection_id}: api_version {version!r} is not supported; "
@@ -133,7 +150,7 @@ def read_settings(connection: Connection) -> MondaySettings:
     return MondaySettings(
         connection_id=connection.connection_id,
         token_secret=secret,
-        base_url=str(config.get("base_url") or os.environ.get("MONDAY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        base_url=base_url,
         api_version=version,
         # Budgets belong to the monday account; connections to one account share them.
         account_key=str(config.get("account_id") or connection.connection_id),

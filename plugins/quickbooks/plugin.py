@@ -227,11 +227,16 @@ class QuickBooksPlugin(BasePlugin):
 
     # -- beyond syncing: its consent pages, token warnings and demo company --------------------------
     @property
-    def blueprint(self) -> Any:
-        # Imported on demand: the Functions API is needed only where the app registers routes.
-        from plugins.quickbooks.routes import bp
+    def router(self) -> Any:
+        # Imported on demand: FastAPI and the auth dependencies are needed only where the API app includes routes.
+        from plugins.quickbooks.routes import router
 
-        return bp
+        return router
+
+    def reconnect_url(self, connection: Connection) -> str | None:
+        from plugins.quickbooks.routes import reconnect_url
+
+        return reconnect_url(connection)
 
     def connection_warnings(self, info: TokenInfo) -> list[str]:
         from plugins.quickbooks.oauth import connection_warnings
@@ -263,7 +268,7 @@ def _url(connection: Connection, endpoint: str, params: dict[str, str]) -> str:
 
 def _access_token(connection: Connection) -> str:
     """A static token (simulator, tests) or a fresh OAuth access token from the encrypted store."""
-    secret = connection.config.get("access_token_secret")
+    secret = read_settings(connection).access_token_secret
     if secret:
         return secrets_provider().get(secret)
     from plugins.quickbooks.oauth import bearer_token

@@ -28,7 +28,7 @@ class UnknownConnection(LookupError):
 
 def validate_connection_id(connection_id: str) -> str:
     """Connection ids end up in instance ids and blob paths: keep them to a safe alphabet."""
-    if not isinstance(connection_id, str) or not _ID.match(connection_id):
+    if not isinstance(connection_id, str) or not _ID.fullmatch(connection_id):
         raise ValueError(
             f"Connection id {connection_id!r} is invalid: use 1-63 lowercase letters, digits, '-' or '_'"
         )

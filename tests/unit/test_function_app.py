@@ -39,38 +39,21 @@ def test_every_function_is_indexed_with_its_trigger():
         assert "orchestrationTrigger" in bindings(functions[name]), name
     for name in activities:
         assert "activityTrigger" in bindings(functions[name]), name
-    http = {"start_sync_http", "get_sync_http", "scheduled_sync", "list_connections_http",
-            "authorize_quickbooks_http", "quickbooks_callback_http", "list_metrics_http", "get_metric_http"}
+    # The QuickBooks consent routes moved to the plugin's FastAPI router (plugin.router), served by the API app.
+    http = {"start_sync_http", "get_sync_http", "scheduled_sync", "list_connections_http", "list_metrics_http",
+            "get_metric_http"}
     assert set(functions) == orchestrators | activities | http
     for name in ("list_metrics_http", "get_metric_http"):
         assert bindings(functions[name])["httpTrigger"]["authLevel"].lower() == "function"
 
 
-def test_connection_routes_need_a_function_key_except_the_consent_callback():
+def test_the_connection_list_needs_a_function_key_and_no_plugin_registers_functions():
     functions = index()
-    expected = {"list_connections_http": ("connections", "function"),
-                "authorize_quickbooks_http": ("connections/quickbooks/authorize", "function"),
-                # Intuit sends the user's browser back without a function key; the one-time state guards it.
-                "quickbooks_callback_http": ("connections/quickbooks/callback", "anonymous")}
-    for name, (route, auth) in expected.items():
-        trigger = bindings(functions[name])["httpTrigger"]
-        assert (trigger["route"], trigger["authLevel"].lower()) == (route, auth), name
-        assert [m.lower() for m in trigger["methods"]] == ["get"], name
-
-
-def test_consent_routes_come_from_the_quickbooks_plugin_not_the_api():
-    functions = index()
-    for name in ("authorize_quickbooks_http", "quickbooks_callback_http"):
-        assert functions[name]["module"] == "plugins.quickbooks.routes", name
+    trigger = bindings(functions["list_connections_http"])["httpTrigger"]
+    assert (trigger["route"], trigger["authLevel"].lower()) == ("connections", "function")
+    assert not [name for name, f in functions.items() if f["module"].startswith("plugins.")]
     assert {f["module"] for f in functions.values() if f["module"].startswith("api.")} == {
         "api.connections", "api.metrics", "api.schedule", "api.syncs"}
-
-
-def test_an_installed_plugins_routes_are_registered_with_the_apps_function_key():
-    functions = index(extra_plugins="tests.unit.routed_source")
-    trigger = bindings(functions["routed_example_hello_http"])["httpTrigger"]
-    assert (trigger["route"], trigger["authLevel"].lower()) == ("connections/routed-example/hello", "function")
-    assert "routed_example_hello_http" not in index()
 
 
 def test_http_starters_route_methods_and_auth():
