@@ -34,10 +34,10 @@ def check_secret_name(name: object, connection_id: str, *, setting: str) -> str:
     """`name` if it is a secret of this connection's own namespace; ValueError saying what to use otherwise."""
     example = f"{secret_namespace(connection_id)}token"
     if "_" in connection_id:
-        raise ValueError(f"Connection {connection_id}: {setting} cannot be used by a connection whose id holds '_' "
+        raise ValueError(f"{setting} cannot be used by a connection whose id holds '_' "
                          "(Key Vault secret names allow only letters, digits and '-'): use an id with '-' instead")
     if not isinstance(name, str) or not re.fullmatch(re.escape(secret_namespace(connection_id)) + _WORD, name):
-        raise ValueError(f"Connection {connection_id}: {setting} {name!r} is not one of this connection's secrets: "
+        raise ValueError(f"{setting} {name!r} is not one of this connection's secrets: "
                          f"name a secret {secret_namespace(connection_id)}<word> (lowercase letters and digits, "
                          f"e.g. {example}); the app's own secrets cannot be named by a connection")
     return name
