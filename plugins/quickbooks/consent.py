@@ -1,6 +1,9 @@
 """Connecting a QuickBooks company: start the consent (authorize URL + state), complete it (callback).
 
 Shared by the HTTP endpoints (plugins/quickbooks/routes.py) and the command line (plugins/quickbooks/consent_cli.py).
+A state is bound to who started it (recorded in the audit log when it completes) and, from a browser, to that
+browser; the code exchange uses PKCE, and the tokens are stored only once they are shown to open the company the
+callback names.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def _check_reusable(found: tuple[Connection, bool] | None, connection_id: str, r
 
 
 def redirect_uri() -> str:
-    """The consent callback from configuration (QBO_REDIRECT_URI); ConsentError names the setting when missing."""
+    """The consent callback from configuration (QBO_REDIRECT_URI); ConsentSetupError names the setting if unset."""
     try:
         return settings.redirect_uri()
     except ValueError as exc:
