@@ -21,6 +21,7 @@ from typing import Any
 from plugins import registry
 from plugins.base import DemoSource
 from shared.core.config import DEFAULT_PG_DSN, load_settings
+from shared.core.egress import LOOPBACK_SETTING
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import upsert_connection
@@ -48,6 +49,8 @@ def prepare_local_environment(sources: list[DemoSource] | None = None) -> None:
     from devhost import local_env
 
     use_local_roles()
+    # The demo syncs the simulators on http://127.0.0.1: allow loopback source URLs (shared/core/egress.py).
+    os.environ.setdefault(LOOPBACK_SETTING, "true")
     local_env.prepare({name: value for source in (demo_sources() if sources is None else sources)
                        for name, value in source.secrets.items()})
 

@@ -153,7 +153,7 @@ class SourcePlugin(Protocol):
         ...
 
     # Optional: BasePlugin gives each a default (no routes, no warnings, not in the demo, nothing the API manages).
-    blueprint: Any
+    router: Any
     # Credentials the API may take for a connection and keep encrypted (shared/tokens/connection_secrets.py).
     stored_credentials: tuple[str, ...]
 
@@ -186,8 +186,8 @@ class SourcePlugin(Protocol):
 class BasePlugin:
     """Defaults a plugin may inherit."""
 
-    # The plugin's own HTTP routes (an azure.functions Blueprint, e.g. OAuth consent); function_app registers it.
-    blueprint: Any = None
+    # The plugin's own HTTP routes (a fastapi.APIRouter, e.g. OAuth consent); the API app includes it.
+    router: Any = None
 
     def connection_warnings(self, info: TokenInfo) -> list[str]:
         """What needs attention soon about a connection's stored OAuth tokens (e.g. a consent about to lapse)."""

@@ -758,6 +758,8 @@ cmd_env() {
     printf "export AzureWebJobsStorage='%s'\n" "$AZ_CONN"
     printf "export QBO_BASE_URL='%s'\n" "http://$SIM_HOST:$QBO_PORT"
     printf "export MONDAY_BASE_URL='%s'\n" "http://$SIM_HOST:$MONDAY_PORT"
+    # The simulators answer on loopback over http: local development allows such source URLs (shared/core/egress.py).
+    printf "export BIZ_ALLOW_LOOPBACK_SOURCES='true'\n"
 }
 
 cmd_restart_sims() {

@@ -22,6 +22,10 @@ from shared.db.roles import APP_ROLE, GRAFANA_ROLE, OWNER_ROLE, as_role
 
 SERVICES_HINT = "start the local services first: `make services` (or run the suite with `make test`)"
 
+# The tests sync against the simulators on http://127.0.0.1: the local-development setting that allows loopback
+# source URLs (shared/core/egress.py). Tests of the refusal clear it themselves.
+os.environ["BIZ_ALLOW_LOOPBACK_SOURCES"] = "true"
+
 
 # Read once, at import: the session fixture later points BIZ_PG_DSN at the app role, which cannot create databases.
 _ADMIN_DSN = os.environ.get("BIZ_PG_DSN_ADMIN") or os.environ.get("BIZ_PG_DSN") or DEFAULT_PG_DSN

@@ -10,7 +10,7 @@ from shared.db.connections import Connection
 # Where scripts/services.sh starts the simulator (sandbox/ports.py); MONDAY_BASE_URL points elsewhere.
 SIMULATOR_URL = "http://127.0.0.1:8762"
 CONNECTION_ID = "monday-demo"
-TOKEN_SECRET = "monday-demo-token"
+TOKEN_SECRET = f"conn-{CONNECTION_ID}-token"  # in the connection's own namespace (shared/core/egress.py)
 TOKEN = "demo-monday-token"  # the monday simulator's demo credential, not a real secret
 
 

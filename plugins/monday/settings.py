@@ -1,7 +1,9 @@
 """A monday connection's settings, read once from its config: what to sync, which API version, which plan.
 
-Secrets never appear here: the config names the secret that holds the API token (`api_token_secret`), or says
-the token was given through the API and is stored encrypted with the connection (`api_token_stored`).
+Secrets never appear here: the config names the secret that holds the API token (`api_token_secret`), one of the
+connection's own namespace, or says the token was given through the API and is stored encrypted with the connection
+(`api_token_stored`); the API must be https on api.monday.com (loopback only while BIZ_ALLOW_LOOPBACK_SOURCES=true,
+for the simulator): shared/core/egress.py.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.core.egress import check_secret_name, check_url
 from shared.core.http import RetryPolicy
 from shared.db.connections import Connection
 
 DEFAULT_BASE_URL = "https://api.monday.com"
+API_HOSTS = frozenset({"api.monday.com"})
 # monday's current version (since 2026-10-26), and the ones a connection may pin: every document the plugin
 # sends is valid in each (tests validate them against both SDLs). 2026-04 and older are retired; 2026-07 is the
 # oldest with the User shape the plugin reads (status, kind, is_deleted, became_active_at).
@@ -108,6 +112,14 @@ def _limits(config: dict[str, Any], plan: str) -> PlanLimits:
     )
 
 
+def _base_url(config: dict[str, Any]) -> str:
+    if config.get("base_url"):
+        return check_url(config["base_url"], API_HOSTS, setting="base_url").rstrip("/")
+    if os.environ.get("MONDAY_BASE_URL"):
+        return check_url(os.environ["MONDAY_BASE_URL"], API_HOSTS, setting="App setting MONDAY_BASE_URL").rstrip("/")
+    return DEFAULT_BASE_URL
+
+
 def read_settings(connection: Connection) -> MondaySettings:
     """Validated settings; a ValueError says which setting to fix."""
     config = connection.config
@@ -116,6 +128,12 @@ def read_settings(connection: Connection) -> MondaySettings:
     if not stored and (not secret or not isinstance(secret, str)):
         raise ValueError(f"monday connection {connection.connection_id} needs api_token_secret "
                          "(the name of the secret holding the API token), or an api_token given through the API")
+    try:
+        if not stored:
+            check_secret_name(secret, connection.connection_id, setting="api_token_secret")
+        base_url = _base_url(config)
+    except ValueError as exc:
+        raise ValueError(f"monday connection {connection.connection_id}: {exc}") from None
     version = str(config.get("api_version") or os.environ.get("MONDAY_API_VERSION") or DEFAULT_API_VERSION)
     if version not in SUPPORTED_API_VERSIONS:
         raise ValueError(f"monday connection {connection.connection_id}: api_version {version!r} is not supported; "
@@ -142,7 +160,7 @@ def read_settings(connection: Connection) -> MondaySettings:
         connection_id=connection.connection_id,
         token_secret=secret if isinstance(secret, str) and secret else None,
         token_stored=stored,
-        base_url=str(config.get("base_url") or os.environ.get("MONDAY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        base_url=base_url,
         api_version=version,
         # Budgets belong to the monday account; connections to one account share them.
         account_key=str(config.get("account_id") or connection.connection_id),

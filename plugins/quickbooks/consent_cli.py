@@ -8,12 +8,15 @@ browser was sent back to (pasted on stdin, or given later with --redirect-url wh
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from typing import TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from plugins.quickbooks import oauth
-from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
+from plugins.quickbooks.consent import ConsentError, ConsentSetupError, begin_consent, complete_consent
+from plugins.quickbooks.settings import REDIRECT_URI_SETTING
 from shared.core.http import ApiError
 from shared.core.secrets import SecretNotFound
 from shared.db.connect import connect
@@ -35,8 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connection-id", required=True)
     parser.add_argument("--environment", default="sandbox", choices=oauth.ENVIRONMENTS)
-    parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI,
-                        help="redirect URI registered with the Intuit app (default: %(default)s)")
+    parser.add_argument("--redirect-uri", default=os.environ.get(REDIRECT_URI_SETTING) or DEFAULT_REDIRECT_URI,
+                        help=f"redirect URI registered with the Intuit app (default: {REDIRECT_URI_SETTING}, "
+                             f"else {DEFAULT_REDIRECT_URI})")
     parser.add_argument("--redirect-url", help="the URL the browser landed on after consent (skips the prompt)")
     return parser
 
@@ -48,7 +52,9 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
     try:
         landed = args.redirect_url
         if not landed:
-            url = begin_consent(args.connection_id, args.environment, args.redirect_uri, conn_factory=connect)
+            # Started from a terminal: no browser cookie binds it, so only this command can finish it.
+            url = begin_consent(args.connection_id, args.environment, actor=f"cli:{getpass.getuser()}",
+                                redirect_to=args.redirect_uri, conn_factory=connect)
             print("Open this URL in a browser, sign in and choose the company:", file=stderr)
             print(url, file=stdout, flush=True)
             print("Then paste the URL the browser was redirected to (valid for 10 minutes):", file=stderr)
@@ -60,7 +66,7 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
         done = complete_consent(found.get("code", ""), found.get("state", ""), found.get("realmId", ""),
                                 error=found.get("error"), expected_connection_id=args.connection_id,
                                 conn_factory=connect)
-    except (ConsentError, InvalidState, ApiError, CryptoError, SecretNotFound, ValueError) as exc:
+    except (ConsentError, ConsentSetupError, InvalidState, ApiError, CryptoError, SecretNotFound, ValueError) as exc:
         # KeyError (SecretNotFound) would print its message quoted.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"Not connected: {message}", file=stderr)

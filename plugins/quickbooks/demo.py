@@ -12,7 +12,7 @@ from shared.db.connections import Connection
 SIMULATOR_URL = "http://127.0.0.1:8761"
 CONNECTION_ID = "qbo-demo"
 REALM = "9130350000000001"
-TOKEN_SECRET = "qbo-demo-access-token"
+TOKEN_SECRET = f"conn-{CONNECTION_ID}-token"  # in the connection's own namespace (shared/core/egress.py)
 TOKEN = "demo-access-token"  # the simulator's demo credential, not a real secret
 
 

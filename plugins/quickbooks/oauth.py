@@ -1,13 +1,18 @@
-"""QuickBooks Online OAuth 2: Intuit's token endpoint, the consent URL, token lifetimes and their warnings.
+"""QuickBooks Online OAuth 2: Intuit's token endpoint, the consent URL (with PKCE), token lifetimes and their warnings.
 
 Refresh tokens rotate and the old one then fails with invalid_grant, so every refresh goes through
 shared.tokens.store.refresh_if_needed (single flight, rotated token stored in the same transaction).
+The token request goes only to Intuit's token host (or the simulator on loopback in local development) and
+follows no redirect: a 3xx is an error, so the client credentials are never sent on to another URL.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
+import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -16,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from plugins.quickbooks.settings import TOKEN_PATH as TOKEN_PATH  # re-exported: the endpoint this module speaks to
-from plugins.quickbooks.settings import token_url
+from plugins.quickbooks.settings import secret_setting, token_url
 from shared.core.http import ApiError
 from shared.core.secrets import secrets_provider
 from shared.db.connections import Connection
@@ -42,13 +47,31 @@ _HINTS = {
 }
 
 
-def client_id(config: Mapping[str, Any]) -> str:
-    return secrets_provider().get(str(config.get("client_id_secret") or CLIENT_ID_SECRET))
+def _app_secret(connection_id: str | None, config: Mapping[str, Any], name: str, default: str) -> str:
+    if config.get(name) and connection_id is None:
+        raise ValueError(f"{name} names a connection's own secret: pass the connection id it belongs to")
+    secret = secret_setting(connection_id or "", config, name, default) or default
+    return secrets_provider().get(secret)
 
 
-def client_credentials(config: Mapping[str, Any]) -> tuple[str, str]:
-    """(client id, client secret) from the secrets provider; a connection may name other secrets."""
-    return client_id(config), secrets_provider().get(str(config.get("client_secret_secret") or CLIENT_SECRET_SECRET))
+def client_id(config: Mapping[str, Any], connection_id: str | None = None) -> str:
+    return _app_secret(connection_id, config, "client_id_secret", CLIENT_ID_SECRET)
+
+
+def client_credentials(config: Mapping[str, Any], connection_id: str | None = None) -> tuple[str, str]:
+    """(client id, client secret): the app's, or secrets of the connection's own namespace that its config names."""
+    return (client_id(config, connection_id),
+            _app_secret(connection_id, config, "client_secret_secret", CLIENT_SECRET_SECRET))
+
+
+def new_code_verifier() -> str:
+    """A PKCE code verifier (RFC 7636: 43-128 unreserved characters; 256 random bits here)."""
+    return secrets.token_urlsafe(32)
+
+
+def code_challenge(verifier: str) -> str:
+    """The S256 challenge of a verifier: base64url(SHA-256(verifier)) without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).decode().rstrip("=")
 
 
 def _check_environment(environment: str) -> str:
@@ -58,11 +81,17 @@ def _check_environment(environment: str) -> str:
 
 
 def authorize_url(state: str, redirect_uri: str, environment: str, *,
-                  config: Mapping[str, Any] | None = None) -> str:
-    """Intuit's consent page for this app; it redirects to `redirect_uri` with code, state and realmId."""
+                  config: Mapping[str, Any] | None = None, connection_id: str | None = None,
+                  code_verifier: str | None = None) -> str:
+    """Intuit's consent page for this app; it redirects to `redirect_uri` with code, state and realmId.
+
+    With a code_verifier the URL carries its S256 challenge (PKCE); a server without PKCE ignores it (RFC 7636).
+    """
     _check_environment(environment)  # the same page serves both: the app's keys decide which companies it sees
-    query = {"client_id": client_id(config or {}), "response_type": "code", "scope": SCOPE,
+    query = {"client_id": client_id(config or {}, connection_id), "response_type": "code", "scope": SCOPE,
              "redirect_uri": redirect_uri, "state": state}
+    if code_verifier:
+        query |= {"code_challenge": code_challenge(code_verifier), "code_challenge_method": "S256"}
     return f"{AUTHORIZE_URL}?{urlencode(query)}"
 
 
@@ -115,10 +144,21 @@ def parse_token_response(status: int, body: bytes | str, *, now: datetime | None
                     refresh_expires_at=moment + timedelta(seconds=refresh_in) if refresh_in else None)
 
 
-def request_tokens(form: Mapping[str, str], config: Mapping[str, Any], *, now: datetime | None = None) -> TokenSet:
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is returned as it is (then refused): following it would send the client credentials elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def request_tokens(form: Mapping[str, str], config: Mapping[str, Any], *, now: datetime | None = None,
+                   connection_id: str | None = None) -> TokenSet:
     """POST a grant to the token endpoint (client authenticated by HTTP Basic) and parse the answer."""
-    identity, client_secret = client_credentials(config)
-    url = token_url(config)
+    url = token_url(config)  # checked first: no secret is read for a URL that is refused
+    identity, client_secret = client_credentials(config, connection_id)
     basic = base64.b64encode(f"{identity}:{client_secret}".encode()).decode()
     request = urllib.request.Request(
         url, data=urlencode(form).encode(), method="POST",
@@ -127,7 +167,7 @@ def request_tokens(form: Mapping[str, str], config: Mapping[str, Any], *, now: d
     sent = (client_secret, form.get("refresh_token", ""), form.get("code", ""))
     started = utcnow() if now is None else now
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+        with _OPENER.open(request, timeout=HTTP_TIMEOUT) as response:
             status, body = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read()
@@ -135,23 +175,65 @@ def request_tokens(form: Mapping[str, str], config: Mapping[str, Any], *, now: d
         reason = getattr(exc, "reason", exc)
         raise ApiError(f"QuickBooks token endpoint {url} could not be reached: {type(exc).__name__}: {reason}",
                        code="token_endpoint_unreachable", transient=True) from None
+    if 300 <= status < 400:
+        raise ApiError(f"QuickBooks token endpoint {url} answered HTTP {status} (a redirect); token requests follow "
+                       "no redirects: check token_url / QBO_TOKEN_URL", status=status, code="token_redirect_refused")
     # Lifetimes count from when the request was sent, so a slow answer cannot overstate them.
     return parse_token_response(status, body, now=started, sent=sent)
 
 
-def refresh_tokens(refresh_token: str, config: Mapping[str, Any], *, now: datetime | None = None) -> TokenSet:
-    return request_tokens({"grant_type": "refresh_token", "refresh_token": refresh_token}, config, now=now)
+def refresh_tokens(refresh_token: str, config: Mapping[str, Any], *, now: datetime | None = None,
+                   connection_id: str | None = None) -> TokenSet:
+    return request_tokens({"grant_type": "refresh_token", "refresh_token": refresh_token}, config, now=now,
+                          connection_id=connection_id)
+
+
+def is_realm_id(value: object) -> bool:
+    """A QuickBooks company id: ASCII digits only (str.isdigit would also take other scripts' digits)."""
+    return isinstance(value, str) and re.fullmatch(r"[0-9]{1,32}", value) is not None
 
 
 def exchange_code(code: str, realm_id: str, redirect_uri: str, *, config: Mapping[str, Any] | None = None,
-                  now: datetime | None = None) -> TokenSet:
-    """Trade the consent's authorization code for tokens (redirect_uri must equal the authorize request's)."""
-    if not str(realm_id).isdigit():
+                  now: datetime | None = None, code_verifier: str | None = None,
+                  connection_id: str | None = None) -> TokenSet:
+    """Trade the consent's authorization code for tokens (redirect_uri must equal the authorize request's;
+    code_verifier is the PKCE verifier whose challenge the authorize URL carried)."""
+    if not is_realm_id(realm_id):
         raise ValueError(f"realmId must be the company's numeric id, got {realm_id!r}")
     if not code:
         raise ValueError("The callback has no authorization code")
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    return request_tokens(form, config or {}, now=now)
+    if code_verifier:
+        form["code_verifier"] = code_verifier
+    return request_tokens(form, config or {}, now=now, connection_id=connection_id)
+
+
+def verify_company(access_token: str, realm_id: str, base_url: str, *, minor_version: int) -> None:
+    """Check that the token really opens company `realm_id` (reads companyinfo/{realmId}); ConsentError-worthy
+    ApiError otherwise. The callback's realmId is only a claim of the redirect: this proves it."""
+    if not is_realm_id(realm_id):
+        raise ValueError(f"realmId must be the company's numeric id, got {realm_id!r}")
+    url = f"{base_url}/v3/company/{realm_id}/companyinfo/{realm_id}?minorversion={minor_version}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {access_token}",
+                                                   "Accept": "application/json"})
+    try:
+        with _OPENER.open(request, timeout=HTTP_TIMEOUT) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, b""
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise ApiError(f"QuickBooks could not be reached to confirm company {realm_id}: {type(exc).__name__}",
+                       code="company_check_unreachable", transient=True) from None
+    if status in (401, 403):
+        raise ApiError(f"The issued token does not open QuickBooks company {realm_id} (HTTP {status})",
+                       status=status, code="realm_mismatch")
+    try:
+        info = json.loads(body).get("CompanyInfo") if status == 200 else None
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        info = None
+    if not isinstance(info, dict):
+        raise ApiError(f"QuickBooks answered HTTP {status} without the CompanyInfo of company {realm_id}",
+                       status=status, code="company_check_failed", transient=status >= 500)
 
 
 def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] | None = None,
@@ -167,7 +249,8 @@ def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] | No
     """
     return refresh_if_needed(
         conn_factory, connection.connection_id,
-        lambda refresh_token: refresh_tokens(refresh_token, connection.config, now=now()),
+        lambda refresh_token: refresh_tokens(refresh_token, connection.config, now=now(),
+                                             connection_id=connection.connection_id),
         skew=skew, now=now, invalid_grant_reason=INVALID_GRANT_REASON, rejected=rejected)
 
 

@@ -129,7 +129,9 @@ class QuickBooksPlugin(BasePlugin):
                        dt.datetime.combine(next_month, dt.time(), dt.UTC), shared_by="every QuickBooks connection")]
 
     def reconnect_path(self, connection: Connection) -> str | None:
-        return f"/api/connections/quickbooks/authorize?{urlencode({'connection_id': connection.connection_id})}"
+        from plugins.quickbooks.routes import reconnect_url
+
+        return reconnect_url(connection)
 
     def reconciliation(self, db: psycopg.Connection, connection_id: str) -> list[ReconciliationRow]:
         return storage.reconciliation(db, connection_id)
@@ -248,11 +250,11 @@ class QuickBooksPlugin(BasePlugin):
 
     # -- beyond syncing: its consent pages, token warnings and demo company --------------------------
     @property
-    def blueprint(self) -> Any:
-        # Imported on demand: the Functions API is needed only where the app registers routes.
-        from plugins.quickbooks.routes import bp
+    def router(self) -> Any:
+        # Imported on demand: FastAPI and the auth dependencies are needed only where the API app includes routes.
+        from plugins.quickbooks.routes import router
 
-        return bp
+        return router
 
     def connection_warnings(self, info: TokenInfo) -> list[str]:
         from plugins.quickbooks.oauth import connection_warnings
@@ -284,7 +286,7 @@ def _url(connection: Connection, endpoint: str, params: dict[str, str]) -> str:
 
 def _access_token(connection: Connection) -> str:
     """A static token (simulator, tests) or a fresh OAuth access token from the encrypted store."""
-    secret = connection.config.get("access_token_secret")
+    secret = read_settings(connection).access_token_secret
     if secret:
         return secrets_provider().get(secret)
     from plugins.quickbooks.oauth import bearer_token

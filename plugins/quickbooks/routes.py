@@ -1,84 +1,159 @@
-"""The QuickBooks consent endpoints: /api/connections/quickbooks/authorize and its callback.
+"""The QuickBooks consent endpoints: GET /api/connections/quickbooks/authorize and its anonymous callback.
 
-Thin pages around plugins/quickbooks/consent.py (the command line uses the same flow); function_app
-registers `bp` through the plugin registry.
+Thin pages around plugins/quickbooks/consent.py (the command line uses the same flow); the API app includes
+`router` through the plugin registry (plugin.router). The authorize route needs Connections.Admin and binds the
+consent to the operator and to this browser (a __Host- cookie holding a nonce); the callback is anonymous, so it
+refuses anything malformed before any I/O, and needs that cookie.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated
+from urllib.parse import urlencode
 
-import azure.functions as func
+import psycopg
+from fastapi import APIRouter, Cookie, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
-from plugins.quickbooks.consent import ConsentError, begin_consent, complete_consent
+from api.auth import Principal, requires
+from api.auth.principal import CONNECTIONS_ADMIN
+from api.problems import Problem
+from plugins.quickbooks.consent import (
+    ConsentError,
+    ConsentSetupError,
+    begin_consent,
+    check_callback,
+    complete_consent,
+)
 from shared.core.http import ApiError
 from shared.core.secrets import SecretNotFound
 from shared.db.connect import connect
+from shared.db.connections import Connection
 from shared.tokens.crypto import CryptoError
-from shared.tokens.oauth_states import InvalidState
+from shared.tokens.oauth_states import STATE_TTL, InvalidState, new_token
 
 log = logging.getLogger(__name__)
 
-bp = func.Blueprint()
-
-CALLBACK_ROUTE = "connections/quickbooks/callback"
+PREFIX = "/api/connections/quickbooks"
+# __Host-: only set by this exact origin over HTTPS, for Path=/, never shared with a parent domain.
+CONSENT_COOKIE = "__Host-bizmetrics_consent"
 # Errors the person at the browser can fix by starting again; anything else is the operator's problem.
 _USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
+_NO_STORE = {"Cache-Control": "no-store"}
+
+router = APIRouter(prefix=PREFIX, tags=["connections"])
+require_admin = requires(CONNECTIONS_ADMIN)
 
 
-def _json(body: Any, status: int = 200) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
+def database() -> Callable[[], psycopg.Connection]:
+    """How the consent routes open the database (a dependency, so the app or a test can lend another factory)."""
+    return connect
+
+
+class ConsentCompleted(BaseModel):
+    connected: bool
+    connection_id: str
+    realm_id: str
+    environment: str
 
 
 def _message(exc: Exception) -> str:
     return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
-def _callback_url(req: func.HttpRequest) -> str:
-    return req.url.split("/api/")[0] + "/api/" + CALLBACK_ROUTE
+def reconnect_url(connection: Connection) -> str:
+    """Where an operator (re)connects this QuickBooks connection: the authorize route for its environment."""
+    environment = str(connection.config.get("environment") or "production")
+    return f"{PREFIX}/authorize?{urlencode({'connection_id': connection.connection_id, 'environment': environment})}"
 
 
-@bp.route(route="connections/quickbooks/authorize", methods=["GET"])
-def authorize_quickbooks_http(req: func.HttpRequest) -> func.HttpResponse:
-    connection_id = req.params.get("connection_id", "")
-    environment = req.params.get("environment", "production")
-    redirect_uri = req.params.get("redirect_uri") or _callback_url(req)
+@router.get("/authorize", status_code=302, response_class=RedirectResponse,
+            responses={302: {"description": "Redirect to Intuit's consent page; sets the consent cookie"}})
+def authorize_quickbooks(
+    connection_id: Annotated[str, Query(max_length=200)],
+    principal: Annotated[Principal, Depends(require_admin)],
+    open_db: Annotated[Callable[[], psycopg.Connection], Depends(database)],
+    environment: Annotated[str, Query(max_length=20)] = "production",
+) -> RedirectResponse:
+    """Start connecting a QuickBooks company: redirects the browser to Intuit with a one-time state."""
+    if not principal.may_use(connection_id):
+        raise Problem(403, "connection_not_allowed", f"This credential may not manage connection {connection_id!r}")
+    nonce = new_token()
     try:
-        url = begin_consent(connection_id, environment, redirect_uri, conn_factory=connect)
+        url = begin_consent(connection_id, environment, actor=principal.actor, browser_nonce=nonce,
+                            conn_factory=open_db)
     except (ConsentError, ValueError) as exc:
-        return _json({"error": str(exc)}, 400)
-    except (CryptoError, SecretNotFound) as exc:
-        return _json({"error": _message(exc)}, 500)
-    return func.HttpResponse(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+        raise Problem(400, "invalid_consent_request", str(exc)) from None
+    except (ConsentSetupError, CryptoError, SecretNotFound) as exc:
+        raise Problem(500, "consent_not_configured", _message(exc)) from None
+    response = RedirectResponse(url, status_code=302, headers=_NO_STORE)
+    response.set_cookie(CONSENT_COOKIE, nonce, max_age=int(STATE_TTL.total_seconds()), path="/", secure=True,
+                        httponly=True, samesite="lax")
+    return response
 
 
-def _page(req: func.HttpRequest, status: int, title: str, text: str, extra: dict[str, Any]) -> func.HttpResponse:
-    if "application/json" in (req.headers.get("Accept") or ""):
-        return _json({"message": text, **extra}, status)
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept") or ""
+    return "text/html" in accept and "application/json" not in accept
+
+
+def _forget_cookie(response: Response) -> Response:
+    response.delete_cookie(CONSENT_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
+def _refuse(request: Request, status: int, code: str, text: str) -> Response:
+    if _wants_html(request):
+        return _forget_cookie(_page(status, "Not connected", text))
+    problem = Problem(status, code, text)
+    return _forget_cookie(JSONResponse(problem.body(str(request.url.path)), status_code=status,
+                                       media_type="application/problem+json", headers=_NO_STORE))
+
+
+def _page(status: int, title: str, text: str) -> HTMLResponse:
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
             f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>")
-    return func.HttpResponse(body, status_code=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
+    return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-# Anonymous: Intuit redirects the user's browser here without a function key; the one-time state protects it.
-@bp.route(route=CALLBACK_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def quickbooks_callback_http(req: func.HttpRequest) -> func.HttpResponse:
-    params = req.params
+# Anonymous: Intuit sends the user's browser here; the one-time state and the browser's cookie protect it.
+@router.get("/callback", response_model=ConsentCompleted,
+            responses={400: {"description": "Refused consent, malformed or unknown state, or another browser"},
+                       502: {"description": "Intuit's token endpoint or API failed"}})
+def quickbooks_callback(
+    request: Request,
+    open_db: Annotated[Callable[[], psycopg.Connection], Depends(database)],
+    code: Annotated[str, Query(max_length=600)] = "",
+    state: Annotated[str, Query(max_length=100)] = "",
+    realm_id: Annotated[str, Query(alias="realmId", max_length=40)] = "",
+    error: Annotated[str | None, Query(max_length=100)] = None,
+    nonce: Annotated[str | None, Cookie(alias=CONSENT_COOKIE, max_length=100)] = None,
+) -> Response:
+    """Finish connecting: Intuit redirects the browser here with code, state and realmId."""
     try:
-        done = complete_consent(params.get("code", ""), params.get("state", ""), params.get("realmId", ""),
-                                error=params.get("error"), conn_factory=connect)
-    except (ConsentError, InvalidState, ValueError) as exc:
-        return _page(req, 400, "Not connected", str(exc), {"error": str(exc)})
+        # Everything checkable without I/O first: a forged or garbled callback costs no database connection.
+        check_callback(code, state, realm_id, error, nonce)
+        if nonce is None:
+            raise InvalidState("This browser did not start the consent (its consent cookie is missing): start the "
+                               "connection again from this browser")
+        done = complete_consent(code, state, realm_id, error=error, browser_nonce=nonce, conn_factory=open_db)
+    except (ConsentError, InvalidState) as exc:
+        return _refuse(request, 400, "consent_refused", str(exc))
     except ApiError as exc:
-        status = 400 if exc.code in _USER_ERRORS else 502
-        return _page(req, status, "Not connected", str(exc), {"error": str(exc)})
-    except (CryptoError, SecretNotFound) as exc:
+        user_error = exc.code in _USER_ERRORS
+        return _refuse(request, 400 if user_error else 502, "consent_refused" if user_error else "quickbooks_failed",
+                       str(exc))
+    except (ConsentSetupError, CryptoError, SecretNotFound) as exc:
         log.error("QuickBooks consent cannot complete: %s", _message(exc))
-        return _page(req, 500, "Not connected", "The app is not fully configured; ask its operator.",
-                     {"error": "server configuration"})
-    text = f"QuickBooks company {done.realm_id} is connected as {done.connection_id}. You can close this window."
-    return _page(req, 200, "Connected", text, {"connected": True, "connection_id": done.connection_id,
-                                               "realm_id": done.realm_id, "environment": done.environment})
+        return _refuse(request, 500, "consent_not_configured", "The app is not fully configured; ask its operator.")
+    if _wants_html(request):
+        text = (f"QuickBooks company {done.realm_id} is connected as {done.connection_id}. "
+                "You can close this window.")
+        return _forget_cookie(_page(200, "Connected", text))
+    body = ConsentCompleted(connected=True, connection_id=done.connection_id, realm_id=done.realm_id,
+                            environment=done.environment)
+    return _forget_cookie(JSONResponse(body.model_dump(), headers=_NO_STORE))

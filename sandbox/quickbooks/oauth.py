@@ -1,9 +1,12 @@
-"""Intuit's OAuth 2 token endpoint: code exchange, refresh with rotation, and access-token checks."""
+"""Intuit's OAuth 2 token endpoint: code exchange (with PKCE when the consent carried a challenge), refresh with
+rotation, and access-token checks."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -54,6 +57,15 @@ class TokenRegistry:
                          for realm, token in (refresh_tokens or {}).items()}
         self._codes = {code: (realm, clock.elapsed() + AUTH_CODE_SECONDS)
                        for code, realm in (authorization_codes or {}).items()}
+        self._challenges: dict[str, tuple[str, str]] = {}  # code -> (PKCE challenge, method)
+
+    def approve(self, code: str, realm: str, *, code_challenge: str | None = None,
+                code_challenge_method: str = "S256") -> None:
+        """The user consented at Intuit's page: `code` is issued for `realm`, bound to the authorize request's PKCE
+        challenge when it carried one (the exchange must then send the matching code_verifier)."""
+        self._codes[code] = (realm, self._clock.elapsed() + AUTH_CODE_SECONDS)
+        if code_challenge:
+            self._challenges[code] = (code_challenge, code_challenge_method)
 
     # -- API side ------------------------------------------------------------------------------
     def check_access(self, token: str | None, realm: str) -> str:
@@ -94,10 +106,13 @@ class TokenRegistry:
         entry.superseded = True
         return self._issue(entry.realm)
 
-    def exchange_code(self, code: str | None) -> dict[str, Any]:
+    def exchange_code(self, code: str | None, code_verifier: str | None = None) -> dict[str, Any]:
         found = self._codes.pop(code or "", None)
+        challenge = self._challenges.pop(code or "", None)
         if found is None or self._clock.elapsed() >= found[1]:
             raise OAuthError(400, "invalid_grant", "Token invalid")
+        if challenge is not None and not _pkce_ok(challenge, code_verifier):
+            raise OAuthError(400, "invalid_grant", "PKCE verification failed")
         for entry in self._refresh.values():
             if entry.realm == found[0]:
                 entry.superseded = True
@@ -112,6 +127,16 @@ class TokenRegistry:
         # Field order as in Intuit's SDK fixture (oauth2/intuit-dotnet-sdk-success_token_response.json).
         return {"token_type": "bearer", "expires_in": ACCESS_TOKEN_SECONDS, "refresh_token": refresh,
                 "x_refresh_token_expires_in": REFRESH_TOKEN_SECONDS, "access_token": access}
+
+
+def _pkce_ok(challenge: tuple[str, str], verifier: str | None) -> bool:
+    """RFC 7636 section 4.6: the verifier must hash (S256) or equal (plain) the authorize request's challenge."""
+    expected, method = challenge
+    if not verifier:
+        return False
+    if method == "S256":
+        verifier = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return hmac.compare_digest(verifier.encode(), expected.encode())
 
 
 def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:
@@ -143,7 +168,8 @@ async def token_endpoint(registry: TokenRegistry, request: web.Request) -> web.R
         if grant == "refresh_token":
             tokens = registry.refresh(str(form.get("refresh_token") or ""))
         elif grant == "authorization_code":
-            tokens = registry.exchange_code(str(form.get("code") or ""))
+            verifier = form.get("code_verifier")
+            tokens = registry.exchange_code(str(form.get("code") or ""), str(verifier) if verifier else None)
         else:
             raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
     except OAuthError as error:

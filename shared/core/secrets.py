@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
+
+# How long a secret read from Key Vault is reused in-process: each read is a network call (and throttled), yet a
+# rotated secret must be picked up soon. A secret found missing is re-read much sooner (someone is adding it).
+SECRET_TTL_SECONDS = 300.0
+MISSING_TTL_SECONDS = 10.0
 
 
 class SecretNotFound(KeyError):
@@ -32,21 +40,53 @@ class EnvSecrets:
 
 
 class KeyVaultSecrets:
-    """Azure: secrets from Key Vault through the app's managed identity."""
+    """Azure: secrets from Key Vault through the app's managed identity, cached in-process for `ttl` seconds.
 
-    def __init__(self, vault_url: str) -> None:
-        from azure.identity import DefaultAzureCredential
-        from azure.keyvault.secrets import SecretClient
+    Key material and client secrets are read on every token use and every consent; without the cache each of those
+    is a Key Vault round trip. A missing secret is remembered only `missing_ttl` seconds.
+    """
 
-        self._client = SecretClient(vault_url=vault_url, credential=DefaultAzureCredential())
+    def __init__(self, vault_url: str, *, client: Any = None, ttl: float = SECRET_TTL_SECONDS,
+                 missing_ttl: float = MISSING_TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        if client is None:
+            from azure.identity import DefaultAzureCredential
+            from azure.keyvault.secrets import SecretClient
+
+            client = SecretClient(vault_url=vault_url, credential=DefaultAzureCredential())
+        self._client = client
+        self._ttl, self._missing_ttl, self._clock = ttl, missing_ttl, clock
+        self._cache: dict[str, tuple[float, str | None, str]] = {}  # name -> (expires, value or None, why missing)
+        self._lock = threading.Lock()
 
     def get(self, name: str) -> str:
+        with self._lock:
+            cached = self._cache.get(name)
+        if cached is not None and cached[0] > self._clock():
+            if cached[1] is None:
+                raise SecretNotFound(cached[2])
+            return cached[1]
+        try:
+            value = self._read(name)
+        except SecretNotFound as exc:
+            with self._lock:
+                self._cache[name] = (self._clock() + self._missing_ttl, None, str(exc.args[0]))
+            raise
+        with self._lock:
+            self._cache[name] = (self._clock() + self._ttl, value, "")
+        return value
+
+    def clear(self) -> None:
+        """Forget every cached value (e.g. right after rotating a secret)."""
+        with self._lock:
+            self._cache.clear()
+
+    def _read(self, name: str) -> str:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
             value = self._client.get_secret(name).value
-        except ResourceNotFoundError as exc:
-            raise SecretNotFound(f"Secret {name!r} is not in Key Vault") from exc
+        except ResourceNotFoundError:
+            raise SecretNotFound(f"Secret {name!r} is not in Key Vault") from None
         if not value:
             raise SecretNotFound(f"Secret {name!r} in Key Vault is empty")
         return value

@@ -151,6 +151,17 @@ def _write(conn: psycopg.Connection, connection_id: str, tokens: TokenSet, keyri
     )
 
 
+def reseal(conn: psycopg.Connection, connection_id: str, keyring: Keyring) -> bool:
+    """Re-encrypt a connection's stored tokens with the current key, under its refresh lock (in the caller's
+    transaction); False when it has none or they already use the current key. DecryptionError if they do not open."""
+    lock_connection(conn, connection_id)
+    stored = load_tokens(conn, connection_id, keyring)
+    if stored is None or stored.info.key_id == keyring.current_id:
+        return False
+    _write(conn, connection_id, stored.tokens, keyring, None)
+    return True
+
+
 def mark_action_required(conn: psycopg.Connection, connection_id: str, reason: str) -> None:
     conn.execute(
         """UPDATE connections SET status = 'action_required', status_reason = %s, status_changed_at = now()

@@ -12,6 +12,7 @@ import pytest
 
 from plugins.quickbooks import reports
 from sandbox.quickbooks.datagen import generate_company
+from shared.core.secrets import env_name
 from shared.db.loader import RawRecord, upsert_records
 from tests.metrics.synced import TOKEN, register, simulator, sync
 
@@ -44,7 +45,7 @@ def grafana_demo(pg_dsn: str, landing_container: str, tmp_path_factory) -> Itera
 
     company = generate_company(REALM, seed=31, records=1500, years=3)
     with simulator([company]) as (state, url), pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SECRET_QBO_METRICS_TOKEN", TOKEN)
+        patch.setenv(env_name(f"conn-{CONNECTION}-token"), TOKEN)
         register(pg_dsn, CONNECTION, REALM, url)
         host = LocalDurableHost(app, tmp_path_factory.mktemp("grafana") / "devhost.sqlite", virtual_time=True)
         sync(host, CONNECTION, "full")

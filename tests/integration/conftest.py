@@ -28,12 +28,12 @@ def simulator() -> Iterator[tuple[object, str]]:
 @pytest.fixture
 def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
     _, url = simulator
-    monkeypatch.setenv("SECRET_QBO_E2E_TOKEN", TOKEN)
+    monkeypatch.setenv("SECRET_CONN_QBO_E2E_TOKEN", TOKEN)
     with psycopg.connect(pg_dsn) as conn:
         for table in (*TABLES.values(), "qbo_txn_line", "stream_state", "metric_points"):
             conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "E2E company", {
-            "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-e2e-token",
+            "realm_id": REALM, "base_url": url, "access_token_secret": f"conn-{CONNECTION}-token",
             "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 2, "streams": list(TABLES),
             "reports": False,
         }))

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from shared.core.secrets import env_name
 from shared.db.connections import Connection, upsert_connection
 from tests.api_calls import start_sync
 from tests.sim_server import serve
@@ -55,7 +56,11 @@ def add_connection(pg_dsn: str, connection_id: str, url: str, **config: Any) -> 
             conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (connection_id,))
         for table in ("stream_state", "api_usage", "quarantine"):
             conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (connection_id,))
-        settings = {"api_token_secret": SECRET, "base_url": url, "account_id": f"acct-{uuid.uuid4().hex[:8]}",
+        # A connection names only a secret of its own namespace: it holds the token the test put in SECRET (the
+        # simulator's, or a revoked one).
+        secret = f"conn-{connection_id}-token"
+        os.environ[env_name(secret)] = os.environ.get(env_name(SECRET), TOKEN)
+        settings = {"api_token_secret": secret, "base_url": url, "account_id": f"acct-{uuid.uuid4().hex[:8]}",
                     "retry_base_delay": 0.01, **config}
         upsert_connection(conn, Connection(connection_id, "monday", "monday e2e", settings))
         conn.commit()

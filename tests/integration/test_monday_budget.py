@@ -102,7 +102,7 @@ def run_account(items_per_board: int, complexity_per_minute: int, monkeypatch: p
                         complexity_per_minute)
     state = MondayState(accounts=[account], clock=clock, tokens={"budget-token": account.id}, plan=limits,
                         copy_accounts=False)
-    monkeypatch.setenv("SECRET_MONDAY_BUDGET_TOKEN", "budget-token")
+    monkeypatch.setenv("SECRET_CONN_MONDAY_BUDGET_TOKEN", "budget-token")
 
     async def sleep(seconds: float) -> None:
         clock.advance(seconds)
@@ -110,7 +110,7 @@ def run_account(items_per_board: int, complexity_per_minute: int, monkeypatch: p
     plugin = MondayPlugin(clock=clock.elapsed, sleep=sleep)
     with serve(create_app(state)) as url:
         connection = Connection("monday-budget", "monday", "budget", {
-            "api_token_secret": "monday-budget-token", "base_url": url, "plan": "standard",
+            "api_token_secret": "conn-monday-budget-token", "base_url": url, "plan": "standard",
             "complexity_per_minute": complexity_per_minute})
         outcome = asyncio.run(read_everything(plugin, connection, clock))
     readable = {b.id for b in account.boards.values() if b.state != "deleted"}

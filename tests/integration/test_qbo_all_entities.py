@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from plugins.quickbooks.streams import RECORD_ID, STREAMS
+from shared.core.secrets import env_name
 from shared.db.connections import Connection, upsert_connection
 from tests.integration.helpers import start
 from tests.sim_server import serve
@@ -43,14 +44,14 @@ def world(pg_dsn, landing_container, tmp_path, monkeypatch):
     company = DemoCompany.generate(realm_id=REALM, seed=31, customers=40, invoices=200, payments=150)
     state = SimulatorState(companies=[company], clock=SimClock(start=dt.datetime.now(dt.UTC).replace(microsecond=0)),
                            access_tokens={TOKEN}, limits=ThrottleLimits(per_second=None, per_minute=None))
-    monkeypatch.setenv("SECRET_QBO_ALL_TOKEN", TOKEN)
+    monkeypatch.setenv(env_name(f"conn-{CONNECTION}-token"), TOKEN)
     with serve(create_app(state)) as url, psycopg.connect(pg_dsn) as conn:
         for entity in STREAMS:
             conn.execute(f"DELETE FROM {STREAMS[entity].table.table} WHERE connection_id = %s", (CONNECTION,))
         conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
         conn.execute("DELETE FROM stream_state WHERE connection_id = %s", (CONNECTION,))
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "All entities", {
-            "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-all-token", "reports": False,
+            "realm_id": REALM, "base_url": url, "access_token_secret": f"conn-{CONNECTION}-token", "reports": False,
             "retry_base_delay": 0.01}))
         conn.commit()
         yield state, LocalDurableHost(app, tmp_path / "store.sqlite", virtual_time=True), conn

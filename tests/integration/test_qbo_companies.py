@@ -7,6 +7,7 @@ import datetime as dt
 import psycopg
 
 from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
+from shared.core.secrets import env_name
 from shared.db.connections import Connection, upsert_connection
 from tests.sim_server import serve
 
@@ -23,12 +24,13 @@ def test_one_run_syncs_each_company_into_its_own_rows(pg_dsn, landing_container,
                  for seed, realm in enumerate(REALMS.values(), start=21)]
     state = SimulatorState(companies=companies, clock=SimClock(start=dt.datetime.now(dt.UTC).replace(microsecond=0)),
                            access_tokens={TOKEN})
-    monkeypatch.setenv("SECRET_QBO_SHARED_TOKEN", TOKEN)
+    for connection_id in REALMS:
+        monkeypatch.setenv(env_name(f"conn-{connection_id}-token"), TOKEN)
     with serve(create_app(state)) as url, psycopg.connect(pg_dsn) as conn:
         conn.execute("UPDATE connections SET enabled = false")
         for connection_id, realm in REALMS.items():
             upsert_connection(conn, Connection(connection_id, "quickbooks", connection_id, {
-                "realm_id": realm, "base_url": url, "access_token_secret": "qbo-shared-token",
+                "realm_id": realm, "base_url": url, "access_token_secret": f"conn-{connection_id}-token",
                 "environment": "sandbox", "streams": list(TABLES), "retry_base_delay": 0.01,
                 "reports": False}))
         conn.commit()

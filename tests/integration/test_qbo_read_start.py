@@ -27,10 +27,10 @@ def frozen_simulator(monkeypatch):
 
     company = DemoCompany.generate(realm_id=REALM, seed=5, customers=25, invoices=10, payments=5)
     state = SimulatorState(companies=[company], clock=SimClock(start=START, frozen=True), access_tokens={TOKEN})
-    monkeypatch.setenv("SECRET_QBO_READ_START_TOKEN", TOKEN)
+    monkeypatch.setenv("SECRET_CONN_QBO_READ_START_TOKEN", TOKEN)
     with serve(create_app(state)) as url:
         yield state, Connection("qbo-read-start", "quickbooks", "Read start", {
-            "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-read-start-token", "page_size": 10,
+            "realm_id": REALM, "base_url": url, "access_token_secret": "conn-qbo-read-start-token", "page_size": 10,
             "minor_version": 75, "retry_base_delay": 0.01})
 
 

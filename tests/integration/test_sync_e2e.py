@@ -111,7 +111,7 @@ def test_bad_credentials_fail_the_stream_with_an_actionable_error_and_keep_loade
     _, _url = simulator
     sync(host, "full")
     before = fingerprint(pg_dsn)
-    monkeypatch.setenv("SECRET_QBO_E2E_TOKEN", "revoked-token")
+    monkeypatch.setenv("SECRET_CONN_QBO_E2E_TOKEN", "revoked-token")
     instance_id, run_id = start(host, "incremental")
     status = host.run_until_complete(instance_id, timeout=300)
     assert status["output"]["status"] == "failed"

@@ -13,19 +13,29 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from shared.core.secrets import env_name
 from shared.db.connections import Connection, upsert_connection
 from tests.api_calls import api_key, call, start_sync
-from tests.integration.helpers import CONNECTION, REALM, TABLES, assert_database_equals_simulator, start, streams_of
+from tests.integration.helpers import (
+    CONNECTION,
+    REALM,
+    TABLES,
+    TOKEN,
+    assert_database_equals_simulator,
+    start,
+    streams_of,
+)
 
 TWIN = "qbo-e2e-twin"  # a second connection (to the same simulated company) that nothing else is syncing
 
 
 @pytest.fixture
-def two_connections(simulator, connection, pg_dsn) -> Iterator[tuple[str, str]]:
+def two_connections(simulator, connection, pg_dsn, monkeypatch) -> Iterator[tuple[str, str]]:
     _, url = simulator
+    monkeypatch.setenv(env_name(f"conn-{TWIN}-token"), TOKEN)
     with psycopg.connect(pg_dsn) as conn:
         upsert_connection(conn, Connection(TWIN, "quickbooks", "E2E twin", {
-            "realm_id": REALM, "base_url": url, "access_token_secret": "qbo-e2e-token",
+            "realm_id": REALM, "base_url": url, "access_token_secret": f"conn-{TWIN}-token",
             "page_size": 500, "retry_base_delay": 0.01, "streams": list(TABLES), "reports": False}))
         # "all" means every enabled connection: other tests' connections point at no simulator.
         conn.execute("UPDATE connections SET enabled = connection_id IN (%s, %s)", (CONNECTION, TWIN))

@@ -33,7 +33,7 @@ def simulator(companies: list[Any]) -> Iterator[tuple[Any, str]]:
 def register(pg_dsn: str, connection_id: str, realm: str, url: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
         upsert_connection(conn, Connection(connection_id, "quickbooks", f"Metrics {connection_id}", {
-            "realm_id": realm, "base_url": url, "access_token_secret": "qbo-metrics-token", "page_size": 1000,
+            "realm_id": realm, "base_url": url, "access_token_secret": f"conn-{connection_id}-token", "page_size": 1000,
             "retry_base_delay": 0.01, "throttle_wait_seconds": 1, "streams": STREAMS,
             # The report stream (in progress elsewhere) is not what these tests are about.
             "reports": False}))

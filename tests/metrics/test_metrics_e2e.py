@@ -9,6 +9,7 @@ import pytest
 
 from plugins.registry import metric_catalogs
 from sandbox.quickbooks.datagen import generate_company
+from shared.core.secrets import env_name
 from shared.metrics import rebuild
 from tests.metrics.conftest import points
 from tests.metrics.oracle import expected_points
@@ -25,7 +26,7 @@ def host(tmp_path, landing_container, monkeypatch):
     from devhost import LocalDurableHost
     from function_app import app
 
-    monkeypatch.setenv("SECRET_QBO_METRICS_TOKEN", TOKEN)
+    monkeypatch.setenv(env_name(f"conn-{CONNECTION}-token"), TOKEN)
     return LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=True)
 
 

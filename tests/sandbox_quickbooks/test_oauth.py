@@ -96,3 +96,24 @@ async def test_an_expire_token_fault_ends_the_presented_token_until_a_refresh(ap
     assert (await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"]))[0] == 401
     _, renewed = await _token(api, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert (await api.query("SELECT COUNT(*) FROM Item", token=renewed["access_token"]))[0] == 200
+
+
+async def test_a_code_issued_with_a_pkce_challenge_needs_its_verifier(company: DemoCompany) -> None:
+    import hashlib
+
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    state = SimulatorState(companies=[company], clock=SimClock(frozen=True))
+    for code in ("no-verifier", "wrong-verifier", "right-verifier"):
+        state.oauth.approve(code, REALM, code_challenge=challenge)
+    async with TestClient(TestServer(create_app(state))) as client:
+        api = Api(client)
+        form = {"grant_type": "authorization_code", "redirect_uri": "http://localhost/cb"}
+        status, body = await _token(api, {**form, "code": "no-verifier"})
+        assert (status, body["error"]) == (400, "invalid_grant")
+        status, body = await _token(api, {**form, "code": "wrong-verifier", "code_verifier": verifier[:-1] + "x"})
+        assert (status, body["error"]) == (400, "invalid_grant")
+        status, tokens = await _token(api, {**form, "code": "right-verifier", "code_verifier": verifier})
+        assert status == 200
+        status, _ = await api.query("SELECT COUNT(*) FROM Item", token=tokens["access_token"])
+        assert status == 200

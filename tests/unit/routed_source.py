@@ -1,26 +1,26 @@
 """A source that lives outside plugins/ and brings an HTTP route: installed only through BIZ_EXTRA_PLUGINS.
 
-It syncs nothing; the registry and function_app tests use it to show that a plugin is found, and its routes
-registered, without an edit outside its own module.
+It syncs nothing; the registry tests use it to show that a plugin is found, with its router, without an edit
+outside its own module (the API app includes each installed plugin's `router`).
 """
 
 from __future__ import annotations
 
-import azure.functions as func
+from fastapi import APIRouter
 
 from plugins.base import BasePlugin
 
-bp = func.Blueprint()
+router = APIRouter(prefix="/api/connections/routed-example")
 
 
-@bp.route(route="connections/routed-example/hello", methods=["GET"])
-def routed_example_hello_http(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse("hello", status_code=200)
+@router.get("/hello")
+def routed_example_hello() -> str:
+    return "hello"
 
 
 class RoutedSource(BasePlugin):
     name = "routed-example"
-    blueprint = bp
+    router = router
 
 
 PLUGIN = RoutedSource()

@@ -26,13 +26,13 @@ def test_the_demo_connections_are_the_two_simulator_accounts_in_registry_order()
     assert [c for s in sources for c in s.connections] == [
         Connection("qbo-demo", "quickbooks", "Demo company (QuickBooks simulator)",
                    {"realm_id": "9130350000000001", "base_url": QBO_URL,
-                    "access_token_secret": "qbo-demo-access-token"}),
+                    "access_token_secret": "conn-qbo-demo-token"}),
         Connection("monday-demo", "monday", "Demo account (monday.com simulator)",
-                   {"api_token_secret": "monday-demo-token", "base_url": MONDAY_URL, "plan": "standard"}),
+                   {"api_token_secret": "conn-monday-demo-token", "base_url": MONDAY_URL, "plan": "standard"}),
     ]
     assert [(s.label, s.simulator_url) for s in sources] == [("QuickBooks", QBO_URL), ("monday.com", MONDAY_URL)]
-    assert [dict(s.secrets) for s in sources] == [{"qbo-demo-access-token": "demo-access-token"},
-                                                  {"monday-demo-token": "demo-monday-token"}]
+    assert [dict(s.secrets) for s in sources] == [{"conn-qbo-demo-token": "demo-access-token"},
+                                                  {"conn-monday-demo-token": "demo-monday-token"}]
 
 
 def test_a_simulator_elsewhere_is_found_through_the_plugins_own_setting(monkeypatch: pytest.MonkeyPatch):

@@ -53,9 +53,9 @@ async def world(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
     account = MondayAccount.generate(seed=11, workspaces=1, boards=4, items_per_board=30, subitems_per_item=1)
     state = MondayState(accounts=[account], clock=SimClock(start="2026-05-04T09:00:00Z", frozen=True),
                         tokens={TOKEN: account.id}, copy_accounts=False)
-    monkeypatch.setenv("SECRET_CHAIN_TOKEN", TOKEN)
+    monkeypatch.setenv("SECRET_CONN_CHAIN_TOKEN", TOKEN)
     with serve(create_app(state)) as url:
-        connection = Connection("chain", "monday", "chain", {"api_token_secret": "chain-token", "base_url": url,
+        connection = Connection("chain", "monday", "chain", {"api_token_secret": "conn-chain-token", "base_url": url,
                                                               "item_page_size": 10, "log_page_size": 40})
         async with aiohttp.ClientSession() as session:
             client = await MondayPlugin().open_api(connection, session, Unmetered())

@@ -38,7 +38,7 @@ def planned(*args, **kwargs) -> Plan:
 
 
 def connection(**config) -> Connection:
-    return Connection("m", "monday", "m", {"api_token_secret": "s", **config})
+    return Connection("m", "monday", "m", {"api_token_secret": "conn-m-token", **config})
 
 
 def test_the_first_phase_reads_the_account_wide_streams_whole_and_asks_for_a_second():
@@ -97,11 +97,11 @@ def test_a_board_named_in_the_selection_but_never_seen_is_still_read_so_its_refu
 
 @pytest.mark.parametrize(("config", "message"), [
     ({}, "api_token_secret"),
-    ({"api_token_secret": "s", "plan": "gold"}, "plan must be one of"),
-    ({"api_token_secret": "s", "item_page_size": 501}, "item_page_size"),
-    ({"api_token_secret": "s", "api_version": "2026-04"}, "set it to 2026-07 or 2026-10"),
-    ({"api_token_secret": "s", "api_version": "2027-01"}, "set it to 2026-07 or 2026-10"),
-    ({"api_token_secret": "s", "list_page_size": 1001}, "list_page_size must be 1..1000"),
+    ({"api_token_secret": "conn-m-token", "plan": "gold"}, "plan must be one of"),
+    ({"api_token_secret": "conn-m-token", "item_page_size": 501}, "item_page_size"),
+    ({"api_token_secret": "conn-m-token", "api_version": "2026-04"}, "set it to 2026-07 or 2026-10"),
+    ({"api_token_secret": "conn-m-token", "api_version": "2027-01"}, "set it to 2026-07 or 2026-10"),
+    ({"api_token_secret": "conn-m-token", "list_page_size": 1001}, "list_page_size must be 1..1000"),
 ])
 def test_settings_that_cannot_work_refuse_the_run_with_what_to_fix(config, message):
     plan = planned(Connection("m", "monday", "m", config), "full", {}, 0)

@@ -13,7 +13,7 @@ from shared.db.connections import Connection
 
 
 def _settings(**config: str):  # type: ignore[no-untyped-def]
-    return read_settings(Connection("m", "monday", "m", {"api_token_secret": "s", **config}))
+    return read_settings(Connection("m", "monday", "m", {"api_token_secret": "conn-m-token", **config}))
 
 
 def test_the_plugin_pins_2026_10_and_accepts_2026_07_whose_sdls_the_repository_keeps():

@@ -92,9 +92,9 @@ def replay() -> Iterator[tuple[str, dict[str, Recorded]]]:
 
 async def through_the_plugin(url: str, request_body: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The plugin's client and parsers, chosen by what the recorded request asked for."""
-    monkeypatch.setenv("SECRET_VCR_TOKEN", "recorded-token")
+    monkeypatch.setenv("SECRET_CONN_VCR_TOKEN", "recorded-token")
     connection = Connection("vcr", "monday", "vcr", {
-        "api_token_secret": "vcr-token", "base_url": url, "version_mismatch": "accept", "retry_attempts": 1})
+        "api_token_secret": "conn-vcr-token", "base_url": url, "version_mismatch": "accept", "retry_attempts": 1})
     async with aiohttp.ClientSession() as session:
         client = await MondayPlugin().open_api(connection, session, NoDailyCap())
         query = json.loads(request_body)["query"]

@@ -10,6 +10,7 @@ import pytest
 
 from plugins import registry
 from plugins.base import BasePlugin
+from shared.db.connections import Connection
 from shared.tokens.store import TokenInfo
 from tests.unit import routed_source
 
@@ -54,5 +55,6 @@ def test_a_plugin_without_oauth_routes_or_demo_inherits_none_of_them():
     long_ago = datetime(2020, 1, 1, tzinfo=UTC)  # tokens that a QuickBooks connection would be warned about
     info = TokenInfo("c", "k", long_ago, long_ago, long_ago, None, 0, long_ago)
     bare = type("Bare", (BasePlugin,), {"name": "bare"})()
-    assert bare.blueprint is None and bare.demo() is None and bare.connection_warnings(info) == []
+    assert bare.router is None and bare.demo() is None and bare.connection_warnings(info) == []
+    assert bare.reconnect_url(Connection("c", "bare", "c", {})) is None
     assert registry.get("quickbooks").connection_warnings(info)

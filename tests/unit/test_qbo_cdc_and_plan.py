@@ -10,7 +10,7 @@ from plugins.quickbooks import PLUGIN, cdc, paging
 from plugins.quickbooks.streams import STREAMS
 from shared.db.connections import Connection
 
-CONN = Connection("qbo-x", "quickbooks", "X", {"realm_id": "1", "access_token_secret": "s"})
+CONN = Connection("qbo-x", "quickbooks", "X", {"realm_id": "1", "access_token_secret": "conn-qbo-x-token"})
 
 
 def env(entity: str, id_: str, ts: str) -> tuple[str, dict]:

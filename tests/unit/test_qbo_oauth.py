@@ -132,20 +132,57 @@ def test_authorize_url_refuses_an_unknown_environment(monkeypatch: pytest.Monkey
         oauth.authorize_url("s", "https://x/cb", "staging")
 
 
-def test_client_credentials_may_come_from_secrets_the_connection_names(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SECRET_QBO_SANDBOX_CLIENT_ID", "sandbox-id")
-    monkeypatch.setenv("SECRET_QBO_SANDBOX_CLIENT_SECRET", "sandbox-secret")
-    config = {"client_id_secret": "qbo-sandbox-client-id", "client_secret_secret": "qbo-sandbox-client-secret"}
-    assert oauth.client_credentials(config) == ("sandbox-id", "sandbox-secret")
+def test_client_credentials_may_come_from_secrets_of_the_connections_own_namespace(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SECRET_CONN_ACME_CLIENTID", "sandbox-id")
+    monkeypatch.setenv("SECRET_CONN_ACME_CLIENTSECRET", "sandbox-secret")
+    config = {"client_id_secret": "conn-acme-clientid", "client_secret_secret": "conn-acme-clientsecret"}
+    assert oauth.client_credentials(config, "acme") == ("sandbox-id", "sandbox-secret")
+
+
+@pytest.mark.parametrize("name", ["token-encryption-key", "qbo-client-secret", "api-key-pepper",
+                                  "conn-acme-eu-clientsecret", "conn-acme-client-secret"])
+def test_a_connection_cannot_name_the_apps_or_another_connections_secret_as_its_client_secret(
+        name: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SECRET_QBO_CLIENT_ID", "client-abc")
+    monkeypatch.setenv("SECRET_" + name.upper().replace("-", "_"), "must-not-be-read")
+    with pytest.raises(ValueError, match=r"client_secret_secret .* is not one of this connection's secrets: name a "
+                                         r"secret conn-acme-<word>"):
+        oauth.client_credentials({"client_secret_secret": name}, "acme")
 
 
 def test_token_endpoint_is_intuits_unless_the_connection_or_settings_say_otherwise(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("QBO_TOKEN_URL", raising=False)
     assert oauth.token_url({}) == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
     assert oauth.token_url({"base_url": "http://127.0.0.1:8761/"}) == "http://127.0.0.1:8761/oauth2/v1/tokens/bearer"
-    assert oauth.token_url({"token_url": "http://t/x", "base_url": "http://b"}) == "http://t/x"
+    assert oauth.token_url({"token_url": "http://127.0.0.1:9/x", "base_url": "http://127.0.0.1:1"}) == (
+        "http://127.0.0.1:9/x")
+    # A real API host is not where tokens are issued: its base_url leaves the token URL at Intuit's.
+    assert oauth.token_url({"base_url": "https://sandbox-quickbooks.api.intuit.com"}) == DEFAULT_QBO_TOKEN_URL
     monkeypatch.setenv("QBO_TOKEN_URL", "http://127.0.0.1:9/token")
     assert oauth.token_url({}) == "http://127.0.0.1:9/token"
+
+
+def test_pkce_challenge_is_rfc_7636s_s256():
+    # RFC 7636, appendix B.
+    assert oauth.code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == (
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    verifier = oauth.new_code_verifier()
+    assert 43 <= len(verifier) <= 128 and verifier != oauth.new_code_verifier()
+
+
+def test_authorize_url_carries_the_pkce_challenge(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SECRET_QBO_CLIENT_ID", "client-abc")
+    url = oauth.authorize_url("s", "https://app.example/cb", "sandbox", code_verifier="v" * 43)
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge"] == [oauth.code_challenge("v" * 43)] and query["code_challenge_method"] == ["S256"]
+
+
+@pytest.mark.parametrize("realm", ["", "12a", "١٢٣", "123\n", " 123", "1" * 33])
+def test_a_realm_id_is_ascii_digits_only(realm: str):
+    assert not oauth.is_realm_id(realm)
+    with pytest.raises(ValueError, match="realmId must be the company's numeric id"):
+        oauth.exchange_code("code", realm, "https://app.example/cb")
+    assert oauth.is_realm_id("9130350000000042")
 
 
 def info(*, consented: datetime, refreshed: datetime | None = None,

@@ -48,10 +48,10 @@ def test_app_settings_keep_their_names(monkeypatch: pytest.MonkeyPatch):
 def test_a_connections_config_wins_over_the_app_settings(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("QBO_BASE_URL", "http://127.0.0.1:8761")
     monkeypatch.setenv("QBO_MINOR_VERSION", "76")
-    settings = read_settings(conn(base_url="http://sim:1", minor_version=77, monthly_read_quota=10,
+    settings = read_settings(conn(base_url="http://127.0.0.1:1", minor_version=77, monthly_read_quota=10,
                                   quota_stop_share=1))
     assert (settings.base_url, settings.minor_version, settings.monthly_read_quota, settings.quota_stop_share) == (
-        "http://sim:1", 77, 10, 1.0)
+        "http://127.0.0.1:1", 77, 10, 1.0)
 
 
 @pytest.mark.parametrize(("config", "env", "message"), [
