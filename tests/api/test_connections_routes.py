@@ -45,11 +45,13 @@ def add(db: psycopg.Connection, plugin: str, config: dict, *, cid: str | None = 
 
 
 def qbo(db: psycopg.Connection, **extra) -> str:
-    return add(db, "quickbooks", {"realm_id": "123", "access_token_secret": "qbo-static-token", **extra})
+    cid = new_id("qui")
+    return add(db, "quickbooks", {"realm_id": "123", "access_token_secret": f"conn-{cid}-token", **extra}, cid=cid)
 
 
 def monday(db: psycopg.Connection, **extra) -> str:
-    return add(db, "monday", {"api_token_secret": "monday-secret-name", "plan": "pro", **extra})
+    cid = new_id("mon")
+    return add(db, "monday", {"api_token_secret": f"conn-{cid}-token", "plan": "pro", **extra}, cid=cid)
 
 
 def audit_rows(db: psycopg.Connection, target: str) -> list[tuple]:
@@ -257,7 +259,7 @@ def test_changing_settings_to_something_the_plugin_refuses_is_422_and_changes_no
     assert answer.status_code == 422 and answer.json()["code"] == "invalid_settings"
     assert "api_token_secret" in answer.json()["detail"]
     assert db.execute("SELECT config->>'api_token_secret' FROM connections WHERE connection_id = %s",
-                      (cid,)).fetchone() == ("monday-secret-name",)
+                      (cid,)).fetchone() == (f"conn-{cid}-token",)
     assert audit_rows(db, cid) == []
 
 
@@ -267,8 +269,9 @@ def test_the_reconnect_link_of_an_oauth_source_and_409_for_others(as_caller, db)
     admin = as_caller(CONNECTIONS_ADMIN)
     answer = admin.get(f"/api/connections/{books}/reconnect-url")
     assert answer.status_code == 200
-    assert answer.json() == {"connection_id": books,
-                             "url": f"/api/connections/quickbooks/authorize?connection_id={books}"}
+    assert answer.json() == {
+        "connection_id": books,
+        "url": f"/api/connections/quickbooks/authorize?connection_id={books}&environment=production"}
     refused = admin.get(f"/api/connections/{board}/reconnect-url")
     assert refused.status_code == 409 and refused.json()["code"] == "not_oauth"
 

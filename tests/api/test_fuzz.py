@@ -4,6 +4,7 @@ status codes and media types. Bounded: BIZ_FUZZ_EXAMPLES examples per operation 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -30,7 +31,19 @@ OPERATIONS = [(method.upper(), path) for path, item in json.loads(
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(pg_dsn, landing_container, tmp_path_factory):
+def configured():
+    """The settings a deployed app has (consent redirect URI, Intuit app and token-encryption secrets), so what is
+    fuzzed is the app's handling of input, not a missing setting."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"QBO_REDIRECT_URI": "https://bizmetrics.example/api/connections/quickbooks/callback",
+                            "SECRET_QBO_CLIENT_ID": "fuzz-client", "SECRET_QBO_CLIENT_SECRET": "fuzz-secret",
+                            "SECRET_TOKEN_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()}.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(pg_dsn, landing_container, configured, tmp_path_factory):
     from api.app import create_app
     from devhost import LocalDurableHost
     from function_app import app as functions_app

@@ -56,5 +56,5 @@ def test_a_plugin_without_oauth_routes_or_demo_inherits_none_of_them():
     info = TokenInfo("c", "k", long_ago, long_ago, long_ago, None, 0, long_ago)
     bare = type("Bare", (BasePlugin,), {"name": "bare"})()
     assert bare.router is None and bare.demo() is None and bare.connection_warnings(info) == []
-    assert bare.reconnect_url(Connection("c", "bare", "c", {})) is None
+    assert bare.reconnect_path(Connection("c", "bare", "c", {})) is None
     assert registry.get("quickbooks").connection_warnings(info)

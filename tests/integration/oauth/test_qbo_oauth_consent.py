@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import psycopg
 import pytest
 
+from api.auth.principal import METRICS_READ
 from plugins.quickbooks import consent_cli as cli
 from plugins.quickbooks.oauth import INVALID_GRANT_REASON, bearer_token, code_challenge
 from shared.core.http import ApiError
@@ -23,6 +24,7 @@ from shared.db.connections import Connection, get_connection, upsert_connection
 from shared.tokens.crypto import Keyring
 from shared.tokens.store import load_tokens
 from tests import fastapi_app
+from tests.api_calls import api_key, call
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, CODES, REALM, TOKEN_PATH, Sim, exception_text
 
@@ -277,14 +279,15 @@ def test_reconnecting_clears_action_required_keeps_settings_and_replaces_tokens(
     with pytest.raises(ApiError, match="invalid_grant"):
         bearer_token(connection(pg_dsn, cid))
     listed = {c["connection_id"]: c for c in body(list_connections(host))["connections"]}
-    assert (listed[cid]["status"], listed[cid]["status_reason"]) == ("action_required", INVALID_GRANT_REASON)
+    assert (listed[cid]["health"]["status"], listed[cid]["health"]["reason"]) == ("action_required",
+                                                                                INVALID_GRANT_REASON)
 
     connect_through_http(browser, consent_sim, cid, CODES[1])
     made = connection(pg_dsn, cid)
     assert made.display_name == "Acme Books"
     assert made.config == {"realm_id": REALM, "page_size": 500, "environment": "sandbox", "auth": "oauth"}
     listed = {c["connection_id"]: c for c in body(list_connections(host))["connections"]}
-    assert (listed[cid]["status"], listed[cid]["status_reason"]) == ("ok", None)
+    assert (listed[cid]["health"]["status"], listed[cid]["health"]["reason"]) == ("ok", None)
     assert consent_sim.query_status(bearer_token(made)) == 200
     assert stored(pg_dsn, cid).info.refresh_count == 0
 
@@ -324,7 +327,7 @@ def body(response) -> dict:
 
 
 def list_connections(host):
-    return host.invoke_http("list_connections_http", "GET", url=BASE)
+    return call(host, "GET", "/api/connections", key=api_key(METRICS_READ))
 
 
 def test_connection_list_shows_health_and_warnings_but_never_tokens(host, browser, consent_sim: Sim, pg_dsn: str):
@@ -340,7 +343,7 @@ def test_connection_list_shows_health_and_warnings_but_never_tokens(host, browse
     for secret in (tokens.access_token, tokens.refresh_token, CLIENT_SECRET):
         assert secret not in text
     listed = {c["connection_id"]: c for c in json.loads(text)["connections"]}[cid]
-    assert listed["plugin"] == "quickbooks" and listed["status"] == "ok"
+    assert listed["plugin"] == "quickbooks" and listed["health"]["status"] == "ok"
     assert "config" not in listed and set(listed["oauth"]) == {
         "consented_at", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "refresh_count"}
     assert [w.split(" ")[2] for w in listed["warnings"]] == ["refresh", "consent"]
