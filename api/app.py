@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -14,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.limits import BodyLimit
 from api.problems import MEDIA_TYPE, Problem, ProblemBody
+from shared.db.pool import close_pool, get_pool
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +109,23 @@ def _document_scopes(app: FastAPI, routers: list[APIRouter]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    close_pool()  # where the server runs a lifespan (uvicorn); a Functions worker keeps its pool for its life
+
+
 def create_app(*, authenticator: Any = None, durable_client: Any = None) -> FastAPI:
     """The API. `authenticator` defaults to the one the settings describe; `durable_client` is the app-wide
     Durable client when one exists (the local server); in Azure each request brings its own."""
     from api.auth.authenticator import Authenticator
     from api.routes import all_routers
-    from shared.db.connect import connect
 
     app = FastAPI(title="Bizmetrics API", version=API_VERSION, description=DESCRIPTION,
                   openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
-                  responses=COMMON_RESPONSES)
-    app.state.authenticator = authenticator or Authenticator.from_settings(connect)
+                  responses=COMMON_RESPONSES, lifespan=_lifespan)
+    # Key checks borrow from the request pool too: authenticating must not cost a new database connection.
+    app.state.authenticator = authenticator or Authenticator.from_settings(lambda: get_pool().connection())
     app.state.durable_client = durable_client
     install_problem_handlers(app)
     routers = all_routers()

@@ -13,12 +13,12 @@ import psycopg
 from fastapi import Request
 
 from api.problems import Problem
-from shared.db.connect import connect
+from shared.db.pool import get_pool
 
 
 def database() -> Iterator[psycopg.Connection]:
-    """One connection for the request, committed when the route returns, rolled back when it raises."""
-    with connect() as conn:
+    """One pooled connection for the request, committed when the route returns, rolled back when it raises."""
+    with get_pool().connection() as conn:
         yield conn
 
 

@@ -59,6 +59,10 @@ class ConnectionOut(BaseModel):
 
 class ConnectionList(BaseModel):
     connections: list[ConnectionOut]
+    sealed_with: dict[str, int] | None = Field(
+        None, description="Stored tokens and credentials per encryption key id (null for a credential limited to "
+                          "some connections). After rotating the key, `python -m shared.tokens.reencrypt` moves them "
+                          "to the current one; retire the old key when it counts none.")
 
 
 class ConnectionCreate(BaseModel):

@@ -41,6 +41,7 @@ from shared.db.connections import (
 from shared.db.runs import calls_this_month
 from shared.tokens.connection_secrets import save_secret, stored_names
 from shared.tokens.crypto import CryptoError, Keyring
+from shared.tokens.reencrypt import key_usage
 from shared.tokens.store import load_info
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def list_connections(principal: Principal = Depends(requires(METRICS_READ)),
                      db: psycopg.Connection = Depends(database)) -> ConnectionList:
     now = dt.datetime.now(dt.UTC)
     records = connection_records(db, principal.connections)
-    return ConnectionList(connections=[_view(db, record, now) for record in records])
+    return ConnectionList(connections=[_view(db, record, now) for record in records],
+                          sealed_with=key_usage(db) if principal.connections is None else None)
 
 
 @router.get("/{connection_id}", response_model=ConnectionOut, summary="One connection",

@@ -39,3 +39,22 @@ def stored_names(conn: psycopg.Connection, connection_id: str) -> frozenset[str]
     """The names of the credentials stored for a connection (what a listing may say: never the values)."""
     rows = conn.execute("SELECT name FROM connection_secrets WHERE connection_id = %s", (connection_id,)).fetchall()
     return frozenset(row[0] for row in rows)
+
+
+def stale_secrets(conn: psycopg.Connection, current_key_id: str) -> list[tuple[str, str]]:
+    """(connection id, name) of every stored credential sealed with another key than the current one."""
+    return [(cid, name) for cid, name in conn.execute(
+        "SELECT connection_id, name FROM connection_secrets WHERE key_id <> %s ORDER BY connection_id, name",
+        (current_key_id,)).fetchall()]
+
+
+def reseal_secret(conn: psycopg.Connection, connection_id: str, name: str, keyring: Keyring) -> bool:
+    """Re-seal one stored credential with the current key (row locked; in the caller's transaction)."""
+    row = conn.execute("SELECT key_id FROM connection_secrets WHERE connection_id = %s AND name = %s FOR UPDATE",
+                       (connection_id, name)).fetchone()
+    if row is None or row[0] == keyring.current_id:
+        return False
+    value = load_secret(conn, connection_id, name, keyring)
+    assert value is not None
+    save_secret(conn, connection_id, name, value, keyring)
+    return True

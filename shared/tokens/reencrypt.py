@@ -1,4 +1,4 @@
-"""Move every stored token to the current encryption key, and count which key ids the stored tokens use.
+"""Move every stored token and credential to the current encryption key, and count which key ids they use.
 
     python -m shared.tokens.reencrypt [--dry-run]
 
@@ -19,13 +19,17 @@ from typing import TextIO
 import psycopg
 
 from shared.db.connect import connect
+from shared.tokens.connection_secrets import reseal_secret, stale_secrets
 from shared.tokens.crypto import CryptoError, Keyring
 from shared.tokens.store import reseal
 
 
 def key_usage(conn: psycopg.Connection) -> dict[str, int]:
     """How many connections' stored tokens each key id seals (for the connections listing and rotation)."""
-    rows = conn.execute("SELECT key_id, count(*) FROM oauth_tokens GROUP BY key_id ORDER BY key_id").fetchall()
+    # OAuth tokens (one row per connection) and credentials given through the API (connection_secrets).
+    rows = conn.execute("""SELECT key_id, count(*) FROM (SELECT key_id FROM oauth_tokens
+                                                          UNION ALL SELECT key_id FROM connection_secrets) sealed
+                           GROUP BY key_id ORDER BY key_id""").fetchall()
     return {key_id: count for key_id, count in rows}
 
 
@@ -52,6 +56,8 @@ def reencrypt_all(conn_factory: Callable[[], psycopg.Connection], keyring: Keyri
             "SELECT connection_id FROM oauth_tokens WHERE key_id <> %s ORDER BY connection_id",
             (keyring.current_id,)).fetchall()]
         conn.rollback()
+        stale_credentials = stale_secrets(conn, keyring.current_id)
+        conn.rollback()
         for connection_id in stale if not dry_run else ():
             try:
                 with conn.transaction():
@@ -59,6 +65,13 @@ def reencrypt_all(conn_factory: Callable[[], psycopg.Connection], keyring: Keyri
                         report.moved.append(connection_id)
             except CryptoError as exc:
                 report.failed[connection_id] = str(exc)
+        for connection_id, name in stale_credentials if not dry_run else ():
+            try:
+                with conn.transaction():
+                    if reseal_secret(conn, connection_id, name, keyring):
+                        report.moved.append(f"{connection_id} ({name})")
+            except CryptoError as exc:
+                report.failed[f"{connection_id} ({name})"] = str(exc)
         report.after = key_usage(conn) if not dry_run else dict(report.before)
         conn.rollback()
     return report

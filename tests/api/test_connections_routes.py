@@ -310,3 +310,14 @@ def test_a_refused_change_keeps_the_previous_token(as_caller, db, key):
     refused = admin.patch(f"/api/connections/{cid}", json={"api_token": "other-token", "settings": {"plan": "gold"}})
     assert refused.status_code == 422 and refused.json()["code"] == "invalid_settings"
     assert load_secret(db, cid, "api_token", key) == TOKEN
+
+
+def test_the_listing_counts_stored_secrets_per_encryption_key_for_unrestricted_callers(as_caller, db, key):
+    consented = add(db, "quickbooks", {"realm_id": "9", "auth": "oauth"})
+    expires = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+    save_consent(db, consented, TokenSet("a", "r", expires, expires), key)
+    db.commit()
+    counts = as_caller(METRICS_READ).get("/api/connections").json()["sealed_with"]
+    assert counts[key.current_id] >= 1
+    limited = as_caller(METRICS_READ, connections=(consented,)).get("/api/connections").json()
+    assert limited["sealed_with"] is None and [c["connection_id"] for c in limited["connections"]] == [consented]

@@ -111,3 +111,20 @@ def test_a_dry_run_counts_without_writing(own_db: str, monkeypatch):
     assert f"  {key_id_of(OLD)}: 1" in out.getvalue() and "Re-encrypted" not in out.getvalue()
     with psycopg.connect(own_db) as conn:
         assert reencrypt.key_usage(conn) == {key_id_of(OLD): 1}
+
+
+def test_credentials_given_through_the_api_are_counted_and_moved_too(own_db: str, monkeypatch):
+    from shared.tokens.connection_secrets import load_secret, save_secret
+
+    seed(own_db, Keyring.from_keys(OLD), "acme")
+    with psycopg.connect(own_db) as conn:
+        upsert_connection(conn, Connection("board-co", "monday", "Boards", {"api_token_stored": True}))
+        save_secret(conn, "board-co", "api_token", "monday-token-value", Keyring.from_keys(OLD))
+        assert reencrypt.key_usage(conn) == {key_id_of(OLD): 2}
+    use_keys(monkeypatch, NEW, OLD)
+    out = io.StringIO()
+    assert reencrypt.main([], out=out, conn_factory=lambda: psycopg.connect(own_db)) == 0
+    assert "monday-token-value" not in out.getvalue()
+    with psycopg.connect(own_db) as conn:
+        assert reencrypt.key_usage(conn) == {key_id_of(NEW): 2}
+        assert load_secret(conn, "board-co", "api_token", Keyring.from_keys(NEW)) == "monday-token-value"
