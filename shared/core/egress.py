@@ -4,7 +4,8 @@ A connection's config is data an administrator (or an API caller with Connection
 sends a secret (a token, the client secret) to the URLs it names. So a config may only name secrets in its own
 namespace, `conn-<connection id>-<word>`, never the app's keys, and may only point at the source's own HTTPS
 hosts. Local development against the simulators on 127.0.0.1 is allowed by one setting,
-BIZ_ALLOW_LOOPBACK_SOURCES=true, and then only for loopback addresses.
+BIZ_ALLOW_LOOPBACK_SOURCES=true, and then only for loopback addresses, plus the simulator host names a local stack
+names in BIZ_DEV_SOURCE_HOSTS (docker-compose's `qbo-sim`, `monday-sim`), honoured only under that same setting.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 LOOPBACK_SETTING = "BIZ_ALLOW_LOOPBACK_SOURCES"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+DEV_HOSTS_SETTING = "BIZ_DEV_SOURCE_HOSTS"
 # The word after the connection id has no '-': a name then splits one way only, so connection "acme" can never
 # name a secret of connection "acme-eu" (conn-acme-eu-token parses as connection acme-eu, word token).
 _WORD = "[a-z0-9]{1,40}"
@@ -24,6 +26,13 @@ _WORD = "[a-z0-9]{1,40}"
 def loopback_allowed() -> bool:
     """Whether this process is a local development host that may call simulators on loopback over http."""
     return os.environ.get(LOOPBACK_SETTING, "").strip().lower() == "true"
+
+
+def _local_hosts() -> frozenset[str]:
+    if not loopback_allowed():
+        return frozenset()
+    named = {h.strip().lower() for h in os.environ.get(DEV_HOSTS_SETTING, "").split(",") if h.strip()}
+    return LOOPBACK_HOSTS | named
 
 
 def secret_namespace(connection_id: str) -> str:
@@ -55,8 +64,8 @@ def check_url(url: object, known_hosts: Collection[str], *, setting: str) -> str
         raise ValueError(f"{setting} {url!r} is not a valid URL: use https:// on {hosts}") from None
     if parts.username is not None or parts.password is not None or any(c.isspace() for c in url):
         raise ValueError(f"{setting} {url!r} must not carry credentials or spaces: use https://<host>/...")
-    if host in LOOPBACK_HOSTS:
-        if loopback_allowed() and parts.scheme in ("http", "https"):
+    if host in LOOPBACK_HOSTS or host in _local_hosts():
+        if host in _local_hosts() and parts.scheme in ("http", "https"):
             return url
         raise ValueError(f"{setting} {url!r} points at loopback, which only local development allows "
                          f"(set {LOOPBACK_SETTING}=true there); otherwise use https:// on {hosts}")

@@ -117,6 +117,17 @@ def test_loopback_needs_the_local_development_setting_and_says_so(production, mo
             quickbooks_settings(qbo(base_url=url))
 
 
+def test_a_local_stacks_simulator_hosts_are_allowed_only_in_local_development(production, monkeypatch):
+    monkeypatch.setenv(egress.DEV_HOSTS_SETTING, "qbo-sim,monday-sim")
+    with pytest.raises(ValueError, match="is not allowed"):
+        quickbooks_settings(qbo(base_url="http://qbo-sim:8761"))  # the host list alone opens nothing
+    monkeypatch.setenv(egress.LOOPBACK_SETTING, "true")
+    assert quickbooks_settings(qbo(base_url="http://qbo-sim:8761")).base_url == "http://qbo-sim:8761"
+    assert monday_settings(monday(base_url="http://monday-sim:8762")).base_url == "http://monday-sim:8762"
+    with pytest.raises(ValueError, match="is not allowed"):
+        quickbooks_settings(qbo(base_url="http://qbo-sim.evil.example:8761"))
+
+
 def test_the_redirect_uri_is_a_configured_https_url(production, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("QBO_REDIRECT_URI", raising=False)
     with pytest.raises(ValueError, match="App setting QBO_REDIRECT_URI is not set"):
