@@ -23,3 +23,21 @@ def test_errors_are_documented_as_problem_details_on_every_operation():
     for path, item in document["paths"].items():
         for method, op in item.items():
             assert "application/problem+json" in op["responses"]["401"]["content"], f"{method} {path}"
+
+
+def test_the_functions_app_serves_the_committed_document_and_the_docs_page(tmp_path):
+    """Through the one HTTP function (api_http), as Azure serves it: no credential needed for the contract."""
+    import json
+
+    from devhost import LocalDurableHost
+    from function_app import app
+
+    host = LocalDurableHost(app, tmp_path / "devhost.sqlite")
+    try:
+        served = host.invoke_http("api_http", "GET", url="http://localhost:7071/api/openapi.json")
+        assert served.status_code == 200
+        assert json.loads(served.get_body()) == json.loads(docs.OPENAPI_FILE.read_text(encoding="utf-8"))
+        page = host.invoke_http("api_http", "GET", url="http://localhost:7071/api/docs")
+        assert page.status_code == 200 and b"swagger" in page.get_body().lower()
+    finally:
+        host.close()
