@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.limits import BodyLimit
+from api.limits import AccessLog, BodyLimit
 from api.problems import MEDIA_TYPE, Problem, ProblemBody
 from shared.db.pool import close_pool, get_pool
 
@@ -132,5 +132,6 @@ def create_app(*, authenticator: Any = None, durable_client: Any = None) -> Fast
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodyLimit)
+    app.add_middleware(AccessLog)
     _document_scopes(app, routers)
     return app

@@ -6,6 +6,7 @@ is a 4xx at the edge and never reaches a driver that would turn it into a 500.""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Annotated
 
@@ -13,6 +14,8 @@ from pydantic import AfterValidator, StringConstraints
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import MEDIA_TYPE, Problem
+
+access_log = logging.getLogger("bizmetrics.api.access")
 
 MAX_BODY_BYTES = 64 * 1024
 # C0 controls but tab, newline and carriage return, DEL, and lone surrogates (invalid in UTF-8 and in
@@ -78,3 +81,30 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class AccessLog:
+    """ASGI middleware: one log line per request with method, path, status and the caller's actor string (set by
+    api.auth once it has authenticated the request); never the query string, headers or body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def noted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            principal = scope.get("state", {}).get("principal")
+            access_log.info("%s %s -> %s (%s)", scope["method"], scope["path"], status,
+                            getattr(principal, "actor", "anonymous"))

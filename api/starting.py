@@ -39,7 +39,17 @@ def new_run_id() -> str:
     return f"run-{uuid.uuid4().hex[:16]}"
 
 
-def _run_of(status: Any) -> str | None:
+class SyncNotStarted(RuntimeError):
+    """The run was recorded but its orchestration did not start (a lost race for the instance id, or the task hub
+    refused); `run_id` is the recorded run, for the caller to mark failed."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"The orchestration of run {run_id} did not start")
+        self.run_id = run_id
+
+
+def run_of(status: Any) -> str | None:
+    """The run id in an orchestration's input (sync_all's and its children's), if it has one."""
     payload = getattr(status, "input_", None)
     return payload.get("run_id") if isinstance(payload, dict) else None
 
@@ -58,9 +68,13 @@ async def start_sync(client: df.DurableOrchestrationClient, scope: str, mode: st
     for candidate in {instance_id, instance_id_for(ALL)}:
         status = await client.get_status(candidate)
         if status and status.runtime_status in ACTIVE:
-            return SyncStart(False, instance_id, None, blocking_instance=candidate, blocking_run=_run_of(status))
+            return SyncStart(False, instance_id, None, blocking_instance=candidate, blocking_run=run_of(status))
     run_id = new_run_id()
     if record is not None:
         record(run_id, instance_id)
-    await client.start_new("sync_all", instance_id, SyncRequest(run_id, scope, mode, trigger, options or {}).to_json())
+    try:
+        await client.start_new("sync_all", instance_id,
+                               SyncRequest(run_id, scope, mode, trigger, options or {}).to_json())
+    except Exception as exc:  # any refusal: the recorded run must not stay "running" with nothing behind it
+        raise SyncNotStarted(run_id) from exc
     return SyncStart(True, instance_id, run_id)

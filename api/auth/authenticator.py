@@ -17,7 +17,7 @@ from typing import Any
 from api.auth.app_service import HEADER as APP_SERVICE_HEADER
 from api.auth.app_service import principal_from_header
 from api.auth.entra import EntraValidator, SigningKeysUnavailable, TokenRejected
-from api.auth.keys import ApiKeys, KeyRejected, looks_like_key
+from api.auth.keys import PEPPER_SECRET, ApiKeys, KeyRejected, PepperUnavailable, looks_like_key
 from api.auth.principal import Principal
 from api.auth.settings import load_auth_settings
 from api.problems import Problem
@@ -74,6 +74,10 @@ class Authenticator:
             return self.keys.verify(text.strip()).principal()
         except KeyRejected as exc:
             raise unauthenticated(exc.code, exc.detail) from None
+        except PepperUnavailable:
+            log.error("API keys cannot be checked: the %s secret is missing or too short", PEPPER_SECRET)
+            raise Problem(503, "api_keys_unavailable", "API keys cannot be checked right now: the service is not "
+                          "fully configured; try again later or tell its operator") from None
 
     @staticmethod
     def _rejecting(validate: Callable[[str], Principal], credential: str) -> Principal:

@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 
 from api.auth.principal import SCOPES, Principal
-from shared.core.secrets import SecretNotFound, SecretsProvider, secrets_provider
+from shared.core.secrets import SecretNotFound, SecretsProvider, env_name, secrets_provider
 from shared.db import audit
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,10 @@ def key_hash(pepper: str, text: str) -> str:
     return hmac.new(pepper.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
+class PepperUnavailable(ValueError):
+    """The pepper secret is missing or too short: no key can be checked until the operator sets it."""
+
+
 class Peppers:
     """The current and previous pepper from the secrets provider, cached briefly so a request is no Key Vault call."""
 
@@ -138,9 +142,13 @@ class Peppers:
             age = None if self._loaded_at is None else self._clock() - self._loaded_at
             if age is not None and age < (self._ttl if max_age is None else max_age):
                 return
-            current = self._provider.get(PEPPER_SECRET)
+            try:
+                current = self._provider.get(PEPPER_SECRET)
+            except SecretNotFound:
+                raise PepperUnavailable(f"Secret {PEPPER_SECRET!r} is not set (locally: the app setting "
+                                        f"{env_name(PEPPER_SECRET)})") from None
             if len(current) < MIN_PEPPER_CHARS:
-                raise ValueError(f"Secret {PEPPER_SECRET!r} must be at least {MIN_PEPPER_CHARS} characters")
+                raise PepperUnavailable(f"Secret {PEPPER_SECRET!r} must be at least {MIN_PEPPER_CHARS} characters")
             by_id = {pepper_id(current): current}
             try:
                 previous = self._provider.get(PREVIOUS_PEPPER_SECRET)

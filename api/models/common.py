@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
 
 from api.limits import SafeText
+from shared.db.connections import RESERVED_IDS
 
 # Anchored and matched whole by pydantic's regex engine: "acme\n" does not pass (the connections table's check).
 CONNECTION_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 METRIC_PATTERN = r"^[a-z]+\.[a-z0-9_]{1,100}$"
 
-ConnectionId = Annotated[str, StringConstraints(pattern=CONNECTION_ID_PATTERN, max_length=63)]
+def _not_reserved(value: str) -> str:
+    if value in RESERVED_IDS:
+        raise ValueError(f"{value!r} is reserved (it means every connection): choose another id")
+    return value
+
+
+ConnectionId = Annotated[str, StringConstraints(pattern=CONNECTION_ID_PATTERN, max_length=63),
+                         AfterValidator(_not_reserved)]
 ConnectionIdPath = Annotated[str, Path(pattern=CONNECTION_ID_PATTERN, max_length=63,
                                        description="A connection id (1-63 of a-z, 0-9, '-', '_')")]
 MetricPath = Annotated[str, Path(pattern=METRIC_PATTERN, max_length=110,
@@ -34,6 +43,9 @@ def _bounded(value: Any, depth: int, seen: list[int]) -> None:
         except ValidationError:
             raise ValueError("a settings text must be at most 500 characters, without control characters, "
                              "NUL or unpaired surrogates") from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        # JSON parsers accept NaN and Infinity; PostgreSQL's jsonb does not.
+        raise ValueError("settings numbers must be finite (no NaN or Infinity)")
     elif isinstance(value, dict | list):
         if depth >= MAX_SETTINGS_DEPTH:
             raise ValueError(f"settings may nest at most {MAX_SETTINGS_DEPTH} levels")

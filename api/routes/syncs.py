@@ -21,21 +21,21 @@ from api.auth import Principal, requires
 from api.auth.deps import check_connection
 from api.auth.principal import METRICS_READ, SYNC_RUN
 from api.deps import database, durable
+from api.models.common import CONNECTION_ID_PATTERN, ConnectionId
 from api.problems import Problem, not_found
-from api.starting import ACTIVE, ALL, instance_id_for, start_sync
-from shared.db import audit, leases, runs
+from api.starting import ACTIVE, ALL, SyncNotStarted, instance_id_for, run_of, start_sync
+from shared.db import audit, runs
 from shared.db.connections import UnknownConnection, get_connection
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/syncs", tags=["syncs"])
 
-CONNECTION_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 RUN_ID = r"^run-[0-9a-f]{16}$"
 # Child instances whose live phase the status shows (one per stream); more are summarised by counts only.
 MAX_LIVE_STREAMS = 50
 
-ConnectionId = Annotated[str, Field(pattern=CONNECTION_ID, description="A connection id (see GET /api/connections)")]
+CONNECTION_ID = CONNECTION_ID_PATTERN
 RunId = Annotated[str, Path(pattern=RUN_ID, description="The run id returned when the sync started")]
 
 
@@ -57,7 +57,8 @@ class SyncStartRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    connection_id: ConnectionId | None = Field(None, description="Omit (or null) for every enabled connection")
+    connection_id: ConnectionId | None = Field(None, description="A connection id (see GET /api/connections); "
+                                                                 "omit (or null) for every enabled connection")
     mode: Literal["full", "incremental"] = "incremental"
     options: SyncOptions = Field(default_factory=SyncOptions)
 
@@ -163,8 +164,21 @@ async def start(body: SyncStartRequest, response: Response,
             audit.record(conn, principal.actor, "sync.started", run_id, {"scope": scope, "mode": body.mode})
         conn.commit()
 
-    outcome = await start_sync(client, scope, body.mode, trigger="http", options=body.options.to_options(),
-                               record=record)
+    try:
+        outcome = await start_sync(client, scope, body.mode, trigger="http", options=body.options.to_options(),
+                                   record=record)
+    except SyncNotStarted as failed:
+        log.warning("sync %s was recorded but its orchestration did not start (%s)", failed.run_id,
+                    type(failed.__cause__).__name__)
+        with conn.transaction():
+            runs.end_run(conn, failed.run_id, "failed", [{"error": "The orchestration could not be started"}])
+        conn.commit()
+        status = await client.get_status(instance_id_for(scope))
+        if status and status.runtime_status in ACTIVE:  # another start won the race for the instance id
+            raise Problem(409, "sync_running", f"A sync covering {scope!r} is already running",
+                          run_id=run_of(status)) from None
+        raise Problem(503, "orchestrations_unavailable", "The sync could not be started; try again shortly",
+                      run_id=failed.run_id) from None
     if not outcome.started:
         raise Problem(409, "sync_running", f"A sync covering {scope!r} is already running: follow or cancel it, "
                       "or try again when it ends", run_id=outcome.blocking_run)
@@ -206,8 +220,11 @@ def list_syncs(principal: Principal = Depends(requires(METRICS_READ)),
     elif principal.connections is not None:
         raise Problem(403, "connection_forbidden",
                       "This credential is limited to some connections: filter by connection_id")
+    # A key limited to some connections sees only the runs of exactly one of them: a run of every connection
+    # carries the others' counts and errors (and GET /api/syncs/{run_id} refuses it such runs too).
     rows = runs.list_runs(conn, runs.RunFilter(connection_id, status, trigger,
-                                               _decode_cursor(cursor) if cursor else None), limit + 1)
+                                               _decode_cursor(cursor) if cursor else None,
+                                               only_scope=principal.connections is not None), limit + 1)
     items = [RunListItem(**{k: row[k] for k in RunListItem.model_fields if k in row and k != "totals"},
                          totals={name: int(row[name]) for name in runs.COUNTERS}) for row in rows[:limit]]
     more = len(rows) > limit
@@ -242,7 +259,7 @@ async def get_sync(run_id: RunId, principal: Principal = Depends(requires(METRIC
     runtime_status = None
     phases: dict[tuple[str, str], str] = {}
     status = await client.get_status(instance_id)
-    if status and status.runtime_status is not None and (status.input_ or {}).get("run_id") == run_id:
+    if status and status.runtime_status is not None and run_of(status) == run_id:
         runtime_status = status.runtime_status.value
         if run["status"] == "running":
             phases = await _live_phases(client, instance_id, run["streams"])
@@ -266,20 +283,21 @@ async def cancel(run_id: RunId, principal: Principal = Depends(requires(SYNC_RUN
     if run["status"] != "running":
         raise Problem(409, "sync_not_running", f"Run {run_id} is {run['status']}; only a running sync can be cancelled")
     instance_id = run["instance_id"] or instance_id_for(run["scope"])
+    # Every instance of this run still active: the run's own and its sub-orchestrations (connections, streams;
+    # Durable does not stop children with their parent), found by id prefix and by the run id in their input, so
+    # a child of another run of the same scope is never touched and one not yet in sync_run_streams is not missed.
+    active = await client.get_status_by(created_time_from=run["started_at"] - dt.timedelta(minutes=1),
+                                        runtime_status=list(ACTIVE))
+    mine = [s.instance_id for s in active
+            if (s.instance_id == instance_id or s.instance_id.startswith(instance_id + ":")) and run_of(s) == run_id]
     terminated = []
-    # Children first (Durable does not stop sub-orchestrations with their parent): streams, connections, the run.
-    children = sorted({f"{instance_id}:{s['connection_id']}:{s['stream']}" for s in run["streams"]}
-                      | {f"{instance_id}:{s['connection_id']}" for s in run["streams"]})
-    for candidate in [*sorted(children, key=len, reverse=True), instance_id]:
-        status = await client.get_status(candidate)
-        if status and status.runtime_status in ACTIVE and (
-                candidate != instance_id or (status.input_ or {}).get("run_id") == run_id):
-            await client.terminate(candidate, f"cancelled by {principal.actor}")
-            terminated.append(candidate)
+    for candidate in sorted(mine, key=len, reverse=True):  # deepest first, the run itself last
+        await client.terminate(candidate, f"cancelled by {principal.actor}")
+        terminated.append(candidate)
     with conn.transaction():
         if not runs.cancel_run(conn, run_id, principal.actor):
             raise Problem(409, "sync_not_running", f"Run {run_id} finished before it could be cancelled")
-        released = leases.release(conn, run_id)
-        audit.record(conn, principal.actor, "sync.cancelled", run_id, {"terminated": terminated,
-                                                                       "released": released})
+        # The run's connection leases are stale from now on (its run is no longer running): the next run takes
+        # them over (shared/db/leases.py); an activity still finishing cannot lose them to a parallel run first.
+        audit.record(conn, principal.actor, "sync.cancelled", run_id, {"terminated": terminated})
     return Cancelled(run_id=run_id, status="cancelled", terminated=terminated)

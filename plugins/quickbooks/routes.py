@@ -81,7 +81,7 @@ def authorize_quickbooks(
 ) -> RedirectResponse:
     """Start connecting a QuickBooks company: redirects the browser to Intuit with a one-time state."""
     if not principal.may_use(connection_id):
-        raise Problem(403, "connection_not_allowed", f"This credential may not manage connection {connection_id!r}")
+        raise Problem(403, "connection_forbidden", f"This credential may not manage connection {connection_id!r}")
     nonce = new_token()
     try:
         url = begin_consent(connection_id, environment, actor=principal.actor, browser_nonce=nonce,

@@ -5,7 +5,7 @@ sends a secret (a token, the client secret) to the URLs it names. So a config ma
 namespace, `conn-<connection id>-<word>`, never the app's keys, and may only point at the source's own HTTPS
 hosts. Local development against the simulators on 127.0.0.1 is allowed by one setting,
 BIZ_ALLOW_LOOPBACK_SOURCES=true, and then only for loopback addresses, plus the simulator host names a local stack
-names in BIZ_DEV_SOURCE_HOSTS (docker-compose's `qbo-sim`, `monday-sim`), honoured only under that same setting.
+names in BIZ_DEV_SOURCE_HOSTS (docker-compose's simulator services), honoured only under that same setting.
 """
 
 from __future__ import annotations

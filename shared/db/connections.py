@@ -11,6 +11,8 @@ from psycopg.types.json import Jsonb
 
 # fullmatch, not match with "$": "$" also matches before a trailing newline ("acme\n" would pass).
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# A sync's scope is a connection id or "all": no connection may take that name.
+RESERVED_IDS = frozenset({"all"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class UnknownConnection(LookupError):
 
 def validate_connection_id(connection_id: str) -> str:
     """Connection ids end up in instance ids and blob paths: keep them to a safe alphabet."""
+    if connection_id in RESERVED_IDS:
+        raise ValueError(f"Connection id {connection_id!r} is reserved (it means every connection): choose another")
     if not isinstance(connection_id, str) or not _ID.fullmatch(connection_id):
         raise ValueError(
             f"Connection id {connection_id!r} is invalid: use 1-63 lowercase letters, digits, '-' or '_'"

@@ -129,6 +129,8 @@ class RunFilter:
     trigger: str | None = None
     # Keyset position: runs started strictly before (started_at, run_id).
     before: tuple[dt.datetime, str] | None = None
+    # Only runs whose scope is exactly connection_id (not runs of every connection that synced it).
+    only_scope: bool = False
 
 
 def list_runs(conn: psycopg.Connection, where: RunFilter, limit: int) -> list[dict[str, Any]]:
@@ -139,15 +141,16 @@ def list_runs(conn: psycopg.Connection, where: RunFilter, limit: int) -> list[di
             # Column names come from COUNTERS; values are parameters.
             f"""SELECT r.*, {totals}, count(s.stream) AS streams
                 FROM sync_runs r LEFT JOIN sync_run_streams s ON s.run_id = r.run_id
-                WHERE (%(cid)s::text IS NULL OR r.scope = %(cid)s OR EXISTS (
-                          SELECT 1 FROM sync_run_streams x WHERE x.run_id = r.run_id AND x.connection_id = %(cid)s))
+                WHERE (%(cid)s::text IS NULL OR r.scope = %(cid)s OR (NOT %(only_scope)s AND EXISTS (
+                          SELECT 1 FROM sync_run_streams x WHERE x.run_id = r.run_id AND x.connection_id = %(cid)s)))
                   AND (%(status)s::text IS NULL OR r.status = %(status)s)
                   AND (%(trigger)s::text IS NULL OR r.trigger = %(trigger)s)
                   AND (%(at)s::timestamptz IS NULL OR (r.started_at, r.run_id) < (%(at)s::timestamptz, %(id)s::text))
                 GROUP BY r.run_id
                 ORDER BY r.started_at DESC, r.run_id DESC
                 LIMIT %(limit)s""",
-            {"cid": where.connection_id, "status": where.status, "trigger": where.trigger,
+            {"cid": where.connection_id, "only_scope": where.only_scope, "status": where.status,
+             "trigger": where.trigger,
              "at": where.before[0] if where.before else None, "id": where.before[1] if where.before else None,
              "limit": limit},
         ).fetchall()

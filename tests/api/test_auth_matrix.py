@@ -41,10 +41,13 @@ def matrix_app(keys, entra, pg_dsn, landing_container, tmp_path):
     host.close()
 
 
-def _request(client: TestClient, method: str, path: str, headers: dict[str, str]):
+def _request(client: TestClient, method: str, path: str, headers: dict[str, str], params: dict | None = None):
     url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
     body = BODIES.get((method, path))
-    return client.request(method, url, headers=headers, content=json.dumps(body) if body is not None else None)
+    if body is not None:
+        headers = {**headers, "Content-Type": "application/json"}
+    return client.request(method, url, headers=headers, params=params,
+                          content=json.dumps(body) if body is not None else None)
 
 
 def test_every_protected_operation_refuses_every_bad_api_key_and_accepts_the_right_one(matrix_app, keys, clock):
@@ -104,3 +107,27 @@ def test_the_app_service_principal_header_is_ignored_unless_configured(matrix_ap
         {"typ": "roles", "val": scope} for scope in SCOPES] + [{"typ": "oid", "val": "x"}]}).encode()).decode()
     client = TestClient(matrix_app, raise_server_exceptions=False)
     refused(client.get("/api/connections", headers={"X-MS-CLIENT-PRINCIPAL": principal}), 401, "unauthenticated")
+
+
+def test_a_key_limited_to_other_connections_is_refused_wherever_a_connection_is_named(matrix_app, keys, connections):
+    """Every operation that names a connection (path, query or body) refuses it to a key limited to others;
+    listings leave it out; operations over every connection need an unrestricted credential."""
+    allowed, other = connections
+    client = TestClient(matrix_app, raise_server_exceptions=False)
+    limited = bearer(keys.create(unique("limited"), SCOPES, [other], actor="test").text)
+    naming = {"connection_id": allowed}
+    checked = 0
+    for method, path, _ in _protected(matrix_app):
+        operation = matrix_app.openapi()["paths"][path][method.lower()]
+        takes_query = any(p["name"] == "connection_id" and p["in"] == "query" for p in operation.get("parameters", []))
+        names_one = "{connection_id}" in path or takes_query or (method, path) == ("POST", "/api/syncs")
+        if not names_one or (method, path) == ("POST", "/api/connections"):
+            continue
+        response = _request(client, method, path, limited, params=naming if takes_query else None)
+        refused(response, 403, "connection_forbidden")
+        checked += 1
+    assert checked >= 8
+    listed = client.get("/api/connections", headers=limited).json()["connections"]
+    assert [c["connection_id"] for c in listed] == [other]
+    refused(client.get("/api/syncs", headers=limited), 403, "connection_forbidden")
+    refused(client.post("/api/syncs", headers=limited, json={}), 403, "connection_forbidden")

@@ -80,3 +80,34 @@ def test_a_body_over_the_cap_is_413_whether_declared_or_streamed(as_caller):
 def test_run_ids_that_would_inject_into_a_durable_url_are_refused(as_caller, path):
     response = as_caller().get(path)
     assert response.status_code in (404, 422), response.text
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_in_an_otherwise_valid_body_are_422_not_500(as_caller, number):
+    """Python's JSON parser accepts NaN and Infinity (and 1e400 becomes one); PostgreSQL's jsonb does not."""
+    body = ('{"connection_id": "nan-co", "plugin": "monday", "display_name": "x", '
+            '"settings": {"api_token_secret": "conn-nan-co-token", "plan": "pro", "extra": NUMBER}}'
+            ).replace("NUMBER", number)
+    response = as_caller().post("/api/connections", content=body, headers={"Content-Type": "application/json"})
+    _assert_problem(response, number)
+    assert response.status_code == 422
+
+
+def test_no_connection_may_be_named_all(as_caller):
+    response = as_caller().post("/api/connections", json={
+        "connection_id": "all", "plugin": "monday", "display_name": "Everything",
+        "settings": {"api_token_secret": "conn-all-token", "plan": "pro"}})
+    assert response.status_code == 422 and "reserved" in response.json()["detail"]
+
+
+def test_a_missing_api_key_pepper_is_a_503_saying_so_not_a_500(api_app, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    monkeypatch.delenv("SECRET_API_KEY_PEPPER")
+    unconfigured = TestClient(create_app(), raise_server_exceptions=False)
+    well_formed = "bzk_abcdefghij_" + "A" * 43
+    response = unconfigured.get("/api/connections", headers={"Authorization": f"Bearer {well_formed}"})
+    assert response.status_code == 503 and response.json()["code"] == "api_keys_unavailable"
+    assert well_formed not in response.text

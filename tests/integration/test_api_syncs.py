@@ -51,6 +51,7 @@ def test_an_unknown_connection_is_404_and_starts_nothing(host, connection, pg_ds
 
 @pytest.mark.parametrize("body", [
     {"connection_id": ""},                       # falsy ids no longer widen a sync to "all"
+    {"connection_id": "all"},                    # nor does a connection named "all" (omit the id for that)
     {"connection_id": "qbo-e2e\n"},              # "$" matched before a trailing newline
     {"connection_id": 0},
     {"connection_id": False},
@@ -92,6 +93,8 @@ def test_cancel_stops_the_orchestrations_marks_the_run_and_frees_the_connection(
         host.wait_for(instance_id, timeout=0.05)
         deadline_steps -= 1
     assert _row(pg_dsn, "SELECT count(*) FROM connection_leases WHERE run_id = %s", run_id)[0] == 1
+    children = [i["instanceId"] for i in host.list_instances() if i["instanceId"].startswith(instance_id + ":")]
+    assert children  # the connection's and its streams' sub-orchestrations are running
 
     response = call(host, "POST", f"/api/syncs/{run_id}/cancel", key=key)
     assert response.status_code == 200, response.get_body()
@@ -104,7 +107,7 @@ def test_cancel_stops_the_orchestrations_marks_the_run_and_frees_the_connection(
     assert not still_running, still_running
     status, cancelled_by = _row(pg_dsn, "SELECT status, cancelled_by FROM sync_runs WHERE run_id = %s", run_id)
     assert status == "cancelled" and cancelled_by.startswith("key:")
-    assert _row(pg_dsn, "SELECT count(*) FROM connection_leases WHERE run_id = %s", run_id)[0] == 0
+    assert set(children) <= set(cancelled["terminated"])
     assert _row(pg_dsn, "SELECT count(*) FROM audit_log WHERE action = 'sync.cancelled' AND target = %s",
                 run_id)[0] == 1
     again = call(host, "POST", f"/api/syncs/{run_id}/cancel", key=key)
@@ -151,3 +154,63 @@ def test_a_key_limited_to_one_connection_cannot_widen_or_cross_to_another(host, 
     assert other.status_code == 403
     assert call(host, "GET", "/api/syncs", key=key).status_code == 403
     assert call(host, "GET", f"/api/syncs?connection_id={CONNECTION}", key=key).status_code == 200
+
+
+def test_a_sync_cancelled_before_its_streams_begin_leaves_nothing_running(host, connection, pg_dsn):
+    key = api_key(SYNC_RUN, METRICS_READ)
+    instance_id, run_id = start_sync(host, {"connection_id": connection, "mode": "full"}, key=key)
+    # Drive until the connection's sub-orchestration exists but before any stream has recorded a row.
+    for _ in range(200):
+        if any(i["instanceId"] == f"{instance_id}:{connection}" for i in host.list_instances()):
+            break
+        host.wait_for(instance_id, timeout=0.01)
+    assert call(host, "POST", f"/api/syncs/{run_id}/cancel", key=key).status_code == 200
+    host.wait_for(instance_id, timeout=30)
+    host.run_until_idle(timeout=30)
+    active = [i["instanceId"] for i in host.list_instances()
+              if i["instanceId"].startswith(instance_id) and i["runtimeStatus"] in ("Running", "Pending")]
+    assert not active, active
+
+
+def test_a_start_the_task_hub_refuses_marks_its_run_failed_and_answers_503(connection, pg_dsn, tmp_path):
+    """The Durable client is the edge here: one that refuses start_new, as a task hub would on a lost race."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from devhost import LocalDurableHost
+    from function_app import app as functions_app
+
+    host = LocalDurableHost(functions_app, tmp_path / "refusing.sqlite")
+
+    class Refusing:
+        def __init__(self, client):
+            self.client = client
+
+        async def get_status(self, instance_id):
+            return await self.client.get_status(instance_id)
+
+        async def start_new(self, *args, **kwargs):
+            raise RuntimeError("409 Conflict from the task hub")
+
+    api = TestClient(create_app(durable_client=Refusing(host.client())), raise_server_exceptions=False)
+    response = api.post("/api/syncs", json={"connection_id": connection},
+                        headers={"Authorization": f"Bearer {api_key(SYNC_RUN)}"})
+    assert response.status_code == 503 and response.json()["code"] == "orchestrations_unavailable"
+    run_id = response.json()["run_id"]
+    assert _row(pg_dsn, "SELECT status FROM sync_runs WHERE run_id = %s", run_id)[0] == "failed"
+    assert "409 Conflict" not in response.text
+    host.close()
+
+
+def test_a_limited_key_lists_only_its_connections_own_runs(host, connection, pg_dsn):
+    everything, _ = start_sync(host, {}, key=api_key())
+    host.run_until_complete(everything, timeout=300)
+    own, own_run = start_sync(host, {"connection_id": connection}, key=api_key())
+    host.run_until_complete(own, timeout=300)
+    limited = api_key(METRICS_READ, connections=(connection,))
+    listed = json.loads(call(host, "GET", f"/api/syncs?connection_id={connection}&limit=100",
+                             key=limited).get_body())["items"]
+    assert {item["scope"] for item in listed} == {connection} and own_run in {item["run_id"] for item in listed}
+    full = json.loads(call(host, "GET", f"/api/syncs?connection_id={connection}&limit=100",
+                           key=api_key()).get_body())["items"]
+    assert "all" in {item["scope"] for item in full}  # an unrestricted caller sees the all-connections run too

@@ -105,7 +105,7 @@ def test_a_full_sync_runs_under_the_app_role(host, simulator, connection, pg_dsn
 
 
 def test_each_role_has_its_statement_timeout_applied_at_login(pg_dsn):
-    expected = {APP_ROLE: "15min", GRAFANA_ROLE: "30s", OWNER_ROLE: "0"}
+    expected = {APP_ROLE: "15min", GRAFANA_ROLE: "30s", OWNER_ROLE: "2h"}
     for role, timeout in expected.items():
         with psycopg.connect(as_role(pg_dsn, role)) as conn:
             assert conn.execute("SHOW statement_timeout").fetchone()[0] == timeout, role

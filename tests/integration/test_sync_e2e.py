@@ -7,6 +7,7 @@ import re
 
 import psycopg
 
+from api.auth.principal import METRICS_READ
 from tests.api_calls import api_key, call
 from tests.integration.helpers import (
     CONNECTION,
@@ -243,12 +244,12 @@ def test_reports_land_whole_and_flattened_and_an_unchanged_rerun_keeps_them(host
 def test_the_metrics_api_lists_the_catalog_and_serves_a_series_equal_to_the_stored_points(
         host, simulator, connection, pg_dsn):
     sync(host, "full")
-    listing = host.invoke_http("list_metrics_http", "GET", url="http://localhost/api/metrics")
+    key = api_key(METRICS_READ)
+    listing = call(host, "GET", "/api/metrics", key=key)
     names = {m["name"] for m in json.loads(listing.get_body())["metrics"]}
     assert {"qbo.revenue_invoiced", "monday.items_completed"} <= names
-    response = host.invoke_http(
-        "get_metric_http", "GET", url="http://localhost/api/metrics/qbo.revenue_invoiced",
-        params={"connection_id": CONNECTION, "grain": "month"}, route_params={"metric": "qbo.revenue_invoiced"})
+    path = "/api/metrics/qbo.revenue_invoiced/series"
+    response = call(host, "GET", f"{path}?connection_id={CONNECTION}&grain=month", key=key)
     assert response.status_code == 200
     (series,) = json.loads(response.get_body())["series"]
     with psycopg.connect(pg_dsn) as conn:
@@ -257,12 +258,11 @@ def test_the_metrics_api_lists_the_catalog_and_serves_a_series_equal_to_the_stor
             "AND grain = 'month' AND dimension = '' ORDER BY bucket", (CONNECTION,)).fetchall()
     assert [(p["bucket"], p["value"]) for p in series["points"]] == [(b.isoformat(), str(v)) for b, v in stored]
     assert stored
-    for params, status, text in (({"grain": "month"}, 400, "connection_id is required"),
-                                 ({"connection_id": CONNECTION, "grain": "hour"}, 400, "grain must be one of"),
-                                 ({"connection_id": CONNECTION, "start": "yesterday"}, 400, "must be a date")):
-        bad = host.invoke_http("get_metric_http", "GET", url="http://localhost/api/metrics/qbo.revenue_invoiced",
-                               params=params, route_params={"metric": "qbo.revenue_invoiced"})
-        assert bad.status_code == status and text in json.loads(bad.get_body())["error"]
-    unknown = host.invoke_http("get_metric_http", "GET", url="http://localhost/api/metrics/nope",
-                               params={"connection_id": CONNECTION}, route_params={"metric": "nope"})
-    assert unknown.status_code == 404 and "unknown metric" in json.loads(unknown.get_body())["error"]
+    for query, where in (("grain=month", "connection_id"), (f"connection_id={CONNECTION}&grain=hour", "grain"),
+                         (f"connection_id={CONNECTION}&start=yesterday", "start")):
+        bad = call(host, "GET", f"{path}?{query}", key=key)
+        assert bad.status_code == 422 and where in json.loads(bad.get_body())["detail"], bad.get_body()
+    unknown = call(host, "GET", f"/api/metrics/qbo.nope/series?connection_id={CONNECTION}", key=key)
+    assert unknown.status_code == 404 and json.loads(unknown.get_body())["code"] == "metric_not_found"
+    nobody = call(host, "GET", f"{path}?connection_id=no-such-company", key=key)
+    assert nobody.status_code == 404 and json.loads(nobody.get_body())["code"] == "connection_not_found"
