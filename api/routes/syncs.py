@@ -31,11 +31,12 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/syncs", tags=["syncs"])
 
-RUN_ID = r"^run-[0-9a-f]{16}$"
+RUN_ID = r"^run-[a-z0-9-]{1,64}$"
 # Child instances whose live phase the status shows (one per stream); more are summarised by counts only.
 MAX_LIVE_STREAMS = 50
 
 CONNECTION_ID = CONNECTION_ID_PATTERN
+RunStatus = Literal["running", "succeeded", "failed", "partial", "skipped", "cancelled"]
 RunId = Annotated[str, Path(pattern=RUN_ID, description="The run id returned when the sync started")]
 
 
@@ -94,7 +95,7 @@ class SyncRun(BaseModel):
     scope: str
     mode: str
     trigger: str
-    status: Literal["running", "succeeded", "failed", "partial", "cancelled"]
+    status: RunStatus
     runtime_status: str | None = Field(None, description="The orchestration's state, while it is known")
     started_at: dt.datetime
     ended_at: dt.datetime | None
@@ -111,7 +112,7 @@ class RunListItem(BaseModel):
     scope: str
     mode: str
     trigger: str
-    status: str
+    status: RunStatus
     started_at: dt.datetime
     ended_at: dt.datetime | None
     started_by: str | None
@@ -210,8 +211,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 def list_syncs(principal: Principal = Depends(requires(METRICS_READ)),
                conn: psycopg.Connection = Depends(database),
                connection_id: Annotated[str | None, Query(pattern=CONNECTION_ID)] = None,
-               status: Annotated[Literal["running", "succeeded", "failed", "partial", "cancelled"] | None,
-                                 Query()] = None,
+               status: Annotated[RunStatus | None, Query()] = None,
                trigger: Annotated[Literal["http", "timer", "webhook", "manual", "cli"] | None, Query()] = None,
                limit: Annotated[int, Query(ge=1, le=100)] = 20,
                cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None) -> RunList:

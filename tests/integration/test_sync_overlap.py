@@ -130,6 +130,10 @@ def test_two_orchestrations_started_at_once_past_the_starter_sync_the_connection
     loser = next(i for i, r in inputs.items() if r["run_id"] != winner)
     assert f"run {winner}" in skipped(outputs[loser])[CONNECTION]
     assert outputs[loser]["status"] == ("skipped" if loser == "sync-qbo-e2e" else "partial")
+    # The API shows both runs as they ended (a skipped run included).
+    for instance_id, request in inputs.items():
+        shown = call(host, "GET", f"/api/syncs/{request['run_id']}", key=api_key())
+        assert shown.status_code == 200 and json.loads(shown.get_body())["status"] == outputs[instance_id]["status"]
     assert streams_of(winner) and all(s["status"] == "succeeded" for s in streams_of(winner).values())
     assert_database_equals_simulator(pg_dsn, state)
 
