@@ -188,8 +188,12 @@ class ApiClient:
                 await self.governor.acquire()
             self.calls += 1
             try:
+                # Never follow a redirect: the request carries the connection's credentials, and a source API
+                # that answers 3xx is treated as the failure it is (the connection's hosts are checked once, in
+                # shared/core/egress.py; a redirect would take the token somewhere unchecked).
                 async with self.session.request(
-                    method, url, timeout=aiohttp.ClientTimeout(total=self.policy.timeout), **kwargs
+                    method, url, timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
+                    **{"allow_redirects": False, **kwargs},
                 ) as raw:
                     body = await raw.read()
                     response = Response(raw.status, dict(raw.headers), body)

@@ -143,3 +143,27 @@ async def test_a_renewed_token_that_is_refused_again_fails_without_a_second_rene
     assert calls == 2 and renewals == ["renewed"] and len(tokens) == 2
     assert "refused again after renewing the credentials" in str(error)
     assert "reconnect" not in str(error) and "old-token" not in str(error)
+
+
+async def test_a_redirect_is_never_followed_so_the_credentials_stay_with_the_checked_host():
+    reached: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        reached.append(request.headers.get("Authorization", ""))
+        return web.Response(status=200, body=b'{"QueryResponse": {}}', content_type="application/json")
+
+    target = web.Application()
+    target.router.add_get("/steal", elsewhere)
+    with serve(target) as evil:
+        async def redirect(request: web.Request) -> web.Response:
+            raise web.HTTPFound(f"{evil}/steal")
+
+        source = web.Application()
+        source.router.add_get("/q", redirect)
+        with serve(source) as url:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {SECRET}"}) as session:
+                client = ApiClient(session, classify=classify, policy=RetryPolicy(base_delay=0.001, attempts=2),
+                                   redact=(SECRET,))
+                with pytest.raises(ApiError) as caught:
+                    await client.request("GET", f"{url}/q")
+    assert reached == [] and SECRET not in str(caught.value)
