@@ -85,6 +85,16 @@ def _required_scope(dependant: Any) -> str | None:
     return None
 
 
+def _problems_as_problem_json(operation: dict[str, Any]) -> None:
+    """Error responses are documented as what they are sent as: application/problem+json with ProblemBody."""
+    for status, response in operation.get("responses", {}).items():
+        content = response.get("content", {})
+        schema = content.get("application/json", {}).get("schema", {})
+        if status[:1] in ("4", "5") and schema.get("$ref", "").endswith("/ProblemBody"):
+            content.pop("application/json")
+            content[MEDIA_TYPE] = {"schema": schema}
+
+
 def _document_scopes(app: FastAPI, routers: list[APIRouter]) -> None:
     """OpenAPI: each protected operation names the scope it needs (`x-required-scope`); open ones say so."""
     scopes = {(route.path, method.lower()): _required_scope(route.dependant)
@@ -98,6 +108,7 @@ def _document_scopes(app: FastAPI, routers: list[APIRouter]) -> None:
         document = build()
         for path, item in document["paths"].items():
             for method, operation in item.items():
+                _problems_as_problem_json(operation)
                 scope = scopes.get((path, method))
                 if scope:
                     operation["x-required-scope"] = scope
