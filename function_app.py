@@ -11,9 +11,13 @@ import activities
 import api.functions
 import api.schedule
 import orchestrators
+from shared.core.config import load_settings
 from shared.core.telemetry import configure_telemetry
 
 configure_telemetry()
+# In Azure a missing database or storage setting stops the app here, naming the setting (MissingSetting), instead
+# of every activity failing later against 127.0.0.1.
+load_settings()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(orchestrators.bp)

@@ -22,7 +22,7 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     settings = load_settings()
     asked = FetchRequest.from_json(request)
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
-    landing = LandingZone(settings.storage_connection, settings.landing_container)
+    landing = LandingZone(settings.storage, settings.landing_container)
     cursor = asked.cursor
     pages: list[PageRef] = []
     retry_after: float | None = None

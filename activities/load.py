@@ -55,7 +55,7 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
     settings = load_settings()
     asked = LoadRequest.from_json(request)
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
-    landing = LandingZone(settings.storage_connection, settings.landing_container)
+    landing = LandingZone(settings.storage, settings.landing_container)
     totals = UpsertCounts()
     pages_loaded = quarantined = 0
     with connect() as conn, conn.transaction():

@@ -51,7 +51,7 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
     settings = load_settings()
     key = StreamKey.from_json(request)
     run_id, connection_id, stream = key.run_id, key.connection_id, key.stream
-    landing = LandingZone(settings.storage_connection, settings.landing_container)
+    landing = LandingZone(settings.storage, settings.landing_container)
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)

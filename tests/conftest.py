@@ -94,10 +94,11 @@ def db(pg_dsn: str) -> Iterator[psycopg.Connection]:
 def landing_container() -> Iterator[str]:
     """A blob container of its own in Azurite; LANDING_CONTAINER points at it for the app code."""
     from azure.core.exceptions import ServiceRequestError
-    from azure.storage.blob import BlobServiceClient
+
+    from shared.blob.service import blob_service
 
     name = f"test-{uuid.uuid4().hex[:12]}"
-    service = BlobServiceClient.from_connection_string(load_settings().storage_connection)
+    service = blob_service(load_settings().storage)
     try:
         service.create_container(name)
     except ServiceRequestError as exc:

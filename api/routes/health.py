@@ -42,20 +42,21 @@ def live() -> Liveness:
 
 
 def _database() -> None:
-    import psycopg
+    from shared.db.pool import get_pool
 
-    with psycopg.connect(load_settings().pg_dsn, connect_timeout=int(CHECK_TIMEOUT_S),
-                         options=f"-c statement_timeout={int(CHECK_TIMEOUT_S * 1000)}") as conn:
+    # Through the API's own pool (and its credentials, an Entra token included), waiting briefly for a connection.
+    with get_pool().connection(timeout=CHECK_TIMEOUT_S) as conn:
         conn.execute("SELECT 1").fetchone()
 
 
 def _storage() -> None:
     from azure.core.exceptions import ResourceNotFoundError
-    from azure.storage.blob import BlobServiceClient
+
+    from shared.blob.service import blob_service
 
     settings = load_settings()
-    service = BlobServiceClient.from_connection_string(settings.storage_connection, connection_timeout=CHECK_TIMEOUT_S,
-                                                       read_timeout=CHECK_TIMEOUT_S, retry_total=0)
+    service = blob_service(settings.storage, connection_timeout=CHECK_TIMEOUT_S, read_timeout=CHECK_TIMEOUT_S,
+                           retry_total=0)
     # A missing landing container still means the account answered (the container is created on first use).
     with contextlib.suppress(ResourceNotFoundError):
         service.get_container_client(settings.landing_container).get_container_properties()

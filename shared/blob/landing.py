@@ -12,7 +12,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.storage.blob import ContentSettings
+
+from shared.blob.service import blob_service
+from shared.core.config import StorageTarget
 
 
 class PageNotFound(LookupError):
@@ -22,8 +25,8 @@ class PageNotFound(LookupError):
 class LandingZone:
     """Reads and writes landed pages in one blob container."""
 
-    def __init__(self, connection_string: str, container: str) -> None:
-        self._service = BlobServiceClient.from_connection_string(connection_string)
+    def __init__(self, target: StorageTarget, container: str, *, credential: Any = None) -> None:
+        self._service = blob_service(target, credential=credential)
         self._container = self._service.get_container_client(container)
         self._ensured = False
 

@@ -16,12 +16,34 @@ DEFAULT_STORAGE = (
 )
 
 
+class MissingSetting(ValueError):
+    """A setting the app cannot run without in Azure (locally it would default to the local services)."""
+
+    def __init__(self, name: str, what: str) -> None:
+        super().__init__(f"App setting {name} is required: {what}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """Where the landing zone lives: a connection string (Azurite, or an account key), or an account's blob URL
+    reached with the app's managed identity (`client_id` names a user-assigned one)."""
+
+    connection_string: str | None = None
+    blob_url: str | None = None
+    client_id: str | None = None
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the core of the app reads from its environment (each plugin reads its own: plugins/<name>/settings.py)."""
 
     pg_dsn: str
-    storage_connection: str
+    storage: StorageTarget
     landing_container: str
     load_batch_rows: int
     pages_per_fetch: int
@@ -38,20 +60,49 @@ def int_setting(name: str, default: int) -> int:
         raise ValueError(f"App setting {name} must be a whole number, got {raw!r}") from exc
 
 
-def _storage_connection() -> str:
+def strict_settings() -> bool:
+    """Running in Azure (App Service sets WEBSITE_SITE_NAME), or asked to be strict: no local defaults then."""
+    return bool(os.environ.get("WEBSITE_SITE_NAME")) or os.environ.get("BIZ_STRICT_SETTINGS", "").lower() == "true"
+
+
+def _storage() -> StorageTarget:
     raw = os.environ.get("LANDING_STORAGE_CONNECTION") or os.environ.get("AzureWebJobsStorage") or ""
-    # "UseDevelopmentStorage=true" means Azurite on its default ports; spell it out so that the
-    # endpoints are explicit loopback addresses.
-    if raw in ("", "UseDevelopmentStorage=true"):
-        return DEFAULT_STORAGE
-    return raw
+    if raw == "UseDevelopmentStorage=true":
+        # Azurite on its default ports; spelled out so that the endpoints are explicit loopback addresses.
+        return StorageTarget(connection_string=DEFAULT_STORAGE)
+    if raw:
+        return StorageTarget(connection_string=raw)
+    # Identity-based (the Functions host's own convention): the service URI or just the account name.
+    url = os.environ.get("AzureWebJobsStorage__blobServiceUri") or ""
+    account = os.environ.get("AzureWebJobsStorage__accountName") or ""
+    if url or account:
+        return StorageTarget(blob_url=(url or f"https://{account}.blob.core.windows.net").rstrip("/"),
+                             client_id=os.environ.get("AzureWebJobsStorage__clientId") or None)
+    if strict_settings():
+        raise MissingSetting("AzureWebJobsStorage__accountName",
+                             "the storage account of the landing zone (or AzureWebJobsStorage__blobServiceUri, "
+                             "or a connection string in LANDING_STORAGE_CONNECTION)")
+    return StorageTarget(connection_string=DEFAULT_STORAGE)
+
+
+def _pg_dsn() -> str:
+    dsn = os.environ.get("BIZ_PG_DSN") or ""
+    if dsn:
+        return dsn
+    if strict_settings():
+        raise MissingSetting("BIZ_PG_DSN", "the app role's PostgreSQL DSN, e.g. host=<server>.postgres.database."
+                             "azure.com dbname=bizmetrics user=<identity name> sslmode=verify-full")
+    return DEFAULT_PG_DSN
 
 
 def load_settings() -> Settings:
-    """Read the settings now (not at import), so tests and the local host can set the environment first."""
+    """Read the settings now (not at import), so tests and the local host can set the environment first.
+
+    In Azure (strict_settings()) a missing database or storage setting raises MissingSetting naming it, instead of
+    defaulting to the local services on 127.0.0.1."""
     return Settings(
-        pg_dsn=os.environ.get("BIZ_PG_DSN") or DEFAULT_PG_DSN,
-        storage_connection=_storage_connection(),
+        pg_dsn=_pg_dsn(),
+        storage=_storage(),
         landing_container=os.environ.get("LANDING_CONTAINER") or "landing",
         load_batch_rows=int_setting("LOAD_BATCH_ROWS", 5000),
         pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import psycopg
 
 from shared.core.config import int_setting, load_settings
+from shared.db.entra import login_kwargs
 
 # Seconds a connection attempt may take before it fails (libpq connect_timeout); BIZ_PG_CONNECT_TIMEOUT overrides.
 CONNECT_TIMEOUT_SETTING = "BIZ_PG_CONNECT_TIMEOUT"
@@ -26,8 +27,9 @@ def connect_timeout() -> int:
 def connect(dsn: str | None = None, *, autocommit: bool = False,
             application_name: str = "bizmetrics") -> psycopg.Connection:
     """A new connection to the app database; callers own it (use it as a context manager)."""
-    return psycopg.connect(dsn or load_settings().pg_dsn, autocommit=autocommit,
-                           application_name=application_name, connect_timeout=connect_timeout())
+    dsn = dsn or load_settings().pg_dsn
+    return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name,
+                           connect_timeout=connect_timeout(), **login_kwargs(dsn))
 
 
 @contextlib.asynccontextmanager

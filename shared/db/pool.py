@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from shared.core.config import int_setting, load_settings
 from shared.db.connect import connect_timeout
+from shared.db.entra import EntraConnection, entra_enabled
 
 MIN_SIZE_SETTING = "BIZ_PG_POOL_MIN_SIZE"
 MAX_SIZE_SETTING = "BIZ_PG_POOL_MAX_SIZE"
@@ -37,6 +39,8 @@ def _new_pool() -> ConnectionPool:
         max_size=max_size,
         timeout=float(int_setting(WAIT_SETTING, 10)),
         kwargs={"connect_timeout": connect_timeout(), "application_name": "bizmetrics-api"},
+        # With Entra authentication each new pooled connection logs in with a current token.
+        connection_class=EntraConnection if entra_enabled() else psycopg.Connection,
         # A connection the server dropped while idle (restart, failover, idle timeout) is replaced, not lent.
         check=ConnectionPool.check_connection,
         name="bizmetrics-api",

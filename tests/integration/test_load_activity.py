@@ -42,7 +42,7 @@ def run(pg_dsn, landing_container):
 def land(run_id: str, sequence: int, records: list[dict]) -> dict:
     settings = load_settings()
     ref = page_ref(CONNECTION, "Invoice", run_id, sequence)
-    count = LandingZone(settings.storage_connection, settings.landing_container).put_page(ref, records)
+    count = LandingZone(settings.storage, settings.landing_container).put_page(ref, records)
     last = records[-1]["MetaData"]["LastUpdatedTime"] if records and "MetaData" in records[-1] else None
     return {"ref": ref, "records": count, "watermark": {"ts": last, "seen": [records[-1]["Id"]]} if last else None}
 
