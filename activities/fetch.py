@@ -9,6 +9,7 @@ import aiohttp
 
 from plugins import registry
 from shared.blob.landing import LandingZone, page_ref
+from shared.core import meters
 from shared.core.config import load_settings
 from shared.core.http import Throttled
 from shared.core.messages import FetchRequest, FetchResult, PageRef
@@ -19,8 +20,14 @@ from shared.db.connections import get_connection
 
 async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     """Fetch up to `max_pages` pages of one stream from `cursor`, landing each page as a blob."""
-    settings = load_settings()
     asked = FetchRequest.from_json(request)
+    with meters.tracer.start_as_current_span("fetch_pages", attributes={
+            "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
+        return await _fetch(asked)
+
+
+async def _fetch(asked: FetchRequest) -> dict[str, Any]:
+    settings = load_settings()
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     landing = LandingZone(settings.storage, settings.landing_container)
     cursor = asked.cursor
@@ -32,6 +39,7 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session, held_connection() as db:
         connection = get_connection(db, connection_id)
         plugin = registry.get(connection.plugin)
+        attributes = meters.stream_attributes(connection.plugin, connection_id, stream)
         api = await plugin.open_api(connection, session, plugin.storage(db))
         try:
             for _ in range(asked.max_pages or settings.pages_per_fetch):
@@ -44,7 +52,11 @@ async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
                     break
         except Throttled as throttled:
             retry_after, throttle_reason = throttled.retry_after, throttled.reason
+            meters.throttle_waits.add(1, attributes)
         finally:
+            meters.api_calls.add(api.calls, attributes)
+            meters.pages.add(len(pages), {**attributes, "phase": "fetched"})
+            meters.records_fetched.add(sum(p.records for p in pages), attributes)
             # Metered calls are counted even when the fetch fails.
             with db.transaction():
                 runs.add_counts(db, run_id, connection_id, stream, api_calls=api.calls)

@@ -5,6 +5,7 @@ A record the plugin cannot read is quarantined with its reason; the rest of its 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -13,6 +14,7 @@ import psycopg
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
+from shared.core import meters
 from shared.core.config import load_settings
 from shared.core.messages import LoadCounts, LoadRequest
 from shared.db import runs
@@ -52,8 +54,18 @@ def _read_page(
 
 def load_pages(request: dict[str, Any]) -> dict[str, int]:
     """Load landed pages once each; a retried load skips pages an earlier attempt committed."""
-    settings = load_settings()
     asked = LoadRequest.from_json(request)
+    started = time.monotonic()
+    with meters.tracer.start_as_current_span("load_pages", attributes={
+            "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
+        counts, source = _load(asked)
+    meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts,
+                       time.monotonic() - started)
+    return counts
+
+
+def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
+    settings = load_settings()
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     landing = LandingZone(settings.storage, settings.landing_container)
     totals = UpsertCounts()
@@ -81,4 +93,4 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
         runs.add_counts(conn, run_id, connection_id, stream, **counts.to_json())
         # The buckets this load touched, in its transaction.
         refresh_dirty(conn, connection_id, registry.metric_catalogs())
-    return counts.to_json()
+    return counts.to_json(), connection.plugin

@@ -3,14 +3,17 @@ to remember from the run (finish_connection)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from plugins import registry
+from shared.core import meters
 from shared.core.messages import FinishConnection, PlanRequest, PlanResult
 from shared.db import leases, runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.db.watermarks import get_watermarks, set_watermark
+from shared.tokens.store import load_info
 
 
 def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
@@ -44,3 +47,21 @@ def finish_connection(request: dict[str, Any]) -> None:
                                  {stream: stored[stream] for stream in finished.streams if stream in stored})
         for stream, watermark in marks.items():
             set_watermark(conn, connection.connection_id, stream, watermark, finished.run_id)
+        _report_allowances(conn, connection, plugin)
+
+
+def _report_allowances(conn: Any, connection: Any, plugin: Any) -> None:
+    """After a successful run: what the source's budgets have left and when its stored tokens expire (gauges)."""
+    now = dt.datetime.now(dt.UTC)
+    attributes = {"source": connection.plugin, "connection_id": connection.connection_id}
+    try:
+        budgets = plugin.budgets(connection, plugin.storage(conn), runs.calls_this_month(conn, connection.plugin), now)
+    except ValueError:  # settings the plugin refuses: the listing warns about them; nothing to measure
+        budgets = []
+    for budget in budgets:
+        meters.budget_remaining.set(budget.remaining, {**attributes, "budget": budget.name})
+    info = load_info(conn, connection.connection_id)
+    if info is not None:
+        for token, expires in (("access", info.access_expires_at), ("refresh", info.refresh_expires_at)):
+            if expires is not None:
+                meters.token_days.set(round((expires - now).total_seconds() / 86400, 2), {**attributes, "token": token})

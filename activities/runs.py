@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins import registry
+from shared.core import meters
 from shared.core.messages import (
     BeginSync,
     Begun,
@@ -79,5 +80,8 @@ def finish_sync(request: dict[str, Any]) -> dict[str, Any]:
         runs.end_run(conn, finish.run_id, status, errors)
         leases.release(conn, finish.run_id)
         summary = runs.run_summary(conn, finish.run_id) or {}
+    if summary.get("started_at") and summary.get("ended_at"):
+        meters.sync_duration.record((summary["ended_at"] - summary["started_at"]).total_seconds(),
+                                    {"scope": "all" if summary["scope"] == "all" else "connection", "status": status})
     return RunOutcome(finish.run_id, status, summary.get("totals", {}),
                       [ConnectionResult.from_json(e) for e in errors]).to_json()

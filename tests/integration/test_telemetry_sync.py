@@ -1,0 +1,78 @@
+"""The custom metrics and spans of a real sync (QuickBooks simulator, local host, PostgreSQL), read back from
+in-memory OpenTelemetry readers: names, attributes and values equal to what the run recorded."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tests import otel
+from tests.integration.helpers import CONNECTION, sync
+
+
+def _run_totals(pg_dsn: str, run_id: str) -> dict[str, int]:
+    with psycopg.connect(pg_dsn) as conn:
+        row = conn.execute("SELECT sum(fetched), sum(pages), sum(api_calls), sum(inserted), sum(updated), "
+                           "sum(unchanged) FROM sync_run_streams WHERE run_id = %s", (run_id,)).fetchone()
+    return dict(zip(("fetched", "pages", "api_calls", "inserted", "updated", "unchanged"),
+                    (int(v or 0) for v in row), strict=True))
+
+
+def test_a_sync_reports_its_records_pages_calls_load_rate_duration_budget_and_spans(host, simulator, connection,
+                                                                                   pg_dsn):
+    who = {"source": "quickbooks", "connection_id": CONNECTION}
+    before = {name: otel.metric_sum(name, **who) for name in
+              ("bizmetrics.records.fetched", "bizmetrics.api.calls", "bizmetrics.pages")}
+    inserted_before = otel.metric_sum("bizmetrics.records.loaded", outcome="inserted", **who)
+    otel.SPANS.clear()
+
+    streams = sync(host, "full")
+    with psycopg.connect(pg_dsn) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM sync_run_streams WHERE connection_id = %s "
+                                 "ORDER BY started_at DESC LIMIT 1", (CONNECTION,)).fetchone()
+    totals = _run_totals(pg_dsn, run_id)
+    assert totals["fetched"] > 0 and set(streams)
+
+    assert otel.metric_sum("bizmetrics.records.fetched", **who) - before["bizmetrics.records.fetched"] \
+        == totals["fetched"]
+    assert otel.metric_sum("bizmetrics.api.calls", **who) - before["bizmetrics.api.calls"] == totals["api_calls"]
+    assert otel.metric_sum("bizmetrics.pages", phase="loaded", **who) > 0
+    assert otel.metric_sum("bizmetrics.records.loaded", outcome="inserted", **who) - inserted_before \
+        == totals["inserted"]
+    assert otel.metric_count("bizmetrics.load.rows_per_second", stream="Invoice", **who) >= 1
+    assert otel.metric_count("bizmetrics.sync.duration", scope="connection", status="succeeded") >= 1
+    with psycopg.connect(pg_dsn) as conn:
+        used = conn.execute("SELECT coalesce(sum(calls), 0) FROM api_usage WHERE plugin = 'quickbooks' AND "
+                            "month = date_trunc('month', now() AT TIME ZONE 'UTC')::date").fetchone()[0]
+    assert otel.last_gauge("bizmetrics.budget.remaining", budget="calls_this_month", **who) == 500_000 - used
+
+    spans = otel.SPANS.get_finished_spans()
+    fetches = [s for s in spans if s.name == "fetch_pages" and s.attributes["run_id"] == run_id]
+    loads = [s for s in spans if s.name == "load_pages" and s.attributes["run_id"] == run_id]
+    assert fetches and loads
+    assert {s.attributes["stream"] for s in fetches} == set(streams)
+    assert all(s.attributes["connection_id"] == CONNECTION for s in fetches + loads)
+
+
+def test_days_until_the_stored_tokens_expire_are_a_gauge(pg_dsn, monkeypatch):
+    import base64
+    import datetime as dt
+    import os
+
+    from activities.planning import _report_allowances
+    from plugins import registry
+    from shared.db.connections import Connection, upsert_connection
+    from shared.tokens.crypto import Keyring
+    from shared.tokens.store import TokenSet, save_consent
+
+    raw = os.urandom(32)
+    monkeypatch.setenv("SECRET_TOKEN_ENCRYPTION_KEY", base64.b64encode(raw).decode())
+    now = dt.datetime.now(dt.UTC)
+    connection = Connection("qbo-gauge", "quickbooks", "Gauge", {"realm_id": "42", "auth": "oauth"})
+    with psycopg.connect(pg_dsn) as conn:
+        upsert_connection(conn, connection)
+        save_consent(conn, "qbo-gauge", TokenSet("a", "r", now + dt.timedelta(hours=1), now + dt.timedelta(days=30)),
+                     Keyring.from_keys(raw))
+        _report_allowances(conn, connection, registry.get("quickbooks"))
+    who = {"source": "quickbooks", "connection_id": "qbo-gauge"}
+    assert 29.9 < otel.last_gauge("bizmetrics.token.days_to_expiry", token="refresh", **who) <= 30
+    assert 0 < otel.last_gauge("bizmetrics.token.days_to_expiry", token="access", **who) <= 0.05
