@@ -165,13 +165,15 @@ def _entry(raw: Any, index: int, seen: set[str], stored: Mapping[str, frozenset[
         errors.append(f"{where}: settings must be a mapping")
     elif problem := _json_problem(settings, "settings"):
         errors.append(f"{where}: {problem}")
+    if isinstance(settings, dict) and isinstance(connection_id, str):
+        credentials = plugin.stored_credentials if plugin is not None else ()
+        errors += _secret_reference_errors(connection_id, settings, credentials, where)
     if errors or plugin is None:
         return None, errors
     record = existing.get(connection_id)
     if record is not None and record.connection.plugin != plugin.name:
         return None, [f"{where}: connection {connection_id!r} exists with plugin {record.connection.plugin!r}; a "
                       "connection's plugin cannot change (declare a new id)"]
-    errors = _secret_reference_errors(connection_id, settings, plugin.stored_credentials, where)
     # Credentials stored through the API stay in use: their flags join the declared settings, as the API does.
     config = dict(settings) | {f"{name}_stored": True for name in plugin.stored_credentials
                                if name in stored.get(connection_id, frozenset())}

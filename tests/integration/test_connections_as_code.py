@@ -25,9 +25,8 @@ ACTOR = "cli:test"
 @pytest.fixture
 def app_db(pg_dsn: str) -> Iterator[psycopg.Connection]:
     """The app role's connection (BIZ_PG_DSN, as the command uses), inside a transaction undone afterwards."""
-    with psycopg.connect(os.environ["BIZ_PG_DSN"]) as conn:
-        with conn.transaction(force_rollback=True):
-            yield conn
+    with psycopg.connect(os.environ["BIZ_PG_DSN"]) as conn, conn.transaction(force_rollback=True):
+        yield conn
 
 
 @pytest.fixture
@@ -78,7 +77,8 @@ def test_applying_creates_the_declared_connections_with_their_settings_and_audit
     created = connection_record(app_db, qbo)
     assert created is not None and created.enabled
     assert created.connection == Connection(qbo, "quickbooks", "Acme books", {
-        "realm_id": "9130350000000001", "base_url": "http://127.0.0.1:8761", "access_token_secret": f"conn-{qbo}-token"})
+        "realm_id": "9130350000000001", "base_url": "http://127.0.0.1:8761",
+        "access_token_secret": f"conn-{qbo}-token"})
     disabled = connection_record(app_db, mon)
     assert disabled is not None and not disabled.enabled and disabled.connection.config["plan"] == "pro"
     entry, = audit.entries(app_db, target=qbo)
