@@ -1,0 +1,211 @@
+"""Offline checks of infra/: no Bicep CLI here, so the templates are parsed with pycep-parser and checked for
+what a deployment would otherwise only reveal in Azure (module wiring, roles, secrets, settings the code reads)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+CODE_DIRS = ("shared", "plugins", "api", "activities", "orchestrators")
+
+# Azure built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+BUILT_IN_ROLES = {
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    "0ad04412-c4d5-4796-b79c-f76d14c8d402": "Durable Task Data Contributor",
+}
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+SECRET_SHAPES = re.compile(r"listKeys|listSecrets|listCredentials|ConnectionString|AccountKey|SharedAccessSignature|"
+                           r"password|secret", re.IGNORECASE)
+
+
+@cache
+def parsed(path: Path) -> dict[str, Any]:
+    return BicepParser().parse(file_path=path)
+
+
+def flat(node: Any) -> str:
+    """An expression tree as text, to search it for names and function calls."""
+    return json.dumps(node, default=str)
+
+
+def true_branch(node: Any) -> dict[str, Any]:
+    """The object a `cond ? {...} : {}` yields when true (pycep nests the ternary inside the comparison)."""
+    if isinstance(node, dict):
+        if "true_value" in node:
+            return node["true_value"]
+        for child in node.values():
+            found = true_branch(child)
+            if found is not None:
+                return found
+    return None  # type: ignore[return-value]
+
+
+def app_settings() -> dict[str, Any]:
+    """Every app setting functionapp.bicep can set (all branches of its conditional groups)."""
+    variables = parsed(INFRA / "modules" / "functionapp.bicep")["variables"]
+    settings = dict(variables["baseSettings"]["value"])
+    for group in ("secretReferences", "durableSettings"):
+        settings.update(true_branch(variables[group]["value"]))
+    return settings
+
+
+def settings_the_code_reads() -> set[str]:
+    names: set[str] = set()
+    patterns = [
+        re.compile(r"os\.environ(?:\.get)?[\(\[]\s*\"([A-Za-z_][A-Za-z0-9_]*)\""),
+        re.compile(r"int_setting\(\s*\"([A-Za-z_][A-Za-z0-9_]*)\""),
+        re.compile(r"^[A-Z_]*(?:SETTING|TENANT_ID|AUDIENCE|TRUST_APP_SERVICE_AUTH)\s*=\s*\"([A-Za-z_][A-Za-z0-9_]*)\"",
+                   re.MULTILINE),
+    ]
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text()
+            for pattern in patterns:
+                names.update(pattern.findall(text))
+    for path in [ROOT / "host.json", *ROOT.glob("api/*.py"), ROOT / "function_app.py"]:
+        names.update(re.findall(r"%([A-Za-z_][A-Za-z0-9_]*)%", path.read_text()))
+    return names
+
+
+def optional_settings() -> set[str]:
+    table = (INFRA / "OPTIONAL_SETTINGS.md").read_text()
+    return set(re.findall(r"^\|\s*`([A-Za-z_][A-Za-z0-9_]*)`", table, re.MULTILINE))
+
+
+def test_there_is_a_main_template_and_modules() -> None:
+    assert INFRA / "main.bicep" in BICEP_FILES
+    assert len(BICEP_FILES) >= 8
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(INFRA)))
+def test_every_template_parses(path: Path) -> None:
+    tree = parsed(path)
+    assert tree.get("resources") or tree.get("modules"), f"{path} declares nothing"
+
+
+def test_module_parameters_match_their_callers() -> None:
+    for caller in BICEP_FILES:
+        for name, module in parsed(caller).get("modules", {}).items():
+            target = caller.parent / module["detail"]["path"]
+            assert target.exists(), f"{caller.name}: module {name} points at a missing {target}"
+            config = module["config"]
+            if "condition" in config:  # `= if (...) {...}` nests the body one level down
+                config = config["config"]
+            passed = set(config.get("params", {}))
+            declared = parsed(target)["parameters"]
+            required = {p for p, spec in declared.items() if spec.get("default") is None}
+            assert not passed - set(declared), f"{caller.name}: module {name} passes unknown {passed - set(declared)}"
+            assert not required - passed, f"{caller.name}: module {name} misses required {required - passed}"
+
+
+def test_parameter_files_name_only_declared_parameters() -> None:
+    declared = parsed(INFRA / "main.bicep")["parameters"]
+    required = {p for p, spec in declared.items() if spec.get("default") is None}
+    files = [*(INFRA / "parameters").glob("*.parameters.json"), INFRA / "main.parameters.json"]
+    assert {f.name for f in files} >= {"dev.parameters.json", "prod.parameters.json"}
+    for path in files:
+        given = set(json.loads(path.read_text())["parameters"])
+        assert not given - set(declared), f"{path.name}: unknown {given - set(declared)}"
+        assert not required - given, f"{path.name}: misses {required - given}"
+
+
+def test_role_ids_are_documented_built_in_roles() -> None:
+    found: set[str] = set()
+    for path in BICEP_FILES:
+        found.update(g.lower() for g in GUID.findall(path.read_text()))
+    assert found <= set(BUILT_IN_ROLES), f"unknown role ids: {found - set(BUILT_IN_ROLES)}"
+    roles = parsed(INFRA / "modules" / "roles.bicep")
+    assignments = [r for r in roles["resources"].values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
+    used = {m for r in assignments for m in re.findall(r"\"operand_1\": \"roles\", \"operand_2\": \"(\w+)\"", flat(r))}
+    assert used == set(roles["variables"]["roles"]["value"]), "every listed role is assigned, and only those"
+    assert set(roles["variables"]["roles"]["value"].values()) == set(BUILT_IN_ROLES)
+
+
+def test_outputs_carry_no_secret() -> None:
+    for path in BICEP_FILES:
+        tree = parsed(path)
+        secure = {p for p, spec in tree.get("parameters", {}).items()
+                  if any(d.get("type") == "secure" for d in spec.get("decorators", []))}
+        for name, output in tree.get("outputs", {}).items():
+            text = name + flat(output["value"])
+            assert not SECRET_SHAPES.search(text), f"{path.name}: output {name} looks like a secret"
+            assert not any(p in re.findall(r"\w+", text) for p in secure), f"{path.name}: output {name} is @secure"
+
+
+def test_app_settings_hold_no_secret_in_plain_text() -> None:
+    kv_ref = parsed(INFRA / "modules" / "functionapp.bicep")["variables"]["kvRef"]["value"]
+    assert kv_ref.startswith("@Microsoft.KeyVault(VaultName=")
+    for name, value in app_settings().items():
+        text = flat(value).replace("${kvRef}", kv_ref)
+        assert "AccountKey=" not in text and "SharedAccessSignature" not in text, name
+        assert "listKeys" not in text and "password" not in text.lower(), name
+        if re.search(r"secret|pepper|encryption|reader_dsn", name, re.IGNORECASE) and name != "KEY_VAULT_URL":
+            assert "@Microsoft.KeyVault(" in text, f"{name} must be a Key Vault reference"
+
+
+def test_every_setting_the_code_reads_is_set_or_documented_optional() -> None:
+    set_names = set(app_settings())
+    # A Functions connection named X is configured by X or by X__<property> (identity-based form).
+    covered = set_names | {n.split("__", 1)[0] for n in set_names}
+    read = settings_the_code_reads()
+    assert len(read) > 25 and "BIZ_PG_POOL_MAX_SIZE" in read  # the scan finds constants as well as literals
+    missing = read - covered - optional_settings()
+    assert not missing, f"read by the code, neither set in functionapp.bicep nor in OPTIONAL_SETTINGS.md: {missing}"
+    assert {"BIZ_PG_DSN", "KEY_VAULT_URL", "TASKHUB_NAME", "SYNC_SCHEDULE"} <= set_names
+
+
+def test_identity_everywhere_and_no_shared_keys() -> None:
+    storage = parsed(INFRA / "modules" / "storage.bicep")["resources"]["account"]["config"]["properties"]
+    assert storage["allowSharedKeyAccess"] is False and storage["allowBlobPublicAccess"] is False
+    settings = app_settings()
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert "AzureWebJobsStorage" not in settings, "a connection string would need the account key"
+    vault = parsed(INFRA / "modules" / "keyvault.bicep")["resources"]["vault"]["config"]["properties"]
+    assert vault["enableRbacAuthorization"] is True and vault["enablePurgeProtection"] is True
+    insights = parsed(INFRA / "modules" / "monitoring.bicep")["resources"]["appInsights"]["config"]["properties"]
+    assert insights["DisableLocalAuth"] is True
+    assert "Authorization=AAD" in flat(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"])
+    auth = parsed(INFRA / "modules" / "postgres.bicep")["resources"]["server"]["config"]["properties"]["authConfig"]
+    assert auth["activeDirectoryAuth"] == "Enabled" and auth["passwordAuth"] == "Disabled"
+
+
+def test_flex_consumption_python_311() -> None:
+    tree = parsed(INFRA / "modules" / "functionapp.bicep")["resources"]
+    assert tree["plan"]["config"]["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    config = tree["app"]["config"]["properties"]["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    # Flex Consumption refuses these as app settings.
+    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(app_settings())
+
+
+def test_durable_backend_is_a_parameter() -> None:
+    main = parsed(INFRA / "main.bicep")
+    assert "DurableTaskScheduler" in flat(main["parameters"]["durableBackend"])
+    durable = parsed(INFRA / "modules" / "functionapp.bicep")["variables"]["durableSettings"]["value"]
+    scheduler = true_branch(durable)
+    assert scheduler["AzureFunctionsJobHost__extensions__durableTask__storageProvider__type"] == "azureManaged"
+    assert "Authentication=ManagedIdentity" in flat(scheduler["DURABLE_TASK_SCHEDULER_CONNECTION_STRING"])
+    types = {r["type"] for r in parsed(INFRA / "modules" / "durabletask.bicep")["resources"].values()}
+    assert types == {"Microsoft.DurableTask/schedulers", "Microsoft.DurableTask/schedulers/taskHubs"}
+
+
+def test_the_four_alerts_exist() -> None:
+    alerts = parsed(INFRA / "modules" / "alerts.bicep")
+    keys = {a["key"] for a in alerts["variables"]["alerts"]["value"]}
+    assert keys == {"failed-syncs", "reconnect-needed", "token-expiry-soon", "budget-near-limit"}
+    # The reconnect alert searches for a log line the code really writes.
+    assert "marked action_required" in (ROOT / "shared" / "tokens" / "store.py").read_text()
+    assert "marked action_required" in flat(alerts["parameters"]["reconnectQuery"])
