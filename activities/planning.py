@@ -60,6 +60,8 @@ def _report_allowances(conn: Any, connection: Any, plugin: Any) -> None:
         budgets = []
     for budget in budgets:
         meters.budget_remaining.set(budget.remaining, {**attributes, "budget": budget.name})
+        if budget.limit:
+            meters.budget_used_share.set(round(budget.used / budget.limit, 4), {**attributes, "budget": budget.name})
     info = load_info(conn, connection.connection_id)
     if info is not None:
         for token, expires in (("access", info.access_expires_at), ("refresh", info.refresh_expires_at)):

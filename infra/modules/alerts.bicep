@@ -13,9 +13,9 @@ param failedSyncQuery string = 'union (traces | where message has "did not start
 @description('A connection needs an operator to reconnect (shared/tokens/store.py marks it action_required).')
 param reconnectQuery string = 'traces | where message has "marked action_required" | summarize needing = dcount(tostring(customDimensions.connection_id)), lines = count()'
 @description('Days until a refresh token expires, reported per connection by the telemetry gauge.')
-param tokenExpiryQuery string = 'customMetrics | where name == "bizmetrics.token.days_until_expiry" | summarize soonest = min(value) by connection = tostring(customDimensions.connection_id) | where soonest < 14'
+param tokenExpiryQuery string = 'customMetrics | where name == "bizmetrics.token.days_to_expiry" | summarize soonest = min(value) by connection = tostring(customDimensions.connection_id) | where soonest < 14'
 @description('Share of a source budget left (monday daily calls/complexity, QuickBooks monthly calls).')
-param budgetQuery string = 'customMetrics | where name == "bizmetrics.source.budget_remaining_ratio" | summarize lowest = min(value) by connection = tostring(customDimensions.connection_id), budget = tostring(customDimensions.budget) | where lowest < 0.1'
+param budgetQuery string = 'customMetrics | where name == "bizmetrics.budget.used_share" | summarize highest = max(value) by connection = tostring(customDimensions.connection_id), budget = tostring(customDimensions.budget) | where highest > 0.9'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
   name: '${namePrefix}-ops'
@@ -34,7 +34,7 @@ var alerts = [
   { key: 'failed-syncs', severity: 2, query: failedSyncQuery, description: 'A sync run failed or could not start.' }
   { key: 'reconnect-needed', severity: 1, query: reconnectQuery, description: 'A connection needs an operator to reconnect it.' }
   { key: 'token-expiry-soon', severity: 2, query: tokenExpiryQuery, description: 'A connection token expires within 14 days.' }
-  { key: 'budget-near-limit', severity: 3, query: budgetQuery, description: 'A source API budget is below 10 percent.' }
+  { key: 'budget-near-limit', severity: 3, query: budgetQuery, description: 'A source API budget is more than 90 percent used.' }
 ]
 
 resource rules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for alert in alerts: {

@@ -56,6 +56,8 @@ var baseSettings = {
   KEY_VAULT_URL: keyVaultUri
   // Entra token as the password (issue 11 section 2): the login is the identity's name, no secret in the DSN.
   BIZ_PG_DSN: 'postgresql://${identityName}@${postgresFqdn}:5432/${postgresDatabase}?sslmode=verify-full'
+  // The DSN has no password: the app logs in with its identity's Entra access token (shared/db/entra.py).
+  BIZ_PG_AUTH: 'entra'
   // The metric reader logs in as its own role (shared/metrics/series.py): its DSN is a secret the operator stores.
   BIZ_PG_READER_DSN: '${kvRef}pg-reader-dsn)'
   BIZ_LOCAL_DEV: 'false'

@@ -11,6 +11,7 @@ Azure; an in-memory reader in the tests). Attributes are ids and names, never se
     bizmetrics.load.rows_per_second   histogram source, connection_id, stream
     bizmetrics.sync.duration          histogram (s) scope, status
     bizmetrics.budget.remaining       gauge     source, connection_id, budget (calls_today, calls_this_month, ...)
+    bizmetrics.budget.used_share      gauge     source, connection_id, budget (0-1: the alerts' measure)
     bizmetrics.token.days_to_expiry   gauge     source, connection_id, token (access, refresh)
 """
 
@@ -36,6 +37,8 @@ load_rate = _meter.create_histogram("bizmetrics.load.rows_per_second", unit="{re
 sync_duration = _meter.create_histogram("bizmetrics.sync.duration", unit="s", description="A run, start to end")
 budget_remaining = _meter.create_gauge("bizmetrics.budget.remaining", unit="{call}",
                                        description="What a source's metered budget has left")
+budget_used_share = _meter.create_gauge("bizmetrics.budget.used_share", unit="1",
+                                        description="How much of a source's metered budget is spent (0-1)")
 token_days = _meter.create_gauge("bizmetrics.token.days_to_expiry", unit="d",
                                  description="Days until a stored OAuth token expires")
 

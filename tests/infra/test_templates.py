@@ -209,3 +209,14 @@ def test_the_four_alerts_exist() -> None:
     # The reconnect alert searches for a log line the code really writes.
     assert "marked action_required" in (ROOT / "shared" / "tokens" / "store.py").read_text()
     assert "marked action_required" in flat(alerts["parameters"]["reconnectQuery"])
+
+
+def test_the_alerts_query_metrics_and_log_lines_the_code_emits() -> None:
+    """The metric names the alert queries read are instruments shared/core/meters.py creates."""
+    import re
+
+    alerts = (INFRA / "modules" / "alerts.bicep").read_text(encoding="utf-8")
+    queried = set(re.findall(r'name == "([a-z0-9_.]+)"', alerts))
+    created = set(re.findall(r'create_(?:counter|histogram|gauge)\("([a-z0-9_.]+)"',
+                             (ROOT / "shared" / "core" / "meters.py").read_text(encoding="utf-8")))
+    assert queried and queried <= created, queried - created
