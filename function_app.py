@@ -12,8 +12,10 @@ import api.functions
 import api.schedule
 import orchestrators
 from shared.core.config import load_settings
+from shared.core.logcontext import install_log_context
 from shared.core.telemetry import configure_telemetry
 
+install_log_context()
 configure_telemetry()
 # In Azure a missing database or storage setting stops the app here, naming the setting (MissingSetting), instead
 # of every activity failing later against 127.0.0.1.

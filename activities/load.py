@@ -5,6 +5,7 @@ A record the plugin cannot read is quarantined with its reason; the rest of its 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from typing import Any
@@ -16,6 +17,7 @@ from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
 from shared.core import meters
 from shared.core.config import load_settings
+from shared.core.logcontext import log_ids
 from shared.core.messages import LoadCounts, LoadRequest
 from shared.db import runs
 from shared.db.connect import connect
@@ -26,6 +28,8 @@ from shared.db.watermarks import set_watermark
 from shared.metrics import refresh_dirty
 
 MAX_REASON = 1000
+
+log = logging.getLogger(__name__)
 
 
 def _record_id(record: Any) -> str | None:
@@ -56,11 +60,15 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
     """Load landed pages once each; a retried load skips pages an earlier attempt committed."""
     asked = LoadRequest.from_json(request)
     started = time.monotonic()
-    with meters.tracer.start_as_current_span("load_pages", attributes={
-            "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
+    with log_ids(run_id=asked.run_id, connection_id=asked.connection_id, stream=asked.stream), \
+            meters.tracer.start_as_current_span("load_pages", attributes={
+                "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
         counts, source = _load(asked)
-    meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts,
-                       time.monotonic() - started)
+        seconds = time.monotonic() - started
+        meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts, seconds)
+        log.info("loaded %d page(s) of %s in %.2f s: %d inserted, %d updated, %d unchanged, %d deleted",
+                 counts["pages"], asked.stream, seconds, counts["inserted"], counts["updated"], counts["unchanged"],
+                 counts["deleted"])
     return counts
 
 

@@ -77,3 +77,14 @@ def test_days_until_the_stored_tokens_expire_are_a_gauge(pg_dsn, monkeypatch):
     who = {"source": "quickbooks", "connection_id": "qbo-gauge"}
     assert 29.9 < otel.last_gauge("bizmetrics.token.days_to_expiry", token="refresh", **who) <= 30
     assert 0 < otel.last_gauge("bizmetrics.token.days_to_expiry", token="access", **who) <= 0.05
+
+
+def test_log_records_of_a_sync_carry_the_run_connection_and_stream(host, simulator, connection, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="activities")
+    sync(host, "full")
+    loads = [r for r in caplog.records if r.name == "activities.load" and r.getMessage().startswith("loaded ")]
+    assert loads
+    assert all(r.connection_id == CONNECTION and r.run_id.startswith("run-") for r in loads)
+    assert {r.stream for r in loads} >= {"Customer", "Invoice"}
