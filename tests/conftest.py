@@ -108,3 +108,19 @@ def landing_container() -> Iterator[str]:
             yield name
     finally:
         service.delete_container(name)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests import log_scan
+
+    log_scan.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when an app logger emitted something shaped like a credential (tests/log_scan.py)."""
+    from tests import log_scan
+
+    if log_scan.SCAN.findings:
+        print(f"\nSecrets in the app's logs ({len(log_scan.SCAN.findings)}):", *log_scan.SCAN.findings[:20],
+              sep="\n  ")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
