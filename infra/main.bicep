@@ -148,6 +148,15 @@ module alerts 'modules/alerts.bicep' = {
   }
 }
 
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    appInsightsId: monitoring.outputs.appInsightsId
+    location: location
+    tags: allTags
+  }
+}
+
 output functionAppName string = app.outputs.name
 output functionAppHostName string = app.outputs.defaultHostName
 output identityName string = identity.outputs.name

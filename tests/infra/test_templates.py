@@ -212,11 +212,21 @@ def test_the_four_alerts_exist() -> None:
 
 
 def test_the_alerts_query_metrics_and_log_lines_the_code_emits() -> None:
-    """The metric names the alert queries read are instruments shared/core/meters.py creates."""
+    """The metric names the alert and workbook queries read are instruments shared/core/meters.py creates."""
     import re
 
-    alerts = (INFRA / "modules" / "alerts.bicep").read_text(encoding="utf-8")
-    queried = set(re.findall(r'name == "([a-z0-9_.]+)"', alerts))
+    queries = ((INFRA / "modules" / "alerts.bicep").read_text(encoding="utf-8")
+               + (INFRA / "workbooks" / "operations.workbook.json").read_text(encoding="utf-8"))
+    queried = set(re.findall(r'name == \\?"([a-z0-9_.]+)\\?"', queries))
     created = set(re.findall(r'create_(?:counter|histogram|gauge)\("([a-z0-9_.]+)"',
                              (ROOT / "shared" / "core" / "meters.py").read_text(encoding="utf-8")))
     assert queried and queried <= created, queried - created
+
+
+def test_the_operations_workbook_is_a_workbook_with_a_query_per_view() -> None:
+    import json
+
+    workbook = json.loads((INFRA / "workbooks" / "operations.workbook.json").read_text(encoding="utf-8"))
+    assert workbook["version"] == "Notebook/1.0"
+    queries = [item["content"]["query"] for item in workbook["items"] if item["type"] == 3]
+    assert len(queries) >= 8 and all("customMetrics" in q or "traces" in q for q in queries)
