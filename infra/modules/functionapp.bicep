@@ -89,6 +89,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 var allSettings = union(baseSettings, secretReferences, durableSettings, extraAppSettings)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Flex Consumption scales out on demand across the region; zone redundancy is a plan option in some regions only
   name: planName
   location: location
   tags: tags
@@ -98,6 +99,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: the HTTP API is public by design; every route but liveness and the OAuth callback authenticates (SECURITY.md)
+  // checkov:skip=CKV_AZURE_17: callers authenticate with Entra ID tokens or API keys, not client certificates
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; always-ready instances are a cost choice (extraAppSettings / plan), not a default
+  // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; /api/health/live and /api/health/ready serve probes
   name: name
   location: location
   tags: tags

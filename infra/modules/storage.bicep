@@ -7,13 +7,18 @@ param landingContainerName string = 'landing'
 param deploymentContainerName string = 'app-package'
 @description('Landing blobs are raw source pages kept for replay; after this many days they are deleted.')
 param landingRetentionDays int = 30
+@description('Replication: LRS by default (landed pages are replayable); Standard_ZRS or Standard_GZRS where the region offers them.')
+param skuName string = 'Standard_LRS'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: no virtual network in these templates: access is by managed identity and RBAC only (shared keys off); private endpoints are the hardening step docs/deployment.md describes
+  // checkov:skip=CKV_AZURE_59: no virtual network in these templates: access is by managed identity and RBAC only (shared keys off); private endpoints are the hardening step docs/deployment.md describes
+  // checkov:skip=CKV_AZURE_206: landed pages are a replayable cache of the sources (a lost blob is fetched again); set skuName to a ZRS/GZRS SKU where the region offers it
   name: name
   location: location
   tags: tags
   kind: 'StorageV2'
-  sku: { name: 'Standard_LRS' }
+  sku: { name: skuName }
   properties: {
     allowSharedKeyAccess: false
     allowBlobPublicAccess: false
