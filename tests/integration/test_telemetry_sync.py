@@ -43,6 +43,7 @@ def test_a_sync_reports_its_records_pages_calls_load_rate_duration_budget_and_sp
     with psycopg.connect(pg_dsn) as conn:
         used = conn.execute("SELECT coalesce(sum(calls), 0) FROM api_usage WHERE plugin = 'quickbooks' AND "
                             "month = date_trunc('month', now() AT TIME ZONE 'UTC')::date").fetchone()[0]
+    used = int(used)
     assert otel.last_gauge("bizmetrics.budget.remaining", budget="calls_this_month", **who) == 500_000 - used
     assert otel.last_gauge("bizmetrics.budget.used_share", budget="calls_this_month", **who) == round(used / 500_000, 4)
 
