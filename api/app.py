@@ -131,7 +131,9 @@ def create_app(*, authenticator: Any = None, durable_client: Any = None) -> Fast
     Durable client when one exists (the local server); in Azure each request brings its own."""
     from api.auth.authenticator import Authenticator
     from api.routes import all_routers
+    from shared.core.logcontext import install_log_context
 
+    install_log_context()  # the request's records carry its caller (api/limits.py AccessLog, api/auth/deps.py)
     app = FastAPI(title="Bizmetrics API", version=API_VERSION, description=DESCRIPTION,
                   openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
                   responses=COMMON_RESPONSES, lifespan=_lifespan)

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, StringConstraints
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import MEDIA_TYPE, Problem
+from shared.core.logcontext import request_scope
 
 access_log = logging.getLogger("bizmetrics.api.access")
 
@@ -102,9 +103,10 @@ class AccessLog:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, noted)
-        finally:
-            principal = scope.get("state", {}).get("principal")
-            access_log.info("%s %s -> %s (%s)", scope["method"], scope["path"], status,
-                            getattr(principal, "actor", "anonymous"))
+        with request_scope():
+            try:
+                await self.app(scope, receive, noted)
+            finally:
+                principal = scope.get("state", {}).get("principal")
+                access_log.info("%s %s -> %s (%s)", scope["method"], scope["path"], status,
+                                getattr(principal, "actor", "anonymous"))

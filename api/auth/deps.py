@@ -14,6 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from api.auth.authenticator import Authenticator
 from api.auth.principal import SCOPES, Principal
 from api.problems import Problem
+from shared.core.logcontext import note_caller
 
 # Declared so that the OpenAPI document shows both ways to authenticate (and /api/docs offers "Authorize");
 # auto_error=False because the Authenticator, not FastAPI, decides and words the refusal.
@@ -34,6 +35,7 @@ def requires(scope: str) -> Callable[..., Principal]:
         principal = authenticator(request).authenticate(request.headers)
         # Routes and the error logs can name the caller without authenticating twice.
         request.state.principal = principal
+        note_caller(principal.actor)  # the request's log records carry who called (shared/core/logcontext.py)
         if not principal.has(scope):
             held = ", ".join(sorted(principal.scopes)) or "no scopes"
             raise Problem(403, "forbidden", f"This operation needs scope {scope}; the credential has {held}",

@@ -14,6 +14,7 @@ from plugins.monday.queries import DOCUMENTS
 from plugins.monday.settings import SUPPORTED_API_VERSIONS, MondaySettings
 from plugins.monday.storage import MondayStore
 from plugins.monday.timestamps import iso
+from shared.core import meters
 from shared.core.http import ApiClient, ApiError, Classifier, Response, Verdict
 
 
@@ -81,6 +82,11 @@ class MondayClient(ApiClient):
             if not isinstance(data, dict):
                 raise ApiError(f"monday answered the {kind} query without data", transient=True)
             charge = data.get("complexity") if isinstance(data.get("complexity"), dict) else None
+            if charge is not None and isinstance(charge.get("after"), int | float):
+                # What monday says the account's per-minute complexity budget has left (an operator's gauge).
+                meters.budget_remaining.set(charge["after"], {"source": "monday",
+                                                              "connection_id": self.settings.connection_id,
+                                                              "budget": "complexity_per_minute"})
             version = data.get("version")
             if isinstance(version, dict) and version.get("value"):
                 self._check_version(str(version["value"]))

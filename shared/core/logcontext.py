@@ -19,6 +19,9 @@ from types import MappingProxyType
 FIELDS = ("run_id", "connection_id", "stream", "instance_id", "caller")
 # Immutable default (a fresh dict is set on each binding, never mutated).
 _bound: ContextVar[Mapping[str, str]] = ContextVar("bizmetrics_log_ids", default=MappingProxyType({}))
+# One mutable holder per API request: the caller is known only once a dependency has authenticated it, and
+# dependencies may run in a copied context (a thread), so the holder, not a new binding, carries it.
+_request: ContextVar[dict[str, str] | None] = ContextVar("bizmetrics_request", default=None)
 _installed = False
 
 
@@ -35,7 +38,23 @@ def log_ids(**ids: str | None) -> Iterator[None]:
 
 
 def current_ids() -> dict[str, str]:
-    return dict(_bound.get())
+    return {**_bound.get(), **(_request.get() or {})}
+
+
+@contextlib.contextmanager
+def request_scope() -> Iterator[None]:
+    """One API request: records logged while it is handled carry the caller once note_caller() names it."""
+    token = _request.set({})
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def note_caller(actor: str) -> None:
+    holder = _request.get()
+    if holder is not None:
+        holder["caller"] = actor
 
 
 def install_log_context() -> None:
@@ -47,7 +66,7 @@ def install_log_context() -> None:
 
     def record_with_ids(*args: object, **kwargs: object) -> logging.LogRecord:
         record = make(*args, **kwargs)
-        for name, value in _bound.get().items():
+        for name, value in current_ids().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
         return record

@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 
 from tests import otel
+from tests.integration import monday_helpers
 from tests.integration.helpers import CONNECTION, sync
 
 
@@ -89,3 +90,16 @@ def test_log_records_of_a_sync_carry_the_run_connection_and_stream(host, simulat
     assert loads
     assert all(r.connection_id == CONNECTION and r.run_id.startswith("run-") for r in loads)
     assert {r.stream for r in loads} >= {"Customer", "Invoice"}
+
+
+monday_sim = monday_helpers.monday_sim
+monday_connection = monday_helpers.monday_connection
+
+
+def test_a_monday_sync_reports_the_complexity_budget_and_the_daily_calls(host, monday_sim, monday_connection,
+                                                                        pg_dsn):
+    monday_helpers.sync(host, monday_connection, "full")
+    who = {"source": "monday", "connection_id": monday_connection}
+    left = otel.last_gauge("bizmetrics.budget.remaining", budget="complexity_per_minute", **who)
+    assert left is not None and 0 <= left <= 10_000_000  # what the simulator's last answer said was left
+    assert otel.last_gauge("bizmetrics.budget.remaining", budget="calls_today", **who) is not None
