@@ -12,7 +12,10 @@ from typing import Any
 import psycopg
 from fastapi import Request
 
-from api.problems import Problem
+from api.auth.deps import check_connection
+from api.auth.principal import Principal
+from api.problems import Problem, not_found
+from shared.db.connections import ConnectionRecord, connection_record
 from shared.db.pool import get_pool
 
 
@@ -20,6 +23,16 @@ def database() -> Iterator[psycopg.Connection]:
     """One pooled connection for the request, committed when the route returns, rolled back when it raises."""
     with get_pool().connection() as conn:
         yield conn
+
+
+def visible_connection(db: psycopg.Connection, principal: Principal, connection_id: str) -> ConnectionRecord:
+    """The connection a route names (disabled ones too): 404 when there is none, 403 outside the caller's
+    allow-list; the one check every route that names a connection makes."""
+    record = connection_record(db, connection_id)
+    if record is None:
+        raise not_found("connection", connection_id, "see GET /api/connections")
+    check_connection(principal, connection_id)
+    return record
 
 
 def durable(request: Request) -> Any:

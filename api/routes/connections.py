@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 from fastapi import APIRouter, Depends, status
 
-from api.auth import Principal, requires
+from api.auth import Principal, check_connection, requires
 from api.auth.principal import CONNECTIONS_ADMIN, METRICS_READ
-from api.deps import database
+from api.deps import database, visible_connection
 from api.models.common import ConnectionIdPath
 from api.models.connections import (
     BudgetOut,
@@ -26,7 +26,7 @@ from api.models.connections import (
     ReconciliationLine,
     ReconnectLink,
 )
-from api.problems import MEDIA_TYPE, Problem, ProblemBody, not_found
+from api.problems import MEDIA_TYPE, Problem, ProblemBody
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.db import audit
@@ -97,16 +97,6 @@ def _view(db: psycopg.Connection, record: ConnectionRecord, now: dt.datetime) ->
         budgets=budgets, warnings=warnings, created_at=record.created_at)
 
 
-def _visible(db: psycopg.Connection, principal: Principal, connection_id: str) -> ConnectionRecord:
-    """The connection, if it exists (404) and the caller may use it (403)."""
-    record = connection_record(db, connection_id)
-    if record is None:
-        raise not_found("connection", connection_id, _HINT)
-    if not principal.may_use(connection_id):
-        raise Problem(403, "connection_forbidden", f"This credential may not use connection {connection_id!r}")
-    return record
-
-
 @router.get("", response_model=ConnectionList, summary="Every connection with its health, tokens and budgets",
             description="Connections the credential may use (an API key with a connection allow-list sees only "
                         "those), with health, OAuth token dates, warnings and what each metered budget has left. "
@@ -124,7 +114,7 @@ def list_connections(principal: Principal = Depends(requires(METRICS_READ)),
                         "403 `connection_forbidden` outside the credential's allow-list.")
 def get_connection(connection_id: ConnectionIdPath, principal: Principal = Depends(requires(METRICS_READ)),
                    db: psycopg.Connection = Depends(database)) -> ConnectionOut:
-    return _view(db, _visible(db, principal, connection_id), dt.datetime.now(dt.UTC))
+    return _view(db, visible_connection(db, principal, connection_id), dt.datetime.now(dt.UTC))
 
 
 # -- changing -----------------------------------------------------------------------------------------------------
@@ -164,11 +154,6 @@ def _with_stored_flags(plugin: SourcePlugin, config: dict[str, Any], stored: fro
     return config | {f"{name}_stored": True for name in plugin.stored_credentials if name in stored}
 
 
-def _allowed(principal: Principal, connection_id: str) -> None:
-    if not principal.may_use(connection_id):
-        raise Problem(403, "connection_forbidden", f"This credential may not use connection {connection_id!r}")
-
-
 @router.post("", response_model=ConnectionOut, status_code=status.HTTP_201_CREATED, responses=_CONFLICT | _UNAVAILABLE,
              summary="Create a connection",
              description="A connection of an installed plugin (422 `unknown_plugin` otherwise) with settings the "
@@ -176,7 +161,7 @@ def _allowed(principal: Principal, connection_id: str) -> None:
                          "`api_token`, for plugins that take one, is stored encrypted and never returned.")
 def create(body: ConnectionCreate, principal: Principal = Depends(requires(CONNECTIONS_ADMIN)),
            db: psycopg.Connection = Depends(database)) -> ConnectionOut:
-    _allowed(principal, body.connection_id)
+    check_connection(principal, body.connection_id)
     plugin = _plugin(body.plugin)
     if plugin is None:
         raise Problem(422, "unknown_plugin", f"No plugin named {body.plugin!r}; installed: "
@@ -205,7 +190,7 @@ def create(body: ConnectionCreate, principal: Principal = Depends(requires(CONNE
 def change(connection_id: ConnectionIdPath, body: ConnectionUpdate,
            principal: Principal = Depends(requires(CONNECTIONS_ADMIN)),
            db: psycopg.Connection = Depends(database)) -> ConnectionOut:
-    record = _visible(db, principal, connection_id)
+    record = visible_connection(db, principal, connection_id)
     plugin = _plugin(record.connection.plugin)
     if plugin is None:
         raise Problem(409, "plugin_not_installed", f"Connection {connection_id!r} belongs to plugin "
@@ -236,7 +221,7 @@ def change(connection_id: ConnectionIdPath, body: ConnectionUpdate,
                         "409 `not_oauth` for a source without one.")
 def reconnect_url(connection_id: ConnectionIdPath, principal: Principal = Depends(requires(CONNECTIONS_ADMIN)),
                   db: psycopg.Connection = Depends(database)) -> ReconnectLink:
-    record = _visible(db, principal, connection_id)
+    record = visible_connection(db, principal, connection_id)
     plugin = _plugin(record.connection.plugin)
     path = plugin.reconnect_path(record.connection) if plugin is not None else None
     if path is None:
@@ -251,7 +236,7 @@ def reconnect_url(connection_id: ConnectionIdPath, principal: Principal = Depend
                         "such a report.")
 def reconciliation(connection_id: ConnectionIdPath, principal: Principal = Depends(requires(METRICS_READ)),
                    db: psycopg.Connection = Depends(database)) -> Reconciliation:
-    record = _visible(db, principal, connection_id)
+    record = visible_connection(db, principal, connection_id)
     plugin = _plugin(record.connection.plugin)
     rows = plugin.reconciliation(db, connection_id) if plugin is not None else None
     if rows is None:

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from api.auth import Principal, requires
 from api.auth.principal import METRICS_READ
-from api.deps import database
+from api.deps import database, visible_connection
 from api.limits import SafeText
 from api.models.common import CONNECTION_ID_PATTERN, MetricPath
 from api.models.metrics import (
@@ -34,7 +34,6 @@ from api.models.metrics import (
 )
 from api.problems import Problem, not_found
 from plugins import registry
-from shared.db.connections import connection_record
 from shared.metrics import Aggregation, Metric, get_metric, list_metrics
 from shared.metrics.calendar import GRAINS
 from shared.metrics.series import MetricReader, SeriesQuery
@@ -64,11 +63,7 @@ def _metric(name: str) -> Metric:
 
 def _connection_for(db: psycopg.Connection, principal: Principal, connection_id: str, metric: Metric) -> None:
     """404 for an unknown connection, 403 outside the allow-list, 422 for another source's metric."""
-    record = connection_record(db, connection_id)
-    if record is None:
-        raise not_found("connection", connection_id, "see GET /api/connections")
-    if not principal.may_use(connection_id):
-        raise Problem(403, "connection_forbidden", f"This credential may not use connection {connection_id!r}")
+    record = visible_connection(db, principal, connection_id)
     if record.connection.plugin != metric.plugin:
         raise Problem(422, "metric_not_for_connection",
                       f"{metric.name} is a metric of {metric.plugin} connections; {connection_id!r} is a "

@@ -18,14 +18,13 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import Principal, requires
-from api.auth.deps import check_connection
 from api.auth.principal import METRICS_READ, SYNC_RUN
-from api.deps import database, durable
+from api.deps import database, durable, visible_connection
 from api.models.common import CONNECTION_ID_PATTERN, ConnectionId
 from api.problems import Problem, not_found
 from api.starting import ACTIVE, ALL, SyncNotStarted, instance_id_for, run_of, start_sync
 from shared.db import audit, runs
-from shared.db.connections import UnknownConnection, get_connection
+from shared.db.connections import ConnectionRecord
 
 log = logging.getLogger(__name__)
 
@@ -130,22 +129,14 @@ def _urls(run_id: str) -> tuple[str, str]:
     return f"/api/syncs/{run_id}", f"/api/syncs/{run_id}/cancel"
 
 
-def _check_scope(conn: psycopg.Connection, principal: Principal, scope: str) -> None:
+def _check_scope(conn: psycopg.Connection, principal: Principal, scope: str) -> ConnectionRecord | None:
+    """The scope's connection (None for every connection) if the caller may use it: 404 / 403 otherwise."""
     if scope == ALL:
         if principal.connections is not None:
             raise Problem(403, "connection_forbidden",
                           "This credential is limited to some connections: name one in connection_id")
-        return
-    try:
-        get_connection(conn, scope)
-    except UnknownConnection:
-        raise not_found("connection", scope, "see GET /api/connections") from None
-    check_connection(principal, scope)
-
-
-def _enabled(conn: psycopg.Connection, connection_id: str) -> bool:
-    row = conn.execute("SELECT enabled FROM connections WHERE connection_id = %s", (connection_id,)).fetchone()
-    return bool(row and row[0])
+        return None
+    return visible_connection(conn, principal, scope)
 
 
 @router.post("", status_code=202, response_model=SyncAccepted, summary="Start a sync",
@@ -154,8 +145,8 @@ async def start(body: SyncStartRequest, response: Response,
                 principal: Principal = Depends(requires(SYNC_RUN)),
                 conn: psycopg.Connection = Depends(database), client: Any = Depends(durable)) -> SyncAccepted:
     scope = body.connection_id if body.connection_id is not None else ALL
-    _check_scope(conn, principal, scope)
-    if scope != ALL and not _enabled(conn, scope):
+    record = _check_scope(conn, principal, scope)
+    if record is not None and not record.enabled:
         raise Problem(409, "connection_disabled", f"Connection {scope!r} is disabled; enable it first "
                       "(PATCH /api/connections/{id} with enabled=true)")
 

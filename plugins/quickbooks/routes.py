@@ -19,7 +19,7 @@ from fastapi import APIRouter, Cookie, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from api.auth import Principal, requires
+from api.auth import Principal, check_connection, requires
 from api.auth.principal import CONNECTIONS_ADMIN
 from api.problems import Problem
 from plugins.quickbooks.consent import (
@@ -80,8 +80,7 @@ def authorize_quickbooks(
     environment: Annotated[str, Query(max_length=20)] = "production",
 ) -> RedirectResponse:
     """Start connecting a QuickBooks company: redirects the browser to Intuit with a one-time state."""
-    if not principal.may_use(connection_id):
-        raise Problem(403, "connection_forbidden", f"This credential may not manage connection {connection_id!r}")
+    check_connection(principal, connection_id)
     nonce = new_token()
     try:
         url = begin_consent(connection_id, environment, actor=principal.actor, browser_nonce=nonce,
