@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -81,6 +81,25 @@ def pg_dsn() -> Iterator[str]:
             yield dsn
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def new_db() -> Iterator[Callable[..., str]]:
+    """`new_db(owner=None)`: an empty throwaway database (owned by `owner` when given), made as the superuser;
+    every one is dropped afterwards. For tests that migrate or break a database of their own."""
+    admin, made = _admin_dsn(), []
+
+    def make(owner: str | None = None) -> str:
+        name = f"bizmetrics_tmp_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"' + (f" OWNER {owner}" if owner else ""))
+        made.append(name)
+        return _with_db(admin, name)
+
+    yield make
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in made:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

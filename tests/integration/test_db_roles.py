@@ -9,8 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -25,7 +24,6 @@ from shared.db.migrate import SchemaNotCurrent, check_schema, migrate
 from shared.db.pool import close_pool, get_pool
 from shared.db.roles import APP_ROLE, GRAFANA_ROLE, OWNER_ROLE, READER_ROLE, RUNTIME_ROLES, as_role
 from shared.metrics.series import MetricReader, ReaderNotConfigured, SeriesQuery
-from tests.conftest import _admin_dsn, _with_db
 from tests.integration.helpers import CONNECTION, assert_database_equals_simulator, sync
 
 pytestmark = pytest.mark.integration
@@ -41,24 +39,6 @@ UNION ALL SELECT 'schema ' || nspname FROM pg_namespace WHERE nspowner = %(role)
 UNION ALL SELECT 'database ' || datname FROM pg_database WHERE datdba = %(role)s::regrole
 UNION ALL SELECT 'default acl' FROM pg_default_acl WHERE defaclrole = %(role)s::regrole
 """
-
-
-@pytest.fixture
-def new_db() -> Iterator[Callable[..., str]]:
-    """Makes empty throwaway databases (owned by `owner` when given), as the superuser; drops them afterwards."""
-    admin, made = _admin_dsn(), []
-
-    def make(owner: str | None = None) -> str:
-        name = f"bizmetrics_roles_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"' + (f" OWNER {owner}" if owner else ""))
-        made.append(name)
-        return _with_db(admin, name)
-
-    yield make
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_the_app_logs_in_as_the_app_role_which_cannot_create_drop_or_alter_but_reads_and_writes_rows(pg_dsn):

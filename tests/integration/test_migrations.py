@@ -4,8 +4,6 @@ upgrades without anything running again, ending with the same schema as a fresh 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,7 +11,6 @@ import pytest
 
 from plugins import registry
 from shared.db.migrate import MIGRATIONS_DIR, Migration, migrate, plan
-from tests.conftest import _admin_dsn, _with_db
 
 pytestmark = pytest.mark.integration
 BOOKKEEPING = ("schema_migrations", "schema_migrations_legacy")
@@ -25,24 +22,6 @@ def _after_single_folder(*components: str) -> list[str]:
     still lacks, in the order they apply."""
     return [m.name for m in plan(registry.migration_folders())
             if m.version > LAST_SINGLE_FOLDER and (not components or m.component in components)]
-
-
-@pytest.fixture
-def new_db() -> Iterator[Callable[[], str]]:
-    """Makes empty throwaway databases; drops them afterwards."""
-    admin, made = _admin_dsn(), []
-
-    def make() -> str:
-        name = f"bizmetrics_mig_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return _with_db(admin, name)
-
-    yield make
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _legacy_migrate(dsn: str, up_to: int = LAST_SINGLE_FOLDER) -> list[str]:

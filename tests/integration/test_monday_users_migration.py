@@ -5,8 +5,6 @@ every payload byte-for-byte as it was."""
 from __future__ import annotations
 
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ from psycopg.types.json import Jsonb
 
 from plugins import registry
 from shared.db.migrate import migrate
-from tests.conftest import _admin_dsn, _with_db
 
 pytestmark = pytest.mark.integration
 MIGRATION = "0023_monday_users_2026_10.sql"
@@ -41,17 +38,9 @@ USERS = {
 
 
 @pytest.fixture
-def before_0023() -> Iterator[str]:
-    """A throwaway database migrated up to, not including, 0023."""
-    admin, name = _admin_dsn(), f"bizmetrics_mig_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = _with_db(admin, name)
-    try:
-        yield dsn
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def before_0023(new_db) -> str:
+    """A throwaway database (migrated up to, not including, 0023, by the test)."""
+    return new_db()
 
 
 def _migrate_up_to_0022(dsn: str, tmp: Path) -> None:

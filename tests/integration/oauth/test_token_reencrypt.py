@@ -7,15 +7,12 @@ from __future__ import annotations
 import base64
 import io
 import os
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
 import pytest
 
 from plugins import registry
-from shared.core.config import DEFAULT_PG_DSN
 from shared.db.connections import Connection, upsert_connection
 from shared.db.migrate import migrate
 from shared.tokens import reencrypt
@@ -26,19 +23,11 @@ OLD, NEW, LOST = os.urandom(32), os.urandom(32), os.urandom(32)
 
 
 @pytest.fixture
-def own_db(pg_dsn: str) -> Iterator[str]:
-    admin = os.environ.get("BIZ_PG_DSN_ADMIN") or DEFAULT_PG_DSN
-    name = f"bizmetrics_reencrypt_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = psycopg.conninfo.make_conninfo(admin, dbname=name)
-    try:
-        with psycopg.connect(dsn) as conn:
-            migrate(conn, registry.migration_folders())
-        yield dsn
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def own_db(pg_dsn: str, new_db) -> str:
+    dsn = new_db()
+    with psycopg.connect(dsn) as conn:
+        migrate(conn, registry.migration_folders())
+    return dsn
 
 
 def tokens_for(cid: str) -> TokenSet:
