@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.unit.test_env_example import CONNECTION_SECRET, documented, settings_read_by_code
+from tests.settings_scan import CONNECTION_SECRET, documented, settings_read_by_code
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

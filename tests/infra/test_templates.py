@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from tests.settings_scan import settings_read_by_code
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
-CODE_DIRS = ("shared", "plugins", "api", "activities", "orchestrators")
 
 # Azure built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 BUILT_IN_ROLES = {
@@ -60,24 +61,6 @@ def app_settings() -> dict[str, Any]:
     for group in ("secretReferences", "durableSettings"):
         settings.update(true_branch(variables[group]["value"]))
     return settings
-
-
-def settings_the_code_reads() -> set[str]:
-    names: set[str] = set()
-    patterns = [
-        re.compile(r"os\.environ(?:\.get)?[\(\[]\s*\"([A-Za-z_][A-Za-z0-9_]*)\""),
-        re.compile(r"int_setting\(\s*\"([A-Za-z_][A-Za-z0-9_]*)\""),
-        re.compile(r"^[A-Z_]*(?:SETTING|TENANT_ID|AUDIENCE|TRUST_APP_SERVICE_AUTH)\s*=\s*\"([A-Za-z_][A-Za-z0-9_]*)\"",
-                   re.MULTILINE),
-    ]
-    for folder in CODE_DIRS:
-        for path in (ROOT / folder).rglob("*.py"):
-            text = path.read_text()
-            for pattern in patterns:
-                names.update(pattern.findall(text))
-    for path in [ROOT / "host.json", *ROOT.glob("api/*.py"), ROOT / "function_app.py"]:
-        names.update(re.findall(r"%([A-Za-z_][A-Za-z0-9_]*)%", path.read_text()))
-    return names
 
 
 def optional_settings() -> set[str]:
@@ -160,7 +143,7 @@ def test_every_setting_the_code_reads_is_set_or_documented_optional() -> None:
     set_names = set(app_settings())
     # A Functions connection named X is configured by X or by X__<property> (identity-based form).
     covered = set_names | {n.split("__", 1)[0] for n in set_names}
-    read = settings_the_code_reads()
+    read, _ = settings_read_by_code()
     assert len(read) > 25 and "BIZ_PG_POOL_MAX_SIZE" in read  # the scan finds constants as well as literals
     missing = read - covered - optional_settings()
     assert not missing, f"read by the code, neither set in functionapp.bicep nor in OPTIONAL_SETTINGS.md: {missing}"
