@@ -22,9 +22,11 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, asked.connection_id)
         plugin = registry.get(connection.plugin)
+        # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans.
+        focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since)) if value}
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
                            runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
-                           store=plugin.storage(conn))
+                           store=plugin.storage(conn), **focus)
         for stream_plan in plan.streams:
             runs.begin_stream(conn, asked.run_id, connection.connection_id, stream_plan.stream)
         runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)

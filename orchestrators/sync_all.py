@@ -41,7 +41,8 @@ def sync_all(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     children = [
         context.call_sub_orchestrator(
             "sync_connection",
-            ConnectionRequest(run_id, cid, request.mode, request.options).to_json(),
+            ConnectionRequest(run_id, cid, request.mode, request.options, request.changed,
+                              request.since).to_json(),
             f"{context.instance_id}:{cid}",
         )
         for cid in begun.connections

@@ -39,7 +39,8 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
                 "plan_streams", ACTIVITY_RETRY,
                 PlanRequest(run_id, connection_id, request.mode, phase,
                             failed={r.stream: r.error or "no reason given" for r in results
-                                    if r.status != "succeeded"}).to_json(),
+                                    if r.status != "succeeded"},
+                            changed=request.changed, since=request.since).to_json(),
             )))
             if plan.refused:
                 return ConnectionResult(connection_id, "failed", plan.refused).to_json()

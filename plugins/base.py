@@ -122,7 +122,12 @@ class SourcePlugin(Protocol):
              store: Any = None) -> Plan:
         """What to read in this phase of a run; `failed` names the streams of earlier phases of the same run
         that failed, with their errors, so a later phase leaves out only what depends on them (and says so);
-        `store` is what storage() returned."""
+        `store` is what storage() returned.
+
+        Two keywords arrive only when a run uses them, so a plugin that supports neither need not declare them:
+        `changed` (list[str]): hints of what changed, as this plugin's webhook handling named them (an incremental
+        run may read only the streams they touch); `since` (ISO date str, mode "backfill"): re-read from that
+        date without a complete read."""
         ...
 
     async def open_api(self, connection: Connection, session: Any, store: Any = None) -> ApiClient:

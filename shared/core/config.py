@@ -32,6 +32,7 @@ class StorageTarget:
     connection_string: str | None = None
     blob_url: str | None = None
     client_id: str | None = None
+    queue_url: str | None = None  # the change-notice queue's service (identity-based), shared/changes/queue.py
 
     @property
     def uses_identity(self) -> bool:
@@ -74,9 +75,13 @@ def _storage() -> StorageTarget:
         return StorageTarget(connection_string=raw)
     # Identity-based (the Functions host's own convention): the service URI or just the account name.
     url = os.environ.get("AzureWebJobsStorage__blobServiceUri") or ""
+    queue_url = os.environ.get("AzureWebJobsStorage__queueServiceUri") or ""
     account = os.environ.get("AzureWebJobsStorage__accountName") or ""
     if url or account:
-        return StorageTarget(blob_url=(url or f"https://{account}.blob.core.windows.net").rstrip("/"),
+        blob_url = (url or f"https://{account}.blob.core.windows.net").rstrip("/")
+        queue_url = queue_url or (f"https://{account}.queue.core.windows.net" if account
+                                  else blob_url.replace(".blob.", ".queue.", 1))
+        return StorageTarget(blob_url=blob_url, queue_url=queue_url.rstrip("/"),
                              client_id=os.environ.get("AzureWebJobsStorage__clientId") or None)
     if strict_settings():
         raise MissingSetting("AzureWebJobsStorage__accountName",

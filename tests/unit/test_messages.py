@@ -168,3 +168,15 @@ def test_counter_names_are_spelled_once():
     assert LOAD_COUNTERS == ("pages", "fetched", "inserted", "updated", "unchanged", "deleted", "quarantined")
     assert COUNTERS[:len(LOAD_COUNTERS)] == LOAD_COUNTERS
     assert LoadCounts(1, 2, 3, 4, 5, 6, 7) + LoadCounts(*[1] * 7) == LoadCounts(2, 3, 4, 5, 6, 7, 8)
+
+
+def test_fields_added_later_stay_out_of_the_json_until_used() -> None:
+    """An orchestration that names no changes and no start date yields the inputs it yielded before those fields
+    existed, so histories recorded then still pass the replay check that compares inputs."""
+    plain = SyncRequest("run-1", "all", "incremental")
+    assert plain.to_json() == {"run_id": "run-1", "scope": "all", "mode": "incremental", "trigger": "manual",
+                               "options": {}}
+    focused = SyncRequest("run-1", "c1", "backfill", changed=["Invoice"], since="2026-01-01")
+    assert focused.to_json()["changed"] == ["Invoice"] and focused.to_json()["since"] == "2026-01-01"
+    assert SyncRequest.from_json(focused.to_json()) == focused
+    assert PlanRequest.from_json(PlanRequest("r", "c", "incremental").to_json()).changed == []
