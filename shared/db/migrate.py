@@ -172,7 +172,8 @@ def check_schema(conn: psycopg.Connection, plugins: Sequence[tuple[str, Path]] =
 
 
 def settle_privileges(conn: psycopg.Connection) -> None:
-    """Hand every object of the schema to the owner role (when migrating as a superuser) and grant the app role
+    """Hand every object of the schema to the owner role (when migrating as a superuser or as a member of the owner
+    role, e.g. a managed server's Entra administrator group) and grant the app role
     DML on each table it has no privilege on yet, USAGE on every sequence, and read-only on the bookkeeping.
 
     A table the app already has some privilege on is left as its migrations set it, so a migration may narrow
@@ -184,8 +185,7 @@ def settle_privileges(conn: psycopg.Connection) -> None:
     if have != {OWNER_ROLE, APP_ROLE}:
         log.warning("roles %s and %s not found: privileges not settled", OWNER_ROLE, APP_ROLE)
         return
-    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
-    if superuser:
+    if _acts_for_owner(conn):
         _adopt_objects(conn)
     app = sql.Identifier(APP_ROLE)
     schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
@@ -210,8 +210,37 @@ ADOPT_OBJECTS = Path(__file__).with_name("adopt_objects.sql")
 
 
 def _adopt_objects(conn: psycopg.Connection) -> None:
-    """As a superuser: make the owner role the owner of every object of the schema (idempotent)."""
+    """Make the owner role the owner of every object of the schema (idempotent); needs a superuser, or a member of
+    the owner role that owns the objects (ALTER ... OWNER TO asks both)."""
     conn.execute(ADOPT_OBJECTS.read_text())
+
+
+def _acts_for_owner(conn: psycopg.Connection) -> bool:
+    """Whether this migration run may hand what it created to the owner role.
+
+    On a managed server (Azure's Entra-only PostgreSQL) nobody can log in as bizmetrics_owner: the Entra
+    administrator migrates, and its objects would stay its own. It created the roles (migration 0028, with
+    CREATEROLE), so it may make itself a member of the owner role; then the objects are handed over like a
+    superuser's, and the schema is owned by bizmetrics_owner wherever the migrations ran. Without that right the
+    objects stay the migrating role's, with a warning saying what to grant."""
+    me = conn.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if me[1] or me[0] == OWNER_ROLE:
+        return bool(me[1])  # the owner itself owns what it created
+    if not conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (OWNER_ROLE,)).fetchone()[0]:
+        try:
+            with conn.transaction():  # a savepoint: a refused grant leaves the migration's transaction usable
+                conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(OWNER_ROLE), sql.Identifier(me[0])))
+        except psycopg.errors.InsufficientPrivilege:
+            log.warning("%s is not a member of %s and may not make itself one: the objects it created stay its own "
+                        "(an administrator runs: GRANT %s TO \"%s\"; then migrate again)", me[0], OWNER_ROLE,
+                        OWNER_ROLE, me[0])
+            return False
+        log.info("made %s a member of %s, to hand it the objects this migration created", me[0], OWNER_ROLE)
+    # A new owner needs CREATE on the schema (ALTER ... OWNER TO checks it); here the schema is the database
+    # owner's (the administrator's), not bizmetrics_owner's as on a database created for it.
+    conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
+        sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0]), sql.Identifier(OWNER_ROLE)))
+    return True
 
 
 def _legacy_names(conn: psycopg.Connection) -> set[str]:

@@ -146,6 +146,38 @@ def test_the_deploy_step_migrates_as_the_owner_and_the_app_can_use_every_table(p
         assert not conn.execute("SELECT has_schema_privilege('public', 'CREATE')").fetchone()[0]
 
 
+def test_an_administrator_who_is_not_superuser_migrates_and_the_owner_role_still_owns_everything(pg_dsn, new_db):
+    """Azure's Entra-only server: nobody logs in as bizmetrics_owner; the Entra administrator group (CREATEROLE, not
+    superuser, a member of azure_pg_admin) runs the deploy step. It makes itself a member of the owner role and
+    hands it every object, so the next deploy, the app's grants and the ownership test hold as locally."""
+    admin = f"bizm_test_admin_{os.getpid()}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{admin}" LOGIN CREATEROLE NOSUPERUSER')
+    try:
+        dsn = new_db(owner=admin)
+        as_admin = as_role(dsn, admin)
+        done = _deploy_step(as_admin)
+        assert done.returncode == 0, done.stderr
+        assert f"made {admin} a member of {OWNER_ROLE}" in done.stdout + done.stderr
+        with psycopg.connect(dsn) as conn:
+            owned = [what for (what,) in conn.execute(OWNED, {"role": admin})]
+            assert [what for what in owned if not what.startswith("database ")] == []  # it keeps only the database
+            owned_by_owner = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                                          "AND tableowner = %s", (OWNER_ROLE,)).fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+        assert owned_by_owner == tables > 20
+        again = _deploy_step(as_admin)
+        assert again.returncode == 0 and "The schema was current." in again.stdout, again.stderr
+        with psycopg.connect(as_role(dsn, APP_ROLE)) as conn:
+            check_schema(conn, registry.migration_folders())
+            assert conn.execute("SELECT has_table_privilege('sync_runs', 'INSERT')").fetchone()[0]
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datdba = %s::regrole", (admin,)):
+                conn.execute(f'ALTER DATABASE "{name}" OWNER TO CURRENT_USER')
+            conn.execute(f'DROP ROLE "{admin}"')
+
+
 def test_a_table_a_plugin_adds_later_is_granted_to_the_app_unless_its_migration_narrowed_it(pg_dsn, tmp_path):
     later = tmp_path / "later"
     later.mkdir()
