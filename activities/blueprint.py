@@ -8,6 +8,7 @@ import azure.durable_functions as df
 from activities.aggregates import refresh_aggregates
 from activities.fetch import fetch_pages
 from activities.load import load_pages
+from activities.logging_ids import with_log_ids
 from activities.planning import finish_connection, plan_streams
 from activities.runs import begin_sync, finish_stream, finish_sync
 from activities.sweep import sweep_deletes
@@ -16,4 +17,4 @@ bp = df.Blueprint()
 
 for _activity in (begin_sync, plan_streams, fetch_pages, load_pages, sweep_deletes, finish_stream, finish_connection,
                   refresh_aggregates, finish_sync):
-    bp.activity_trigger(input_name="request")(_activity)
+    bp.activity_trigger(input_name="request")(with_log_ids(_activity))

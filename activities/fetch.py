@@ -12,7 +12,6 @@ from shared.blob.landing import LandingZone, page_ref
 from shared.core import meters
 from shared.core.config import load_settings
 from shared.core.http import Throttled
-from shared.core.logcontext import log_ids
 from shared.core.messages import FetchRequest, FetchResult, PageRef
 from shared.db import runs
 from shared.db.connect import held_connection
@@ -22,9 +21,9 @@ from shared.db.connections import get_connection
 async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     """Fetch up to `max_pages` pages of one stream from `cursor`, landing each page as a blob."""
     asked = FetchRequest.from_json(request)
-    with log_ids(run_id=asked.run_id, connection_id=asked.connection_id, stream=asked.stream), \
-            meters.tracer.start_as_current_span("fetch_pages", attributes={
-                "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
+    # Log ids are bound for every activity where they are registered (activities/logging_ids.py).
+    with meters.tracer.start_as_current_span("fetch_pages", attributes={
+            "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
         return await _fetch(asked)
 
 

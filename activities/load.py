@@ -17,7 +17,6 @@ from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
 from shared.core import meters
 from shared.core.config import load_settings
-from shared.core.logcontext import log_ids
 from shared.core.messages import LoadCounts, LoadRequest
 from shared.db import runs
 from shared.db.connect import connect
@@ -60,9 +59,9 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
     """Load landed pages once each; a retried load skips pages an earlier attempt committed."""
     asked = LoadRequest.from_json(request)
     started = time.monotonic()
-    with log_ids(run_id=asked.run_id, connection_id=asked.connection_id, stream=asked.stream), \
-            meters.tracer.start_as_current_span("load_pages", attributes={
-                "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
+    # Log ids are bound for every activity where they are registered (activities/logging_ids.py).
+    with meters.tracer.start_as_current_span("load_pages", attributes={
+            "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
         counts, source = _load(asked)
         seconds = time.monotonic() - started
         meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts, seconds)

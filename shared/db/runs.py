@@ -164,3 +164,9 @@ def cancel_run(conn: psycopg.Connection, run_id: str, actor: str) -> bool:
         (actor, run_id),
     ).fetchone()
     return row is not None
+
+
+def instance_of(conn: psycopg.Connection, run_id: str) -> str | None:
+    """The orchestration instance a run was recorded with (sync_all's; its children's ids extend it)."""
+    row = conn.execute("SELECT instance_id FROM sync_runs WHERE run_id = %s", (run_id,)).fetchone()
+    return row[0] if row and row[0] else None

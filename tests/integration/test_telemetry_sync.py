@@ -81,7 +81,8 @@ def test_days_until_the_stored_tokens_expire_are_a_gauge(pg_dsn, monkeypatch):
     assert 0 < otel.last_gauge("bizmetrics.token.days_to_expiry", token="access", **who) <= 0.05
 
 
-def test_log_records_of_a_sync_carry_the_run_connection_and_stream(host, simulator, connection, caplog):
+def test_log_records_of_a_sync_carry_the_run_connection_stream_and_instance(host, simulator, connection, caplog,
+                                                                            pg_dsn):
     import logging
 
     caplog.set_level(logging.INFO, logger="activities")
@@ -90,6 +91,10 @@ def test_log_records_of_a_sync_carry_the_run_connection_and_stream(host, simulat
     assert loads
     assert all(r.connection_id == CONNECTION and r.run_id.startswith("run-") for r in loads)
     assert {r.stream for r in loads} >= {"Customer", "Invoice"}
+    # The run's orchestration instance, as the run was recorded (sync_all's id, which the API reports).
+    with psycopg.connect(pg_dsn) as conn:
+        recorded = dict(conn.execute("SELECT run_id, instance_id FROM sync_runs").fetchall())
+    assert all(r.instance_id == recorded[r.run_id] and r.instance_id for r in loads)
 
 
 monday_sim = monday_helpers.monday_sim
