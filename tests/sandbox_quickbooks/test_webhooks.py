@@ -220,7 +220,7 @@ async def test_fault_bad_signature_fails_the_check(api: Api, state: SimulatorSta
     assert [d["forged_signature"] for d in state.webhooks.outbox.log()] == [True, False]
 
 
-@pytest.mark.parametrize("fault", [{"kind": "out_of_order"}, {"kind": "delay", "seconds": 0.3}])
+@pytest.mark.parametrize("fault", [{"kind": "out_of_order"}, {"kind": "delay", "seconds": 1.0}])
 async def test_fault_reorders_a_batch_behind_the_next(api: Api, state: SimulatorState, receiver: Receiver,
                                                       fault: dict[str, Any]) -> None:
     await _subscribe(api, receiver)
@@ -233,7 +233,7 @@ async def test_fault_reorders_a_batch_behind_the_next(api: Api, state: Simulator
     await _flush(api)
     assert [post.json()[0]["intuitentityid"] for post in receiver.events()] == [invoice, customer]
     late = next(d for d in state.webhooks.outbox.log() if d["events"][0]["intuitentityid"] == customer)
-    assert late["out_of_order"] or late["delayed_seconds"] == 0.3
+    assert late["out_of_order"] or late["delayed_seconds"] == 1.0
 
 
 async def test_unknown_fault_kinds_and_settings_are_refused(api: Api) -> None:
