@@ -182,7 +182,8 @@ class MondayWebhooks:
         is_sub = board.parent_board_id is not None
         names = events[1] if is_sub else events[0]
         home = board.parent_board_id if is_sub else board.id
-        return [s for s in self._subscriptions.values()
+        # A copy: subscriptions are made on another thread (the challenge is waited for off the event loop).
+        return [s for s in list(self._subscriptions.values())
                 if s.account_id == account.id and s.board_id == home and s.event in names
                 and _matches(s, entry, board)]
 
