@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.monday import MondayState
-from tests.sandbox_shared.receiver import Received, Receiver, running_receiver
+from tests.sandbox_shared.receiver import Received, Receiver, running_receiver, wait_until
 
 from .conftest import Api, main_boards
 
@@ -220,3 +220,17 @@ async def test_bad_subscriptions_are_refused_and_one_can_be_deleted(api: Api, st
     await _mutate(api, "rename_item", item_id=state.account().board(board).item_ids[0], name="Unheard")
     await _flush(api)
     assert receiver.events() == []
+
+
+async def test_fault_out_of_order_swaps_two_events(api: Api, state: MondayState, receiver: Receiver) -> None:
+    board = main_boards(state)[0]
+    await _subscribe(api, receiver, board, "change_name", signing_secret=SECRET)
+    await _admin(api, "POST", "/_sim/webhooks/faults", {"kind": "out_of_order"})
+    first, second = state.account().board(board).item_ids[:2]
+    await _mutate(api, "rename_item", item_id=first, name="Renamed first")
+    # The first event has been cut (it took the fault) before the second change is made.
+    wait_until(lambda: state.webhooks.outbox.faults.pending() == [])
+    await _mutate(api, "rename_item", item_id=second, name="Renamed second")
+    await _flush(api)
+    assert [p.json()["event"]["pulseId"] for p in receiver.events()] == [int(second), int(first)]
+    assert all(jwt_claims(p) is not None for p in receiver.events())
