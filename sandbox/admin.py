@@ -1,16 +1,20 @@
-"""What every simulator's control plane under /_sim/ shares: JSON in and out, the fault queue, the clock.
+"""What every simulator's control plane under /_sim/ shares: JSON in and out, the fault queue, the clock,
+and the webhook outbox (its delivery log, flush, faults and timing).
 
 A simulator supplies how a fault request maps onto its own injector and how it writes a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+
+from .webhooks import WebhookOutbox
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
@@ -68,3 +72,59 @@ def add_fault_and_clock_routes(
     app.router.add_post("/_sim/faults", add_fault)
     app.router.add_delete("/_sim/faults", clear_faults)
     app.router.add_post("/_sim/clock", advance_clock)
+
+
+def add_webhook_outbox_routes(app: web.Application, outbox_of: Callable[[web.Application], WebhookOutbox]) -> None:
+    """/_sim/webhooks/{deliveries,flush,faults,settings}: what every simulator's webhooks share.
+
+    A simulator adds its own subscription routes (what a subscription names differs per service).
+    """
+
+    async def deliveries(request: web.Request) -> web.Response:
+        outbox = outbox_of(request.app)
+        if request.method == "DELETE":
+            outbox.clear_log()
+        return json_response({"deliveries": outbox.log()})
+
+    async def flush(request: web.Request) -> web.Response:
+        body = await read_body(request) if request.can_read_body else {}
+        try:
+            timeout = float(body.get("timeout_seconds", 10.0))
+        except (TypeError, ValueError):
+            return json_response({"error": "timeout_seconds must be a number"}, status=400)
+        outbox = outbox_of(request.app)
+        # The wait happens off the event loop: receivers may be served by this very process.
+        flushed = await asyncio.to_thread(outbox.flush, min(max(timeout, 0.0), 120.0))
+        return json_response({"flushed": flushed, "deliveries": len(outbox.attempts())},
+                             status=200 if flushed else 504)
+
+    async def faults(request: web.Request) -> web.Response:
+        queue = outbox_of(request.app).faults
+        if request.method == "POST":
+            body = await read_body(request)
+            try:
+                seconds = body.get("seconds")
+                queue.inject(str(body.get("kind", "")), int(body.get("count", 1)),
+                             None if seconds is None else float(seconds))
+            except (TypeError, ValueError) as error:
+                return json_response({"error": str(error)}, status=400)
+        elif request.method == "DELETE":
+            queue.clear()
+        return json_response({"pending": queue.pending()})
+
+    async def settings(request: web.Request) -> web.Response:
+        current = outbox_of(request.app).settings
+        if request.method == "POST":
+            try:
+                current.update(await read_body(request))
+            except (TypeError, ValueError) as error:
+                return json_response({"error": str(error)}, status=400)
+        return json_response(current.describe())
+
+    for method in ("GET", "DELETE"):
+        app.router.add_route(method, "/_sim/webhooks/deliveries", deliveries)
+    app.router.add_post("/_sim/webhooks/flush", flush)
+    for method in ("GET", "POST", "DELETE"):
+        app.router.add_route(method, "/_sim/webhooks/faults", faults)
+    for method in ("GET", "POST"):
+        app.router.add_route(method, "/_sim/webhooks/settings", settings)

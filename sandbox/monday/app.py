@@ -16,4 +16,9 @@ def create_app(state: MondayState) -> web.Application:
     app.router.add_post("/v2/", handle_graphql)
     admin.add_routes(app)
     state.faults.release_on_shutdown(app)
+
+    async def stop_webhooks(_: web.Application) -> None:
+        state.webhooks.outbox.close()
+
+    app.on_cleanup.append(stop_webhooks)
     return app

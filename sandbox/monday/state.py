@@ -5,12 +5,13 @@ plus the in-process mutation API tests use to change data between sync runs.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import mutations
 from .clock import SimClock
@@ -19,6 +20,29 @@ from .limits import Budget, PlanLimits, plan_limits
 from .model import Board, Item, MondayAccount, Update
 from .paging import CursorStore
 from .versions import CURRENT_VERSION, VERSION_KINDS
+from .webhooks import MondayWebhooks, Subscription
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _publishes(method: Callable[Concatenate[MondayState, P], R]) -> Callable[Concatenate[MondayState, P], R]:
+    """Hand the activity log entries a mutation wrote to the webhooks (queued: the change never waits)."""
+
+    @functools.wraps(method)
+    def wrapper(self: MondayState, *args: P.args, **kwargs: P.kwargs) -> R:
+        if not self.webhooks.active:
+            return method(self, *args, **kwargs)
+        marks = {(a.id, board): len(entries) for a in self.accounts.values() for board, entries in a.activity.items()}
+        result = method(self, *args, **kwargs)
+        for account in self.accounts.values():
+            fresh = [entry for board, entries in account.activity.items()
+                     for entry in entries[marks.get((account.id, board), 0):]]
+            if fresh:
+                self.webhooks.publish(account, fresh)
+        return result
+
+    return wrapper
 
 
 class Meter:
@@ -57,6 +81,7 @@ class MondayState:
         self.default_version = default_version
         # Versions of VERSION_KINDS monday no longer serves (e.g. the day 2026-07 is retired): routed like older ones.
         self.retired_versions: set[str] = set()
+        self.webhooks = MondayWebhooks()
         self._requests = itertools.count(1)
         self._last_stamp: datetime | None = None
 
@@ -98,6 +123,13 @@ class MondayState:
                 "by_status": {str(k): v for k, v in sorted(self.meter.by_status[account.id].items())},
                 "refused": self.budget.refused[account.id], "complexity_left": left, "complexity_reset_in": reset}
 
+    # -- webhooks ------------------------------------------------------------------------------------------------
+    def create_webhook(self, board_id: str | int, url: str, event: str, config: dict[str, Any] | str | None = None,
+                       signing_secret: str | None = None) -> Subscription:
+        """As monday's create_webhook: the URL must echo a challenge first (ValueError if it does not)."""
+        account = self._owner_of("board", board_id)
+        return self.webhooks.subscribe(account, board_id, url, event, config, signing_secret)
+
     # -- mutations (each one moves the clock on by at least a second) -------------------------------------------
     def _stamp(self) -> datetime:
         self.clock.advance(1.0)
@@ -111,6 +143,7 @@ class MondayState:
     def _acting(self, account: MondayAccount, user_id: str | int | None) -> str:
         return str(user_id) if user_id is not None else account.owner_user_id
 
+    @_publishes
     def create_board(self, name: str, *, account_id: str | int | None = None, workspace_id: str | None = None,
                      board_kind: str = "public", board_id: str | int | None = None, starter_item: bool = True,
                      user_id: str | int | None = None) -> Board:
@@ -119,6 +152,7 @@ class MondayState:
                                       workspace_id=workspace_id, board_kind=board_kind, board_id=board_id,
                                       starter_item=starter_item)
 
+    @_publishes
     def _board_state(self, board_id: str | int, state: str, user_id: str | int | None) -> Board:
         account = self._owner_of("board", board_id)
         return mutations.set_board_state(account, str(board_id), state, moment=self._stamp(),
@@ -130,6 +164,7 @@ class MondayState:
     def delete_board(self, board_id: str | int, *, user_id: str | int | None = None) -> Board:
         return self._board_state(board_id, "deleted", user_id)
 
+    @_publishes
     def create_item(self, board_id: str | int, name: str, *, group_id: str | None = None,
                     column_values: dict[str, Any] | None = None, item_id: str | int | None = None,
                     user_id: str | int | None = None) -> Item:
@@ -138,6 +173,7 @@ class MondayState:
                                      user_id=self._acting(account, user_id), group_id=group_id,
                                      column_values=column_values, item_id=item_id)
 
+    @_publishes
     def create_subitem(self, parent_item_id: str | int, name: str, *, column_values: dict[str, Any] | None = None,
                        user_id: str | int | None = None) -> Item:
         account = self._owner_of("item", parent_item_id)
@@ -149,28 +185,33 @@ class MondayState:
         """Set one column: a label for status, an ISO date, a number, user ids, (from, to), a bool, text, ids."""
         return self.change_column_values(item_id, {column_id: value}, user_id=user_id)
 
+    @_publishes
     def change_column_values(self, item_id: str | int, values: dict[str, Any], *,
                              user_id: str | int | None = None) -> Item:
         account = self._owner_of("item", item_id)
         return mutations.change_column_values(account, str(item_id), values, moment=self._stamp(),
                                               user_id=self._acting(account, user_id))
 
+    @_publishes
     def rename_item(self, item_id: str | int, name: str, *, user_id: str | int | None = None) -> Item:
         account = self._owner_of("item", item_id)
         return mutations.rename_item(account, str(item_id), name, moment=self._stamp(),
                                      user_id=self._acting(account, user_id))
 
+    @_publishes
     def move_item_to_group(self, item_id: str | int, group_id: str, *, user_id: str | int | None = None) -> Item:
         account = self._owner_of("item", item_id)
         return mutations.move_item_to_group(account, str(item_id), group_id, moment=self._stamp(),
                                             user_id=self._acting(account, user_id))
 
+    @_publishes
     def move_item_to_board(self, item_id: str | int, board_id: str | int, *, group_id: str | None = None,
                            user_id: str | int | None = None) -> Item:
         account = self._owner_of("item", item_id)
         return mutations.move_item_to_board(account, str(item_id), str(board_id), moment=self._stamp(),
                                             user_id=self._acting(account, user_id), group_id=group_id)
 
+    @_publishes
     def _item_state(self, item_id: str | int, state: str, user_id: str | int | None) -> Item:
         account = self._owner_of("item", item_id)
         return mutations.set_item_state(account, str(item_id), state, moment=self._stamp(),
@@ -185,6 +226,7 @@ class MondayState:
     def restore_item(self, item_id: str | int, *, user_id: str | int | None = None) -> Item:
         return self._item_state(item_id, "active", user_id)
 
+    @_publishes
     def add_update(self, item_id: str | int, body: str, *, user_id: str | int | None = None) -> Update:
         account = self._owner_of("item", item_id)
         return mutations.add_update(account, str(item_id), body, moment=self._stamp(),

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.admin import add_fault_and_clock_routes, json_response, read_body
+from sandbox.admin import add_fault_and_clock_routes, add_webhook_outbox_routes, json_response, read_body
 
 from .gate import STATE_KEY
 
@@ -62,6 +62,25 @@ async def cdc_selection(request: web.Request) -> web.Response:
     return json_response(selection.describe())
 
 
+async def webhook_subscription(request: web.Request) -> web.Response:
+    """GET: the app's webhook endpoint; PUT {"url", "verifier_token", "entities"?, "one_realm_per_post"?}: set
+    it; DELETE: clear it. The token is never answered back."""
+    webhooks = request.app[STATE_KEY].webhooks
+    if request.method == "PUT":
+        body = await read_body(request)
+        entities = body.get("entities")
+        try:
+            if entities is not None and not isinstance(entities, list):
+                raise ValueError("entities must be a list of entity names")
+            webhooks.subscribe(str(body.get("url") or ""), str(body.get("verifier_token") or ""), entities,
+                               one_realm_per_post=bool(body.get("one_realm_per_post", False)))
+        except ValueError as error:
+            return json_response({"error": str(error)}, status=400)
+    elif request.method == "DELETE":
+        webhooks.unsubscribe()
+    return json_response(webhooks.describe())
+
+
 def _inject_fault(state: Any, body: dict[str, Any]) -> None:
     state.faults.inject(str(body.get("kind", "")), int(body.get("count", 1)), body.get("path_contains"))
 
@@ -73,4 +92,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/cdc", cdc_selection)
     app.router.add_get("/_sim/{realm}/stats", stats)
     app.router.add_get("/_sim/{realm}/tokens", tokens)
+    for method in ("GET", "PUT", "DELETE"):
+        app.router.add_route(method, "/_sim/webhooks", webhook_subscription)
+    add_webhook_outbox_routes(app, lambda served: served[STATE_KEY].webhooks.outbox)
     app.router.add_post("/_sim/{realm}/{op:update|create|delete|void}", change)

@@ -22,4 +22,9 @@ def create_app(state: SimulatorState) -> web.Application:
     app.router.add_post("/oauth2/v1/tokens/bearer", tokens)
     admin.add_routes(app)
     state.faults.release_on_shutdown(app)
+
+    async def stop_webhooks(_: web.Application) -> None:
+        state.webhooks.outbox.close()
+
+    app.on_cleanup.append(stop_webhooks)
     return app

@@ -16,6 +16,7 @@ from .faults import DEFAULT_HANG_SECONDS, FaultInjector
 from .oauth import TokenRegistry
 from .store import RealmStore
 from .throttle import Throttle, ThrottleLimits
+from .webhooks import QuickBooksWebhooks
 
 MinorVersionPolicy = Literal["reject", "ignore"]
 MIN_MINOR_VERSION = 75
@@ -65,6 +66,7 @@ class SimulatorState:
         self.meter = Meter()
         self.minorversion_policy: MinorVersionPolicy = minorversion_policy
         self.cdc_selection = CdcSelection(cdc_selection, cdc_seed)
+        self.webhooks = QuickBooksWebhooks(client_id)
         self._last_stamp: datetime | None = None
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -108,23 +110,35 @@ class SimulatorState:
     def update(self, realm: str, entity: str, ident: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Sparse update of top-level fields; bumps SyncToken and LastUpdatedTime. Returns the record."""
         self.store(realm).require(entity, ident)
-        return mutations.update(self.store(realm), entity, ident, fields, self._stamp(realm))
+        record = mutations.update(self.store(realm), entity, ident, fields, self._stamp(realm))
+        self._notify(realm, entity, ident, "updated")
+        return record
 
     def create(self, realm: str, entity: str, fields: dict[str, Any]) -> str:
         """Create a record (defaults and side effects as QBO applies them); returns its new Id."""
         store = self.store(realm)
         stamp = self._stamp(realm)
         today = self.clock.now().astimezone(store.tz).date()
-        return mutations.create(store, entity, fields, stamp, today)
+        ident = mutations.create(store, entity, fields, stamp, today)
+        self._notify(realm, entity, ident, "created")
+        return ident
 
     def delete(self, realm: str, entity: str, ident: str) -> None:
         """Hard-delete a transaction (CDC reports it); a list entity is made inactive instead."""
         self.store(realm).require(entity, ident)
         mutations.delete(self.store(realm), entity, ident, self._stamp(realm))
+        self._notify(realm, entity, ident, "deleted")
 
     def void(self, realm: str, entity: str, ident: str) -> dict[str, Any]:
         self.store(realm).require(entity, ident)
-        return mutations.void(self.store(realm), entity, ident, self._stamp(realm))
+        record = mutations.void(self.store(realm), entity, ident, self._stamp(realm))
+        # A void is an update of the record (its amounts become 0); Intuit's CloudEvents types name no void.
+        self._notify(realm, entity, ident, "updated")
+        return record
+
+    def _notify(self, realm: str, entity: str, ident: str, operation: str) -> None:
+        """Tell the app's webhook about a change (queued: the change never waits for the receiver)."""
+        self.webhooks.notify(realm, entity, ident, operation, self.clock.now())
 
     # -- metering ----------------------------------------------------------------------------------
     def calls(self, realm: str) -> int:
