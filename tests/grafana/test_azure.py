@@ -116,8 +116,24 @@ def test_a_placeholder_the_command_does_not_fill_is_an_error(tmp_path, monkeypat
         datasource_definition(HOST)
 
 
+def _guide_lines() -> list[str]:
+    """docs/deployment.md with backslash continuations joined, as the shell reads it."""
+    return re.sub(r"\\\n\s*", " ", (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")).splitlines()
+
+
 def test_the_deployment_guide_imports_every_dashboard():
-    guide = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
-    imported = set(re.findall(r"az grafana dashboard import .*?--definition (grafana/dashboards/[\w.-]+\.json)",
-                              guide.replace("\\\n", " ")))
+    definition = re.compile(r"az grafana dashboard import .*--definition (grafana/dashboards/[\w.-]+\.json)")
+    imported = {m for line in _guide_lines() for m in definition.findall(line)}
     assert imported == {f"grafana/dashboards/{name}" for name in all_dashboards()}
+
+
+def test_the_deployment_guide_pipes_the_password_into_az_and_never_puts_it_on_a_command_line():
+    commands = [line.strip() for line in _guide_lines()
+                if line.lstrip().startswith(("BIZ_GRAFANA_DB_PASSWORD=", ".venv/bin/python", "python"))]
+    with_password = [line for line in commands if "--password-from-env" in line]
+    assert with_password, "section 9 creates the data source with its password"
+    for line in with_password:
+        assert re.search(r"--password-from-env\s*\|\s*az grafana data-source (create|update) .*--definition /dev/stdin",
+                         line), line
+    assert any("data-source update" in line for line in with_password), "rotation updates the data source the same way"
+    assert not any(re.search(r"--definition\s+\"?\$\(", line) for line in _guide_lines())
