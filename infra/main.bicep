@@ -1,6 +1,7 @@
 // Bizmetrics in one resource group: Function App (Flex Consumption, Python 3.11) with a user-assigned identity,
 // storage through that identity, Key Vault, PostgreSQL Flexible Server with Entra auth, Log Analytics +
-// Application Insights, the Durable backend (Azure Storage or the Durable Task Scheduler) and alerts.
+// Application Insights, the Durable backend (Azure Storage or the Durable Task Scheduler) and alerts; optionally
+// Azure Managed Grafana (deployGrafana) and password logins for Grafana's read-only role (grafanaPasswordLogin).
 //   az deployment group create -g <rg> -f infra/main.bicep -p infra/parameters/dev.parameters.json
 // Outputs are names and endpoints only: no key, no connection string with a secret.
 targetScope = 'resourceGroup'
@@ -22,6 +23,14 @@ param postgresAdminObjectId string
 param postgresAdminPrincipalName string
 @allowed([ 'User', 'Group', 'ServicePrincipal' ])
 param postgresAdminPrincipalType string = 'Group'
+@description('Also accept password logins on PostgreSQL, for Grafana\'s read-only bizmetrics_grafana only (modules/postgres.bicep).')
+param grafanaPasswordLogin bool = false
+@description('Deploy Azure Managed Grafana (modules/grafana.bicep); its data source needs grafanaPasswordLogin.')
+param deployGrafana bool = false
+@description('Object id of the Entra user or group made Grafana Admin; empty: the PostgreSQL administrator.')
+param grafanaAdminObjectId string = ''
+@allowed([ 'User', 'Group', 'ServicePrincipal' ])
+param grafanaAdminPrincipalType string = 'Group'
 param postgresSkuName string = 'Standard_B1ms'
 param postgresSkuTier string = 'Burstable'
 param entraTenantId string = ''
@@ -78,6 +87,18 @@ module postgres 'modules/postgres.bicep' = {
     adminPrincipalType: postgresAdminPrincipalType
     skuName: postgresSkuName
     skuTier: postgresSkuTier
+    grafanaPasswordLogin: grafanaPasswordLogin
+  }
+}
+
+module grafana 'modules/grafana.bicep' = if (deployGrafana) {
+  name: 'grafana'
+  params: {
+    name: 'amg-${prefix}'
+    location: location
+    tags: allTags
+    adminPrincipalId: empty(grafanaAdminObjectId) ? postgresAdminObjectId : grafanaAdminObjectId
+    adminPrincipalType: empty(grafanaAdminObjectId) ? postgresAdminPrincipalType : grafanaAdminPrincipalType
   }
 }
 
@@ -166,3 +187,5 @@ output storageAccountName string = storage.outputs.name
 output postgresFqdn string = postgres.outputs.fqdn
 output postgresDatabase string = postgres.outputs.databaseName
 output taskHubName string = taskHubName
+output grafanaName string = deployGrafana ? grafana.outputs.name : ''
+output grafanaEndpoint string = deployGrafana ? grafana.outputs.endpoint : ''

@@ -26,7 +26,11 @@ BUILT_IN_ROLES = {
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
     "0ad04412-c4d5-4796-b79c-f76d14c8d402": "Durable Task Data Contributor",
+    "22926164-76b3-42b3-bc55-97df8dab3e41": "Grafana Admin",
+    "43d0d8ad-25c7-4714-9337-8ba259a9fe05": "Monitoring Reader",
 }
+# Templates that assign roles, each listing its role ids in a `roles` variable.
+ROLE_TEMPLATES = ("roles.bicep", "grafana.bicep")
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 SECRET_SHAPES = re.compile(r"listKeys|listSecrets|listCredentials|ConnectionString|AccountKey|SharedAccessSignature|"
                            r"password|secret", re.IGNORECASE)
@@ -110,11 +114,16 @@ def test_role_ids_are_documented_built_in_roles() -> None:
     for path in BICEP_FILES:
         found.update(g.lower() for g in GUID.findall(path.read_text()))
     assert found <= set(BUILT_IN_ROLES), f"unknown role ids: {found - set(BUILT_IN_ROLES)}"
-    roles = parsed(INFRA / "modules" / "roles.bicep")
-    assignments = [r for r in roles["resources"].values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
-    used = {m for r in assignments for m in re.findall(r"\"operand_1\": \"roles\", \"operand_2\": \"(\w+)\"", flat(r))}
-    assert used == set(roles["variables"]["roles"]["value"]), "every listed role is assigned, and only those"
-    assert set(roles["variables"]["roles"]["value"].values()) == set(BUILT_IN_ROLES)
+    listed: set[str] = set()
+    for name in ROLE_TEMPLATES:
+        roles = parsed(INFRA / "modules" / name)
+        assignments = [r for r in roles["resources"].values()
+                       if r["type"] == "Microsoft.Authorization/roleAssignments"]
+        used = {m for r in assignments
+                for m in re.findall(r"\"operand_1\": \"roles\", \"operand_2\": \"(\w+)\"", flat(r))}
+        assert used == set(roles["variables"]["roles"]["value"]), f"{name}: every listed role is assigned, only those"
+        listed.update(roles["variables"]["roles"]["value"].values())
+    assert listed == set(BUILT_IN_ROLES)
 
 
 def test_outputs_carry_no_secret() -> None:
@@ -162,7 +171,7 @@ def test_identity_everywhere_and_no_shared_keys() -> None:
     assert insights["DisableLocalAuth"] is True
     assert "Authorization=AAD" in flat(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"])
     auth = parsed(INFRA / "modules" / "postgres.bicep")["resources"]["server"]["config"]["properties"]["authConfig"]
-    assert auth["activeDirectoryAuth"] == "Enabled" and auth["passwordAuth"] == "Disabled"
+    assert auth["activeDirectoryAuth"] == "Enabled"
 
 
 def test_flex_consumption_python_311() -> None:
@@ -213,3 +222,47 @@ def test_the_operations_workbook_is_a_workbook_with_a_query_per_view() -> None:
     assert workbook["version"] == "Notebook/1.0"
     queries = [item["content"]["query"] for item in workbook["items"] if item["type"] == 3]
     assert len(queries) >= 8 and all("customMetrics" in q or "traces" in q for q in queries)
+
+
+def test_password_logins_are_off_unless_asked_for_and_need_no_known_admin_password() -> None:
+    """Password logins exist for Grafana's read-only role only, when grafanaPasswordLogin says so (main.bicep passes
+    it through, off by default); the password administrator Azure then requires gets a fresh, never-output GUID."""
+    main = parsed(INFRA / "main.bicep")
+    assert main["parameters"]["grafanaPasswordLogin"]["default"] is False
+    assert main["modules"]["postgres"]["config"]["params"]["grafanaPasswordLogin"] == "grafanaPasswordLogin"
+    postgres = parsed(INFRA / "modules" / "postgres.bicep")
+    assert postgres["parameters"]["grafanaPasswordLogin"]["default"] is False
+    properties = postgres["resources"]["server"]["config"]["properties"]
+    switch = properties["authConfig"]["passwordAuth"]["operator"]
+    assert switch["type"] == "conditional" and switch["operands"] == {
+        "condition": "grafanaPasswordLogin", "true_value": "Enabled", "false_value": "Disabled"}
+    for name, parameter in (("administratorLogin", "passwordAdminLogin"),
+                            ("administratorLoginPassword", "passwordAdminPassword")):
+        assert properties[name]["operator"]["operands"] == {
+            "condition": "grafanaPasswordLogin", "true_value": parameter, "false_value": None}
+    password = postgres["parameters"]["passwordAdminPassword"]
+    assert {"type": "secure"} in password["decorators"]
+    assert password["default"] == {"function": {"type": "new_guid"}}
+    assert "passwordAdminPassword" not in main["modules"]["postgres"]["config"]["params"]
+    assert "bizmetrics_grafana" in (INFRA / "modules" / "postgres.bicep").read_text()
+
+
+def test_managed_grafana_is_optional_keyless_and_reads_monitoring_with_its_own_identity() -> None:
+    main = parsed(INFRA / "main.bicep")
+    assert main["parameters"]["deployGrafana"]["default"] is False
+    module = main["modules"]["grafana"]["config"]
+    assert module["condition"] == "deployGrafana"
+    assert {"location": "location", "tags": "allTags"}.items() <= module["config"]["params"].items()
+    assert "grafana" in flat(main["outputs"]["grafanaEndpoint"]["value"])
+    template = parsed(INFRA / "modules" / "grafana.bicep")
+    grafana = template["resources"]["grafana"]
+    assert grafana["type"] == "Microsoft.Dashboard/grafana" and not grafana["api_version"].endswith("preview")
+    config = grafana["config"]
+    assert config["identity"] == {"type": "SystemAssigned"} and config["properties"]["apiKey"] == "Disabled"
+    assert (config["location"], config["tags"]) == ("location", "tags")
+    reader = template["resources"]["monitoringReader"]["config"]
+    assert "scope" not in reader, "Monitoring Reader on the deployment's resource group"
+    assert "grafana" in flat(reader["properties"]["principalId"])
+    admin = template["resources"]["grafanaAdmin"]["config"]
+    assert admin["scope"] == "grafana" and admin["properties"]["principalId"] == "adminPrincipalId"
+    assert set(template["outputs"]) == {"name", "endpoint"}
