@@ -4,6 +4,8 @@ to remember from the run (finish_connection)."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from plugins import registry
@@ -22,6 +24,9 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, asked.connection_id)
         plugin = registry.get(connection.plugin)
+        if asked.since and not _takes_keyword(plugin.plan, "since"):
+            return PlanResult(refused=f"the {connection.plugin} plugin cannot backfill from a date (its plan takes no "
+                                      "`since`): run a full sync of this connection instead").to_json()
         # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans.
         focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since)) if value}
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
@@ -32,6 +37,13 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
         leases.renew(conn, connection.connection_id, asked.run_id)
     return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
+
+
+def _takes_keyword(function: Callable[..., Any], name: str) -> bool:
+    """Whether `function` accepts the keyword `name` (declared, or through **kwargs)."""
+    parameters = inspect.signature(function).parameters.values()
+    return any((p.name == name and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)) or p.kind == p.VAR_KEYWORD
+               for p in parameters)
 
 
 def finish_connection(request: dict[str, Any]) -> None:
