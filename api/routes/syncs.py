@@ -64,7 +64,7 @@ class SyncStartRequest(BaseModel):
     connection_id: ConnectionId | None = Field(None, description="A connection id (see GET /api/connections); "
                                                                  "omit (or null) for every enabled connection")
     mode: Literal["full", "incremental", "backfill"] = "incremental"
-    since: str | None = Field(None, min_length=10, max_length=10, examples=["2026-01-01"],
+    since: str | None = Field(None, max_length=40, examples=["2026-01-01"], json_schema_extra={"format": "date"},
                               description="With mode `backfill` (and only then, where it is required): re-read "
                                           "from 00:00 UTC of this date, YYYY-MM-DD, not in the future")
     options: SyncOptions = Field(default_factory=SyncOptions)
