@@ -10,6 +10,7 @@ from typing import Any
 
 from plugins import registry
 from shared.core import meters
+from shared.core.backfill import MODE as BACKFILL
 from shared.core.messages import FinishConnection, PlanRequest, PlanResult
 from shared.db import leases, runs
 from shared.db.connect import connect
@@ -24,7 +25,7 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, asked.connection_id)
         plugin = registry.get(connection.plugin)
-        if asked.since and not _takes_keyword(plugin.plan, "since"):
+        if (asked.since or asked.mode == BACKFILL) and not _declares(plugin.plan, "since"):
             return PlanResult(refused=f"the {connection.plugin} plugin cannot backfill from a date (its plan takes no "
                                       "`since`): run a full sync of this connection instead").to_json()
         # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans.
@@ -39,11 +40,11 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
 
 
-def _takes_keyword(function: Callable[..., Any], name: str) -> bool:
-    """Whether `function` accepts the keyword `name` (declared, or through **kwargs)."""
-    parameters = inspect.signature(function).parameters.values()
-    return any((p.name == name and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)) or p.kind == p.VAR_KEYWORD
-               for p in parameters)
+def _declares(function: Callable[..., Any], name: str) -> bool:
+    """Whether `function` names the keyword `name`. A **kwargs catch-all does not count: a plan that takes any keyword
+    has not said it understands this one, and a plugin that read mode "backfill" as a complete read would sweep."""
+    parameter = inspect.signature(function).parameters.get(name)
+    return parameter is not None and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
 
 
 def finish_connection(request: dict[str, Any]) -> None:
