@@ -4,10 +4,13 @@ to remember from the run (finish_connection)."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from plugins import registry
 from shared.core import meters
+from shared.core.backfill import MODE as BACKFILL
 from shared.core.messages import FinishConnection, PlanRequest, PlanResult
 from shared.db import leases, runs
 from shared.db.connect import connect
@@ -22,6 +25,9 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, asked.connection_id)
         plugin = registry.get(connection.plugin)
+        if (asked.since or asked.mode == BACKFILL) and not _declares(plugin.plan, "since"):
+            return PlanResult(refused=f"the {connection.plugin} plugin cannot backfill from a date (its plan takes no "
+                                      "`since`): run a full sync of this connection instead").to_json()
         # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans.
         focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since)) if value}
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
@@ -32,6 +38,13 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
         leases.renew(conn, connection.connection_id, asked.run_id)
     return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
+
+
+def _declares(function: Callable[..., Any], name: str) -> bool:
+    """Whether `function` names the keyword `name`. A **kwargs catch-all does not count: a plan that takes any keyword
+    has not said it understands this one, and a plugin that read mode "backfill" as a complete read would sweep."""
+    parameter = inspect.signature(function).parameters.get(name)
+    return parameter is not None and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
 
 
 def finish_connection(request: dict[str, Any]) -> None:

@@ -32,7 +32,8 @@ def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
         check_schema(conn, registry.migration_folders())
         with conn.transaction():
             connections = connections_in_scope(conn, begin.scope)
-            runs.begin_run(conn, run_id, begin.scope, begin.mode, begin.trigger, begin.instance_id)
+            runs.begin_run(conn, run_id, begin.scope, begin.mode, begin.trigger, begin.instance_id,
+                           since=begin.since)
             # Sorted ids: two runs claiming overlapping sets lock the lease rows in the same order.
             claims = [leases.claim(conn, c.connection_id, run_id, begin.instance_id)
                       for c in sorted(connections, key=lambda c: c.connection_id)]

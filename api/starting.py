@@ -17,7 +17,7 @@ from shared.core.messages import SyncRequest
 
 ACTIVE = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending,
           df.OrchestrationRuntimeStatus.ContinuedAsNew}
-MODES = ("full", "incremental")
+MODES = ("full", "incremental", "backfill")  # backfill: from a date, shared/core/backfill.py
 ALL = "all"
 
 
@@ -56,10 +56,11 @@ def run_of(status: Any) -> str | None:
 
 async def start_sync(client: df.DurableOrchestrationClient, scope: str, mode: str, trigger: str,
                      options: dict[str, int] | None = None,
-                     record: Callable[[str, str], None] | None = None) -> SyncStart:
+                     record: Callable[[str, str], None] | None = None, since: str | None = None) -> SyncStart:
     """Start sync_all for the scope unless it (or an all-connections sync) is already running.
 
-    `record(run_id, instance_id)` runs before the orchestration starts (the API stores the run and who asked).
+    `record(run_id, instance_id)` runs before the orchestration starts (the API stores the run and who asked);
+    `since` is a backfill's start date (YYYY-MM-DD, checked by the caller).
     This check is the friendly 409 for the obvious cases, not the guarantee: it can race, and an "all" sync
     may start while a one-connection sync runs. Each run claims a lease per connection in begin_sync
     (shared/db/leases.py), so a connection another run holds is skipped and reported on the run.
@@ -74,7 +75,7 @@ async def start_sync(client: df.DurableOrchestrationClient, scope: str, mode: st
         record(run_id, instance_id)
     try:
         await client.start_new("sync_all", instance_id,
-                               SyncRequest(run_id, scope, mode, trigger, options or {}).to_json())
+                               SyncRequest(run_id, scope, mode, trigger, options or {}, since=since).to_json())
     except Exception as exc:  # any refusal: the recorded run must not stay "running" with nothing behind it
         raise SyncNotStarted(run_id) from exc
     return SyncStart(True, instance_id, run_id)

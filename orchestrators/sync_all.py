@@ -28,7 +28,8 @@ def sync_all(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         # begin_sync claims each connection's lease: one held by another run is skipped, and says by whom.
         begun = Begun.from_json((yield context.call_activity_with_retry(
             "begin_sync", ACTIVITY_RETRY,
-            BeginSync(run_id, request.scope, request.mode, request.trigger, context.instance_id).to_json(),
+            BeginSync(run_id, request.scope, request.mode, request.trigger, context.instance_id,
+                      since=request.since).to_json(),
         )))
     except Exception as exc:
         # The run could not even start (database down, unknown connection): record why, if we can.

@@ -1,4 +1,5 @@
-"""Syncs: start one (all connections or one; full or incremental), follow it, list runs, cancel one.
+"""Syncs: start one (all connections or one; full, incremental or a backfill from a date), follow it, list runs,
+cancel one.
 
 Status and cancel go through these routes, never through the Durable management URLs (in Azure those carry the
 task hub's system key). Every start and cancel records who did it, on sync_runs and in the audit log.
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from api.auth import Principal, requires
 from api.auth.principal import METRICS_READ, SYNC_RUN
@@ -23,6 +24,8 @@ from api.deps import database, durable, visible_connection
 from api.models.common import CONNECTION_ID_PATTERN, ConnectionId
 from api.problems import Problem, not_found
 from api.starting import ACTIVE, ALL, SyncNotStarted, instance_id_for, run_of, start_sync
+from shared.core.backfill import MODE as BACKFILL
+from shared.core.backfill import parse_since
 from shared.db import audit, runs
 from shared.db.connections import ConnectionRecord
 
@@ -53,20 +56,40 @@ class SyncOptions(BaseModel):
 
 
 class SyncStartRequest(BaseModel):
-    """What to sync: one connection or every enabled one; `incremental` reads what changed since the last run."""
+    """What to sync: one connection or every enabled one; `incremental` reads what changed since the last run,
+    `backfill` re-reads what changed since the date `since` (no complete read, no delete sweep)."""
 
     model_config = ConfigDict(extra="forbid")
 
     connection_id: ConnectionId | None = Field(None, description="A connection id (see GET /api/connections); "
                                                                  "omit (or null) for every enabled connection")
-    mode: Literal["full", "incremental"] = "incremental"
+    mode: Literal["full", "incremental", "backfill"] = "incremental"
+    since: str | None = Field(None, max_length=40, examples=["2026-01-01"], json_schema_extra={"format": "date"},
+                              description="With mode `backfill` (and only then, where it is required): re-read "
+                                          "from 00:00 UTC of this date, YYYY-MM-DD, not in the future")
     options: SyncOptions = Field(default_factory=SyncOptions)
+
+    @field_validator("since")
+    @classmethod
+    def _a_date(cls, since: str | None) -> str | None:
+        if since is not None:
+            parse_since(since)
+        return since
+
+    @model_validator(mode="after")
+    def _since_only_for_backfill(self) -> SyncStartRequest:
+        if self.mode == BACKFILL and self.since is None:
+            raise ValueError("mode backfill needs since: the date to re-read from, YYYY-MM-DD")
+        if self.mode != BACKFILL and self.since is not None:
+            raise ValueError(f"since is for mode backfill only; a {self.mode} run reads from its own watermarks")
+        return self
 
 
 class SyncAccepted(BaseModel):
     run_id: str
     scope: str = Field(description="The connection id, or `all`")
     mode: str
+    since: dt.date | None = Field(None, description="A backfill's start date")
     status_url: str
     cancel_url: str
 
@@ -93,6 +116,7 @@ class SyncRun(BaseModel):
     run_id: str
     scope: str
     mode: str
+    since: dt.date | None = Field(None, description="A backfill's start date (null for other modes)")
     trigger: str
     status: RunStatus
     runtime_status: str | None = Field(None, description="The orchestration's state, while it is known")
@@ -110,6 +134,7 @@ class RunListItem(BaseModel):
     run_id: str
     scope: str
     mode: str
+    since: dt.date | None = Field(None, description="A backfill's start date (null for other modes)")
     trigger: str
     status: RunStatus
     started_at: dt.datetime
@@ -152,13 +177,15 @@ async def start(body: SyncStartRequest, response: Response,
 
     def record(run_id: str, instance_id: str) -> None:
         with conn.transaction():
-            runs.begin_run(conn, run_id, scope, body.mode, "http", instance_id, started_by=principal.actor)
-            audit.record(conn, principal.actor, "sync.started", run_id, {"scope": scope, "mode": body.mode})
+            runs.begin_run(conn, run_id, scope, body.mode, "http", instance_id, started_by=principal.actor,
+                           since=body.since)
+            audit.record(conn, principal.actor, "sync.started", run_id,
+                         {"scope": scope, "mode": body.mode, **({"since": body.since} if body.since else {})})
         conn.commit()
 
     try:
         outcome = await start_sync(client, scope, body.mode, trigger="http", options=body.options.to_options(),
-                                   record=record)
+                                   record=record, since=body.since)
     except SyncNotStarted as failed:
         log.warning("sync %s was recorded but its orchestration did not start (%s)", failed.run_id,
                     type(failed.__cause__).__name__)
@@ -179,7 +206,8 @@ async def start(body: SyncStartRequest, response: Response,
     log.info("sync %s started (%s, %s) by %s", outcome.run_id, scope, body.mode, principal.actor)
     response.headers["Location"] = status_url
     response.headers["Retry-After"] = "5"
-    return SyncAccepted(run_id=outcome.run_id, scope=scope, mode=body.mode, status_url=status_url,
+    return SyncAccepted(run_id=outcome.run_id, scope=scope, mode=body.mode,
+                        since=dt.date.fromisoformat(body.since) if body.since else None, status_url=status_url,
                         cancel_url=cancel_url)
 
 

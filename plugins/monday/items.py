@@ -31,6 +31,8 @@ REFRESH_BATCH = 100  # items(ids:) takes at most 100 ids
 COST_PER_LOG = 10  # what a log entry adds to the first page's expected cost
 # Events after which an item may have left items_page (archived, deleted, moved away) or come back.
 REFRESH_EVENTS = ("archive", "delete", "restore", "move_pulse")
+# In the cursor of a backfill's chain (backfill.py): it ends without a watermark.
+BACKFILL = "backfill"
 
 
 def start_cursor(board_id: str, *, since: str | None, logs_from: str | None, status: dict[str, Any] | None,
@@ -245,6 +247,7 @@ async def fetch(client: MondayClient, cursor: dict[str, Any]) -> Page:
         return Page(records=records, next_cursor=cursor)  # restarted after an expired cursor
     following = _next_step(cursor)
     if following is None:
-        return Page(records=records, next_cursor=None, watermark=watermark(cursor))
+        # The board's watermark stays the incremental runs' own (backfill.py says why).
+        return Page(records=records, next_cursor=None, watermark=None if cursor.get(BACKFILL) else watermark(cursor))
     cursor["step"] = following
     return Page(records=records, next_cursor=cursor)

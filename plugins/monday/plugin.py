@@ -14,7 +14,7 @@ import aiohttp
 import psycopg
 
 from plugins.base import BasePlugin, Budget, Connection, DemoSource, Page, Plan
-from plugins.monday import items, lists, planning
+from plugins.monday import backfill, items, lists, planning
 from plugins.monday.budget import AccountBudget, CallGate
 from plugins.monday.client import MondayClient, classifier_for
 from plugins.monday.dashboards import DASHBOARDS
@@ -53,12 +53,14 @@ class MondayPlugin(BasePlugin):
     # -- what to read -------------------------------------------------------------------------------------------
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
              calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
-             store: MondayStore | None = None) -> Plan:
+             store: MondayStore | None = None, since: str | None = None) -> Plan:
         try:
             settings = read_settings(connection)
         except ValueError as exc:
             return Plan(streams=[], refused=str(exc))
         store = _required(store)
+        if mode == backfill.MODE:
+            return backfill.plan(settings, since, store)
         if phase == 0:
             return planning.account_phase(settings, mode, watermarks, store)
         return planning.items_phase(settings, mode, watermarks, failed or {}, store)

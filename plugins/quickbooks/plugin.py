@@ -13,7 +13,7 @@ import aiohttp
 import psycopg
 
 from plugins.base import BasePlugin, Budget, Connection, DemoSource, Page, Plan, ReconciliationRow, StreamPlan
-from plugins.quickbooks import cdc, faults, paging, reports, storage
+from plugins.quickbooks import backfill, cdc, faults, paging, reports, storage
 from plugins.quickbooks.dashboards import DASHBOARDS
 from plugins.quickbooks.demo import demo_source
 from plugins.quickbooks.fields import parse_ts
@@ -66,7 +66,7 @@ class QuickBooksPlugin(BasePlugin):
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
              calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
-             store: None = None) -> Plan:
+             store: None = None, since: str | None = None) -> Plan:
         try:
             settings = read_settings(connection)
         except ValueError as exc:
@@ -75,6 +75,8 @@ class QuickBooksPlugin(BasePlugin):
         if refusal:
             return Plan(streams=[], refused=refusal)
         entities = self._entities(connection)
+        if mode == backfill.MODE:
+            return backfill.plan(entities, since)
         cdc_mark = watermarks.get(CDC_STREAM)
         notes: list[str] = []
         if phase > 0:
@@ -186,6 +188,8 @@ class QuickBooksPlugin(BasePlugin):
         fresh, watermark, done, _ = paging.advance(
             cursor, records, page_size=page_size, record_id=RECORD_ID.get(spec.entity, paging.record_id_of))
         watermark = _stamp_read_start(watermark, cursor, doc.get("time"))
+        if backfill.is_backfill(cursor):
+            return backfill.page(fresh, watermark, done)
         return Page(records=fresh, next_cursor=None if done else watermark, watermark=watermark)
 
     async def _fetch_cdc(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:

@@ -123,6 +123,7 @@ class BeginSync(Message):
     mode: str
     trigger: str = "manual"
     instance_id: str = ""
+    since: str | None = field(default=None, metadata=LATER)  # as SyncRequest's: recorded with the run
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ COUNTERS = (*LOAD_COUNTERS, "api_calls", "throttle_waits")
 
 
 def begin_run(conn: psycopg.Connection, run_id: str, scope: str, mode: str, trigger: str, instance_id: str,
-              started_by: str | None = None) -> None:
+              started_by: str | None = None, since: dt.date | str | None = None) -> None:
     """Idempotent: the API records the run (with who started it) before the orchestration starts, and begin_sync
-    (or a retry of it) finds it there."""
+    (or a retry of it) finds it there. `since`: a backfill's start date (and only a backfill's)."""
     conn.execute(
-        """INSERT INTO sync_runs (run_id, scope, mode, trigger, instance_id, started_by)
-           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING""",
-        (run_id, scope, mode, trigger, instance_id, started_by),
+        """INSERT INTO sync_runs (run_id, scope, mode, trigger, instance_id, started_by, since)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING""",
+        (run_id, scope, mode, trigger, instance_id, started_by, since),
     )
 
 
