@@ -72,6 +72,13 @@ class MondayPlugin(BasePlugin):
             return planning.account_phase(settings, mode, watermarks, store)
         return planning.items_phase(settings, mode, watermarks, failed or {}, store)
 
+    @property
+    def router(self) -> Any:
+        # Imported on demand: FastAPI is needed only where the API app includes routes.
+        from plugins.monday.routes import router
+
+        return router
+
     def sweep_scope(self, stream: str) -> dict[str, dict[str, str]]:
         """A complete read of a board covers that board's items only; the account streams cover their tables."""
         if stream.startswith(planning.ITEMS_PREFIX):
