@@ -50,7 +50,7 @@ CONSENT_COOKIE = "__Host-bizmetrics_consent"
 _USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
 _NO_STORE = {"Cache-Control": "no-store"}
 
-consent_router = APIRouter(prefix=PREFIX, tags=["connections"])
+router = APIRouter()
 require_admin = requires(CONNECTIONS_ADMIN)
 
 
@@ -76,7 +76,7 @@ def reconnect_url(connection: Connection) -> str:
     return f"{PREFIX}/authorize?{urlencode({'connection_id': connection.connection_id, 'environment': environment})}"
 
 
-@consent_router.get("/authorize", status_code=302, response_class=RedirectResponse,
+@router.get(f"{PREFIX}/authorize", tags=["connections"], status_code=302, response_class=RedirectResponse,
             responses={302: {"description": "Redirect to Intuit's consent page; sets the consent cookie"}})
 def authorize_quickbooks(
     connection_id: Annotated[str, Query(max_length=200)],
@@ -125,7 +125,7 @@ def _page(status: int, title: str, text: str) -> HTMLResponse:
 
 
 # Anonymous: Intuit sends the user's browser here; the one-time state and the browser's cookie protect it.
-@consent_router.get("/callback", response_model=ConsentCompleted,
+@router.get(f"{PREFIX}/callback", tags=["connections"], response_model=ConsentCompleted,
             responses={400: {"description": "Refused consent, malformed or unknown state, or another browser"},
                        502: {"description": "Intuit's token endpoint or API failed"}})
 def quickbooks_callback(
@@ -163,7 +163,6 @@ def quickbooks_callback(
     return _forget_cookie(JSONResponse(body.model_dump(), headers=_NO_STORE))
 
 
-webhook_router = APIRouter(tags=["webhooks"])
 # What Intuit posts: documented for readers; the route reads the raw bytes itself (the signature covers them).
 _CLOUDEVENTS = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "array", "description": "CloudEvents of entity changes, possibly of several companies",
@@ -177,7 +176,7 @@ _CLOUDEVENTS = {"requestBody": {"required": True, "content": {"application/json"
 
 # Anonymous to api.auth: no API key or Entra token, because Intuit has none; the intuit-signature HMAC over the raw
 # body, checked before anything is parsed, is its credential.
-@webhook_router.post("/api/webhooks/quickbooks", response_model=Receipt, openapi_extra=_CLOUDEVENTS,
+@router.post("/api/webhooks/quickbooks", tags=["webhooks"], response_model=Receipt, openapi_extra=_CLOUDEVENTS,
                      responses={503: {"model": ProblemBody, "description": "Webhooks not configured, or the database "
                                       "or the change queue unavailable: retry"}})
 async def quickbooks_webhook(
@@ -192,7 +191,3 @@ async def quickbooks_webhook(
     except Refused as exc:
         raise Problem(exc.status, exc.code, exc.message, headers=exc.headers) from None
 
-
-router = APIRouter()
-router.include_router(consent_router)
-router.include_router(webhook_router)
