@@ -65,7 +65,7 @@ def verifier(monkeypatch) -> str:
 
 @pytest.fixture
 def signing(monkeypatch) -> str:
-    secret = secrets.token_urlsafe(24)
+    secret = secrets.token_urlsafe(48)  # long enough for HS512 too (a test signs with it)
     monkeypatch.setenv(env_name(monday_hooks.SIGNING_SECRET), secret)
     monkeypatch.delenv(env_name(monday_hooks.PREVIOUS_SIGNING_SECRET), raising=False)
     return secret
@@ -358,7 +358,7 @@ def test_a_signed_board_event_queues_a_notice_naming_its_board(client, change_qu
 
 def test_the_previous_signing_secret_is_accepted_while_it_rotates(client, change_queue, signing, board_account,
                                                                   monkeypatch):
-    old = secrets.token_urlsafe(24)
+    old = secrets.token_urlsafe(32)
     monkeypatch.setenv(env_name(monday_hooks.PREVIOUS_SIGNING_SECRET), old)
     assert post_monday(client, board_account, board_event(), monday_token(old, board_account)).json()["accepted"] == 1
     assert len(queued(change_queue)) == 1
@@ -389,7 +389,7 @@ def test_an_event_without_a_valid_jwt_is_refused_with_401_and_queues_nothing(
     now = int(time.time())
     token = {
         "missing": None,
-        "another secret": monday_token("not-the-signing-secret", board_account),
+        "another secret": monday_token("not-the-signing-secret-" + "x" * 64, board_account),
         "expired": monday_token(signing, board_account, iat=now - 900, exp=now - 600),
         "issued long ago": monday_token(signing, board_account, iat=now - 7200, exp=now + 300),
         "alg none": _none_token(board_account),
