@@ -55,17 +55,29 @@ def signing_secrets(provider: SecretsProvider | None = None) -> list[str]:
                       f"signing secret as secret {SIGNING_SECRET}") from None
 
 
-def verify(authorization: str | None, secrets: list[str], *, path: str, now: dt.datetime) -> dict[str, Any]:
-    """The JWT's claims once it is proven monday's (signed with one of `secrets`, current, for this URL);
-    Refused(401) otherwise, saying what was wrong but never echoing the token."""
+def bearer_token(authorization: str | None) -> str:
+    """The JWT the header carries, shaped like one of monday's (HS256); Refused(401) otherwise. No secret is needed
+    to say so, so this runs before the secret is read."""
     if not authorization:
         raise Refused(401, "signature_missing", "The Authorization header with monday's JWT is missing")
     token = authorization.strip()
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
-    if len(token) > MAX_TOKEN_CHARS:
-        raise Refused(401, "invalid_token", "The Authorization header is not a monday JWT")
-    claims = _decode(token, secrets)
+    try:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise jwt.DecodeError("too long")
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.PyJWTError:
+        raise Refused(401, "invalid_token", "The Authorization header is not a JWT") from None
+    if algorithm not in ALGORITHMS:
+        raise Refused(401, "invalid_token", "The JWT is not signed with HS256")
+    return token
+
+
+def verify(authorization: str | None, secrets: list[str], *, path: str, now: dt.datetime) -> dict[str, Any]:
+    """The JWT's claims once it is proven monday's (signed with one of `secrets`, current, for this URL);
+    Refused(401) otherwise, saying what was wrong but never echoing the token."""
+    claims = _decode(bearer_token(authorization), secrets)
     issued = dt.datetime.fromtimestamp(float(claims["iat"]), dt.UTC)
     if now - issued > MAX_TOKEN_AGE:
         raise Refused(401, "token_expired", "The JWT was issued too long ago")
@@ -170,8 +182,10 @@ def receive(connection_id: str, body: bytes, authorization: str | None, *,
         intake.check_size(body)
         # The handshake carries no event and starts nothing: it is answered even without a JWT (monday may send
         # it before the app's token exists); a JWT that is there must still be valid.
-        claims = verify(authorization, signing_secrets(), path=f"{PATH}/{connection_id}", now=now) \
-            if authorization else None
+        claims = None
+        if authorization:
+            bearer_token(authorization)  # what is not even a JWT is refused before the secret is read
+            claims = verify(authorization, signing_secrets(), path=f"{PATH}/{connection_id}", now=now)
         document = parse(body)
         echo = challenge(document)
         if echo is not None:

@@ -56,16 +56,21 @@ def sign(body: bytes, token: str) -> str:
     return base64.b64encode(hmac.new(token.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def verify(body: bytes, signature: str | None, tokens: list[str]) -> None:
-    """Refused(401) unless `signature` is the body's HMAC under one of `tokens`; compared in constant time."""
+def signature_bytes(signature: str | None) -> bytes:
+    """The HMAC the header carries; Refused(401) when it is missing or not base64 (no secret needed to say so)."""
     if not signature:
         raise Refused(401, "signature_missing", f"The {SIGNATURE_HEADER} header is missing")
     try:
         if len(signature) > MAX_SIGNATURE_CHARS:
             raise ValueError
-        given = base64.b64decode(signature.strip(), validate=True)
+        return base64.b64decode(signature.strip(), validate=True)
     except (ValueError, binascii.Error):
         raise Refused(401, "signature_invalid", f"The {SIGNATURE_HEADER} header is not base64") from None
+
+
+def verify(body: bytes, signature: str | None, tokens: list[str]) -> None:
+    """Refused(401) unless `signature` is the body's HMAC under one of `tokens`; compared in constant time."""
+    given = signature_bytes(signature)
     matched = False
     for token in tokens:
         expected = hmac.new(token.encode(), body, hashlib.sha256).digest()
@@ -155,6 +160,7 @@ def receive(body: bytes, signature: str | None, *, open_db: Callable[[], Any] | 
     """One delivery: size, signature, then parse, map and queue (shared/changes/intake.py); Refused says why not."""
     with intake.refusals(SOURCE):
         intake.check_size(body)
+        signature_bytes(signature)  # what is not even a signature is refused before the secret is read
         verify(body, signature, verifier_tokens())
         events = parse(body)
         return intake.take(SOURCE, lambda connections: read_events(events, connections), open_db=open_db,
