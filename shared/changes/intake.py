@@ -157,14 +157,9 @@ def take(source: str, read: Callable[[list[Connection]], Batch], *,
                 raise Refused(503, "queue_unavailable", f"The change queue is unavailable ({type(exc).__name__}); "
                               "retry later", headers={"Retry-After": "30"}) from None
             _maybe_prune(db, now, window)
-    except (psycopg.Error, OSError) as exc:
+    except (psycopg.Error, OSError) as exc:  # the pool's timeout is a psycopg.OperationalError too
         raise Refused(503, "database_unavailable", f"The database is unavailable ({type(exc).__name__}); retry "
                       "later", headers={"Retry-After": "30"}) from None
-    except Exception as exc:
-        if type(exc).__name__ == "PoolTimeout":  # psycopg_pool's, without importing the pool here
-            raise Refused(503, "database_unavailable", "No database connection is free; retry later",
-                          headers={"Retry-After": "5"}) from None
-        raise
     for drop in dropped:
         log.warning("webhook %s: event %s dropped: %s", source, safe_id(drop.event_id), drop.reason)
     log.info("webhook %s: %d events accepted, %d notices queued, %d dropped", source, len(accepted), queued,

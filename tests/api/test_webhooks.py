@@ -455,3 +455,16 @@ def test_through_the_functions_http_bridge_the_signed_bytes_arrive_as_sent(pg_ds
         assert json.loads(answer.get_body())["code"] == "signature_invalid"
     finally:
         host.close()
+
+
+def test_a_database_that_cannot_be_reached_answers_503_and_queues_nothing(api_app, change_queue, verifier, companies):
+    unreachable = lambda: psycopg.connect("host=127.0.0.1 port=9 dbname=bizmetrics connect_timeout=2")  # noqa: E731
+    api_app.dependency_overrides[intake.default_target] = lambda: intake.Target(open_db=unreachable,
+                                                                                queue=change_queue)
+    try:
+        answer = post_qbo(TestClient(api_app, raise_server_exceptions=False), verifier,
+                          [cloud_event(companies["realms"][0])])
+    finally:
+        api_app.dependency_overrides.clear()
+    assert answer.status_code == 503 and answer.json()["code"] == "database_unavailable"
+    assert answer.headers["retry-after"] == "30" and queued(change_queue) == []
