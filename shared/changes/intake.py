@@ -136,7 +136,10 @@ def take(source: str, read: Callable[[list[Connection]], Batch], *,
     """Map a verified delivery to the enabled connections of `source` (`read`, the plugin's), drop what must not
     start a sync, queue one notice per connection; Refused(503) when the database or the queue is unavailable."""
     now = now or dt.datetime.now(dt.UTC)
-    window = replay_window()
+    try:
+        window = replay_window()
+    except ValueError as exc:  # a setting the operator must fix; the source retries meanwhile
+        raise Refused(503, "webhooks_not_configured", str(exc)) from None
     try:
         with (open_db or _default_db)() as db, db.transaction():
             batch = read(enabled_connections(db, source))

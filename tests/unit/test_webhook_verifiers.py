@@ -219,3 +219,10 @@ def test_the_replay_window_setting_is_checked(monkeypatch):
 def test_an_event_id_is_logged_short_and_printable():
     assert intake.safe_id("abc\n\x1b[31mforged log line" + "x" * 200).startswith("abc???31mforged?log?line")
     assert len(intake.safe_id("x" * 500)) == 100 and intake.safe_id(None) == "-"
+
+
+def test_a_bad_replay_window_setting_refuses_deliveries_with_503_naming_it(monkeypatch):
+    monkeypatch.setenv(intake.REPLAY_WINDOW_SETTING, "soon")
+    problem = refused(intake.take, "quickbooks", lambda connections: Batch(), open_db=lambda: None)
+    assert (problem.status, problem.code) == (503, "webhooks_not_configured")
+    assert intake.REPLAY_WINDOW_SETTING in problem.message
