@@ -92,7 +92,8 @@ class QuickBooksPlugin(BasePlugin):
                 wanted, with_reports = focus
                 skipped = [e for e in by_query if e not in wanted]
                 by_query = [e for e in by_query if e in wanted]
-                notes.append(_focus_note(skipped, with_reports and bool(_report_plans(connection, "incremental"))))
+                reports_wait = not with_reports and bool(connection.config.get("reports", True))
+                notes.append(_focus_note(skipped, reports_wait))
             elif changed:
                 notes.append("changes announced with hints this plugin does not name: the normal incremental run")
             plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc, cdc_mark.get("seen")))
@@ -352,8 +353,8 @@ def _focus(changed: list[str]) -> tuple[set[str], bool] | None:
     return entities, with_reports
 
 
-def _focus_note(skipped: list[str], with_reports: bool) -> str:
-    waiting = [*skipped, *([] if with_reports else ["the reports"])]
+def _focus_note(skipped: list[str], reports_wait: bool) -> str:
+    waiting = [*skipped, *(["the reports"] if reports_wait else [])]
     note = "changes announced: change data capture over every entity"
     if waiting:
         note += f"; {', '.join(waiting)} wait for the next scheduled run"

@@ -220,3 +220,10 @@ def test_hints_do_not_narrow_a_complete_read_or_a_run_after_a_gap():
         plan = PLUGIN.plan(CONN, "incremental", marks, calls_this_month=0, changed=["entity:Invoice"])
         assert plan.context["establishes_cdc"] and "Invoice" in {p.stream for p in plan.streams}
         assert any(p.sweep for p in plan.streams)
+
+
+def test_the_note_of_a_notified_run_names_only_what_waits():
+    marks = {"cdc": {"since": now_iso(2), "seen": {}}}
+    no_reports = Connection("qbo-x", "quickbooks", "X", {**CONN.config, "reports": False, "streams": ["Invoice"]})
+    plan = PLUGIN.plan(no_reports, "incremental", marks, calls_this_month=0, changed=["entity:Invoice"])
+    assert plan.notes == ["changes announced: change data capture over every entity"]
