@@ -84,25 +84,7 @@ class QuickBooksPlugin(BasePlugin):
                 return Plan(streams=[])
             return _after_cdc_plan(cdc_mark or {})
         if mode == "incremental" and cdc_mark and cdc.is_fresh(cdc_mark.get("since"), dt.datetime.now(dt.UTC)):
-            by_cdc = [e for e in entities if STREAMS[e].cdc]
-            by_query = [e for e in entities if not STREAMS[e].cdc]
-            with_reports = True
-            focus = _focus(changed) if changed else None
-            if focus is not None:
-                wanted, with_reports = focus
-                skipped = [e for e in by_query if e not in wanted]
-                by_query = [e for e in by_query if e in wanted]
-                reports_wait = not with_reports and bool(connection.config.get("reports", True))
-                notes.append(_focus_note(skipped, reports_wait))
-            elif changed:
-                notes.append("changes announced with hints this plugin does not name: the normal incremental run")
-            plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc, cdc_mark.get("seen")))
-                     ] if by_cdc else []
-            plans += [StreamPlan(e, paging.start_cursor(watermarks.get(e))) for e in by_query]
-            if with_reports:
-                plans += _report_plans(connection, "incremental")
-            # A second phase reads completely what change data capture could not complete (cdc.py).
-            return Plan(streams=plans, context={"establishes_cdc": False}, notes=notes, next_phase=bool(by_cdc))
+            return _incremental_plan(connection, entities, watermarks, cdc_mark, changed)
         if mode == "incremental":
             notes.append("no recent change-data-capture watermark (first run, or a gap over 30 days): "
                          "reading every entity and sweeping deletes")
@@ -326,6 +308,31 @@ def _quota_refusal(settings: QuickBooksSettings, calls_this_month: int) -> str |
     return None
 
 
+def _incremental_plan(connection: Connection, entities: list[str], watermarks: dict[str, dict[str, Any]],
+                      cdc_mark: dict[str, Any], changed: list[str] | None) -> Plan:
+    """One change-data-capture stream, the entities it does not cover by query, the reports; `changed` may spare
+    the last two (_focus)."""
+    by_cdc = [e for e in entities if STREAMS[e].cdc]
+    by_query = [e for e in entities if not STREAMS[e].cdc]
+    with_reports = True
+    notes: list[str] = []
+    focus = _focus(changed) if changed else None
+    if focus is not None:
+        wanted, with_reports = focus
+        skipped = [e for e in by_query if e not in wanted]
+        by_query = [e for e in by_query if e in wanted]
+        notes.append(_focus_note(skipped, not with_reports and bool(connection.config.get("reports", True))))
+    elif changed:
+        notes.append("changes announced with hints this plugin does not name: the normal incremental run")
+    plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc, cdc_mark.get("seen")))
+             ] if by_cdc else []
+    plans += [StreamPlan(e, paging.start_cursor(watermarks.get(e))) for e in by_query]
+    if with_reports:
+        plans += _report_plans(connection, "incremental")
+    # A second phase reads completely what change data capture could not complete (cdc.py).
+    return Plan(streams=plans, context={"establishes_cdc": False}, notes=notes, next_phase=bool(by_cdc))
+
+
 ENTITY_HINT = "entity:"
 REPORTS_HINT = "reports"
 
@@ -336,11 +343,11 @@ def _focus(changed: list[str]) -> tuple[set[str], bool] | None:
 
     Why change data capture stays whole: it is one call for every entity, and its window is one watermark for
     all of them; asking it about the named entities only would move that window past the others' changes. What
-    the hints can spare is everything else an incremental run spends calls on: the reports (12 calls a run, and
-    a webhook says nothing about them) and the entities change data capture does not cover (TaxCode, TaxRate,
-    CompanyInfo, Preferences, ExchangeRate), which keep their own watermarks, so the next scheduled run reads
-    whatever they missed. The hints' entity names are never trusted beyond that: the records are read from
-    QuickBooks, never taken from the event."""
+    the hints can spare is everything else an incremental run spends calls on: the reports (a call per report,
+    basis and window, and a webhook says nothing about them) and the entities change data capture does not cover
+    (TaxCode, TaxRate, CompanyInfo, Preferences, ExchangeRate), which keep their own watermarks, so the next
+    scheduled run reads whatever they missed. The hints' entity names are never trusted beyond that: the records
+    are read from QuickBooks, never taken from the event."""
     entities: set[str] = set()
     with_reports = False
     for hint in changed:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from plugins.quickbooks.plugin import ENTITY_HINT
 from plugins.quickbooks.streams import STREAMS
 from shared.changes import intake
 from shared.changes.intake import Batch, Dropped, Receipt, Refused, SourceEvent
@@ -35,7 +36,6 @@ SIGNATURE_HEADER = "intuit-signature"
 VERIFIER_SECRET = "qbo-webhook-verifier"
 PREVIOUS_VERIFIER_SECRET = "qbo-webhook-verifier-previous"
 EVENT_TYPE = re.compile(r"qbo\.([a-z]+)\.([a-z]+)\.v1")
-ENTITY_HINT = "entity:"
 # Entities by the lower-case name an event type carries (qbo.salesreceipt.created.v1 -> SalesReceipt).
 ENTITIES = {name.lower(): name for name in STREAMS}
 MAX_SIGNATURE_CHARS = 200
