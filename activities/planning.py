@@ -28,8 +28,10 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         if (asked.since or asked.mode == BACKFILL) and not _declares(plugin.plan, "since"):
             return PlanResult(refused=f"the {connection.plugin} plugin cannot backfill from a date (its plan takes no "
                                       "`since`): run a full sync of this connection instead").to_json()
-        # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans.
-        focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since)) if value}
+        # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans;
+        # hints a plugin does not take are dropped: its normal incremental run covers them.
+        focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since))
+                 if value and _declares(plugin.plan, key)}
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
                            runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
                            store=plugin.storage(conn), **focus)

@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.0.0"
 DESCRIPTION = """Bizmetrics syncs operational and accounting sources into business time series.
 
-Every route but liveness and the OAuth consent callback needs a credential: an Entra ID bearer token with an
-app role, or an API key (`Authorization: Bearer bzk_...`). Errors are RFC 9457 problem details with a stable
-`code`. See docs/API.md for the guides."""
+Every route but liveness, the OAuth consent callback and the sources' webhooks needs a credential: an Entra ID
+bearer token with an app role, or an API key (`Authorization: Bearer bzk_...`). A webhook is authenticated by its
+source's signature instead (docs/webhooks.md). Errors are RFC 9457 problem details with a stable `code`. See
+docs/API.md for the guides."""
 
 # Every operation documents the problem shape for the statuses any route can answer.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {

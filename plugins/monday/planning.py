@@ -7,6 +7,14 @@ a failed boards stream leaves none, and either way the run's notes say what was 
 Each board (main or subitems) is its own stream "items:<board id>", so one cursor chain, one watermark and
 one failure belong to one board. An incremental run skips a board whose updated_at has not moved since its
 last complete chain (each board stream costs calls against a daily cap of 1,000 on the Standard plan).
+
+A run a webhook asked for names what changed (`changed`, hints from plugins/monday/webhooks.py): "board:<id>" for
+a board whose items changed, "updates" for updates. Such a run is one phase: only those boards' item streams (and
+the updates stream if asked), planned from the boards as last loaded; the account-wide streams and every other
+board keep their watermarks. A board's item stream is the same incremental read either way, its activity log
+included, so creates, updates, archives, deletes and moves are found as in a scheduled run. When a hint cannot be
+served that way (a hint this plugin does not know, a board not loaded yet or deleted) the run is the normal
+incremental one, and its notes say why.
 """
 
 from __future__ import annotations
@@ -24,20 +32,32 @@ ITEMS_PREFIX = "items:"
 ITEM_BOARD_TYPES = (None, "board", "sub_items_board")
 
 
-def account_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
-                  store: MondayStore) -> Plan:
-    since = (watermarks.get("updates") or {}).get("since") if mode == "incremental" else None
-    notes = []
+BOARD_HINT = "board:"
+UPDATES_HINT = "updates"
+NAMED_BOARDS = 20  # a note names at most this many boards (a run note keeps 2,000 characters)
+
+
+def _cap_notes(settings: MondaySettings, store: MondayStore) -> list[str]:
     used = store.calls_today(settings.account_key)
     allowance = int(settings.limits.daily_calls * settings.daily_share)
     if used >= allowance:
-        notes.append(f"the syncs' share of today's monday call cap is used up ({used:,} of {allowance:,}); "
-                     "the run waits until 00:00 UTC")
+        return [f"the syncs' share of today's monday call cap is used up ({used:,} of {allowance:,}); "
+                "the run waits until 00:00 UTC"]
+    return []
+
+
+def _updates_plan(mode: str, watermarks: dict[str, dict[str, Any]]) -> StreamPlan:
+    since = (watermarks.get("updates") or {}).get("since") if mode == "incremental" else None
+    return StreamPlan("updates", lists.updates_start(since), sweep=since is None)
+
+
+def account_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
+                  store: MondayStore) -> Plan:
     return Plan(streams=[
         StreamPlan("directory", lists.directory_start(), sweep=True),
         StreamPlan("boards", lists.boards_start(settings.boards), sweep=True),
-        StreamPlan("updates", lists.updates_start(since), sweep=since is None),
-    ], notes=notes, next_phase=True)
+        _updates_plan(mode, watermarks),
+    ], notes=_cap_notes(settings, store), next_phase=True)
 
 
 def _selected(settings: MondaySettings, boards: dict[str, BoardInfo]) -> list[str]:
@@ -86,6 +106,19 @@ def _failure_notes(failures: dict[str, str]) -> list[str]:
             for stream in NOT_REFRESHED if stream in failures]
 
 
+def _board_plan(settings: MondaySettings, mode: str, board_id: str, board: BoardInfo | None,
+                mark: dict[str, Any]) -> StreamPlan:
+    """One board's item stream: from its watermark on an incremental run, else a complete read."""
+    incremental = mode == "incremental" and bool(mark.get("since"))
+    status = status_context(board, settings.status_columns.get(board_id), settings.done_labels)
+    cursor = items.start_cursor(board_id, since=mark.get("since") if incremental else None,
+                                logs_from=mark.get("logs_from") if incremental else None, status=status,
+                                columns=_columns(settings, board_id, status),
+                                board_updated_at=board.updated_at if board else None)
+    # A complete read (no watermark) is the place to find deletes nobody reported: sweep this board.
+    return StreamPlan(ITEMS_PREFIX + board_id, cursor, sweep=not incremental)
+
+
 def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
                 failed: Mapping[str, str], store: MondayStore) -> Plan:
     """One item stream per board; `failed` is how the account phase of this run ended ({stream: error})."""
@@ -107,13 +140,7 @@ def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[
         if mode == "incremental" and settings.skip_unchanged_boards and unchanged:
             skipped += 1
             continue
-        incremental = mode == "incremental" and bool(mark.get("since"))
-        status = status_context(board, settings.status_columns.get(board_id), settings.done_labels)
-        cursor = items.start_cursor(board_id, since=mark.get("since") if incremental else None,
-                                    logs_from=mark.get("logs_from") if incremental else None, status=status,
-                                    columns=_columns(settings, board_id, status), board_updated_at=updated)
-        # A complete read (no watermark) is the place to find deletes nobody reported: sweep this board.
-        plans.append(StreamPlan(ITEMS_PREFIX + board_id, cursor, sweep=not incremental))
+        plans.append(_board_plan(settings, mode, board_id, board, mark))
     notes = [f"{skipped} unchanged boards skipped"] if skipped else []
     if "boards" in failures:
         # Planned from the boards as last loaded, but which boards, subitems boards and status columns there are
@@ -122,3 +149,54 @@ def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[
         return Plan(streams=[], notes=[*_skipped_boards(unread, failures["boards"][:REASON_CHARS]),
                                        *_failure_notes(failures)])
     return Plan(streams=plans, notes=[*_failure_notes(failures), *notes])
+
+
+def focus(settings: MondaySettings, watermarks: dict[str, dict[str, Any]], changed: list[str],
+          store: MondayStore) -> tuple[Plan | None, str]:
+    """(the one-phase incremental run over the hinted boards (and updates), "") when every hint can be served
+    from the boards as last loaded; else (None, why the normal incremental run is needed instead)."""
+    board_ids: list[str] = []
+    with_updates = False
+    for hint in changed:
+        if hint == UPDATES_HINT:
+            with_updates = True
+        elif hint.startswith(BOARD_HINT) and hint.removeprefix(BOARD_HINT).isdigit():
+            board_ids.append(hint.removeprefix(BOARD_HINT))
+        else:
+            return None, f"the change hint {hint[:60]!r} is not one this plugin names"
+    boards = store.known_boards(settings.connection_id)
+    selected = set(_selected(settings, boards))
+    chosen: list[str] = []
+    ignored: list[str] = []
+    for board_id in dict.fromkeys(board_ids):
+        board = boards.get(board_id)
+        if board is None:
+            # Created (or shared) since the boards stream last ran: its type, subitems board and status column
+            # are unknown until the boards stream reads it.
+            return None, f"board {board_id} is not loaded yet"
+        if board.deleted or board.state == "deleted":
+            return None, f"board {board_id} is deleted"
+        if board_id not in selected:
+            ignored.append(board_id)
+            continue
+        chosen.append(board_id)
+        # A change on an item may change its subitems too (deleting an item deletes them): read them as well.
+        sub = boards.get(board.subitems_board_id or "")
+        if sub is not None and sub.board_id in selected and not (sub.deleted or sub.state == "deleted"):
+            chosen.append(sub.board_id)
+    chosen = list(dict.fromkeys(chosen))
+    streams = [_board_plan(settings, "incremental", board_id, boards[board_id],
+                           watermarks.get(ITEMS_PREFIX + board_id) or {}) for board_id in chosen]
+    if with_updates:
+        streams.append(_updates_plan("incremental", watermarks))
+    notes = _cap_notes(settings, store)
+    read = ", ".join(chosen[:NAMED_BOARDS]) or "none"
+    if len(chosen) > NAMED_BOARDS:
+        read += f" and {len(chosen) - NAMED_BOARDS} more"
+    notes.append(f"changes announced: reading only the items of boards {read}"
+                 + (" and the updates" if with_updates else "")
+                 + "; the account-wide streams and other boards wait for the next scheduled run")
+    if ignored:
+        notes.append(f"boards {', '.join(ignored[:NAMED_BOARDS])} are not synced by this connection: "
+                     "their changes are ignored")
+    return Plan(streams=streams, notes=notes), ""

@@ -53,7 +53,10 @@ class MondayPlugin(BasePlugin):
     # -- what to read -------------------------------------------------------------------------------------------
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
              calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
-             store: MondayStore | None = None, since: str | None = None) -> Plan:
+             store: MondayStore | None = None, changed: list[str] | None = None,
+             since: str | None = None) -> Plan:
+        """`changed` (hints from plugins/monday/webhooks.py) narrows an incremental run to the boards it names
+        when that is safe (planning.focus); otherwise the run is the normal one and its notes say why."""
         try:
             settings = read_settings(connection)
         except ValueError as exc:
@@ -62,8 +65,22 @@ class MondayPlugin(BasePlugin):
         if mode == backfill.MODE:
             return backfill.plan(settings, since, store)
         if phase == 0:
+            if changed and mode == "incremental":
+                focused, why_not = planning.focus(settings, watermarks, list(changed), store)
+                if focused is not None:
+                    return focused
+                plan = planning.account_phase(settings, mode, watermarks, store)
+                plan.notes.append(f"changes announced, but {why_not}: the normal incremental run instead")
+                return plan
             return planning.account_phase(settings, mode, watermarks, store)
         return planning.items_phase(settings, mode, watermarks, failed or {}, store)
+
+    @property
+    def router(self) -> Any:
+        # Imported on demand: FastAPI is needed only where the API app includes routes.
+        from plugins.monday.routes import router
+
+        return router
 
     def sweep_scope(self, stream: str) -> dict[str, dict[str, str]]:
         """A complete read of a board covers that board's items only; the account streams cover their tables."""

@@ -66,7 +66,9 @@ class QuickBooksPlugin(BasePlugin):
 
     def plan(self, connection: Connection, mode: str, watermarks: dict[str, dict[str, Any]],
              calls_this_month: int, phase: int = 0, failed: Mapping[str, str] | None = None,
-             store: None = None, since: str | None = None) -> Plan:
+             store: None = None, changed: list[str] | None = None,
+             since: str | None = None) -> Plan:
+        """`changed` (hints from plugins/quickbooks/webhooks.py) trims an incremental run: see _focus."""
         try:
             settings = read_settings(connection)
         except ValueError as exc:
@@ -85,13 +87,7 @@ class QuickBooksPlugin(BasePlugin):
                 return Plan(streams=[])
             return _after_cdc_plan(cdc_mark or {})
         if mode == "incremental" and cdc_mark and cdc.is_fresh(cdc_mark.get("since"), dt.datetime.now(dt.UTC)):
-            by_cdc = [e for e in entities if STREAMS[e].cdc]
-            plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc, cdc_mark.get("seen")))
-                     ] if by_cdc else []
-            plans += [StreamPlan(e, paging.start_cursor(watermarks.get(e))) for e in entities if not STREAMS[e].cdc]
-            # A second phase reads completely what change data capture could not complete (cdc.py).
-            return Plan(streams=plans + _report_plans(connection, "incremental"), context={"establishes_cdc": False},
-                        next_phase=bool(by_cdc))
+            return _incremental_plan(connection, entities, watermarks, cdc_mark, changed)
         if mode == "incremental":
             notes.append("no recent change-data-capture watermark (first run, or a gap over 30 days): "
                          "reading every entity and sweeping deletes")
@@ -315,6 +311,66 @@ def _quota_refusal(settings: QuickBooksSettings, calls_this_month: int) -> str |
                 f"(the limit for syncs is {share:.0%}); syncing resumes next month, or raise "
                 "QBO_MONTHLY_READ_QUOTA / QBO_QUOTA_STOP_SHARE if your Intuit plan allows more")
     return None
+
+
+def _incremental_plan(connection: Connection, entities: list[str], watermarks: dict[str, dict[str, Any]],
+                      cdc_mark: dict[str, Any], changed: list[str] | None) -> Plan:
+    """One change-data-capture stream, the entities it does not cover by query, the reports; `changed` may spare
+    the last two (_focus)."""
+    by_cdc = [e for e in entities if STREAMS[e].cdc]
+    by_query = [e for e in entities if not STREAMS[e].cdc]
+    with_reports = True
+    notes: list[str] = []
+    focus = _focus(changed) if changed else None
+    if focus is not None:
+        wanted, with_reports = focus
+        skipped = [e for e in by_query if e not in wanted]
+        by_query = [e for e in by_query if e in wanted]
+        notes.append(_focus_note(skipped, not with_reports and bool(connection.config.get("reports", True))))
+    elif changed:
+        notes.append("changes announced with hints this plugin does not name: the normal incremental run")
+    plans = [StreamPlan(CDC_STREAM, cdc.start_cursor(cdc_mark["since"], by_cdc, cdc_mark.get("seen")))
+             ] if by_cdc else []
+    plans += [StreamPlan(e, paging.start_cursor(watermarks.get(e))) for e in by_query]
+    if with_reports:
+        plans += _report_plans(connection, "incremental")
+    # A second phase reads completely what change data capture could not complete (cdc.py).
+    return Plan(streams=plans, context={"establishes_cdc": False}, notes=notes, next_phase=bool(by_cdc))
+
+
+ENTITY_HINT = "entity:"
+REPORTS_HINT = "reports"
+
+
+def _focus(changed: list[str]) -> tuple[set[str], bool] | None:
+    """What a webhook-driven incremental run reads besides change data capture: (the query-read entities the
+    hints name, whether to refresh the reports); None when a hint is not one this plugin names (the normal run).
+
+    Why change data capture stays whole: it is one call for every entity, and its window is one watermark for
+    all of them; asking it about the named entities only would move that window past the others' changes. What
+    the hints can spare is everything else an incremental run spends calls on: the reports (a call per report,
+    basis and window, and a webhook says nothing about them) and the entities change data capture does not cover
+    (TaxCode, TaxRate, CompanyInfo, Preferences, ExchangeRate), which keep their own watermarks, so the next
+    scheduled run reads whatever they missed. The hints' entity names are never trusted beyond that: the records
+    are read from QuickBooks, never taken from the event."""
+    entities: set[str] = set()
+    with_reports = False
+    for hint in changed:
+        if hint == REPORTS_HINT:
+            with_reports = True
+        elif hint.startswith(ENTITY_HINT) and hint.removeprefix(ENTITY_HINT) in STREAMS:
+            entities.add(hint.removeprefix(ENTITY_HINT))
+        else:
+            return None
+    return entities, with_reports
+
+
+def _focus_note(skipped: list[str], reports_wait: bool) -> str:
+    waiting = [*skipped, *(["the reports"] if reports_wait else [])]
+    note = "changes announced: change data capture over every entity"
+    if waiting:
+        note += f"; {', '.join(waiting)} wait for the next scheduled run"
+    return note
 
 
 def _after_cdc_plan(cdc_mark: dict[str, Any]) -> Plan:

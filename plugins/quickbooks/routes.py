@@ -1,9 +1,11 @@
-"""The QuickBooks consent endpoints: GET /api/connections/quickbooks/authorize and its anonymous callback.
+"""The QuickBooks routes: the consent endpoints (GET /api/connections/quickbooks/authorize and its anonymous
+callback) and Intuit's webhook (POST /api/webhooks/quickbooks).
 
-Thin pages around plugins/quickbooks/consent.py (the command line uses the same flow); the API app includes
-`router` through the plugin registry (plugin.router). The authorize route needs Connections.Admin and binds the
-consent to the operator and to this browser (a __Host- cookie holding a nonce); the callback is anonymous, so it
-refuses anything malformed before any I/O, and needs that cookie.
+The consent pages are thin pages around plugins/quickbooks/consent.py (the command line uses the same flow); the
+API app includes `router` through the plugin registry (plugin.router). The authorize route needs Connections.Admin
+and binds the consent to the operator and to this browser (a __Host- cookie holding a nonce); the callback is
+anonymous, so it refuses anything malformed before any I/O, and needs that cookie. The webhook carries no
+credential of ours either: Intuit's signature over the body authenticates it (plugins/quickbooks/webhooks.py).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import psycopg
-from fastapi import APIRouter, Cookie, Depends, Query, Request
+from fastapi import APIRouter, Cookie, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from api.auth import Principal, check_connection, requires
 from api.auth.principal import CONNECTIONS_ADMIN
-from api.problems import Problem
+from api.problems import Problem, ProblemBody
+from plugins.quickbooks import webhooks
 from plugins.quickbooks.consent import (
     ConsentError,
     ConsentSetupError,
@@ -29,6 +33,7 @@ from plugins.quickbooks.consent import (
     check_callback,
     complete_consent,
 )
+from shared.changes.intake import Receipt, Refused, Target, default_target
 from shared.core.http import ApiError
 from shared.core.secrets import SecretNotFound
 from shared.db.connect import connect
@@ -45,7 +50,7 @@ CONSENT_COOKIE = "__Host-bizmetrics_consent"
 _USER_ERRORS = ("invalid_grant", "invalid_request", "access_denied")
 _NO_STORE = {"Cache-Control": "no-store"}
 
-router = APIRouter(prefix=PREFIX, tags=["connections"])
+router = APIRouter()
 require_admin = requires(CONNECTIONS_ADMIN)
 
 
@@ -71,7 +76,7 @@ def reconnect_url(connection: Connection) -> str:
     return f"{PREFIX}/authorize?{urlencode({'connection_id': connection.connection_id, 'environment': environment})}"
 
 
-@router.get("/authorize", status_code=302, response_class=RedirectResponse,
+@router.get(f"{PREFIX}/authorize", tags=["connections"], status_code=302, response_class=RedirectResponse,
             responses={302: {"description": "Redirect to Intuit's consent page; sets the consent cookie"}})
 def authorize_quickbooks(
     connection_id: Annotated[str, Query(max_length=200)],
@@ -120,7 +125,7 @@ def _page(status: int, title: str, text: str) -> HTMLResponse:
 
 
 # Anonymous: Intuit sends the user's browser here; the one-time state and the browser's cookie protect it.
-@router.get("/callback", response_model=ConsentCompleted,
+@router.get(f"{PREFIX}/callback", tags=["connections"], response_model=ConsentCompleted,
             responses={400: {"description": "Refused consent, malformed or unknown state, or another browser"},
                        502: {"description": "Intuit's token endpoint or API failed"}})
 def quickbooks_callback(
@@ -156,3 +161,33 @@ def quickbooks_callback(
     body = ConsentCompleted(connected=True, connection_id=done.connection_id, realm_id=done.realm_id,
                             environment=done.environment)
     return _forget_cookie(JSONResponse(body.model_dump(), headers=_NO_STORE))
+
+
+# What Intuit posts: documented for readers; the route reads the raw bytes itself (the signature covers them).
+_CLOUDEVENTS = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "array", "description": "CloudEvents of entity changes, possibly of several companies",
+    "items": {"type": "object", "properties": {
+        "specversion": {"type": "string", "example": "1.0"}, "id": {"type": "string"},
+        "source": {"type": "string"}, "type": {"type": "string", "example": "qbo.invoice.updated.v1"},
+        "time": {"type": "string", "format": "date-time"}, "intuitentityid": {"type": "string"},
+        "intuitaccountid": {"type": "string", "description": "the company's realm id"},
+        "datacontenttype": {"type": "string"}, "data": {"type": "object"}}}}}}}}
+
+
+# Anonymous to api.auth: no API key or Entra token, because Intuit has none; the intuit-signature HMAC over the raw
+# body, checked before anything is parsed, is its credential.
+@router.post("/api/webhooks/quickbooks", tags=["webhooks"], response_model=Receipt, openapi_extra=_CLOUDEVENTS,
+                     responses={503: {"model": ProblemBody, "description": "Webhooks not configured, or the database "
+                                      "or the change queue unavailable: retry"}})
+async def quickbooks_webhook(
+    request: Request,
+    target: Annotated[Target, Depends(default_target)],
+    signature: Annotated[str | None, Header(alias=webhooks.SIGNATURE_HEADER)] = None,
+) -> Receipt:
+    """Intuit's change notifications: each event of a known company starts a debounced incremental sync of it."""
+    body = await request.body()
+    try:
+        return await run_in_threadpool(webhooks.receive, body, signature, open_db=target.open_db, queue=target.queue)
+    except Refused as exc:
+        raise Problem(exc.status, exc.code, exc.message, headers=exc.headers) from None
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -97,3 +98,13 @@ def secrets_provider() -> SecretsProvider:
     """Key Vault when KEY_VAULT_URL is set, the environment otherwise."""
     vault_url = os.environ.get("KEY_VAULT_URL")
     return KeyVaultSecrets(vault_url) if vault_url else EnvSecrets()
+
+
+def with_previous(name: str, previous: str, provider: SecretsProvider | None = None) -> list[str]:
+    """Secret `name`, then secret `previous` when it is set (a verifier or signing secret while it rotates).
+    SecretNotFound when `name` itself is missing."""
+    provider = provider or secrets_provider()
+    values = [provider.get(name)]
+    with contextlib.suppress(SecretNotFound):  # missing: no rotation under way
+        values.append(provider.get(previous))
+    return values

@@ -86,6 +86,13 @@ def connections_in_scope(conn: psycopg.Connection, scope: str) -> list[Connectio
     return [get_connection(conn, scope)]
 
 
+def enabled_connections(conn: psycopg.Connection, plugin: str) -> list[Connection]:
+    """Every enabled connection of one plugin, by id (e.g. to find which of them a webhook's event concerns)."""
+    rows = conn.execute("SELECT connection_id, plugin, display_name, config FROM connections "
+                        "WHERE enabled AND plugin = %s ORDER BY connection_id", (plugin,)).fetchall()
+    return [_row_to_connection(r) for r in rows]
+
+
 def list_connection_rows(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
     """(connection_id, plugin, display_name, enabled, status, status_reason, status_changed_at, auth) of every
     connection, by id: what a listing may show (never the config, which may name secrets)."""

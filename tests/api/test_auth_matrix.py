@@ -131,3 +131,19 @@ def test_a_key_limited_to_other_connections_is_refused_wherever_a_connection_is_
     assert [c["connection_id"] for c in listed] == [other]
     refused(client.get("/api/syncs", headers=limited), 403, "connection_forbidden")
     refused(client.post("/api/syncs", headers=limited, json={}), 403, "connection_forbidden")
+
+
+def test_the_webhooks_take_no_credential_of_ours_in_place_of_their_sources_signature(matrix_app, keys, connections):
+    """Open to api.auth (tests/api/test_contract_files.py lists them), yet not open: a full-scope API key or an
+    Entra token is not Intuit's signature nor monday's JWT, and the delivery is refused before anything is read."""
+    client = TestClient(matrix_app, raise_server_exceptions=False)
+    key = bearer(keys.create(unique("hooks"), SCOPES, actor="test").text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SECRET_QBO_WEBHOOK_VERIFIER", "matrix-verifier")
+        patch.setenv("SECRET_MONDAY_SIGNING_SECRET", "matrix-signing-secret")
+        for path in ("/api/webhooks/quickbooks", f"/api/webhooks/monday/{ALLOWED}"):
+            for headers in ({}, key):
+                answer = client.post(path, content=b'[{"id": "1"}]' if "quickbooks" in path else b'{"event": {}}',
+                                     headers={**headers, "Content-Type": "application/json"})
+                assert answer.status_code == 401, (path, headers, answer.text)
+                assert answer.json()["code"] in ("signature_missing", "invalid_token"), answer.text

@@ -11,11 +11,14 @@ def test_the_committed_openapi_document_and_api_docs_are_not_stale():
     assert not stale, f"{stale} are stale: run `.venv/bin/python -m api.docs` and commit"
 
 
-def test_every_operation_but_liveness_and_the_consent_callback_needs_a_scope():
+def test_every_operation_but_liveness_the_consent_callback_and_the_webhooks_needs_a_scope():
+    """The webhooks carry no credential of ours: each checks its source's signature itself (tests/api/
+    test_auth_matrix.py shows an API key does not stand in for it)."""
     document = docs.openapi_document()
     open_operations = sorted(f"{method.upper()} {path}" for path, item in document["paths"].items()
                              for method, op in item.items() if not op.get("x-required-scope"))
-    assert open_operations == ["GET /api/connections/quickbooks/callback", "GET /api/health/live"]
+    assert open_operations == ["GET /api/connections/quickbooks/callback", "GET /api/health/live",
+                               "POST /api/webhooks/monday/{connection_id}", "POST /api/webhooks/quickbooks"]
 
 
 def test_errors_are_documented_as_problem_details_on_every_operation():

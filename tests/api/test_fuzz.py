@@ -32,12 +32,14 @@ OPERATIONS = [(method.upper(), path) for path, item in json.loads(
 
 @pytest.fixture(scope="module")
 def configured():
-    """The settings a deployed app has (consent redirect URI, Intuit app and token-encryption secrets), so what is
-    fuzzed is the app's handling of input, not a missing setting."""
+    """The settings a deployed app has (consent redirect URI, Intuit app, token-encryption and webhook secrets), so
+    what is fuzzed is the app's handling of input, not a missing setting."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {"QBO_REDIRECT_URI": "https://bizmetrics.example/api/connections/quickbooks/callback",
                             "SECRET_QBO_CLIENT_ID": "fuzz-client", "SECRET_QBO_CLIENT_SECRET": "fuzz-secret",
-                            "SECRET_TOKEN_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()}.items():
+                            "SECRET_TOKEN_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
+                            "SECRET_QBO_WEBHOOK_VERIFIER": "fuzz-verifier",
+                            "SECRET_MONDAY_SIGNING_SECRET": "fuzz-signing-secret"}.items():
             patch.setenv(name, value)
         yield
 

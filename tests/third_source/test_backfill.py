@@ -28,3 +28,18 @@ def test_a_backfill_of_a_source_that_cannot_backfill_is_refused_saying_why(host,
     assert "cannot backfill from a date" in error["error"] and "run a full sync" in error["error"]
     assert "TypeError" not in error["error"]
     assert streams_of(run_id) == {}
+
+
+def test_change_hints_for_a_source_whose_plan_takes_none_give_its_normal_incremental_plan(helpdesk: Helpdesk,
+                                                                                         pg_dsn: str):
+    from activities.planning import plan_streams
+    from shared.core.messages import PlanRequest, PlanResult
+
+    with psycopg.connect(pg_dsn) as conn:
+        migrate(conn, registry.migration_folders())
+        conn.execute("INSERT INTO sync_runs (run_id, scope, mode, trigger) VALUES ('run-hints', %s, 'incremental', "
+                     "'webhook') ON CONFLICT DO NOTHING", (helpdesk.connection_id,))
+    hinted = PlanResult.from_json(plan_streams(PlanRequest("run-hints", helpdesk.connection_id, "incremental",
+                                                           changed=["ticket:42"]).to_json()))
+    plain = PlanResult.from_json(plan_streams(PlanRequest("run-hints", helpdesk.connection_id, "incremental").to_json()))
+    assert hinted.refused is None and hinted.streams and hinted == plain

@@ -136,3 +136,66 @@ def test_a_failed_boards_stream_plans_no_items_and_names_each_board_it_would_hav
     assert plan.streams == []
     assert plan.notes == ["items of 4 boards not synced: the boards stream failed (HTTP 500); boards 1, 11, 2, 22",
                           "updates not synced: the updates stream failed (timeout)"]
+
+
+# -- runs a webhook asked for (changed: hints from plugins/monday/webhooks.py) ---------------------------------------
+MARKS = {
+    "items:1": {"since": "2026-04-30T00:00:00Z", "logs_from": "2026-04-30T01:00:00Z",
+                "board_updated_at": "2026-05-01T00:00:00Z"},
+    "items:11": {"since": "2026-04-29T00:00:00Z", "logs_from": "2026-04-29T01:00:00Z",
+                 "board_updated_at": "2026-05-02T00:00:00Z"},
+    "updates": {"since": "2026-05-01T00:00:00Z"},
+}
+
+
+def test_a_board_hint_reads_only_that_board_and_its_subitems_from_their_watermarks_in_one_phase():
+    plan = planned(connection(), "incremental", MARKS, 0, phase=0, changed=["board:1"])
+    plans = {p.stream: p for p in plan.streams}
+    # No directory, boards or updates stream: their watermarks stay where they are.
+    assert set(plans) == {"items:1", "items:11"} and not plan.next_phase and plan.refused is None
+    first = plans["items:1"].cursor
+    # The same incremental read as a scheduled run's: items since the watermark, then the activity log from its
+    # own watermark (archives, deletes and moves), the board read even though its updated_at did not move.
+    assert first["since"] == "2026-04-30T00:00:00Z" and first["logs_from"] == "2026-04-30T01:00:00Z"
+    assert first["step"] == "first" and not plans["items:1"].sweep
+    assert first["status"] == {"column": "status", "done": [1, 7], "labels": ["Done"]}
+    assert plans["items:11"].cursor["since"] == "2026-04-29T00:00:00Z"
+    assert any("reading only the items of boards 1, 11" in note for note in plan.notes)
+
+
+def test_a_hinted_board_never_read_before_is_read_completely_and_swept_alone():
+    plan = planned(connection(), "incremental", {}, 0, phase=0, changed=["board:22"])
+    assert [(p.stream, p.sweep, p.cursor["since"]) for p in plan.streams] == [("items:22", True, None)]
+    assert PLUGIN.sweep_scope("items:22") == {"items": {"board_id": "22"}}
+
+
+def test_an_updates_hint_reads_the_updates_from_their_watermark_and_nothing_else():
+    plan = planned(connection(), "incremental", MARKS, 0, phase=0, changed=["updates"])
+    assert [(p.stream, p.cursor["since"], p.sweep) for p in plan.streams] == [
+        ("updates", "2026-05-01T00:00:00Z", False)]
+
+
+def test_a_hint_for_a_board_outside_the_selection_reads_nothing_and_says_so():
+    plan = planned(connection(boards=["2"]), "incremental", MARKS, 0, phase=0, changed=["board:1"])
+    assert plan.streams == [] and not plan.next_phase
+    assert any("boards 1 are not synced by this connection" in note for note in plan.notes)
+
+
+@pytest.mark.parametrize(("changed", "why"), [
+    (["board:1", "entity:Invoice"], "the change hint 'entity:Invoice' is not one this plugin names"),
+    (["board:77"], "board 77 is not loaded yet"),
+    (["board:3"], "board 3 is deleted"),
+    (["board:x1"], "the change hint 'board:x1'"),
+])
+def test_a_hint_that_cannot_be_served_safely_plans_the_normal_incremental_run_and_says_why(changed, why):
+    plan = planned(connection(), "incremental", MARKS, 0, phase=0, changed=changed)
+    assert [p.stream for p in plan.streams] == ["directory", "boards", "updates"] and plan.next_phase
+    assert any(why in note and "the normal incremental run instead" in note for note in plan.notes), plan.notes
+    # Its second phase is the normal one too.
+    then = planned(connection(), "incremental", MARKS, 0, phase=1, changed=changed)
+    assert "items:2" in {p.stream for p in then.streams}
+
+
+def test_hints_do_not_narrow_a_complete_read():
+    plan = planned(connection(), "full", {}, 0, phase=0, changed=["board:1"])
+    assert [p.stream for p in plan.streams] == ["directory", "boards", "updates"] and plan.next_phase

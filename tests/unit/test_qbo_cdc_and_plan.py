@@ -185,3 +185,45 @@ def test_no_complete_reads_follow_a_cdc_stream_that_failed_in_this_run():
             "complete_reads": ["Invoice"], "pending": {"since": now_iso(0), "seen": {}}}
     then = PLUGIN.plan(CONN, "incremental", {"cdc": mark}, calls_this_month=0, phase=1, failed={"cdc": "HTTP 500"})
     assert then.streams == [] and then.context == {} and then.notes == []
+
+
+# -- runs a webhook asked for (changed: hints from plugins/quickbooks/webhooks.py) -----------------------------------
+def test_an_entity_hint_keeps_change_data_capture_whole_and_spends_nothing_on_reports_or_other_entities():
+    marks = {"cdc": {"since": now_iso(2), "seen": {"Invoice": ["3"]}}, "TaxCode": {"ts": now_iso(3), "seen": []}}
+    plan = PLUGIN.plan(CONN, "incremental", marks, calls_this_month=0, changed=["entity:Invoice"])
+    streams = {p.stream: p for p in plan.streams}
+    assert set(streams) == {"cdc"} and plan.next_phase
+    # One window for every entity: asking about Invoice alone would move it past the others' changes.
+    assert streams["cdc"].cursor["entities"] == [e for e in STREAMS if STREAMS[e].cdc]
+    assert streams["cdc"].cursor["since"] == marks["cdc"]["since"] and streams["cdc"].cursor["seen"] == {
+        "Invoice": ["3"]}
+    assert "TaxCode, TaxRate, CompanyInfo, Preferences, ExchangeRate, the reports wait" in plan.notes[0]
+
+
+def test_hints_naming_a_query_read_entity_or_the_reports_read_those_too():
+    marks = {"cdc": {"since": now_iso(2), "seen": {}}, "TaxCode": {"ts": now_iso(3), "seen": []}}
+    plan = PLUGIN.plan(CONN, "incremental", marks, calls_this_month=0, changed=["entity:TaxCode", "reports"])
+    streams = {p.stream: p for p in plan.streams}
+    assert set(streams) == {"cdc", "TaxCode", "reports"}
+    assert streams["TaxCode"].cursor["ts"] == marks["TaxCode"]["ts"]
+
+
+def test_a_hint_this_plugin_does_not_name_plans_the_normal_incremental_run():
+    marks = {"cdc": {"since": now_iso(2), "seen": {}}}
+    plan = PLUGIN.plan(CONN, "incremental", marks, calls_this_month=0, changed=["board:1", "entity:Invoice"])
+    assert {"cdc", "TaxCode", "reports"} <= {p.stream for p in plan.streams}
+    assert "the normal incremental run" in plan.notes[0]
+
+
+def test_hints_do_not_narrow_a_complete_read_or_a_run_after_a_gap():
+    for marks in ({}, {"cdc": {"since": now_iso(31), "seen": {}}}):
+        plan = PLUGIN.plan(CONN, "incremental", marks, calls_this_month=0, changed=["entity:Invoice"])
+        assert plan.context["establishes_cdc"] and "Invoice" in {p.stream for p in plan.streams}
+        assert any(p.sweep for p in plan.streams)
+
+
+def test_the_note_of_a_notified_run_names_only_what_waits():
+    marks = {"cdc": {"since": now_iso(2), "seen": {}}}
+    no_reports = Connection("qbo-x", "quickbooks", "X", {**CONN.config, "reports": False, "streams": ["Invoice"]})
+    plan = PLUGIN.plan(no_reports, "incremental", marks, calls_this_month=0, changed=["entity:Invoice"])
+    assert plan.notes == ["changes announced: change data capture over every entity"]
