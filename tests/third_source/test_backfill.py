@@ -41,5 +41,6 @@ def test_change_hints_for_a_source_whose_plan_takes_none_give_its_normal_increme
                      "'webhook') ON CONFLICT DO NOTHING", (helpdesk.connection_id,))
     hinted = PlanResult.from_json(plan_streams(PlanRequest("run-hints", helpdesk.connection_id, "incremental",
                                                            changed=["ticket:42"]).to_json()))
-    plain = PlanResult.from_json(plan_streams(PlanRequest("run-hints", helpdesk.connection_id, "incremental").to_json()))
+    plain = PlanResult.from_json(plan_streams(PlanRequest("run-hints", helpdesk.connection_id,
+                                                          "incremental").to_json()))
     assert hinted.refused is None and hinted.streams and hinted == plain
