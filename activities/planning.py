@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from activities import budgeting
 from plugins import registry
+from shared.budgets import forecast
+from shared.budgets.planner import SCHEDULED
 from shared.core import meters
 from shared.core.messages import FinishConnection, PlanRequest, PlanResult
 from shared.db import leases, runs
@@ -24,14 +27,29 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         plugin = registry.get(connection.plugin)
         # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans.
         focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since)) if value}
+        # The budget planner first: a run that would run a budget out is refused, a scheduled one may be skipped.
+        gate = budgeting.decide(conn, plugin, connection, asked.run_id, asked.phase)
+        if gate.stops:
+            leases.renew(conn, connection.connection_id, asked.run_id)
+            refused, skipped = (gate.reason, None) if gate.action == "refuse" else (None, gate.reason)
+            return PlanResult(refused=refused, skipped=skipped).to_json()
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
-                           runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
-                           store=plugin.storage(conn), **focus)
+                           runs.calls_this_month(conn, connection.plugin, _meter(plugin, connection)), asked.phase,
+                           failed=asked.failed, store=plugin.storage(conn), **focus)
+        plan = budgeting.apply(conn, plugin, connection, asked.run_id, gate, plan)
         for stream_plan in plan.streams:
             runs.begin_stream(conn, asked.run_id, connection.connection_id, stream_plan.stream)
         runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
         leases.renew(conn, connection.connection_id, asked.run_id)
     return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
+
+
+def _meter(plugin: Any, connection: Any) -> str | None:
+    """Who meters the connection's calls; None (the whole plugin) while its settings are refused."""
+    try:
+        return plugin.meter(connection)
+    except ValueError:
+        return None
 
 
 def finish_connection(request: dict[str, Any]) -> None:
@@ -57,9 +75,11 @@ def _report_allowances(conn: Any, connection: Any, plugin: Any) -> None:
     now = dt.datetime.now(dt.UTC)
     attributes = {"source": connection.plugin, "connection_id": connection.connection_id}
     try:
-        budgets = plugin.budgets(connection, plugin.storage(conn), runs.calls_this_month(conn, connection.plugin), now)
+        forecasts = forecast.forecast(conn, plugin, connection, now, SCHEDULED)
     except ValueError:  # settings the plugin refuses: the listing warns about them; nothing to measure
-        budgets = []
+        forecasts = []
+    forecast.record_state(conn, plugin, forecasts)
+    budgets = [f.budget for f in forecasts]
     for budget in budgets:
         meters.budget_remaining.set(budget.remaining, {**attributes, "budget": budget.name})
         if budget.limit:
