@@ -121,7 +121,7 @@ class SourcePlugin(Protocol):
     metrics: PluginMetrics | None  # its metric catalog (shared/metrics/README.md)
     dashboards: tuple[Dashboard, ...]  # its Grafana dashboards, rendered by grafana/
     migrations: Path | None  # its SQL migrations folder, applied after core's (shared/db/migrate.py)
-    monthly_call_quota: int | None  # metered API calls a month, shown on the sync-health dashboard
+    monthly_call_quota: int | None  # metered API calls a month by default (budgets() reports the actual limit)
 
     def storage(self, db: psycopg.Connection) -> Any:
         """This plugin's store over `db`, the connection the activity lends it for one plan or fetch (the activity

@@ -102,10 +102,11 @@ def count_api_calls(conn: psycopg.Connection, connection_id: str, plugin: str, c
 
 def calls_this_month(conn: psycopg.Connection, plugin: str, meter: str | None = None) -> int:
     """Metered calls this month of every connection of a plugin, or only of those metered by `meter` (quotas are
-    per developer app or account)."""
+    per developer app or account). Calls counted before meters existed (meter '') count against every meter: an
+    overestimate only makes the planner careful, an underestimate would let a quota run out."""
     row = conn.execute(
         "SELECT coalesce(sum(calls), 0) FROM api_usage "
-        "WHERE plugin = %s AND (%s::text IS NULL OR meter = %s) "
+        "WHERE plugin = %s AND (%s::text IS NULL OR meter = %s OR meter = '') "
         "AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
         (plugin, meter, meter),
     ).fetchone()
