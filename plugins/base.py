@@ -233,7 +233,14 @@ class BasePlugin:
         return {key: value for key, value in config.items() if not SECRET_SETTING.search(key)}
 
     def budgets(self, connection: Connection, store: Any, calls_this_month: int, now: dt.datetime) -> list[Budget]:
-        return []
+        """A plugin that only declares `monthly_call_quota` has that one budget, held by the plugin as a whole."""
+        quota = getattr(self, "monthly_call_quota", None)
+        if not quota:
+            return []
+        month = now.astimezone(dt.UTC).date().replace(day=1)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        return [Budget("calls_this_month", calls_this_month, quota, dt.datetime.combine(next_month, dt.time(), dt.UTC),
+                       shared_by=f"every {getattr(self, 'name', 'such')} connection")]
 
     def meter(self, connection: Connection) -> str:
         return ""
