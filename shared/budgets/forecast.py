@@ -46,8 +46,7 @@ class Forecast:
     budget: Any  # plugins.base.Budget
     decision: Decision
     sharing: tuple[str, ...]  # the connections that spend it
-
-    holder: str
+    holder: str  # who owns it (the budget's holder, else the plugin)
 
 
 def schedule() -> str | None:

@@ -15,6 +15,7 @@ from activities.runs import begin_sync
 from grafana.dashboards import DECISIONS_SQL, HELD_BACK_SQL
 from grafana.macros import expand
 from shared.budgets import forecast
+from shared.core.messages import SyncRequest
 from shared.db.connections import Connection, upsert_connection
 
 
@@ -134,3 +135,40 @@ def test_a_run_that_would_run_the_budget_out_is_refused_saying_when_it_works_aga
     assert "raise daily_call_share (now 0.9)" in plan["refused"] and "plan standard: 1,000" in plan["refused"]
     assert decision(pg_dsn, run_id)[0] == "refuse"
     assert notes(pg_dsn, run_id)[0].startswith("budget planner refused this run: ")
+
+
+def test_on_the_durable_host_a_stretched_schedule_skips_the_connection_and_the_run_says_why(pg_dsn, account, host,
+                                                                                           monkeypatch,
+                                                                                           landing_container):
+    cid, key = account
+    monkeypatch.setenv(forecast.SCHEDULE_SETTING, "* * * * * *")
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE sync_runs SET started_at = now() - interval '5 seconds' WHERE run_id = %s",
+                     (f"hist-{cid}-1",))
+        conn.commit()
+    used_today(pg_dsn, key, 880)
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    instance = host.start_new("sync_all", f"timer-{run_id}",
+                              SyncRequest(run_id, cid, "incremental", "timer").to_json())
+    status = host.run_until_complete(instance, timeout=120)
+
+    output = status["output"]
+    assert output["status"] == "skipped"
+    [result] = output["errors"]
+    assert result["connection_id"] == cid and result["status"] == "skipped"
+    assert "schedule stretched to one run every" in result["error"]
+    assert decision(pg_dsn, run_id)[0] == "skip"
+
+
+def test_on_the_durable_host_a_refused_run_fails_for_the_connection_with_the_planners_message(pg_dsn, account, host,
+                                                                                             landing_container):
+    cid, key = account
+    used_today(pg_dsn, key, 900)
+    run_id = f"run-{uuid.uuid4().hex[:8]}"
+    instance = host.start_new("sync_all", f"manual-{run_id}",
+                              SyncRequest(run_id, cid, "incremental", "http").to_json())
+    status = host.run_until_complete(instance, timeout=120)
+
+    [result] = status["output"]["errors"]
+    assert status["output"]["status"] == "failed" and result["status"] == "failed"
+    assert "900 of 900 calls syncs may spend" in result["error"] and "works again after" in result["error"]
