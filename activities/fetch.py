@@ -61,5 +61,13 @@ async def _fetch(asked: FetchRequest) -> dict[str, Any]:
             # Metered calls are counted even when the fetch fails.
             with db.transaction():
                 runs.add_counts(db, run_id, connection_id, stream, api_calls=api.calls)
-                runs.count_api_calls(db, connection_id, connection.plugin, api.calls)
+                runs.count_api_calls(db, connection_id, connection.plugin, api.calls, _meter(plugin, connection))
     return FetchResult(pages, cursor, retry_after is None and cursor is None, retry_after, throttle_reason).to_json()
+
+
+def _meter(plugin: Any, connection: Any) -> str:
+    """Who meters the connection's calls (a developer app, an account); counted per meter in api_usage."""
+    try:
+        return plugin.meter(connection)
+    except ValueError:  # settings refused after the fetch began: still counted, under the plugin as a whole
+        return ""

@@ -8,7 +8,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from activities import budgeting
 from plugins import registry
+from shared.budgets import forecast
+from shared.budgets.planner import SCHEDULED
 from shared.core import meters
 from shared.core.backfill import MODE as BACKFILL
 from shared.core.messages import FinishConnection, PlanRequest, PlanResult
@@ -32,9 +35,16 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         # hints a plugin does not take are dropped: its normal incremental run covers them.
         focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since))
                  if value and _declares(plugin.plan, key)}
+        # The budget planner first: a run that would run a budget out is refused, a scheduled one may be skipped.
+        gate = budgeting.decide(conn, plugin, connection, asked.run_id, asked.phase)
+        if gate.stops:
+            leases.renew(conn, connection.connection_id, asked.run_id)
+            refused, skipped = (gate.reason, None) if gate.action == "refuse" else (None, gate.reason)
+            return PlanResult(refused=refused, skipped=skipped).to_json()
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
-                           runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
-                           store=plugin.storage(conn), **focus)
+                           runs.calls_this_month(conn, connection.plugin, _meter(plugin, connection)), asked.phase,
+                           failed=asked.failed, store=plugin.storage(conn), **focus)
+        plan = budgeting.apply(conn, plugin, connection, asked.run_id, gate, plan)
         for stream_plan in plan.streams:
             runs.begin_stream(conn, asked.run_id, connection.connection_id, stream_plan.stream)
         runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
@@ -47,6 +57,14 @@ def _declares(function: Callable[..., Any], name: str) -> bool:
     has not said it understands this one, and a plugin that read mode "backfill" as a complete read would sweep."""
     parameter = inspect.signature(function).parameters.get(name)
     return parameter is not None and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _meter(plugin: Any, connection: Any) -> str | None:
+    """Who meters the connection's calls; None (the whole plugin) while its settings are refused."""
+    try:
+        return plugin.meter(connection)
+    except ValueError:
+        return None
 
 
 def finish_connection(request: dict[str, Any]) -> None:
@@ -72,9 +90,11 @@ def _report_allowances(conn: Any, connection: Any, plugin: Any) -> None:
     now = dt.datetime.now(dt.UTC)
     attributes = {"source": connection.plugin, "connection_id": connection.connection_id}
     try:
-        budgets = plugin.budgets(connection, plugin.storage(conn), runs.calls_this_month(conn, connection.plugin), now)
+        forecasts = forecast.forecast(conn, plugin, connection, now, SCHEDULED)
     except ValueError:  # settings the plugin refuses: the listing warns about them; nothing to measure
-        budgets = []
+        forecasts = []
+    forecast.record_state(conn, plugin, forecasts)
+    budgets = [f.budget for f in forecasts]
     for budget in budgets:
         meters.budget_remaining.set(budget.remaining, {**attributes, "budget": budget.name})
         if budget.limit:

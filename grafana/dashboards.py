@@ -3,7 +3,6 @@ catalog, each plugin's own dashboards (declared in its dashboards.py), and sync 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from grafana.panels import DATASOURCE, panel, stat, timeseries
@@ -107,15 +106,38 @@ ORDER BY r.started_at DESC
 LIMIT 50"""
 
 
-def budget_sql(quotas: Mapping[str, int]) -> str:
-    """Calls this month against each metered plugin's monthly quota."""
-    values = ", ".join(f"('{plugin}', {quota})" for plugin, quota in quotas.items()) or "(NULL::text, NULL::bigint)"
-    return f"""SELECT u.connection_id AS "connection", u.plugin, u.calls AS "calls this month",
-       q.quota, round(100.0 * u.calls / q.quota, 2) AS "percent used", q.quota - u.calls AS "left"
-FROM api_usage u
-JOIN (VALUES {values}) AS q(plugin, quota) USING (plugin)
-WHERE u.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
-ORDER BY 5 DESC"""
+# Budgets come from the data the planner records (migration 0035), never from constants: each holder's limit is what
+# its plugin reported when it last measured it.
+HOLDER_BUDGETS_SQL = """SELECT b.plugin, b.holder AS "app / account", b.budget, b.used,
+       b.allowance AS "syncs may spend", b.quota AS "limit", greatest(b.allowance - b.used, 0) AS "remaining",
+       b.projected AS "projected at reset",
+       round(100.0 * b.used / nullif(b.allowance, 0), 1) AS "percent used", b.resets_at AS "resets",
+       b.measured_at AS "measured"
+FROM budget_state b
+ORDER BY "percent used" DESC NULLS LAST, 1, 2"""
+CONNECTION_BUDGETS_SQL = """SELECT DISTINCT ON (d.connection_id, d.budget) d.connection_id AS "connection", d.budget,
+       d.holder AS "app / account", coalesce(u.calls, 0) AS "own calls this month", d.used AS "holder used",
+       d.allowance AS "syncs may spend", d.projected AS "projected at reset", d.action AS "last decision",
+       array_to_string(d.deferred, ', ') AS "deferred", d.decided_at AS "decided"
+FROM budget_decisions d
+LEFT JOIN (SELECT connection_id, sum(calls) AS calls FROM api_usage
+           WHERE month = date_trunc('month', now() AT TIME ZONE 'UTC')::date GROUP BY 1) u USING (connection_id)
+ORDER BY d.connection_id, d.budget, d.decided_at DESC"""
+HELD_BACK_SQL = """SELECT r.started_at AS "time",
+       count(*) FILTER (WHERE cardinality(d.deferred) > 0) AS "runs with deferred streams",
+       count(*) FILTER (WHERE d.action = 'skip') AS "scheduled runs skipped",
+       count(*) FILTER (WHERE d.action = 'refuse') AS "runs refused"
+FROM budget_decisions d JOIN sync_runs r USING (run_id)
+WHERE $__timeFilter(r.started_at)
+GROUP BY r.run_id, r.started_at
+ORDER BY 1"""
+DECISIONS_SQL = """SELECT d.decided_at AS "decided", d.connection_id AS "connection", d.trigger, d.action,
+       array_to_string(d.deferred, ', ') AS "deferred", d.used, d.allowance AS "syncs may spend",
+       d.projected AS "projected at reset", left(d.reason, 300) AS "why"
+FROM budget_decisions d
+WHERE $__timeFilter(d.decided_at)
+ORDER BY (d.action <> 'go' OR cardinality(d.deferred) > 0) DESC, d.decided_at DESC
+LIMIT 100"""
 
 TOKENS_SQL = """SELECT connection_id AS "connection", refresh_expires_at AS "refresh token expires",
        round(extract(epoch FROM refresh_expires_at - now()) / 86400, 1) AS "days left",
@@ -124,20 +146,31 @@ FROM sync_token_expiry
 ORDER BY 3 NULLS FIRST"""
 
 
-def sync_health(quotas: Mapping[str, int]) -> dict[str, Any]:
-    """Freshness, API budgets (`quotas`: plugin -> metered calls a month), tokens, records and errors per run."""
+def sync_health() -> dict[str, Any]:
+    """Freshness, API budgets per app / account and per connection with the planner's decisions, tokens, records
+    and errors per run."""
     panels = [
         panel("table", "Freshness per stream", FRESHNESS_SQL, (0, 0, 12, 10), fmt="table",
               description="When each stream of each connection last loaded successfully."),
-        panel("table", "API budget used this month", budget_sql(quotas), (12, 0, 12, 5), fmt="table",
-              description="Calls metered per connection this calendar month (UTC) against the source's quota."),
+        panel("table", "API budgets per app / account", HOLDER_BUDGETS_SQL, (12, 0, 12, 5), fmt="table",
+              description="Each metered budget per holder (a developer app, an account) as last measured: used, "
+                          "what syncs may spend of the limit, and the use projected at the reset."),
         panel("table", "OAuth token expiry", TOKENS_SQL, (12, 5, 12, 5), fmt="table",
               description="A refresh token dies when unused past its expiry; the consent itself after 5 years."),
-        panel("timeseries", "Records per run", ROWS_SQL, (0, 10, 12, 8), unit_name="none",
+        panel("table", "API budgets per connection", CONNECTION_BUDGETS_SQL, (0, 10, 12, 8), fmt="table",
+              description="Each connection's own metered calls this month, its holder's budget and the budget "
+                          "planner's last decision for it (with the streams it deferred)."),
+        panel("timeseries", "Held back by the budget planner", HELD_BACK_SQL, (12, 10, 12, 8), unit_name="none",
+              description="Per run: connections whose low-priority streams were deferred, scheduled runs skipped "
+                          "to stretch the schedule, runs refused because a budget would run out.",
               custom={"drawStyle": "bars", "fillOpacity": 60}),
-        panel("timeseries", "Errors per run", ERRORS_SQL, (12, 10, 12, 8), unit_name="none",
+        panel("table", "Budget planner decisions", DECISIONS_SQL, (0, 18, 24, 8), fmt="table",
+              description="What the planner decided per run and connection and why; held-back decisions first."),
+        panel("timeseries", "Records per run", ROWS_SQL, (0, 26, 12, 8), unit_name="none",
               custom={"drawStyle": "bars", "fillOpacity": 60}),
-        panel("table", "Recent runs", RUNS_SQL, (0, 18, 24, 10), fmt="table"),
+        panel("timeseries", "Errors per run", ERRORS_SQL, (12, 26, 12, 8), unit_name="none",
+              custom={"drawStyle": "bars", "fillOpacity": 60}),
+        panel("table", "Recent runs", RUNS_SQL, (0, 34, 24, 10), fmt="table"),
     ]
     return _dashboard("bizmetrics-sync-health", "Sync health", panels, tags=["operations", "sync"], variables=[],
                       time_from="now-7d")
@@ -151,6 +184,5 @@ def all_dashboards() -> dict[str, dict[str, Any]]:
         if spec.file in out or spec.file == "sync-health.json":
             raise ValueError(f"Two dashboards would be written to {spec.file}")
         out[spec.file] = plugin_dashboard(spec)
-    quotas = {p.name: p.monthly_call_quota for p in plugins if p.monthly_call_quota}
-    out["sync-health.json"] = sync_health(quotas)
+    out["sync-health.json"] = sync_health()
     return out

@@ -44,6 +44,8 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
             )))
             if plan.refused:
                 return ConnectionResult(connection_id, "failed", plan.refused).to_json()
+            if plan.skipped:
+                return ConnectionResult(connection_id, "skipped", plan.skipped).to_json()
             plan_context.update(plan.context)
             streams = [
                 context.call_sub_orchestrator(

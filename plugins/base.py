@@ -81,10 +81,21 @@ class Budget:
     limit: int
     resets_at: dt.datetime
     shared_by: str = ""
+    # Who owns the allowance, as the plugin's meter() names it (an Intuit app, a monday account); "" the connection.
+    holder: str = ""
+    # The share of `limit` syncs may spend; the rest is left to the holder's other clients.
+    sync_share: float = 1.0
+    # What an operator can change when the budget is short (a plan tier, a share, their own developer app).
+    remedy: str = ""
 
     @property
     def remaining(self) -> int:
         return max(0, self.limit - self.used)
+
+    @property
+    def allowance(self) -> int:
+        """What syncs may spend of the limit."""
+        return int(self.limit * self.sync_share)
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ class SourcePlugin(Protocol):
     metrics: PluginMetrics | None  # its metric catalog (shared/metrics/README.md)
     dashboards: tuple[Dashboard, ...]  # its Grafana dashboards, rendered by grafana/
     migrations: Path | None  # its SQL migrations folder, applied after core's (shared/db/migrate.py)
-    monthly_call_quota: int | None  # metered API calls a month, shown on the sync-health dashboard
+    monthly_call_quota: int | None  # metered API calls a month by default (budgets() reports the actual limit)
 
     def storage(self, db: psycopg.Connection) -> Any:
         """This plugin's store over `db`, the connection the activity lends it for one plan or fetch (the activity
@@ -176,7 +187,18 @@ class SourcePlugin(Protocol):
 
     def budgets(self, connection: Connection, store: Any, calls_this_month: int, now: dt.datetime) -> list[Budget]:
         """What the connection's metered allowances have left; `store` is what storage() returned over the caller's
-        connection, `calls_this_month` the plugin's metered calls this month (shared.db.runs.calls_this_month)."""
+        connection, `calls_this_month` the metered calls this month of every connection with the same meter()
+        (shared.db.runs.calls_this_month)."""
+        ...
+
+    def meter(self, connection: Connection) -> str:
+        """Who meters this connection's calls (an Intuit app, a monday account): connections with the same meter
+        spend the same budgets, and calls are counted per meter. "" (the default): the plugin as a whole."""
+        ...
+
+    def deferrable(self, stream: str) -> bool:
+        """Whether a run short of budget may leave this stream for a later run (reports, directories); the
+        budget planner (shared/budgets/planner.py) defers these first."""
         ...
 
     def reconnect_path(self, connection: Connection) -> str | None:
@@ -211,7 +233,20 @@ class BasePlugin:
         return {key: value for key, value in config.items() if not SECRET_SETTING.search(key)}
 
     def budgets(self, connection: Connection, store: Any, calls_this_month: int, now: dt.datetime) -> list[Budget]:
-        return []
+        """A plugin that only declares `monthly_call_quota` has that one budget, held by the plugin as a whole."""
+        quota = getattr(self, "monthly_call_quota", None)
+        if not quota:
+            return []
+        month = now.astimezone(dt.UTC).date().replace(day=1)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        return [Budget("calls_this_month", calls_this_month, quota, dt.datetime.combine(next_month, dt.time(), dt.UTC),
+                       shared_by=f"every {getattr(self, 'name', 'such')} connection")]
+
+    def meter(self, connection: Connection) -> str:
+        return ""
+
+    def deferrable(self, stream: str) -> bool:
+        return False
 
     def reconnect_path(self, connection: Connection) -> str | None:
         return None

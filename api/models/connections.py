@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.limits import SafeText
+from api.models.budgets import BudgetOut
 from api.models.common import ConnectionId, Settings
 
 # A credential is long enough for any source's API token and short enough to stay out of trouble.
@@ -30,17 +31,6 @@ class OAuthTokens(BaseModel):
     refresh_expires_at: dt.datetime | None
     last_refreshed_at: dt.datetime | None
     refresh_count: int
-
-
-class BudgetOut(BaseModel):
-    """A metered allowance of the connection's source and what is left of it."""
-
-    name: str = Field(description="e.g. calls_this_month, calls_today")
-    used: int
-    limit: int
-    remaining: int
-    resets_at: dt.datetime
-    shared_by: str = Field(description="Who else spends this allowance (it is often the account's or the app's)")
 
 
 class ConnectionOut(BaseModel):

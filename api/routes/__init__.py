@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from api.routes import connections, health, metrics, syncs
+    from api.routes import budgets, connections, health, metrics, syncs
     from plugins import registry
 
-    routers = [health.router, syncs.router, connections.router, metrics.router]
+    routers = [health.router, syncs.router, connections.router, budgets.router, metrics.router]
     routers += [plugin.router for plugin in registry.installed() if getattr(plugin, "router", None) is not None]
     return routers

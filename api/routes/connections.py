@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, status
 from api.auth import Principal, check_connection, requires
 from api.auth.principal import CONNECTIONS_ADMIN, METRICS_READ
 from api.deps import database, visible_connection
+from api.models.budgets import BudgetOut
 from api.models.common import ConnectionIdPath
 from api.models.connections import (
-    BudgetOut,
     ConnectionCreate,
     ConnectionList,
     ConnectionOut,
@@ -27,6 +27,7 @@ from api.models.connections import (
     ReconnectLink,
 )
 from api.problems import MEDIA_TYPE, Problem, ProblemBody
+from api.routes.budgets import connection_budgets
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.db import audit
@@ -38,7 +39,6 @@ from shared.db.connections import (
     create_connection,
     update_connection,
 )
-from shared.db.runs import calls_this_month
 from shared.tokens.connection_secrets import save_secret, stored_names
 from shared.tokens.crypto import CryptoError, Keyring
 from shared.tokens.reencrypt import key_usage
@@ -77,10 +77,7 @@ def _view(db: psycopg.Connection, record: ConnectionRecord, now: dt.datetime) ->
             warnings += plugin.connection_warnings(info)
         try:
             plugin.check_settings(connection)
-            budgets = [BudgetOut(name=b.name, used=b.used, limit=b.limit, remaining=b.remaining,
-                                 resets_at=b.resets_at, shared_by=b.shared_by)
-                       for b in plugin.budgets(connection, plugin.storage(db),
-                                               calls_this_month(db, plugin.name), now)]
+            budgets = connection_budgets(db, plugin, connection, now)
         except (ValueError, TypeError) as exc:
             warnings.append(f"Settings need fixing: {exc}")
     if info is None and connection.config.get("auth") == "oauth":

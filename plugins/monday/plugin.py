@@ -162,7 +162,19 @@ class MondayPlugin(BasePlugin):
         tomorrow = now.astimezone(dt.UTC).date() + dt.timedelta(days=1)
         return [Budget("calls_today", used, settings.limits.daily_calls,
                        dt.datetime.combine(tomorrow, dt.time(), dt.UTC),
-                       shared_by=f"every connection to monday account {settings.account_key}")]
+                       shared_by=f"every connection to monday account {settings.account_key}",
+                       holder=self.meter(connection), sync_share=settings.daily_share,
+                       remedy=f"raise daily_call_share (now {settings.daily_share:g}), move the account to a plan with "
+                              f"more daily calls (plan {settings.plan}: {settings.limits.daily_calls:,}; pro 10,000, "
+                              "enterprise 25,000), or make SYNC_SCHEDULE less frequent")]
+
+    def meter(self, connection: Connection) -> str:
+        """monday caps calls per account: connections to one account share its budgets."""
+        return f"monday-account:{read_settings(connection).account_key}"
+
+    def deferrable(self, stream: str) -> bool:
+        # Workspaces, users, teams and tags change rarely; boards, items and updates are what the metrics read.
+        return stream == "directory"
 
 
 async def _api_token(settings: MondaySettings, store: MondayStore) -> str:

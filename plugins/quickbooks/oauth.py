@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from plugins.quickbooks.settings import TOKEN_PATH as TOKEN_PATH  # re-exported: the endpoint this module speaks to
 from plugins.quickbooks.settings import secret_setting, token_url
 from shared.core.http import ApiError
-from shared.core.secrets import secrets_provider
+from shared.core.secrets import SecretNotFound, secrets_provider
 from shared.db.connections import Connection
 from shared.tokens.store import DEFAULT_SKEW, TokenInfo, TokenSet, refresh_if_needed, utcnow
 
@@ -62,6 +62,19 @@ def client_credentials(config: Mapping[str, Any], connection_id: str | None = No
     """(client id, client secret): the app's, or secrets of the connection's own namespace that its config names."""
     return (client_id(config, connection_id),
             _app_secret(connection_id, config, "client_secret_secret", CLIENT_SECRET_SECRET))
+
+
+def intuit_app(config: Mapping[str, Any], connection_id: str) -> str:
+    """The Intuit app that meters a connection's calls: a fingerprint of its client id (the connection's own app when
+    its config names client_id_secret, else the app-wide one). Intuit counts calls per app, whatever company they
+    read; the fingerprint names the app without showing its id. Where the client id cannot be read (a static token
+    in local development), the name of the secret that would hold it stands for the app."""
+    name = secret_setting(connection_id, config, "client_id_secret", CLIENT_ID_SECRET) or CLIENT_ID_SECRET
+    try:
+        identity = secrets_provider().get(name)
+    except SecretNotFound:
+        return f"intuit-app:{name}"
+    return "intuit-app:" + hashlib.sha256(identity.encode()).hexdigest()[:12]
 
 
 def new_code_verifier() -> str:
@@ -238,20 +251,22 @@ def verify_company(access_token: str, realm_id: str, base_url: str, *, minor_ver
 
 def bearer_token(connection: Connection, *, conn_factory: Callable[[], Any] | None = None,
                  now: Callable[[], datetime] = utcnow, skew: timedelta = DEFAULT_SKEW,
-                 rejected: str | None = None) -> str:
+                 rejected: str | None = None, on_refresh: Callable[[], None] | None = None) -> str:
     """A valid access token for the connection, refreshed first (once across processes) if it expires soon,
     or if it is `rejected`, the token QuickBooks just refused (401) however long its stored expiry says it lives.
 
     The token store (shared/tokens) opens the connections its single-flight refresh needs (`conn_factory` to
     choose them). Blocking (database and HTTP): async callers use asyncio.to_thread. Raises
     ApiError(code="invalid_grant") after marking the connection action_required when QuickBooks refuses the stored
-    refresh token.
+    refresh token. `on_refresh` is told of each refresh sent to Intuit (its metering counts them as calls).
     """
-    return refresh_if_needed(
-        conn_factory, connection.connection_id,
-        lambda refresh_token: refresh_tokens(refresh_token, connection.config, now=now(),
-                                             connection_id=connection.connection_id),
-        skew=skew, now=now, invalid_grant_reason=INVALID_GRANT_REASON, rejected=rejected)
+    def refresh(refresh_token: str) -> TokenSet:
+        if on_refresh is not None:
+            on_refresh()
+        return refresh_tokens(refresh_token, connection.config, now=now(), connection_id=connection.connection_id)
+
+    return refresh_if_needed(conn_factory, connection.connection_id, refresh, skew=skew, now=now,
+                             invalid_grant_reason=INVALID_GRANT_REASON, rejected=rejected)
 
 
 def _add_years(moment: datetime, years: int) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -119,12 +119,27 @@ class QuickBooksPlugin(BasePlugin):
             _realm(connection)
 
     def budgets(self, connection: Connection, store: Any, calls_this_month: int, now: dt.datetime) -> list[Budget]:
-        """Intuit meters reads per developer app, so every QuickBooks connection spends the same month's quota."""
-        quota = read_settings(connection).monthly_read_quota
+        """Intuit meters calls per developer app (token refreshes included), so every connection through one Intuit
+        app spends the same month's quota; `calls_this_month` is that app's."""
+        settings = read_settings(connection)
         month = now.astimezone(dt.UTC).date().replace(day=1)
         next_month = (month + dt.timedelta(days=32)).replace(day=1)
-        return [Budget("calls_this_month", calls_this_month, quota,
-                       dt.datetime.combine(next_month, dt.time(), dt.UTC), shared_by="every QuickBooks connection")]
+        app = self.meter(connection)
+        own = bool(connection.config.get("client_id_secret"))
+        return [Budget("calls_this_month", calls_this_month, settings.monthly_read_quota,
+                       dt.datetime.combine(next_month, dt.time(), dt.UTC),
+                       shared_by=("every connection through this connection's own Intuit app" if own
+                                  else "every QuickBooks connection through the app-wide Intuit app"),
+                       holder=app, sync_share=settings.quota_stop_share, remedy=_QUOTA_REMEDY)]
+
+    def meter(self, connection: Connection) -> str:
+        from plugins.quickbooks.oauth import intuit_app
+
+        return intuit_app(connection.config, connection.connection_id)
+
+    def deferrable(self, stream: str) -> bool:
+        # Reports are refreshed in windows a later run reads again; the entities are what the metrics stand on.
+        return stream == REPORTS_STREAM
 
     def reconnect_path(self, connection: Connection) -> str | None:
         from plugins.quickbooks.routes import reconnect_url
@@ -137,7 +152,8 @@ class QuickBooksPlugin(BasePlugin):
     # -- how to read --------------------------------------------------------------------------------
     async def open_api(self, connection: Connection, session: aiohttp.ClientSession, store: None = None) -> ApiClient:
         realm = _realm(connection)
-        token = await asyncio.to_thread(_access_token, connection)
+        refreshes = _Refreshes()
+        token = await asyncio.to_thread(_access_token, connection, refreshes.add)
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         wait = float(connection.config.get("throttle_wait_seconds", faults.THROTTLE_WAIT_SECONDS))
         governor = self._governors.setdefault(realm, RateGovernor(REALM_LIMITS))
@@ -154,11 +170,11 @@ class QuickBooksPlugin(BasePlugin):
 
         async def reauthorize() -> str:
             rejected = str(session.headers.get("Authorization", "")).removeprefix("Bearer ")
-            renewed = await asyncio.to_thread(_renewed_token, connection, rejected)
+            renewed = await asyncio.to_thread(_renewed_token, connection, rejected, refreshes.add)
             session.headers["Authorization"] = f"Bearer {renewed}"
             return renewed
 
-        return ApiClient(
+        api = ApiClient(
             session,
             classify=classify,
             # QuickBooks ends a request itself after 120 s.
@@ -167,6 +183,8 @@ class QuickBooksPlugin(BasePlugin):
             redact=(token,),
             reauthorize=None if static else reauthorize,
         )
+        refreshes.count_into(api)
+        return api
 
     async def fetch_page(self, api: ApiClient, connection: Connection, stream: str, cursor: dict[str, Any]) -> Page:
         if stream == CDC_STREAM:
@@ -284,24 +302,48 @@ def _url(connection: Connection, endpoint: str, params: dict[str, str]) -> str:
     return f"{settings.base_url}/v3/company/{_realm(connection)}/{endpoint}?{query}"
 
 
-def _access_token(connection: Connection) -> str:
+class _Refreshes:
+    """Token refreshes are metered calls of the Intuit app too: counted into the fetch's client, so into api_usage
+    (a refresh before the client exists is added when it is made)."""
+
+    def __init__(self) -> None:
+        self.early = 0
+        self.api: ApiClient | None = None
+
+    def add(self) -> None:
+        if self.api is None:
+            self.early += 1
+        else:
+            self.api.calls += 1
+
+    def count_into(self, api: ApiClient) -> None:
+        api.calls += self.early
+        self.api = api
+
+
+def _access_token(connection: Connection, on_refresh: Callable[[], None] | None = None) -> str:
     """A static token (simulator, tests) or a fresh OAuth access token from the encrypted store."""
     secret = read_settings(connection).access_token_secret
     if secret:
         return secrets_provider().get(secret)
     from plugins.quickbooks.oauth import bearer_token
 
-    return bearer_token(connection)
+    return bearer_token(connection, on_refresh=on_refresh)
 
 
-def _renewed_token(connection: Connection, rejected: str) -> str:
+def _renewed_token(connection: Connection, rejected: str, on_refresh: Callable[[], None] | None = None) -> str:
     """An access token other than the one QuickBooks just refused: refreshed now, or already by another fetch.
 
     A refused refresh token raises ApiError(code="invalid_grant") and marks the connection for reconnecting.
     """
     from plugins.quickbooks.oauth import bearer_token
 
-    return bearer_token(connection, rejected=rejected)
+    return bearer_token(connection, rejected=rejected, on_refresh=on_refresh)
+
+
+_QUOTA_REMEDY = ("connect this company through its own Intuit app (client_id_secret and client_secret_secret naming "
+                 "secrets conn-<connection id>-<word>, then reconnect), raise QBO_MONTHLY_READ_QUOTA / "
+                 "quota_stop_share if your Intuit plan allows more, or make SYNC_SCHEDULE less frequent")
 
 
 def _quota_refusal(settings: QuickBooksSettings, calls_this_month: int) -> str | None:

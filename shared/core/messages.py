@@ -220,6 +220,8 @@ class PlanResult(Message):
     context: dict[str, Any] = field(default_factory=dict)
     refused: str | None = None
     next_phase: bool = False
+    # Why the budget planner left this scheduled run out for the connection (the schedule stretched); not a failure.
+    skipped: str | None = field(default=None, metadata=LATER)
 
 
 @dataclass(frozen=True)

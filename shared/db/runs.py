@@ -87,25 +87,38 @@ def run_summary(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
     return run
 
 
-def count_api_calls(conn: psycopg.Connection, connection_id: str, plugin: str, calls: int) -> None:
-    """Add to this month's metered call count of the connection."""
+def count_api_calls(conn: psycopg.Connection, connection_id: str, plugin: str, calls: int, meter: str = "") -> None:
+    """Add to this month's metered call count of the connection under `meter` (who meters them, plugin.meter())."""
     if calls <= 0:
         return
     conn.execute(
-        """INSERT INTO api_usage (connection_id, plugin, month, calls)
-           VALUES (%s, %s, date_trunc('month', now() AT TIME ZONE 'UTC')::date, %s)
-           ON CONFLICT (connection_id, month) DO UPDATE
+        """INSERT INTO api_usage (connection_id, plugin, month, calls, meter)
+           VALUES (%s, %s, date_trunc('month', now() AT TIME ZONE 'UTC')::date, %s, %s)
+           ON CONFLICT (connection_id, month, meter) DO UPDATE
            SET calls = api_usage.calls + EXCLUDED.calls, updated_at = now()""",
-        (connection_id, plugin, calls),
+        (connection_id, plugin, calls, meter),
     )
 
 
-def calls_this_month(conn: psycopg.Connection, plugin: str) -> int:
-    """Metered calls of every connection of a plugin this month (quotas are per developer app)."""
+def calls_this_month(conn: psycopg.Connection, plugin: str, meter: str | None = None) -> int:
+    """Metered calls this month of every connection of a plugin, or only of those metered by `meter` (quotas are
+    per developer app or account). Calls counted before meters existed (meter '') count against every meter: an
+    overestimate only makes the planner careful, an underestimate would let a quota run out."""
     row = conn.execute(
         "SELECT coalesce(sum(calls), 0) FROM api_usage "
-        "WHERE plugin = %s AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
-        (plugin,),
+        "WHERE plugin = %s AND (%s::text IS NULL OR meter = %s OR meter = '') "
+        "AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
+        (plugin, meter, meter),
+    ).fetchone()
+    return int(row[0])
+
+
+def connection_calls_this_month(conn: psycopg.Connection, connection_id: str) -> int:
+    """One connection's own metered calls this month, whoever metered them."""
+    row = conn.execute(
+        "SELECT coalesce(sum(calls), 0) FROM api_usage "
+        "WHERE connection_id = %s AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
+        (connection_id,),
     ).fetchone()
     return int(row[0])
 

@@ -62,11 +62,12 @@ def audit_rows(db: psycopg.Connection, target: str) -> list[tuple]:
 # -- listing ------------------------------------------------------------------------------------------------------
 def test_the_listing_shows_health_settings_without_secret_names_and_each_sources_budget(as_caller, db):
     books, board = qbo(db), monday(db, account_id="acct-route-test")
-    count_api_calls(db, books, "quickbooks", 42)
+    app = registry.get("quickbooks").meter(Connection(books, "quickbooks", "", {}))  # the app-wide Intuit app
+    count_api_calls(db, books, "quickbooks", 42, app)
     db.execute("INSERT INTO monday_api_calls_daily (account_key, day, calls) "
                "VALUES ('acct-route-test', (now() AT TIME ZONE 'UTC')::date, 7)")
     db.commit()
-    month_calls = calls_this_month(db, "quickbooks")
+    month_calls = calls_this_month(db, "quickbooks", app)
 
     answer = as_caller(METRICS_READ).get("/api/connections")
 
@@ -77,15 +78,21 @@ def test_the_listing_shows_health_settings_without_secret_names_and_each_sources
     books_view, board_view = listed[books], listed[board]
     assert books_view["health"] == {"status": "ok", "reason": None, "changed_at": None, "enabled": True}
     assert books_view["settings"] == {"realm_id": "123"}  # access_token_secret names a secret: left out
-    assert books_view["budgets"] == [{"name": "calls_this_month", "used": month_calls, "limit": 500_000,
-                                      "remaining": 500_000 - month_calls,
-                                      "resets_at": f"{first_next_month.isoformat()}T00:00:00Z",
-                                      "shared_by": "every QuickBooks connection"}]
+    [books_budget] = books_view["budgets"]
+    assert {k: v for k, v in books_budget.items() if k not in ("holder", "projected_at_reset")} == {
+        "name": "calls_this_month", "used": month_calls, "limit": 500_000, "remaining": 500_000 - month_calls,
+        "resets_at": f"{first_next_month.isoformat()}T00:00:00Z", "allowance": 450_000,
+        "shared_by": "every QuickBooks connection through the app-wide Intuit app",
+        "connection_calls_this_month": 42, "held_back": []}
+    assert books_budget["holder"].startswith("intuit-app:")
     assert month_calls >= 42
     assert board_view["settings"] == {"plan": "pro", "account_id": "acct-route-test"}
     assert board_view["budgets"] == [{"name": "calls_today", "used": 7, "limit": 10_000, "remaining": 9_993,
                                       "resets_at": f"{(today + dt.timedelta(days=1)).isoformat()}T00:00:00Z",
-                                      "shared_by": "every connection to monday account acct-route-test"}]
+                                      "shared_by": "every connection to monday account acct-route-test",
+                                      "holder": "monday-account:acct-route-test", "allowance": 9_000,
+                                      "projected_at_reset": None, "connection_calls_this_month": 0,
+                                      "held_back": []}]
     assert "secret" not in answer.text
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import psycopg
 
+from plugins import registry
+from shared.db.connections import get_connection
+from shared.db.runs import calls_this_month
 from tests import otel
 from tests.integration import monday_helpers
 from tests.integration.helpers import CONNECTION, sync
@@ -42,9 +45,8 @@ def test_a_sync_reports_its_records_pages_calls_load_rate_duration_budget_and_sp
     assert otel.metric_count("bizmetrics.load.rows_per_second", stream="Invoice", **who) >= 1
     assert otel.metric_count("bizmetrics.sync.duration", scope="connection", status="succeeded") >= 1
     with psycopg.connect(pg_dsn) as conn:
-        used = conn.execute("SELECT coalesce(sum(calls), 0) FROM api_usage WHERE plugin = 'quickbooks' AND "
-                            "month = date_trunc('month', now() AT TIME ZONE 'UTC')::date").fetchone()[0]
-    used = int(used)
+        # What the connection's Intuit app spent this month (every connection metered by it).
+        used = calls_this_month(conn, "quickbooks", registry.get("quickbooks").meter(get_connection(conn, CONNECTION)))
     assert otel.last_gauge("bizmetrics.budget.remaining", budget="calls_this_month", **who) == 500_000 - used
     assert otel.last_gauge("bizmetrics.budget.used_share", budget="calls_this_month", **who) == round(used / 500_000, 4)
 

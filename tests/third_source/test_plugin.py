@@ -3,6 +3,7 @@ plan, responses, table, migration, metric catalog and dashboard, each where the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import psycopg
@@ -92,13 +93,19 @@ def test_its_migration_creates_the_columns_the_table_declares_and_the_triggers_i
     assert columns == [*declared, "loaded_at"]
 
 
-def test_its_dashboard_and_call_quota_are_rendered_with_the_others(monkeypatch: pytest.MonkeyPatch):
+def test_its_dashboard_is_rendered_with_the_others_and_its_call_quota_is_a_budget(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(registry.EXTRA_SETTING, MODULE)
     dashboards = all_dashboards()
     support = dashboards["support-helpdesk.json"]
     assert "WHERE plugin = 'helpdesk'" in support["templating"]["list"][0]["query"]
     assert len(support["panels"]) == 4  # two totals, then each metric per status
-    assert "('helpdesk', 100000)" in json.dumps(dashboards["sync-health.json"])
+    # Sync health reads budgets from what the planner recorded (budget_state), never from constants ...
+    assert "100000" not in json.dumps(dashboards["sync-health.json"])
+    # ... and declaring monthly_call_quota is enough to have a monthly budget the planner records.
+    now = dt.datetime(2026, 12, 2, 21, 0, tzinfo=dt.UTC)
+    [budget] = registry.get("helpdesk").budgets(connection(**GOOD), None, 1234, now)
+    assert (budget.name, budget.used, budget.limit, budget.holder) == ("calls_this_month", 1234, 100_000, "")
+    assert budget.resets_at == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 
 
 def test_the_simulator_pages_by_keyset_so_a_ticket_changed_mid_read_is_neither_skipped_nor_shifted():

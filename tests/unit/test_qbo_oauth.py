@@ -228,3 +228,18 @@ def test_consent_past_5_years_has_ended():
                                               refresh_expires=NOW + timedelta(days=90)), now=NOW)
     assert warnings == ["The QuickBooks consent given on 2020-02-29 ended on 2025-02-28 (5-year limit): "
                         "reconnect this company"]
+
+
+def test_connections_are_metered_per_intuit_app_named_by_a_fingerprint_of_its_client_id(
+        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SECRET_QBO_CLIENT_ID", "app-wide-client")
+    monkeypatch.setenv("SECRET_CONN_ACME_CLIENTID", "acme-own-client")
+    monkeypatch.setenv("SECRET_CONN_ACMEEU_CLIENTID", "acme-own-client")  # the same own app for a second company
+    app_wide = oauth.intuit_app({}, "plain")
+    own = oauth.intuit_app({"client_id_secret": "conn-acme-clientid"}, "acme")
+    assert own == oauth.intuit_app({"client_id_secret": "conn-acmeeu-clientid"}, "acmeeu")
+    assert app_wide != own and app_wide.startswith("intuit-app:") and "client" not in app_wide + own
+    monkeypatch.delenv("SECRET_QBO_CLIENT_ID")
+    assert oauth.intuit_app({}, "plain") == "intuit-app:qbo-client-id"  # unreadable: the secret's name stands in
+    with pytest.raises(ValueError, match="not one of this connection's secrets"):
+        oauth.intuit_app({"client_id_secret": "qbo-client-id"}, "acme")
