@@ -4,6 +4,7 @@ to remember from the run (finish_connection)."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from typing import Any
 
 from plugins import registry
@@ -24,6 +25,9 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         plugin = registry.get(connection.plugin)
         # Only a run that names changes or a start date hands them on, so a plugin that takes neither still plans.
         focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since)) if value}
+        if "changed" in focus and not _declares(plugin.plan, "changed"):
+            # Hints only narrow a run: a plugin that cannot use them plans its whole incremental run.
+            del focus["changed"]
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
                            runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
                            store=plugin.storage(conn), **focus)
@@ -32,6 +36,11 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
         leases.renew(conn, connection.connection_id, asked.run_id)
     return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
+
+
+def _declares(method: Any, keyword: str) -> bool:
+    parameters = inspect.signature(method).parameters
+    return keyword in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def finish_connection(request: dict[str, Any]) -> None:

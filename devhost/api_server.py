@@ -2,7 +2,8 @@
 
     .venv/bin/python -m devhost.api_server [--port 8770] [--store .local/api-devhost.sqlite]
 
-Syncs started through it run in this process (the local host drives them on a background thread), against the
+Syncs started through it run in this process (the local host drives them on a background thread, and runs the
+change queue's trigger against Azurite, so webhooks sync end to end), against the
 simulators `make services` started. Its own host store: two drivers on one store are not supported, so this
 server and `make demo` do not share one. Loopback only: it is a development server.
 """
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     local_env.local_api_key()
     args.store.parent.mkdir(parents=True, exist_ok=True)
     host = LocalDurableHost(functions_app, args.store)
-    host.start()
+    host.start(queues=True)  # change notices (webhooks) too, as the Functions host runs the queue trigger
     try:
         api = create_app(durable_client=host.client())
         print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json).\n"

@@ -1,7 +1,7 @@
 """What a webhook leaves on the change queue: that something of a connection changed, never the change itself.
 
 A source's webhook handler (in its plugin) verifies and maps each event to a connection and to the plugin's own
-change hints (e.g. a QuickBooks entity name, a monday board); the sync reads the real records.
+change hints (e.g. an entity name or a board id); the sync reads the real records.
 """
 
 from __future__ import annotations
