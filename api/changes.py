@@ -41,6 +41,7 @@ START_GRACE = dt.timedelta(minutes=1)
 ENDED = {df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
          df.OrchestrationRuntimeStatus.Terminated, df.OrchestrationRuntimeStatus.Canceled}
 _CONNECTION_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# Longest hint (and source, event id, time) a notice may carry: hints name streams or boards, nothing longer.
 MAX_HINT_LENGTH = 200
 
 
@@ -56,8 +57,10 @@ def read_notice(body: bytes) -> ChangeNotice:
         raise MalformedNotice(f"not a change notice: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not isinstance(notice.connection_id, str) or not _CONNECTION_ID.fullmatch(notice.connection_id):
         raise MalformedNotice("connection_id is not a connection id")
-    if not isinstance(notice.source, str) or not notice.source:
-        raise MalformedNotice("source is missing")
+    for name in ("source", "event_id", "received_at"):
+        value = getattr(notice, name)
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_HINT_LENGTH:
+            raise MalformedNotice(f"{name} must be text of 1-{MAX_HINT_LENGTH} characters")
     if not isinstance(notice.changed, list) or not all(
             isinstance(h, str) and 0 < len(h) <= MAX_HINT_LENGTH for h in notice.changed):
         raise MalformedNotice(f"changed must be a list of hints (text of 1-{MAX_HINT_LENGTH} characters)")

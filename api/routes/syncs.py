@@ -23,7 +23,7 @@ from api.deps import database, durable, visible_connection
 from api.models.common import CONNECTION_ID_PATTERN, ConnectionId
 from api.problems import Problem, not_found
 from api.starting import ACTIVE, ALL, SyncNotStarted, instance_id_for, run_of, start_sync
-from shared.db import audit, runs
+from shared.db import audit, leases, runs
 from shared.db.connections import ConnectionRecord
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,13 @@ async def start(body: SyncStartRequest, response: Response,
     if record is not None and not record.enabled:
         raise Problem(409, "connection_disabled", f"Connection {scope!r} is disabled; enable it first "
                       "(PATCH /api/connections/{id} with enabled=true)")
+
+    held = leases.live_holder(conn, scope) if scope != ALL else None
+    if held is not None:
+        # E.g. a run a webhook started (its orchestration is not sync_all's instance of this scope): the friendly
+        # 409 the instance check below gives for the runs this API and the timer start.
+        raise Problem(409, "sync_running", f"A sync covering {scope!r} is already running: follow or cancel it, "
+                      "or try again when it ends", run_id=held.run_id)
 
     def record(run_id: str, instance_id: str) -> None:
         with conn.transaction():

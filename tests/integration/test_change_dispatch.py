@@ -9,6 +9,7 @@ import base64
 import contextlib
 import datetime as dt
 import itertools
+import json
 import logging
 import time
 import uuid
@@ -23,6 +24,7 @@ from shared.changes.notice import ChangeNotice
 from shared.changes.queue import QUEUE_NAME, enqueue
 from shared.core.config import DEFAULT_STORAGE
 from shared.db import leases, runs
+from tests.api_calls import api_key, call
 from tests.integration.helpers import CONNECTION, REALM, assert_database_equals_simulator, sync, truth
 
 
@@ -142,6 +144,12 @@ def test_notices_start_one_incremental_webhook_run_of_that_connection_and_the_ch
     assert any("started by 2 change notice(s)" in n["note"] for n in run["notes"]), run["notes"]
     assert_database_equals_simulator(pg_dsn, state)
     assert driver(pg_dsn) == (None, "idle", 0)  # released: the next notice starts a new driver
+    listed = json.loads(call(change_host, "GET", f"/api/syncs?trigger=webhook&connection_id={CONNECTION}",
+                             key=api_key()).get_body())["items"]
+    assert [(r["started_by"], r["status"]) for r in listed if r["run_id"] == run["run_id"]] == [
+        ("webhook:quickbooks", "succeeded")]
+    shown = json.loads(call(change_host, "GET", f"/api/syncs/{run['run_id']}", key=api_key()).get_body())
+    assert shown["trigger"] == "webhook" and shown["runtime_status"] == "Completed"
     assert left(queue_name) == 0 and left(queue_name + "-poison") == 0
 
 
@@ -186,7 +194,10 @@ def test_notices_arriving_during_a_run_make_exactly_one_follow_up_run(change_hos
     send(queue_name, notice("Invoice"))
     drain(change_host)
     instance = driver(pg_dsn)[0]
-    drive_until_webhook_run_syncs(change_host, instance, pg_dsn, since)
+    running = drive_until_webhook_run_syncs(change_host, instance, pg_dsn, since)
+    # The API's start of that connection meets the webhook run: 409 naming it, instead of a run that skips.
+    refused = call(change_host, "POST", "/api/syncs", {"connection_id": CONNECTION}, key=api_key())
+    assert refused.status_code == 409 and json.loads(refused.get_body())["run_id"] == running["run_id"]
 
     customer = sorted(truth(state, "Customer"), key=int)[0]
     state.update(REALM, "Customer", customer, {"Notes": "changed during the first run"})
@@ -228,22 +239,23 @@ def test_a_connection_another_run_holds_keeps_its_notices_until_that_run_ends(
         runs.begin_run(conn, "run-holding-it", "all", "incremental", "timer", "sync-all")
         assert leases.claim(conn, CONNECTION, "run-holding-it", "sync-all").granted
         conn.commit()
-    invoice = sorted(truth(state, "Invoice"), key=int)[1]
-    state.update(REALM, "Invoice", invoice, {"PrivateNote": "changed while another run held the connection"})
-    send(queue_name, notice("Invoice"))
-    drain(change_host)
-    instance = driver(pg_dsn)[0]
-    deadline = time.monotonic() + 60
-    while (change_host.get_status(instance).get("customStatus") or {}).get("phase") != "busy":
-        assert change_host.wait_for(instance, timeout=0.05)["runtimeStatus"] == "Running"
-        assert time.monotonic() < deadline, "the driver never found the connection held"
-    assert "run-holding-it" in change_host.get_status(instance)["customStatus"]["holder"]
-    assert driver(pg_dsn)[1:] == ("driving", 1) and webhook_runs(pg_dsn, since) == []  # nothing taken, no run
-
-    with psycopg.connect(pg_dsn) as conn:  # the holder ends
-        runs.end_run(conn, "run-holding-it", "succeeded", [])
-        leases.release(conn, "run-holding-it")
-        conn.commit()
+    try:
+        invoice = sorted(truth(state, "Invoice"), key=int)[1]
+        state.update(REALM, "Invoice", invoice, {"PrivateNote": "changed while another run held the connection"})
+        send(queue_name, notice("Invoice"))
+        drain(change_host)
+        instance = driver(pg_dsn)[0]
+        deadline = time.monotonic() + 60
+        while (change_host.get_status(instance).get("customStatus") or {}).get("phase") != "busy":
+            assert change_host.wait_for(instance, timeout=0.05)["runtimeStatus"] in ("Running", "ContinuedAsNew")
+            assert time.monotonic() < deadline, "the driver never found the connection held"
+        assert "run-holding-it" in change_host.get_status(instance)["customStatus"]["holder"]
+        assert driver(pg_dsn)[1:] == ("driving", 1) and webhook_runs(pg_dsn, since) == []  # nothing taken, no run
+    finally:
+        with psycopg.connect(pg_dsn) as conn:  # the holder ends
+            runs.end_run(conn, "run-holding-it", "succeeded", [])
+            leases.release(conn, "run-holding-it")
+            conn.commit()
     done = change_host.run_until_complete(instance, timeout=300)
 
     [run] = webhook_runs(pg_dsn, since)
