@@ -1,6 +1,6 @@
 """`make api`: the API as a real server on loopback, backed by the local Durable host and the local services.
 
-    .venv/bin/python -m devhost.api_server [--port 8770] [--store .local/api-devhost.sqlite]
+    .venv/bin/python -m devhost.api_server [--port 8770] [--store .local/api-devhost.sqlite] [--queue NAME=OTHER]
 
 Syncs started through it run in this process (the local host drives them on a background thread, and runs the
 change queue's trigger against Azurite, so webhooks sync end to end), against the
@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--store", type=Path, default=STORE, help="this server's local Durable host state file")
+    parser.add_argument("--queue", action="append", default=[], metavar="NAME=OTHER",
+                        help="read queue OTHER in place of a trigger's queue NAME (e.g. a test's own)")
     args = parser.parse_args(argv)
+    queue_names = dict(pair.split("=", 1) for pair in args.queue if "=" in pair)
 
     import uvicorn
 
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     key_file = local_env.KEY_FILE
     local_env.local_api_key()
     args.store.parent.mkdir(parents=True, exist_ok=True)
-    host = LocalDurableHost(functions_app, args.store)
+    host = LocalDurableHost(functions_app, args.store, queue_names=queue_names)
     host.start(queues=True)  # change notices (webhooks) too, as the Functions host runs the queue trigger
     try:
         api = create_app(durable_client=host.client())
