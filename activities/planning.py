@@ -28,6 +28,9 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         if "changed" in focus and not _declares(plugin.plan, "changed"):
             # Hints only narrow a run: a plugin that cannot use them plans its whole incremental run.
             del focus["changed"]
+            if asked.phase == 0:
+                runs.add_notes(conn, asked.run_id, connection.connection_id,
+                               [f"{connection.plugin} does not narrow a run to what changed: every stream was planned"])
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
                            runs.calls_this_month(conn, connection.plugin), asked.phase, failed=asked.failed,
                            store=plugin.storage(conn), **focus)

@@ -318,3 +318,21 @@ def test_a_driver_that_ended_without_letting_go_is_replaced_by_the_next_notice(c
     done = change_host.run_until_complete(second, timeout=300)
     assert done["output"]["runs"] == 1
     assert driver(pg_dsn) == (None, "idle", 0)
+
+
+def test_a_webhook_run_cancelled_through_the_api_stops_and_its_driver_lets_go(change_host, pg_dsn, queue_name):
+    since = db_now(pg_dsn)
+    send(queue_name, notice("Invoice"))
+    drain(change_host)
+    instance = driver(pg_dsn)[0]
+    running = drive_until_webhook_run_syncs(change_host, instance, pg_dsn, since)
+
+    cancelled = call(change_host, "POST", f"/api/syncs/{running['run_id']}/cancel", key=api_key())
+    assert cancelled.status_code == 200, cancelled.get_body()
+    assert running["instance_id"] in json.loads(cancelled.get_body())["terminated"]
+    done = change_host.run_until_complete(instance, timeout=300)
+
+    assert done["runtimeStatus"] == "Completed"  # the driver itself was not stopped, only the run
+    [run] = webhook_runs(pg_dsn, since)
+    assert run["status"] == "cancelled"
+    assert driver(pg_dsn) == (None, "idle", 0)
