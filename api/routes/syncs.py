@@ -152,8 +152,8 @@ async def start(body: SyncStartRequest, response: Response,
 
     held = leases.live_holder(conn, scope) if scope != ALL else None
     if held is not None:
-        # E.g. a run a webhook started (its orchestration is not sync_all's instance of this scope): the friendly
-        # 409 the instance check below gives for the runs this API and the timer start.
+        # A run holding the connection (e.g. one a webhook started, whose orchestration is not this scope's sync_all
+        # instance) gets the same friendly 409 as start_sync's instance check, not a started run that skips it.
         raise Problem(409, "sync_running", f"A sync covering {scope!r} is already running: follow or cancel it, "
                       "or try again when it ends", run_id=held.run_id)
 
