@@ -1,13 +1,15 @@
 """Composition root: the Durable Functions app with one blueprint per area.
 
 The whole HTTP API (including each plugin's own routes, such as an OAuth consent flow) is one FastAPI app behind one
-anonymous HTTP function (api/functions.py): it authenticates every route itself, deny by default.
+anonymous HTTP function (api/functions.py): it authenticates every route itself, deny by default. The timer
+(api/schedule.py) and the change queue's trigger (api/changes.py) start syncs on the same blueprint.
 """
 
 import azure.durable_functions as df
 import azure.functions as func
 
 import activities
+import api.changes
 import api.functions
 import api.schedule
 import orchestrators

@@ -35,6 +35,9 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
         # hints a plugin does not take are dropped: its normal incremental run covers them.
         focus = {key: value for key, value in (("changed", asked.changed), ("since", asked.since))
                  if value and _declares(plugin.plan, key)}
+        if asked.changed and "changed" not in focus and asked.phase == 0:
+            runs.add_notes(conn, asked.run_id, connection.connection_id,
+                           [f"{connection.plugin} does not narrow a run to what changed: every stream was planned"])
         # The budget planner first: a run that would run a budget out is refused, a scheduled one may be skipped.
         gate = budgeting.decide(conn, plugin, connection, asked.run_id, asked.phase)
         if gate.stops:

@@ -1,8 +1,9 @@
 """`make api`: the API as a real server on loopback, backed by the local Durable host and the local services.
 
-    .venv/bin/python -m devhost.api_server [--port 8770] [--store .local/api-devhost.sqlite]
+    .venv/bin/python -m devhost.api_server [--port 8770] [--store .local/api-devhost.sqlite] [--queue NAME=OTHER]
 
-Syncs started through it run in this process (the local host drives them on a background thread), against the
+Syncs started through it run in this process (the local host drives them on a background thread, and runs the
+change queue's trigger against Azurite, so webhooks sync end to end), against the
 simulators `make services` started. Its own host store: two drivers on one store are not supported, so this
 server and `make demo` do not share one. Loopback only: it is a development server.
 """
@@ -21,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--store", type=Path, default=STORE, help="this server's local Durable host state file")
+    parser.add_argument("--queue", action="append", default=[], metavar="NAME=OTHER",
+                        help="read queue OTHER in place of a trigger's queue NAME (e.g. a test's own)")
     args = parser.parse_args(argv)
+    queue_names = dict(pair.split("=", 1) for pair in args.queue if "=" in pair)
 
     import uvicorn
 
@@ -34,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     key_file = local_env.KEY_FILE
     local_env.local_api_key()
     args.store.parent.mkdir(parents=True, exist_ok=True)
-    host = LocalDurableHost(functions_app, args.store)
-    host.start()
+    host = LocalDurableHost(functions_app, args.store, queue_names=queue_names)
+    host.start(queues=True)  # change notices (webhooks) too, as the Functions host runs the queue trigger
     try:
         api = create_app(durable_client=host.client())
         print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json).\n"

@@ -17,8 +17,8 @@ import azure.functions as func
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-ORCHESTRATOR, ACTIVITY, HTTP, TIMER, ENTITY, OTHER = (
-    "orchestrationTrigger", "activityTrigger", "httpTrigger", "timerTrigger", "entityTrigger", "other")
+ORCHESTRATOR, ACTIVITY, HTTP, TIMER, QUEUE, ENTITY, OTHER = (
+    "orchestrationTrigger", "activityTrigger", "httpTrigger", "timerTrigger", "queueTrigger", "entityTrigger", "other")
 _HOST_DIR = os.path.dirname(os.path.abspath(__file__))
 _OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
 _MISSING = ("The function '{name}' doesn't exist, is disabled, or is not an {kind} function. "
@@ -148,7 +148,7 @@ class FunctionIndex:
                                    details=user_traceback(exc))
 
     def invoke(self, name: str, kind: str, trigger_value: Any, client_binding: str) -> Any:
-        """Call an HTTP or timer function; durable client parameters receive the binding JSON string."""
+        """Call an HTTP, timer or queue function; durable client parameters receive the binding JSON string."""
         info = self.get(name, kind)
         kwargs: dict[str, Any] = {info.trigger_param: trigger_value}
         for param in info.client_params:
@@ -218,7 +218,7 @@ def user_traceback(exc: BaseException) -> str:
 def _describe(function: Any) -> FunctionInfo:
     trigger = function.get_trigger()
     kind = getattr(trigger, "type", None) or trigger.get_binding_name()
-    if kind not in (ORCHESTRATOR, ACTIVITY, HTTP, TIMER, ENTITY):
+    if kind not in (ORCHESTRATOR, ACTIVITY, HTTP, TIMER, QUEUE, ENTITY):
         kind = OTHER
     client_params = tuple(b.name for b in function.get_bindings()
                           if getattr(b, "type", None) == "durableClient")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +16,23 @@ from azure.durable_functions.models.utils.df_serialization import df_dumps
 from devhost import client as clients
 from devhost.clock import Clock
 from devhost.engine import EpisodeRunner
-from devhost.functions import HTTP, TIMER, function_index
+from devhost.functions import HTTP, QUEUE, TIMER, function_index
 from devhost.management_api import ManagementApi
 from devhost.operations import HubOperations
+from devhost.queues import QueueListener, QueueTrigger
 from devhost.scheduler import POLL_SECONDS, Driver
 from devhost.store import TERMINAL_STATES, Store
 from devhost.triggers import as_http_response, http_request, timer_request
+
+log = logging.getLogger(__name__)
 
 # Longest single sleep, so events raised by other threads or processes are noticed promptly.
 MAX_WAIT = 0.5
 # How long run_until_complete polls an idle hub for outside input before reporting a stall.
 STALL_GRACE = 1.0
+# Queue polling: at once while messages come, backing off to this when the queues are empty (the Functions host's
+# maxPollingInterval is a minute; locally a short one keeps webhooks prompt).
+QUEUE_MAX_POLL_SECONDS = 2.0
 
 
 class StalledError(RuntimeError):
@@ -35,7 +43,9 @@ class LocalDurableHost:
     """A local Durable host: one task hub in one SQLite file, driven inline or by a background thread."""
 
     def __init__(self, app: Any, store_path: str | Path, *, virtual_time: bool = False,
-                 max_activity_workers: int = 4, task_hub: str = "devhost") -> None:
+                 max_activity_workers: int = 4, task_hub: str = "devhost",
+                 queue_names: Mapping[str, str] | None = None) -> None:
+        """`queue_names` reads another queue in place of a trigger's (tests on a storage account others share)."""
         self.app = app
         self.task_hub = task_hub
         self.functions = function_index(app)
@@ -50,6 +60,11 @@ class LocalDurableHost:
         self._binding = clients.binding_json(task_hub, self._token)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.queues = QueueListener(
+            [QueueTrigger(name, self.functions.get(name, QUEUE).trigger.queue_name,
+                          self.functions.get(name, QUEUE).trigger.connection) for name in self.functions.names(QUEUE)],
+            self.invoke_queue, queue_names=queue_names)
+        self._queue_thread: threading.Thread | None = None
 
     # ---- instances -------------------------------------------------------------------------------
 
@@ -120,21 +135,25 @@ class LocalDurableHost:
         except StalledError:
             return self._status_or_raise(instance_id)
 
-    def start(self) -> None:
-        """Drive in a background thread until stop()."""
+    def start(self, *, queues: bool = False) -> None:
+        """Drive in a background thread until stop(); with `queues`, also run the queue triggers (another thread)."""
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._background, name="devhost-driver", daemon=True)
         self._thread.start()
+        if queues and self.queues.triggers:
+            self._queue_thread = threading.Thread(target=self._poll_queues, name="devhost-queues", daemon=True)
+            self._queue_thread.start()
 
     def stop(self) -> None:
-        """Stop the background thread; in-flight activities finish and their results are recorded."""
+        """Stop the background threads; in-flight activities finish and their results are recorded."""
         self._stop.set()
         self.driver.wake()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        for thread in (self._queue_thread, self._thread):
+            if thread is not None:
+                thread.join()
+        self._thread = self._queue_thread = None
         self.driver.drain()
 
     def close(self) -> None:
@@ -179,7 +198,28 @@ class LocalDurableHost:
         clients.register(self._token, self.api)
         return self.functions.invoke(function_name, TIMER, timer_request(past_due), self._binding)
 
+    def invoke_queue(self, function_name: str, message: func.QueueMessage) -> Any:
+        """Call a queue-triggered function with one message; its durable client talks to this host."""
+        clients.register(self._token, self.api)
+        return self.functions.invoke(function_name, QUEUE, message, self._binding)
+
+    def poll_queues(self) -> int:
+        """One round of every queue trigger (see devhost/queues.py); returns how many messages were handled."""
+        return self.queues.poll()
+
     # ---- internals -------------------------------------------------------------------------------
+
+    def _poll_queues(self) -> None:
+        idle = 0.0
+        while not self._stop.is_set():
+            try:
+                handled = self.queues.poll()
+            except Exception as exc:  # storage unreachable for a moment: keep listening, as the host does
+                log.warning("polling the queues failed: %s: %s", type(exc).__name__, exc)
+                handled = 0
+            idle = 0.0 if handled else min(QUEUE_MAX_POLL_SECONDS, max(POLL_SECONDS, idle * 2))
+            if idle:
+                self._stop.wait(idle)
 
     def _background(self) -> None:
         while not self._stop.is_set():

@@ -22,6 +22,8 @@ SCANNED = ("shared", "plugins", "api", "activities", "orchestrators", "devhost",
 DYNAMIC_READS = {
     ("shared/core/config.py", "name"): "int_setting's own parameter: its callers are scanned",
     ("shared/core/secrets.py", "env_name(name)"): "a secret by name: the app's secrets are the *_SECRET constants",
+    ("devhost/queues.py", "match.group(1)"): "a binding expression's %SETTING%: the scan reads those in the code",
+    ("devhost/queues.py", "setting"): "a trigger's connection setting, named in its binding (AzureWebJobsStorage)",
 }
 # Read by the code but not an app setting.
 NOT_SETTINGS = {"USER": "the OS user's name, for an audit actor (devhost)"}

@@ -26,7 +26,7 @@ from api.problems import Problem, not_found
 from api.starting import ACTIVE, ALL, SyncNotStarted, instance_id_for, run_of, start_sync
 from shared.core.backfill import MODE as BACKFILL
 from shared.core.backfill import parse_since
-from shared.db import audit, runs
+from shared.db import audit, leases, runs
 from shared.db.connections import ConnectionRecord
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,13 @@ async def start(body: SyncStartRequest, response: Response,
     if record is not None and not record.enabled:
         raise Problem(409, "connection_disabled", f"Connection {scope!r} is disabled; enable it first "
                       "(PATCH /api/connections/{id} with enabled=true)")
+
+    held = leases.live_holder(conn, scope) if scope != ALL else None
+    if held is not None:
+        # A run holding the connection (e.g. one a webhook started, whose orchestration is not this scope's sync_all
+        # instance) gets the same friendly 409 as start_sync's instance check, not a started run that skips it.
+        raise Problem(409, "sync_running", f"A sync covering {scope!r} is already running: follow or cancel it, "
+                      "or try again when it ends", run_id=held.run_id)
 
     def record(run_id: str, instance_id: str) -> None:
         with conn.transaction():

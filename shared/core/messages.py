@@ -341,9 +341,64 @@ class StreamFinished(StreamKey):
     throttle_waits: int = 0
 
 
+# -- sync_on_change -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChangeDrive(Message):
+    """sync_on_change's input: the connection it drives and its debounce (read from the settings by the trigger, so
+    the orchestrator stays deterministic); `runs` counts the runs this driver started in earlier executions."""
+
+    connection_id: str
+    window_seconds: float
+    max_wait_seconds: float
+    runs: int = 0
+
+
+@dataclass(frozen=True)
+class ChangeKey(Message):
+    """count_changes' and release_changes' input: the connection and the driver instance asking."""
+
+    connection_id: str
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class PendingEvents(Message):
+    """count_changes' output: notices waiting for the connection's next run."""
+
+    events: int = 0
+
+
+@dataclass(frozen=True)
+class ClaimChanges(ChangeKey):
+    """claim_changes' input: the run to record and the sync_all instance that will run it."""
+
+    run_id: str
+    run_instance_id: str
+
+
+@dataclass(frozen=True)
+class ChangesClaimed(Message):
+    """claim_changes' output. status: claimed (run recorded, lease held, hints taken), nothing (nothing pending),
+    busy (another run holds the connection: `holder` says which; nothing taken), not_driver (this instance no longer
+    drives the connection). `changed` empty with status claimed: a run of every stream."""
+
+    status: str
+    changed: list[str] = field(default_factory=list)
+    events: int = 0
+    holder: str = ""
+
+
+@dataclass(frozen=True)
+class ChangesReleased(Message):
+    """release_changes' output: False when notices arrived meanwhile (a follow-up run is due)."""
+
+    released: bool
+
+
 __all__ = [
-    "LATER", "LOAD_COUNTERS", "BeginSync", "Begun", "ConnectionKey", "ConnectionRequest", "ConnectionResult",
-    "FetchRequest", "FetchResult", "FinishConnection", "FinishSync", "LoadCounts", "LoadRequest", "Message",
-    "MessageError", "PageRef", "PlanRequest", "PlanResult", "RunOutcome", "StreamFinished", "StreamKey", "StreamPlan",
+    "LATER", "LOAD_COUNTERS", "BeginSync", "Begun", "ChangeDrive", "ChangeKey", "ChangesClaimed", "ChangesReleased",
+    "ClaimChanges", "ConnectionKey", "ConnectionRequest", "ConnectionResult", "FetchRequest", "FetchResult",
+    "FinishConnection", "FinishSync", "LoadCounts", "LoadRequest", "Message", "MessageError", "PageRef",
+    "PendingEvents", "PlanRequest", "PlanResult", "RunOutcome", "StreamFinished", "StreamKey", "StreamPlan",
     "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
 ]

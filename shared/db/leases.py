@@ -110,3 +110,12 @@ def holder(conn: psycopg.Connection, connection_id: str) -> Lease | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM connection_leases l WHERE l.connection_id = %s",
                        (connection_id,)).fetchone()
     return Lease(*row) if row else None
+
+
+def live_holder(conn: psycopg.Connection, connection_id: str) -> Lease | None:
+    """The lease on the connection if a live run holds it (running, not expired): the run a new one would meet."""
+    row = conn.execute(
+        f"""SELECT {_COLUMNS} FROM connection_leases l JOIN sync_runs r USING (run_id)
+            WHERE l.connection_id = %s AND r.status = 'running' AND l.expires_at > now()""",
+        (connection_id,)).fetchone()
+    return Lease(*row) if row else None

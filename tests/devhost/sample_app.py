@@ -271,5 +271,22 @@ async def timer_start(timer: func.TimerRequest, client: df.DurableOrchestrationC
         await client.start_new("sequence", "timer-singleton", 7 if not timer.past_due else 0)
 
 
+# What the queue function was handed, per attempt (the queue tests read it).
+QUEUE_SEEN: list[dict[str, Any]] = []
+SAMPLE_QUEUE = "devhost-sample"
+
+
+@bp.queue_trigger(arg_name="message", queue_name=SAMPLE_QUEUE, connection="AzureWebJobsStorage")
+@bp.durable_client_input(client_name="client")
+async def queue_start(message: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
+    payload = message.get_json()
+    QUEUE_SEEN.append({"id": message.id, "dequeue_count": message.dequeue_count, "body": payload,
+                       "inserted": message.insertion_time})
+    if payload.get("fail"):
+        raise RuntimeError("asked to fail")
+    if payload.get("start"):
+        await client.start_new("sequence", payload["start"], payload.get("input", 1))
+
+
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(bp)

@@ -3,6 +3,8 @@ the local key it wrote, and runs a sync started through it on its own local Dura
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import socket
@@ -11,9 +13,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueClient
+
+from shared.changes.notice import ChangeNotice
+from shared.changes.queue import QUEUE_NAME, enqueue
+from shared.core.config import DEFAULT_STORAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,11 +46,23 @@ def _get(url: str, key: str | None = None, method: str = "GET", body: dict | Non
 
 
 @pytest.fixture
-def server(pg_dsn, landing_container, connection, tmp_path):
+def change_queue() -> Iterator[str]:
+    """The change queue this server reads in place of bizmetrics-changes (Azurite is shared by every session)."""
+    name = f"server-changes-{uuid.uuid4().hex[:10]}"
+    yield name
+    for queue in (name, name + "-poison"):
+        with contextlib.suppress(ResourceNotFoundError):
+            QueueClient.from_connection_string(DEFAULT_STORAGE, queue).delete_queue()
+
+
+@pytest.fixture
+def server(pg_dsn, landing_container, connection, tmp_path, change_queue):
     port = _free_port()
     # Its own working folder: the server keeps its pepper, key and host store under ./.local there.
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SECRET_API_KEY_PEPPER": "pepper-for-the-server-test-0123456789"}
-    process = subprocess.Popen([sys.executable, "-m", "devhost.api_server", "--port", str(port)], cwd=tmp_path,
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SECRET_API_KEY_PEPPER": "pepper-for-the-server-test-0123456789",
+           "BIZ_CHANGE_DEBOUNCE_SECONDS": "1", "BIZ_CHANGE_MAX_WAIT_SECONDS": "5"}
+    process = subprocess.Popen([sys.executable, "-m", "devhost.api_server", "--port", str(port),
+                                "--queue", f"{QUEUE_NAME}={change_queue}"], cwd=tmp_path,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -76,3 +98,23 @@ def test_the_local_server_serves_the_contract_and_runs_a_sync_started_through_it
             break
         time.sleep(0.5)
     assert run["status"] == "succeeded" and run["totals"]["fetched"] > 0, run
+
+
+def test_the_local_server_runs_the_change_queue_trigger_so_a_webhook_syncs_end_to_end(server, connection,
+                                                                                      change_queue):
+    base, key = server
+    listing = f"{base}/api/syncs?trigger=webhook&connection_id={connection}"
+    before = {r["run_id"] for r in json.loads(_get(listing, key)[1])["items"]}  # other tests' webhook runs
+    queue = QueueClient.from_connection_string(DEFAULT_STORAGE, change_queue,
+                                               message_encode_policy=BinaryBase64EncodePolicy(),
+                                               message_decode_policy=BinaryBase64DecodePolicy())
+    enqueue([ChangeNotice(connection, "quickbooks", "evt-server", dt.datetime.now(dt.UTC).isoformat(), ["Invoice"])],
+            queue)
+    deadline = time.monotonic() + 120
+    runs: list[dict] = []
+    while time.monotonic() < deadline:
+        runs = [r for r in json.loads(_get(listing, key)[1])["items"] if r["run_id"] not in before]
+        if runs and runs[0]["status"] != "running":
+            break
+        time.sleep(0.5)
+    assert [(r["status"], r["started_by"]) for r in runs] == [("succeeded", "webhook:quickbooks")], runs

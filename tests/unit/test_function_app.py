@@ -32,14 +32,22 @@ def bindings(fn: dict) -> dict[str, dict]:
 
 def test_every_function_is_indexed_with_its_trigger():
     functions = index()
-    orchestrators = {"sync_all", "sync_connection", "sync_stream"}
+    orchestrators = {"sync_all", "sync_connection", "sync_stream", "sync_on_change"}
     activities = {"begin_sync", "plan_streams", "fetch_pages", "load_pages", "sweep_deletes", "refresh_aggregates",
-                  "finish_stream", "finish_connection", "finish_sync"}
+                  "finish_stream", "finish_connection", "finish_sync", "count_changes", "claim_changes",
+                  "release_changes"}
     for name in orchestrators:
         assert "orchestrationTrigger" in bindings(functions[name]), name
     for name in activities:
         assert "activityTrigger" in bindings(functions[name]), name
-    assert set(functions) == orchestrators | activities | {"api_http", "scheduled_sync"}
+    assert set(functions) == orchestrators | activities | {"api_http", "scheduled_sync", "dispatch_change"}
+
+
+def test_the_change_queue_trigger_reads_the_change_queue_with_a_durable_client():
+    changes = bindings(index()["dispatch_change"])
+    assert changes["queueTrigger"]["queueName"] == "bizmetrics-changes"
+    assert changes["queueTrigger"]["connection"] == "AzureWebJobsStorage"
+    assert "durableClient" in changes
 
 
 def test_the_whole_http_api_is_one_function_that_authenticates_for_itself():

@@ -12,6 +12,11 @@ from shared.core.messages import (
     LOAD_COUNTERS,
     BeginSync,
     Begun,
+    ChangeDrive,
+    ChangeKey,
+    ChangesClaimed,
+    ChangesReleased,
+    ClaimChanges,
     ConnectionKey,
     ConnectionRequest,
     ConnectionResult,
@@ -24,6 +29,7 @@ from shared.core.messages import (
     Message,
     MessageError,
     PageRef,
+    PendingEvents,
     PlanRequest,
     PlanResult,
     RunOutcome,
@@ -69,6 +75,13 @@ EXAMPLES: list[Message] = [
     ConnectionKey("qbo-1"),
     FinishSync("run-1", [ConnectionResult("qbo-1", "succeeded"), SKIPPED], "database down"),
     RunOutcome("run-1", "partial", {"fetched": 500}, [SKIPPED]),
+    ChangeDrive("qbo-1", 2, 60, 3),
+    ChangeKey("qbo-1", "changes-qbo-1-4"),
+    PendingEvents(7),
+    ClaimChanges("qbo-1", "changes-qbo-1-4", "run-1", "changes-qbo-1-4:run-1"),
+    ChangesClaimed("claimed", ["Invoice", "Customer"], 7),
+    ChangesClaimed("busy", holder="not synced: qbo-1 is held by another sync"),
+    ChangesReleased(False),
 ]
 
 
