@@ -215,7 +215,8 @@ def child(job_path: str) -> None:
     started = time.perf_counter()
     for start in range(0, len(refs), per_call):
         batch = refs[start:start + per_call]
-        request = LoadRequest(job["run_id"], CONNECTION, STREAM, pages=[PageRef(**ref) for ref in batch])
+        request = LoadRequest(job["run_id"], CONNECTION, STREAM, pages=[PageRef(**ref) for ref in batch],
+                              ends_stream=start + per_call >= len(refs))  # as sync_stream: fetched.done
         for key, value in load_pages(request.to_json()).items():
             totals[key] = totals.get(key, 0) + value
     seconds = time.perf_counter() - started
