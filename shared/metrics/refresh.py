@@ -2,8 +2,9 @@
 
 The raw tables' triggers (migration 0007) mark (table, business date) in metric_dirty for every row a
 statement inserts, deletes, or updates in a column a metric reads (old and new date both: a TxnDate moved
-from March to January restates both months). refresh_dirty, called at the end of the load's transaction,
-takes those marks and recomputes exactly the buckets they touch:
+from March to January restates both months). refresh_dirty, called at the end of a stream's last load's
+transaction (the marks of its earlier loads wait, committed with their rows), takes those marks and recomputes
+exactly the buckets they touch:
 
 - sum / count / avg: the marked days from the raw rows, then every coarser bucket containing a marked day
   from the day rows (DELETE then INSERT, two statements: a DELETE in a CTE is invisible to its INSERT);
