@@ -147,3 +147,18 @@ def test_a_failed_last_load_leaves_the_series_and_the_waiting_marks_as_they_were
     load_pages({**request(run, [land(run, 2, [invoice("3", 3)])]), "ends_stream": True})
     refreshed, marks = _series(pg_dsn)
     assert marks == 0 and refreshed == _rebuilt(pg_dsn) and refreshed != before[0]
+
+
+def test_a_loaded_record_keeps_its_landed_json_as_its_payload(run, pg_dsn):
+    record = {**invoice("7", 7), "PrivateNote": "Zürich \u2013 \"quoted\" \\ back\nslash", "Line": [
+        {"Id": "1", "Amount": 10.5, "DetailType": "SalesItemLineDetail",
+         "SalesItemLineDetail": {"ItemRef": {"value": "3", "name": "Café"}, "Qty": 2}}]}
+    load_pages(request(run, [land(run, 0, [record])]))
+    with psycopg.connect(pg_dsn) as conn:
+        payload = conn.execute("SELECT payload FROM qbo_invoice WHERE connection_id = %s AND id = '7'",
+                               (CONNECTION,)).fetchone()[0]
+        line = conn.execute("SELECT payload, item_id, qty FROM qbo_txn_line WHERE connection_id = %s AND txn_id = '7'",
+                            (CONNECTION,)).fetchone()
+        conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
+    assert payload == record
+    assert line[0] == record["Line"][0] and (line[1], float(line[2])) == ("3", 2.0)
