@@ -1,8 +1,9 @@
 """Refreshing the business time series after a connection's sync.
 
-Each load already refreshes the buckets it touched in its own transaction; this pass picks up what a
-transaction without a refresh left marked (a sweep, a manual fix) and rebuilds metrics whose definition or
-calendar changed (e.g. the company's fiscal year start arrived in this sync).
+A stream's last load already refreshes the buckets its loads touched, in its own transaction; this pass picks up
+what transactions without a refresh left marked (a stream that failed before its last load, a sweep, a manual
+fix) and rebuilds metrics whose definition or calendar changed (e.g. the company's fiscal year start arrived in
+this sync).
 """
 
 from __future__ import annotations

@@ -46,9 +46,8 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                              max_pages=state.options.get("max_pages")).to_json(),
             )))
             if fetched.pages:
-                loaded = yield context.call_activity_with_retry(
-                    "load_pages", ACTIVITY_RETRY, LoadRequest(*dataclasses.astuple(key), pages=fetched.pages).to_json()
-                )
+                loaded = yield context.call_activity_with_retry("load_pages", ACTIVITY_RETRY, LoadRequest(
+                    *dataclasses.astuple(key), pages=fetched.pages, ends_stream=fetched.done).to_json())
                 totals += LoadCounts.from_json(loaded)
                 sequence += len(fetched.pages)
             cursor = fetched.cursor

@@ -58,14 +58,20 @@ class LandingZone:
 
     def read_page(self, ref: str) -> Iterator[dict[str, Any]]:
         """The records of a landed page, in their fetched order."""
+        for record, _ in self.read_page_text(ref):
+            yield record
+
+    def read_page_text(self, ref: str) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """Each record of a landed page with the JSON text it was read from (UTF-8), in their fetched order."""
         try:
             raw = self._container.download_blob(ref).readall()
         except ResourceNotFoundError as exc:
             container = self._container.container_name
             raise PageNotFound(f"Landed page {ref!r} is missing from container {container!r}") from exc
-        for line in gzip.decompress(raw).decode().splitlines():
+        # Split on the newline byte: JSON text escapes every control character, so only line ends match.
+        for line in gzip.decompress(raw).split(b"\n"):
             if line:
-                yield json.loads(line)
+                yield json.loads(line), line
 
 
 def page_ref(connection_id: str, stream: str, run_id: str, sequence: int) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 def as_text(value: Any) -> str | None:
     """A scalar as text; an object or list where a scalar belongs is an error, not a silent repr."""
+    if type(value) is str:  # most values, first
+        return value
     if value is None:
         return None
     if isinstance(value, dict | list):

@@ -318,11 +318,13 @@ class FetchResult(Message):
 
 @dataclass(frozen=True)
 class LoadRequest(StreamKey):
-    """load_pages' input."""
+    """load_pages' input. The metric refresh of a stream's loads runs once, in the transaction of its last load
+    (`ends_stream`): the dirty marks of the loads before it are committed with their rows and wait for it."""
 
     NESTED: ClassVar[Mapping[str, type[Message]]] = {"pages": PageRef}
 
     pages: list[PageRef]
+    ends_stream: bool = field(default=False, metadata=LATER)
 
 
 @dataclass(frozen=True)

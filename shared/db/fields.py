@@ -93,6 +93,22 @@ def path(*keys: str, convert: Callable[[Any], Any] | None = None) -> Callable[[A
             value = value.get(key)
         return convert(value)  # type: ignore[misc]
 
+    # One and two keys (nearly every column) without the loop: a million values per 20,000 invoices.
+    if convert is not None and len(keys) == 1:
+        (key,) = keys
+
+        def get_one(record: Any) -> Any:
+            return convert(record.get(key) if isinstance(record, dict) else None)
+
+        return get_one
+    if convert is not None and len(keys) == 2:
+        outer, inner = keys
+
+        def get_two(record: Any) -> Any:
+            value = record.get(outer) if isinstance(record, dict) else None
+            return convert(value.get(inner) if isinstance(value, dict) else None)
+
+        return get_two
     return get if convert is None else get_converted
 
 

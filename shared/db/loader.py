@@ -7,6 +7,7 @@ payload and typed values beside its deletion time.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -82,6 +83,23 @@ class RawRecord:
     created_at: dt.datetime | None = None
     deleted: bool = False
     columns: tuple[str, ...] | None = None  # the names of `typed`, in order: the Fields' names that read them
+    # The payload as the JSON text it was read from (a landed page's line), loaded as it is instead of being
+    # serialised again; None: `payload` is serialised. Set by the load, only when `payload` is that record.
+    payload_json: bytes | None = None
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    """JSON without the spaces json.dumps puts after separators (jsonb drops them anyway), e.g. Jsonb(x,
+    dumps=compact_json): a module-level function, so psycopg caches one dumper for it."""
+    return _COMPACT.encode(value)
+
+
+def as_written(text: bytes) -> bytes:
+    """The dumps of a Jsonb holding JSON text that is loaded as written (RawRecord.payload_json)."""
+    return text
 
 
 @dataclass
@@ -221,7 +239,8 @@ def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[Ra
         yield (
             connection_id, rec.id, rec.created_at, rec.updated_at, deleted_at,
             *rec.typed,
-            Jsonb(rec.payload), run_id,
+            Jsonb(rec.payload_json, dumps=as_written) if rec.payload_json is not None
+            else Jsonb(rec.payload, dumps=compact_json), run_id,
         )
 
 

@@ -2,8 +2,9 @@
 
 The raw tables' triggers (migration 0007) mark (table, business date) in metric_dirty for every row a
 statement inserts, deletes, or updates in a column a metric reads (old and new date both: a TxnDate moved
-from March to January restates both months). refresh_dirty, called at the end of the load's transaction,
-takes those marks and recomputes exactly the buckets they touch:
+from March to January restates both months). refresh_dirty, called at the end of a stream's last load's
+transaction (the marks of its earlier loads wait, committed with their rows), takes those marks and recomputes
+exactly the buckets they touch:
 
 - sum / count / avg: the marked days from the raw rows, then every coarser bucket containing a marked day
   from the day rows (DELETE then INSERT, two statements: a DELETE in a CTE is invisible to its INSERT);
@@ -93,9 +94,24 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalo
             continue
         days = sorted({d for table in metric.tables for d in marks.get(table, ())})
         if days:
-            _build(conn, metric, connection_id, calendar, days)
+            _build(conn, metric, connection_id, calendar, None if _mostly(conn, connection_id, metric, days) else days)
             result.refreshed += 1
     return result
+
+
+def _mostly(conn: psycopg.Connection, connection_id: str, metric: Metric, days: list[dt.date]) -> bool:
+    """Whether the marks cover at least half the days the metric has points for: then rebuilding it whole is
+    cheaper than restating bucket by bucket (measured on the end of a 200-page upsert pass, which marks every
+    day: the stream's refresh took 6.4 s, the first load's rebuild of the same rows 4.2 s)."""
+    if len(days) < _REBUILD_FROM_DAYS:
+        return False
+    held = conn.execute("""SELECT count(*) FROM metric_points WHERE connection_id = %s AND metric = %s
+                           AND grain = 'day' AND dimension = ''""", (connection_id, metric.name)).fetchone()[0]
+    return 2 * len(days) >= held
+
+
+# Fewer marked days than this are always restated bucket by bucket (a normal incremental sync).
+_REBUILD_FROM_DAYS = 100
 
 
 def rebuild(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs) -> RefreshResult:

@@ -10,9 +10,12 @@ import pytest
 from activities.load import load_pages
 from activities.planning import plan_streams
 from activities.runs import begin_sync
+from plugins.registry import metric_catalogs
 from shared.blob.landing import LandingZone, PageNotFound, page_ref
 from shared.core.config import load_settings
 from shared.db.connections import Connection, upsert_connection
+from shared.metrics import rebuild
+from tests.metrics.conftest import points
 
 CONNECTION = "qbo-load"
 
@@ -92,3 +95,70 @@ def test_a_missing_blob_names_the_page(run):
     ghost = {"ref": page_ref(CONNECTION, "Invoice", run, 99), "records": 1, "watermark": None}
     with pytest.raises(PageNotFound, match=r"000099\.jsonl\.gz"):
         load_pages(request(run, [ghost]))
+
+
+def _series(pg_dsn: str) -> tuple[set[tuple], int]:
+    """The connection's metric points and how many dirty marks wait for a refresh."""
+    with psycopg.connect(pg_dsn) as conn:
+        return points(conn, CONNECTION), conn.execute(
+            "SELECT count(*) FROM metric_dirty WHERE connection_id = %s", (CONNECTION,)).fetchone()[0]
+
+
+def _rebuilt(pg_dsn: str) -> set[tuple]:
+    """What a from-scratch aggregation of the committed raw rows gives (rolled back)."""
+    with psycopg.connect(pg_dsn) as conn, conn.transaction(force_rollback=True):
+        rebuild(conn, CONNECTION, metric_catalogs())
+        return points(conn, CONNECTION)
+
+
+@pytest.fixture
+def series_cleanup(pg_dsn):
+    yield
+    with psycopg.connect(pg_dsn) as conn:
+        for table in ("metric_points", "metric_state", "metric_dirty"):
+            conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
+        conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
+
+
+def test_the_series_wait_for_the_streams_last_load_and_then_equal_a_rebuild(run, pg_dsn, series_cleanup):
+    first = land(run, 0, [invoice("1", 1, 10.0), invoice("2", 2, 20.0)])
+    load_pages(request(run, [first]))
+    waiting, marks = _series(pg_dsn)
+    assert waiting == set() and marks > 0  # committed with the rows, not yet aggregated
+    last = land(run, 1, [invoice("3", 3, 30.0)])
+    load_pages({**request(run, [last]), "ends_stream": True})
+    refreshed, marks = _series(pg_dsn)
+    assert marks == 0 and refreshed and refreshed == _rebuilt(pg_dsn)
+
+
+def test_a_failed_last_load_leaves_the_series_and_the_waiting_marks_as_they_were(run, pg_dsn, series_cleanup):
+    load_pages({**request(run, [land(run, 0, [invoice("1", 1)])]), "ends_stream": True})
+    before = _series(pg_dsn)
+    load_pages(request(run, [land(run, 1, [invoice("2", 2, 25.0)])]))  # deferred: its marks wait
+    waiting = _series(pg_dsn)
+    assert waiting[0] == before[0] and waiting[1] > 0
+    ghost = {"ref": page_ref(CONNECTION, "Invoice", run, 99), "records": 1, "watermark": None}
+    with pytest.raises(PageNotFound):
+        load_pages({**request(run, [land(run, 2, [invoice("3", 3)]), ghost]), "ends_stream": True})
+    assert _series(pg_dsn) == waiting
+    ids, _, _ = state(pg_dsn, run)
+    assert ids == ["1", "2"]
+    # The retried last load refreshes what both loads changed.
+    load_pages({**request(run, [land(run, 2, [invoice("3", 3)])]), "ends_stream": True})
+    refreshed, marks = _series(pg_dsn)
+    assert marks == 0 and refreshed == _rebuilt(pg_dsn) and refreshed != before[0]
+
+
+def test_a_loaded_record_keeps_its_landed_json_as_its_payload(run, pg_dsn):
+    record = {**invoice("7", 7), "PrivateNote": "Zürich \u2013 \"quoted\" \\ back\nslash", "Line": [
+        {"Id": "1", "Amount": 10.5, "DetailType": "SalesItemLineDetail",
+         "SalesItemLineDetail": {"ItemRef": {"value": "3", "name": "Café"}, "Qty": 2}}]}
+    load_pages(request(run, [land(run, 0, [record])]))
+    with psycopg.connect(pg_dsn) as conn:
+        payload = conn.execute("SELECT payload FROM qbo_invoice WHERE connection_id = %s AND id = '7'",
+                               (CONNECTION,)).fetchone()[0]
+        line = conn.execute("SELECT payload, item_id, qty FROM qbo_txn_line WHERE connection_id = %s AND txn_id = '7'",
+                            (CONNECTION,)).fetchone()
+        conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
+    assert payload == record
+    assert line[0] == record["Line"][0] and (line[1], float(line[2])) == ("3", 2.0)

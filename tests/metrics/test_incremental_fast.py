@@ -11,6 +11,7 @@ import pytest
 from plugins.registry import metric_catalogs
 from sandbox.quickbooks.datagen import generate_company
 from shared.metrics import rebuild, refresh_dirty
+from shared.metrics.refresh import _mostly
 from tests.metrics.conftest import points
 from tests.metrics.loading import delete_records, load_records, register
 from tests.metrics.oracle import expected_points
@@ -65,6 +66,26 @@ def test_edits_backdating_voids_and_deletes_restate_the_right_buckets(pg_dsn, ci
         load_records(conn, cid, {"Invoice": [backdated, bigger, voided], "Payment": [moved_payment]})
         delete_records(conn, cid, "Invoice", [deleted["Id"]], moment)
         records["Invoice"] = [r for r in invoices if r is not deleted]
+        result = refresh_dirty(conn, cid, CATALOGS)
+        assert result.rebuilt == 0 and result.refreshed > 0
+        _check(conn, cid, records)
+
+
+def test_a_change_across_most_days_rebuilds_the_metrics_it_touches_equal_to_the_oracle(pg_dsn, cid, company):
+    records = copy.deepcopy(company.records)
+    with psycopg.connect(pg_dsn) as conn:
+        register(conn, cid)
+        load_records(conn, cid, records)
+        refresh_dirty(conn, cid, CATALOGS)
+        for invoice in records["Invoice"]:  # every invoice newer and larger, as a re-sync after a restore
+            invoice.update({"TotalAmt": float(invoice["TotalAmt"]) + 1, "SyncToken": "8"})
+            invoice.pop("HomeTotalAmt", None)
+            invoice["MetaData"] = {**invoice["MetaData"], "LastUpdatedTime": "2026-11-02T10:00:00-08:00"}
+        load_records(conn, cid, {"Invoice": records["Invoice"]})
+        marked = [d for (d,) in conn.execute("SELECT DISTINCT day FROM metric_dirty WHERE connection_id = %s "
+                                             "AND source = 'qbo_invoice' ORDER BY day", (cid,))]
+        invoiced = next(m for m in CATALOGS["quickbooks"].metrics if m.tables == ("qbo_invoice",))
+        assert _mostly(conn, cid, invoiced, marked)  # the whole-metric path, not bucket by bucket
         result = refresh_dirty(conn, cid, CATALOGS)
         assert result.rebuilt == 0 and result.refreshed > 0
         _check(conn, cid, records)
