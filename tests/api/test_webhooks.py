@@ -214,7 +214,7 @@ def _missing(field: str) -> dict[str, Any]:
     ({"time": "2026-12-01T10:00:00"}, "malformed event: time is not an RFC 3339 timestamp"),
     ({"intuitaccountid": "realm-x"}, "malformed event: intuitaccountid is not a realm id"),
     ({"type": "qbo.timeactivity.created.v1"}, "entity 'timeactivity' is not one this app syncs"),
-    ({"intuitaccountid": "1"}, "no enabled connection has realm 1"),
+    ({"intuitaccountid": "987654321098765"}, "no enabled connection has realm 987654321098765"),
     ({"time": "2026-01-01T00:00:00Z"}, "older than the replay window"),
     ({"time": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()}, "its time is in the future"),
 ])

@@ -12,7 +12,7 @@ from api.client import cli
 from api.starting import instance_id_for
 from tests.api_calls import api_key
 from tests.integration.helpers import CONNECTION, sync
-from tests.integration.test_api_server import server  # noqa: F401 (the `make api` server, a fixture)
+from tests.integration.test_api_server import change_queue, server  # noqa: F401 (the `make api` server, fixtures)
 
 BRIDGE = "http://localhost:7071"
 
