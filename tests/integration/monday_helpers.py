@@ -60,8 +60,11 @@ def add_connection(pg_dsn: str, connection_id: str, url: str, **config: Any) -> 
         # simulator's, or a revoked one).
         secret = f"conn-{connection_id}-token"
         os.environ[env_name(secret)] = os.environ.get(env_name(SECRET), TOKEN)
+        # These tests are about syncing, not the daily cap: with the Standard plan's 1,000 calls the budget planner
+        # would project a test's back-to-back runs over the hours left until 00:00 UTC and defer the directory on
+        # some hours of the day only. A test about the cap passes its own daily_call_cap.
         settings = {"api_token_secret": secret, "base_url": url, "account_id": f"acct-{uuid.uuid4().hex[:8]}",
-                    "retry_base_delay": 0.01, **config}
+                    "retry_base_delay": 0.01, "daily_call_cap": 1_000_000, **config}
         upsert_connection(conn, Connection(connection_id, "monday", "monday e2e", settings))
         conn.commit()
     return connection_id
