@@ -8,7 +8,6 @@ values orjson cannot write (integers beyond 64 bits, non-string keys).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -16,11 +15,14 @@ import orjson
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# Digits mapped to "0", then a search for 19 zeros: both C loops over the bytes (a regular expression for \d{19}
+# took six times longer than orjson's parse).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 def loads(text: bytes) -> Any:
-    if _LONG_DIGITS.search(text):
+    if _LONG_RUN in text.translate(_DIGITS_AS_ZERO):
         return json.loads(text)
     try:
         return orjson.loads(text)
