@@ -94,7 +94,8 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalo
             continue
         days = sorted({d for table in metric.tables for d in marks.get(table, ())})
         if days:
-            _build(conn, metric, connection_id, calendar, None if _mostly(conn, connection_id, metric, days) else days)
+            whole = _mostly(conn, connection_id, metric, days)
+            _build(conn, metric, connection_id, calendar, None if whole else days, None if whole else marks)
             result.refreshed += 1
     return result
 
@@ -122,13 +123,18 @@ def rebuild(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs) ->
 
 
 def _build(conn: psycopg.Connection, metric: Metric, connection_id: str, calendar: Calendar,
-           days: list[dt.date] | None) -> None:
-    """Rebuild the metric (days None) or recompute the buckets containing `days`."""
+           days: list[dt.date] | None, marks: dict[str, list[dt.date]] | None = None) -> None:
+    """Rebuild the metric (days None) or recompute the buckets containing `days` (the union of its tables'
+    marks). `marks` (table -> marked days) narrows a keyed balance's restatement; without it every table
+    counts as marked on all of `days`, a superset, which restates the same values."""
     params: dict[str, Any] = {"cid": connection_id, "metric": metric.name, "fs": calendar.fiscal_start,
                               "tz": calendar.timezone, "days": days}
     if days is None:
         conn.execute("DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s", params)
-    if metric.aggregation is Aggregation.BALANCE:
+    if metric.keyed:
+        by_table = None if days is None else (marks if marks is not None else dict.fromkeys(metric.tables, days))
+        _build_keyed_balance(conn, metric, params, by_table)
+    elif metric.aggregation is Aggregation.BALANCE:
         _build_balance(conn, metric, params, days)
     elif metric.aggregation in (Aggregation.DISTINCT, Aggregation.MEDIAN):
         _build_distinct(conn, metric, params, days)
@@ -174,10 +180,87 @@ def _build_distinct(conn: psycopg.Connection, metric: Metric, params: dict[str, 
 def _build_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
                    days: list[dt.date] | None) -> None:
     """Dense day balances, restated from the earliest marked day on: the balance of the day before plus a
-    running sum of the day deltas from then on. When every source's marks are its rows' exact dates, only the
-    marked days' deltas are recomputed from the raw rows and every later day keeps its stored delta
-    (`total`); otherwise (marks are lower bounds) every delta from that day on comes from the raw rows."""
+    running sum of the day deltas from then on. Every source's marks are its rows' exact dates, so only the
+    marked days' deltas are recomputed from the raw rows and every later day keeps its stored delta (`total`)."""
     since = None if days is None else days[0]
+    _new_deltas(conn)
+    if since is None:
+        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.SINCE)}",
+                     {**params, "since": dt.date.min})
+    else:
+        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.DAYS)}", params)
+        conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
+                        SELECT bucket, total, count FROM metric_points
+                        WHERE connection_id = %(cid)s AND metric = %(metric)s AND grain = 'day'
+                          AND bucket >= %(since)s AND count > 0 AND bucket <> ALL(%(days)s::date[])""",
+                     {**params, "since": since})
+    _restate_balance(conn, params, since)
+
+
+def _build_keyed_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
+                         marks: dict[str, list[dt.date]] | None) -> None:
+    """A balance whose marks are lower bounds (an event's date depends on rows of two tables), kept with its
+    events summed per (day, key1, key2) in metric_balance_parts, the keys being the dates the tables' triggers
+    mark for the rows an event comes from. A changed row is marked at its old and new dates, so the events
+    that changed are exactly among those with a key in the marks, before (the stored parts) and after (the
+    raw rows, through each source's `keyed` predicate); every other event is untouched. The day deltas move
+    by the difference, and the balance is restated from the first day it changes, not from the first mark:
+    a payment backdated two years restates from its event's day (its invoice's due date), reading only its
+    own and its marked neighbours' events. A rebuild (marks None) recomputes every part from the raw rows."""
+    _new_deltas(conn)
+    if marks is None:
+        conn.execute("DELETE FROM metric_balance_parts WHERE connection_id = %(cid)s AND metric = %(metric)s",
+                      params)
+        conn.execute(f"INSERT INTO metric_balance_parts {sql.balance_parts(metric, Scope.SINCE)}",
+                     {**params, "since": dt.date.min})
+        conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
+                        SELECT day, sum(delta), sum(events) FROM metric_balance_parts
+                        WHERE connection_id = %(cid)s AND metric = %(metric)s GROUP BY day""", params)
+        _restate_balance(conn, params, None)
+        return
+    keyed = {**params, **sql.marked_parameters(metric, marks)}
+    first, second = (*(keyed[f"marked_{t}"] for t in metric.tables), [])[:2]
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_balance_change (day date, delta numeric, events bigint) "
+                 "ON COMMIT DROP")
+    conn.execute("TRUNCATE metric_balance_change")
+    # Two statements: a DELETE in a CTE is invisible to an INSERT beside it.
+    conn.execute("""WITH old AS (DELETE FROM metric_balance_parts
+                                 WHERE connection_id = %(cid)s AND metric = %(metric)s
+                                   AND (key1 = ANY(%(first)s::date[]) OR key2 = ANY(%(second)s::date[]))
+                                 RETURNING day, delta, events)
+                    INSERT INTO metric_balance_change SELECT day, -delta, -events FROM old""",
+                 {**params, "first": first, "second": second})
+    conn.execute(f"""WITH new AS (INSERT INTO metric_balance_parts {sql.balance_parts(metric, Scope.KEYS)}
+                                  RETURNING day, delta, events)
+                     INSERT INTO metric_balance_change SELECT day, delta, events FROM new""", keyed)
+    conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
+                    SELECT day, sum(delta), sum(events) FROM metric_balance_change GROUP BY day
+                    HAVING sum(delta) <> 0 OR sum(events) <> 0""")
+    since = conn.execute("SELECT min(day) FROM metric_balance_deltas").fetchone()[0]
+    if since is None:
+        return  # the marked rows' events are as they were: no point changes
+    # Every other day from the first changed one on keeps its stored delta; a day whose events all went drops.
+    conn.execute("""INSERT INTO metric_balance_deltas AS x (day, delta, events)
+                    SELECT bucket, total, count FROM metric_points
+                    WHERE connection_id = %(cid)s AND metric = %(metric)s AND grain = 'day'
+                      AND bucket >= %(since)s AND count > 0
+                    ON CONFLICT (day) DO UPDATE SET delta = x.delta + EXCLUDED.delta,
+                                                    events = x.events + EXCLUDED.events""",
+                 {**params, "since": since})
+    conn.execute("DELETE FROM metric_balance_deltas WHERE events = 0")
+    _restate_balance(conn, params, since)
+
+
+def _new_deltas(conn: psycopg.Connection) -> None:
+    """An empty metric_balance_deltas (day, delta, events): the day deltas a restatement sums."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_balance_deltas (day date PRIMARY KEY, delta numeric, "
+                 "events bigint) ON COMMIT DROP")
+    conn.execute("TRUNCATE metric_balance_deltas")
+
+
+def _restate_balance(conn: psycopg.Connection, params: dict[str, Any], since: dt.date | None) -> None:
+    """Rewrite the day rows from `since` on (all when None) from metric_balance_deltas, which holds every day
+    delta from `since` on, and the coarse buckets ending after it."""
     opening, prior_first, prior_last = 0, None, None
     if since is not None:
         opening, prior_first, prior_last = conn.execute(
@@ -189,19 +272,6 @@ def _build_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, A
                        AND grain = 'day' AND bucket < %(since)s AND count > 0)""",
             {**params, "since": since},
         ).fetchone()
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_balance_deltas (day date PRIMARY KEY, delta numeric, "
-                 "events bigint) ON COMMIT DROP")
-    conn.execute("TRUNCATE metric_balance_deltas")
-    if since is None or not all(source.marks_exact_dates for source in metric.sources):
-        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.SINCE)}",
-                     {**params, "since": since or dt.date.min})
-    else:
-        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.DAYS)}", params)
-        conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
-                        SELECT bucket, total, count FROM metric_points
-                        WHERE connection_id = %(cid)s AND metric = %(metric)s AND grain = 'day'
-                          AND bucket >= %(since)s AND count > 0 AND bucket <> ALL(%(days)s::date[])""",
-                     {**params, "since": since})
     lo, hi = conn.execute("SELECT min(day), max(day) FROM metric_balance_deltas").fetchone()
     first = min((d for d in (prior_first, lo) if d is not None), default=None)
     last = max((d for d in (prior_last, hi) if d is not None), default=None)

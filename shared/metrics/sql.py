@@ -13,7 +13,7 @@ from shared.metrics.catalog import Aggregation, Metric, Source
 
 # Part of every metric's signature (refresh.py): bump it when a change here alters what the stored points
 # hold, and every connection's metrics are rebuilt on their next refresh.
-VERSION = 1
+VERSION = 2
 
 
 class Scope(StrEnum):
@@ -21,6 +21,7 @@ class Scope(StrEnum):
     DAYS = "days"  # records whose business date is in %(days)s
     RANGE = "range"  # business date in [%(lo)s, %(hi)s)
     SINCE = "since"  # balances: records with an event on or after %(since)s
+    KEYS = "keys"  # keyed balances: records one of whose keys is in %(marked_<table>)s
 
 
 def day_expr(source: Source) -> str:
@@ -37,17 +38,31 @@ def _scope_predicate(source: Source, scope: Scope) -> str:
         return f"{day} >= %(lo)s AND {day} < %(hi)s"
     if scope is Scope.SINCE:
         return source.since or f"{day} >= %(since)s"
+    if scope is Scope.KEYS:
+        return source.keyed or "(" + " OR ".join(f"({expr}) = ANY(%(marked_{table})s::date[])"
+                                                 for table, expr in source.key_dates.items()) + ")"
     return "true"
+
+
+def marked_parameters(metric: Metric, marks: dict[str, list]) -> dict[str, list]:
+    """%(marked_<table>)s for every table of the metric: the days its trigger marked (none: empty)."""
+    return {f"marked_{table}": list(marks.get(table, ())) for table in metric.tables}
 
 
 def dimension_columns(metric: Metric) -> list[str]:
     return [f"dim_{i}" for i in range(len(metric.all_dimensions))]
 
 
-def source_rows(metric: Metric, scope: Scope) -> str:
-    """UNION ALL of every source: (day, value, dim_0..dim_n), live records of the connection only."""
+def source_rows(metric: Metric, scope: Scope, keyed: bool = False) -> str:
+    """UNION ALL of every source: (day, value, dim_0..dim_n), live records of the connection only; `keyed`
+    adds key1, key2: the dates the metric's first and second tables' triggers mark for each record's rows."""
     parts = []
     for source in metric.sources:
+        keys = []
+        if keyed:
+            dates = source.key_dates
+            keys = [f"({dates[t]})::date AS key{i}" if t in dates else f"NULL::date AS key{i}"
+                    for i, t in enumerate((*metric.tables, None, None)[:2], start=1)]
         dims = []
         for name in metric.all_dimensions:
             expr = source.dimension(name)
@@ -59,7 +74,8 @@ def source_rows(metric: Metric, scope: Scope) -> str:
         value = (source.value if metric.aggregation in (Aggregation.DISTINCT, Aggregation.MEDIAN)
                  else f"coalesce(({source.value}), 0)")
         select = ", ".join([f"{day_expr(source)} AS day", f"({value}) AS value",
-                            *(f"{d} AS {c}" for d, c in zip(dims, dimension_columns(metric), strict=True))])
+                            *(f"{d} AS {c}" for d, c in zip(dims, dimension_columns(metric), strict=True)),
+                            *keys])
         where = " AND ".join(["r.connection_id = %(cid)s", *source.live, *source.filters,
                               _scope_predicate(source, scope)])
         parts.append(f"SELECT {select} FROM {source.relation or source.table + ' r'} WHERE {where}")
@@ -176,6 +192,13 @@ def balance_deltas(metric: Metric, scope: Scope) -> str:
     """Signed events per day of a balance metric: (day, delta, events)."""
     return f"""SELECT day, sum(value) AS delta, count(*) AS events FROM ({source_rows(metric, scope)}) f
                WHERE day IS NOT NULL GROUP BY day"""
+
+
+def balance_parts(metric: Metric, scope: Scope) -> str:
+    """Signed events of a keyed balance per (day, key1, key2): the rows of metric_balance_parts."""
+    return f"""SELECT %(cid)s, %(metric)s, day, key1, key2, sum(value), count(*)
+               FROM ({source_rows(metric, scope, keyed=True)}) f
+               WHERE day IS NOT NULL GROUP BY day, key1, key2"""
 
 
 def insert_balance_days() -> str:
