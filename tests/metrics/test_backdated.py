@@ -1,7 +1,7 @@
 """Backdated changes restated incrementally (no rebuild), compared value by value with a full rebuild of the same
 rows and with the pandas oracle: a payment moved back two years, an invoice deleted, a customer's first invoice
-backdated, a payment re-applied to another invoice. The parts that keyed balances keep (metric_balance_parts) must
-also equal a rebuild's, or the next refresh would restate from a wrong base."""
+backdated, a payment re-applied to another invoice. The parts kept beside the points (metric_balance_parts,
+metric_distinct_parts) must also equal a rebuild's, or the next refresh would restate from a wrong base."""
 
 from __future__ import annotations
 
@@ -30,10 +30,13 @@ def company():
 
 
 def _parts(conn: psycopg.Connection, cid: str) -> Counter:
-    """The keyed balances' parts, summed per (metric, day, keys): zero sums left out, as a rebuild has none."""
-    rows = conn.execute("""SELECT metric, day, key1, key2, sum(delta), sum(events) FROM metric_balance_parts
-                           WHERE connection_id = %s GROUP BY 1, 2, 3, 4 HAVING sum(events) <> 0""", (cid,))
-    return Counter({row[:4]: row[4:] for row in rows})
+    """What the refresh keeps beside the points: the keyed balances' parts per (metric, day, keys) and the
+    distinct counts' parts per (metric, day, dimension members, value)."""
+    balances = conn.execute("""SELECT 'balance', metric, day, key1, key2, sum(delta), sum(events)
+                               FROM metric_balance_parts WHERE connection_id = %s GROUP BY 2, 3, 4, 5""", (cid,))
+    distinct = conn.execute("""SELECT 'distinct', metric, day, dims, value, sum(records), 0 FROM metric_distinct_parts
+                               WHERE connection_id = %s GROUP BY 2, 3, 4, 5""", (cid,))
+    return Counter({tuple(map(str, row[:5])): row[5:] for row in (*balances, *distinct)})
 
 
 def _loaded(conn: psycopg.Connection, cid: str, records: dict) -> None:
@@ -47,7 +50,7 @@ def _refreshed_equal_to_rebuild_and_oracle(conn: psycopg.Connection, cid: str, r
     result = refresh_dirty(conn, cid, CATALOGS)
     assert result.rebuilt == 0 and result.refreshed > 0
     incremental, parts = points(conn, cid), _parts(conn, cid)
-    assert parts, "overdue receivables keeps its parts"
+    assert {kind for kind, *_ in parts} == {"balance", "distinct"}
     with conn.transaction(force_rollback=True):  # the next refresh goes on from the incremental state
         rebuild(conn, cid, CATALOGS)
         assert points(conn, cid) == incremental
