@@ -148,6 +148,30 @@ def insert_rollup(metric: Metric, affected: str | None) -> str:
         GROUP BY x.grain, x.bucket, x.dimension, x.member"""
 
 
+def _flow_value(metric: Metric, count: str, total: str) -> str:
+    """A sum/count/avg bucket's value from its records and sum (what insert_rollup computes)."""
+    return {Aggregation.SUM: total, Aggregation.COUNT: count,
+            Aggregation.AVG: f"CASE WHEN {count} = 0 THEN 0 ELSE round({total} / {count}, 2) END"}[metric.aggregation]
+
+
+def upsert_rollup_changes(metric: Metric) -> str:
+    """Coarse buckets of a sum/count/avg metric moved by metric_flow_change (the changed day rows: old with
+    negative, new with positive count and total); a bucket whose count falls to 0 is left for deletion."""
+    grain_list = ", ".join(f"'{g}'" for g in COARSE_GRAINS)
+    return f"""{_INSERT}
+        SELECT %(cid)s, %(metric)s, g.grain, metric_bucket(g.grain, c.day, %(fs)s),
+               metric_bucket_end(g.grain, metric_bucket(g.grain, c.day, %(fs)s)), c.dimension, c.member,
+               {_flow_value(metric, "sum(c.count)", "sum(c.total)")}, sum(c.count), sum(c.total)
+        FROM metric_flow_change c CROSS JOIN unnest(ARRAY[{grain_list}]) AS g(grain)
+        GROUP BY g.grain, metric_bucket(g.grain, c.day, %(fs)s), c.dimension, c.member
+        HAVING sum(c.count) <> 0 OR sum(c.total) <> 0
+        ON CONFLICT (connection_id, metric, grain, dimension, member, bucket) DO UPDATE
+        SET count = metric_points.count + EXCLUDED.count, total = metric_points.total + EXCLUDED.total,
+            value = {_flow_value(metric, "(metric_points.count + EXCLUDED.count)",
+                                 "(metric_points.total + EXCLUDED.total)")},
+            computed_at = now()"""
+
+
 def _only_affected(rows: str, affected: str | None) -> str:
     """`WITH x AS (...)`: the bucketed rows, narrowed to the affected (grain, bucket) pairs. Both sides are
     materialised so the narrowing is a hash join on plain columns; left to itself the planner may nest-loop
