@@ -205,16 +205,25 @@ def _build_distinct_count(conn: psycopg.Connection, metric: Metric, params: dict
         conn.execute(f"INSERT INTO metric_distinct_parts {sql.distinct_parts(metric, Scope.ALL)}", params)
         conn.execute(sql.insert_distinct(metric, None), {**params, **_EVERYTHING})
         return
+    # The marked days' parts as the raw rows have them now, against the stored ones: only the (day, members,
+    # value) whose records differ are changed (an amount edited on a busy month rewrites nothing here).
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_distinct_change (day date, dims text[], value text, "
-                 "records bigint) ON COMMIT DROP")
+                 "before bigint, after bigint) ON COMMIT DROP")
     conn.execute("TRUNCATE metric_distinct_change")
-    conn.execute("""WITH old AS (DELETE FROM metric_distinct_parts
-                                 WHERE connection_id = %(cid)s AND metric = %(metric)s AND day = ANY(%(days)s::date[])
-                                 RETURNING day, dims, value, records)
-                    INSERT INTO metric_distinct_change SELECT day, dims, value, -records FROM old""", params)
-    conn.execute(f"""WITH new AS (INSERT INTO metric_distinct_parts {sql.distinct_parts(metric, Scope.DAYS)}
-                                  RETURNING day, dims, value, records)
-                     INSERT INTO metric_distinct_change SELECT day, dims, value, records FROM new""", params)
+    conn.execute(f"""INSERT INTO metric_distinct_change
+                     SELECT day, dims, value, sum(before), sum(after) FROM (
+                         SELECT day, dims, value, records AS before, 0 AS after FROM metric_distinct_parts
+                         WHERE connection_id = %(cid)s AND metric = %(metric)s AND day = ANY(%(days)s::date[])
+                         UNION ALL
+                         SELECT n.day, n.dims, n.value, 0, n.records
+                         FROM ({sql.distinct_parts(metric, Scope.DAYS)}) AS n(cid, metric, day, dims, value, records)
+                     ) d GROUP BY day, dims, value HAVING sum(before) <> sum(after)""", params)
+    conn.execute("""DELETE FROM metric_distinct_parts p USING metric_distinct_change c
+                    WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.day = c.day AND p.dims = c.dims
+                      AND p.value IS NOT DISTINCT FROM c.value AND c.before > 0""", params)
+    conn.execute("""INSERT INTO metric_distinct_parts (connection_id, metric, day, dims, value, records)
+                    SELECT %(cid)s, %(metric)s, day, dims, value, after FROM metric_distinct_change WHERE after > 0""",
+                 params)
     conn.execute(f"""INSERT INTO metric_points AS p (connection_id, metric, grain, bucket, bucket_end, dimension,
                                                      member, value, count, total)
                      SELECT %(cid)s, %(metric)s, c.grain, c.bucket, metric_bucket_end(c.grain, c.bucket),

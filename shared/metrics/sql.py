@@ -213,7 +213,8 @@ def insert_distinct(metric: Metric, affected: str | None) -> str:
 
 
 def distinct_parts(metric: Metric, scope: Scope) -> str:
-    """Rows of metric_distinct_parts: per day, dimension members and value (as text), the records."""
+    """Rows of metric_distinct_parts (connection, metric, day, dims, value, records): per day, dimension members
+    and value (as text), the records."""
     dims = ", ".join(f"f.{c}" for c in dimension_columns(metric))
     array = f"ARRAY[{dims}]::text[]" if dims else "'{}'::text[]"
     return f"""SELECT %(cid)s, %(metric)s, f.day, {array}, f.value::text, count(*)
@@ -223,27 +224,28 @@ def distinct_parts(metric: Metric, scope: Scope) -> str:
 
 def distinct_changes(metric: Metric) -> str:
     """(grain, bucket, dimension, member, value change, records change) of every bucket containing one of
-    %(days)s, from metric_distinct_change (the marked days' parts: before with negative, after with positive
-    records) and the parts now stored. Only values whose presence on a marked day changed can change a count:
-    for each of them, its distinct presence in the bucket after minus before (before = its stored days outside
-    the marks plus the marked days' old parts)."""
+    %(days)s, from metric_distinct_change (the marked days' parts whose records changed: before, after) and the
+    parts now stored. Only values whose presence on a marked day changed can change a count: for each of them,
+    its distinct presence in the bucket after minus before (before: its stored parts but those that have just
+    appeared, plus the changed parts' former selves)."""
     dimension, member, group_by = _grouping(metric, "x.grain, x.bucket")
     dims = "".join(f", r.dims[{i}] AS {c}" for i, c in enumerate(dimension_columns(metric), start=1))
     return f"""WITH a AS MATERIALIZED ({affected_buckets("SELECT unnest(%(days)s::date[]) AS d", GRAINS)}),
-        v AS MATERIALIZED (SELECT DISTINCT value FROM (
-                               SELECT value FROM metric_distinct_change WHERE value IS NOT NULL
-                               GROUP BY day, dims, value HAVING bool_or(records > 0) <> bool_or(records < 0)) c),
+        v AS MATERIALIZED (SELECT DISTINCT value FROM metric_distinct_change
+                           WHERE value IS NOT NULL AND (before > 0) <> (after > 0)),
         now AS MATERIALIZED (SELECT p.day, p.dims, p.value FROM metric_distinct_parts p
                              WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s
                                AND p.value IN (SELECT value FROM v)),
         r AS (SELECT day, dims, value, 1 AS side, 0::bigint AS records FROM now
               UNION ALL
-              SELECT day, dims, value, -1, 0 FROM now WHERE day <> ALL(%(days)s::date[])
+              SELECT day, dims, value, -1, 0 FROM now n
+              WHERE NOT EXISTS (SELECT FROM metric_distinct_change c WHERE c.before = 0 AND c.day = n.day
+                                AND c.dims = n.dims AND c.value = n.value)
               UNION ALL
               SELECT day, dims, value, -1, 0 FROM metric_distinct_change
-              WHERE records < 0 AND value IN (SELECT value FROM v)
+              WHERE before > 0 AND value IN (SELECT value FROM v)
               UNION ALL
-              SELECT day, dims, NULL, 0, records FROM metric_distinct_change),
+              SELECT day, dims, NULL, 0, after - before FROM metric_distinct_change),
         x AS (SELECT a.grain, a.bucket, r.value, r.side, r.records{dims}
               FROM r JOIN a ON r.day >= a.bucket AND r.day < metric_bucket_end(a.grain, a.bucket))
         SELECT x.grain, x.bucket, {dimension}, {member},
