@@ -283,10 +283,8 @@ def insert_balance_rollup() -> str:
     """A coarse bucket of a balance holds the balance of its last day; count sums the bucket's events.
     Every coarse bucket ending after %(cutoff)s, from the day rows in [%(lo)s, %(hi)s)."""
     return f"""{_INSERT}
-        SELECT DISTINCT ON (x.grain, x.bucket)
-               %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), '', '',
-               x.value, sum(x.count) OVER w, sum(x.total) OVER w
+        SELECT %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), '', '',
+               (array_agg(x.value ORDER BY x.day DESC))[1], sum(x.count), sum(x.total)
         FROM ({_bucketed_days(COARSE_GRAINS)}) x
         WHERE metric_bucket_end(x.grain, x.bucket) > %(cutoff)s
-        WINDOW w AS (PARTITION BY x.grain, x.bucket)
-        ORDER BY x.grain, x.bucket, x.day DESC"""
+        GROUP BY x.grain, x.bucket"""
