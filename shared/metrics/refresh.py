@@ -6,15 +6,24 @@ from March to January restates both months). refresh_dirty, called at the end of
 transaction (the marks of its earlier loads wait, committed with their rows), takes those marks and recomputes
 exactly the buckets they touch:
 
-- sum / count / avg: the marked days from the raw rows, then every coarser bucket containing a marked day
-  from the day rows (DELETE then INSERT, two statements: a DELETE in a CTE is invisible to its INSERT);
-- distinct counts and medians: every bucket containing a marked day, from the raw rows (they do not add up);
-- balances (as of the end of each bucket): every day from the earliest marked day on, as the last
-  unchanged day's balance plus the running sum of the day deltas from then on. Each source places its
-  events on or after the dates its triggers mark, so nothing earlier can change. Where the marks are the
-  events' exact dates (open receivables), only the marked days' deltas come from the raw rows and the later
-  ones are the stored deltas; where they are lower bounds (overdue receivables: a payment's event depends on
-  its invoice's due date), every delta from that day on comes from the raw rows.
+- sum / count / avg: the marked days from the raw rows; every coarser bucket containing a marked day moves
+  by the difference of the day rows (records and sum; an average is their quotient);
+- distinct counts (active customers): the marked days' values are kept per day in metric_distinct_parts;
+  a bucket containing a marked day moves by its records' difference and, for each value whose presence on a
+  marked day changed, by its presence in the bucket after minus before (read from that value's stored days);
+- medians: every bucket containing a marked day, from the raw rows (they do not add up);
+- balances (as of the end of each bucket): every day from the earliest changed day on, as the last
+  unchanged day's balance plus the running sum of the day deltas from then on. Where the marks are the
+  events' exact dates (open receivables), the marked days' deltas come from the raw rows and the later
+  ones are the stored deltas. Where they are lower bounds (overdue receivables: a payment's event depends on
+  its invoice's due date), the events are kept summed per (day, key1, key2) in metric_balance_parts, the
+  keys being the dates the triggers mark for the rows an event comes from: the parts whose keys the marks
+  hit are taken out and the same keys' events put back from the raw rows, and the day deltas move by the
+  difference (a payment backdated two years restates from its event's day, reading only the events of its
+  own and the other marked days).
+
+Every part table changes in the refresh's transaction, under its lock: a rolled-back load leaves them as they
+were, and a rebuild of a metric rewrites its parts from the raw rows.
 
 Concurrent loads of one connection (streams load in parallel) are safe: refreshes take a per-connection
 advisory lock, and each transaction marks only its own rows' dates, so the last refresh to touch a day sees
