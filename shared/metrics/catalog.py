@@ -56,7 +56,7 @@ class Source:
     timestamp: `date` is a timestamptz, bucketed by its local date in the connection's time zone; the
              trigger then marks `date@ts` (the UTC day and both neighbours).
     keys:    balances whose marks are lower bounds (a relation): per table the event depends on, the date
-             that table's trigger marks for the row the event comes from, e.g. (("qbo_payment", "r.paid_on"),).
+             that table's trigger marks for the row the event comes from, e.g. (("payments", "r.paid_on"),).
              Default: the source's own table and marked date. refresh.py finds a change's events by them.
     keyed:   with `keys`: a predicate selecting exactly the rows one of whose keys is among the marks, with
              %(marked_<table>)s (date[]) per table, written so an index can serve it; default: an OR over
