@@ -349,8 +349,7 @@ def _restate_balance(conn: psycopg.Connection, params: dict[str, Any], since: dt
     last = max((d for d in (prior_last, hi) if d is not None), default=None)
     # Everything from `cutoff` on is recomputed; rows past the last event go (its events may have been deleted).
     cutoff = dt.date.min if since is None else (since if last is None else min(since, last + dt.timedelta(days=1)))
-    floor = dt.date.min if since is None else cutoff - dt.timedelta(days=366)  # no bucket is longer
-    bounds = {**params, "cutoff": cutoff, "lo": floor, "hi": dt.date.max}
+    bounds = {**params, "cutoff": cutoff}
     if since is not None:
         conn.execute("""DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
                         AND (grain = 'day' AND bucket >= %(cutoff)s OR grain <> 'day' AND bucket_end > %(cutoff)s)""",
@@ -360,4 +359,4 @@ def _restate_balance(conn: psycopg.Connection, params: dict[str, Any], since: dt
     start = first if since is None else max(cutoff, first)
     if start <= last:
         conn.execute(sql.insert_balance_days(), {**params, "start": start, "last": last, "opening": opening})
-    conn.execute(sql.insert_balance_rollup(), bounds)
+    conn.execute(sql.insert_balance_rollup(), {**bounds, "first": first, "last": last})

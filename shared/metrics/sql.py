@@ -280,11 +280,27 @@ def insert_balance_days() -> str:
 
 
 def insert_balance_rollup() -> str:
-    """A coarse bucket of a balance holds the balance of its last day; count sums the bucket's events.
-    Every coarse bucket ending after %(cutoff)s, from the day rows in [%(lo)s, %(hi)s)."""
+    """A coarse bucket of a balance holds the balance of its last day; count and total sum the bucket's day rows.
+    Every coarse bucket ending after %(cutoff)s that holds day rows, the days running from %(first)s to
+    %(last)s. The buckets are listed per grain and each reads its own day rows through the index (an
+    equi-join on computed buckets evaluated metric_bucket() six times per day row and sorted them: 5x slower)."""
+    steps = " ".join(f"WHEN '{g}' THEN interval '{step}'" for g, step in _BUCKET_STEPS.items())
+    grain_list = ", ".join(f"'{g}'" for g in COARSE_GRAINS)
     return f"""{_INSERT}
-        SELECT %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), '', '',
-               (array_agg(x.value ORDER BY x.day DESC))[1], sum(x.count), sum(x.total)
-        FROM ({_bucketed_days(COARSE_GRAINS)}) x
-        WHERE metric_bucket_end(x.grain, x.bucket) > %(cutoff)s
-        GROUP BY x.grain, x.bucket"""
+        SELECT %(cid)s, %(metric)s, b.grain, b.bucket, b.bucket_end, '', '', v.value, s.count, s.total
+        FROM (SELECT g.grain, s.bucket::date AS bucket, metric_bucket_end(g.grain, s.bucket::date) AS bucket_end
+              FROM unnest(ARRAY[{grain_list}]) AS g(grain)
+              CROSS JOIN LATERAL generate_series(
+                  metric_bucket(g.grain, greatest(%(cutoff)s, %(first)s), %(fs)s)::timestamp, %(last)s::timestamp,
+                  CASE g.grain {steps} END) AS s(bucket)) b
+        CROSS JOIN LATERAL (SELECT sum(p.count) AS count, sum(p.total) AS total, max(p.bucket) AS day
+                            FROM metric_points p
+                            WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.grain = 'day'
+                              AND p.bucket >= b.bucket AND p.bucket < b.bucket_end) s
+        JOIN metric_points v ON v.connection_id = %(cid)s AND v.metric = %(metric)s AND v.grain = 'day'
+             AND v.dimension = '' AND v.member = '' AND v.bucket = s.day"""
+
+
+# The length of each coarse grain's buckets (metric_bucket_end() in migration 0007).
+_BUCKET_STEPS = {"week": "7 days", "month": "1 month", "quarter": "3 months", "year": "1 year",
+                 "fiscal_quarter": "3 months", "fiscal_year": "1 year"}
