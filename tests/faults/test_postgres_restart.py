@@ -1,0 +1,53 @@
+"""PostgreSQL restarted (pg_ctl stop -m fast, then start) while a sync loads: the load activities that meet the
+restart fail, the host retries them, and the run ends with every record exactly once.
+
+The cluster is a throwaway one of this test's own (scripts/services.sh on its own folder and port): the shared
+cluster in .local serves other sessions and is never restarted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.conftest import runtime_dsns
+from tests.faults.conftest import failed_activities, pages_loaded
+from tests.faults.services import OwnServices, own_services
+from tests.faults.sources import qbo_connection, qbo_state, serving
+from tests.faults.truth import assert_each_page_loaded_once, assert_qbo_exact, inserted, qbo_counts
+from tests.integration.helpers import sync
+
+
+@pytest.fixture
+def own_postgres(monkeypatch: pytest.MonkeyPatch, landing_container: str) -> Iterator[tuple[OwnServices, str]]:
+    """A cluster of this test's own, migrated by services.sh; the app's settings point at it."""
+    with own_services("postgres") as services:
+        admin = services.env()["BIZ_PG_DSN_ADMIN"]
+        for name, value in runtime_dsns(admin).items():
+            monkeypatch.setenv(name, value)
+        yield services, admin
+
+
+def test_a_postgres_restart_mid_load_is_retried_and_loads_every_record_once(own_postgres, trigger, tmp_path):
+    from devhost import LocalDurableHost
+    from function_app import app
+    from sandbox.quickbooks import create_app
+
+    services, dsn = own_postgres
+    state = qbo_state(2_000)
+    with serving(create_app(state)) as url:
+        connection = qbo_connection(dsn, url, page_size=100)
+        # Real time: the activity retry policy's 5 s waits are what carries a load over the restart, as in Azure.
+        host = LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=False)
+        restart = trigger(lambda: pages_loaded(dsn, connection) >= 3, lambda: services.restart("postgres"))
+        sync(host, "full")
+        restart.finish()
+        assert any(name == "load_pages" for name, _ in failed_activities(host)), "the restart must meet a load"
+        assert_qbo_exact(dsn, state)
+        with psycopg.connect(dsn) as conn:
+            runs = [run_id for (run_id,) in conn.execute("SELECT run_id FROM sync_runs")]
+        assert len(runs) == 1
+        # Each record inserted exactly once across the failed attempts and their retries.
+        assert inserted(dsn, *runs) == qbo_counts(state)
+        assert_each_page_loaded_once(dsn, runs[0])
