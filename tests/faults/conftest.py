@@ -92,3 +92,13 @@ def failed_activities(host: Any) -> list[tuple[str, str]]:
         failed += [(names.get(e["TaskScheduledId"], "?"), e.get("Reason") or "") for e in events
                    if e["EventType"] == int(T.TASK_FAILED)]
     return failed
+
+
+def run_to_success(host: Any, mode: str, **options: Any) -> tuple[str, dict]:
+    """A QuickBooks sync through the API to its successful end: (run id, counts per stream)."""
+    from tests.integration import helpers
+
+    instance_id, run_id = helpers.start(host, mode, **options)
+    status = host.run_until_complete(instance_id, timeout=300)
+    assert status["runtimeStatus"] == "Completed" and status["output"]["status"] == "succeeded", status
+    return run_id, helpers.streams_of(run_id)
