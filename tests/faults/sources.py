@@ -75,6 +75,14 @@ def monday_connection(pg_dsn: str, url: str, **config: Any) -> str:
     return add_connection(pg_dsn, MONDAY_CONNECTION, url, **config)
 
 
+def top_level_items(account: Any) -> list[str]:
+    """Ids of the items (not subitems) a sync reads and loads: live, on a board that is not deleted."""
+    from tests.integration.monday_helpers import expected_items
+
+    live, _ = expected_items(account)
+    return sorted(ident for ident, row in live.items() if row[2] is None)
+
+
 def monday_sim(state: Any, url: str) -> Sim:
     return Sim(state, url, state.account())
 
