@@ -15,6 +15,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.integration import conftest as integration
+
+# A local Durable host on a store of the test's own (virtual time), as the integration tests use it.
+host = integration.host
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
