@@ -30,8 +30,9 @@ def records_setting() -> int:
     return int(os.environ.get("BIZ_FAULTS_RECORDS") or DEFAULT_RECORDS)
 
 
-def qbo_state(records: int) -> Any:
-    """A demo company of about `records` customers, invoices and payments (the three synced entities)."""
+def qbo_state(records: int, **settings: Any) -> Any:
+    """A demo company of about `records` customers, invoices and payments (the three synced entities); `settings`
+    go to the simulator's state (OAuth clients and refresh tokens, limits)."""
     from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState
 
     customers = max(30, records // 25)
@@ -40,7 +41,7 @@ def qbo_state(records: int) -> Any:
                                    payments=records - customers - invoices)
     # The clock starts now: change data capture reaches back 30 days from the real date.
     return SimulatorState(companies=[company], clock=SimClock(start=dt.datetime.now(dt.UTC).replace(microsecond=0)),
-                          access_tokens={TOKEN})
+                          **{"access_tokens": {TOKEN}, **settings})
 
 
 @contextmanager
