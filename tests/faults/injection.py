@@ -55,17 +55,21 @@ def monday_fault_rate(state: Any, rate: float) -> FaultRate:
 
 
 class EditWhilePaging:
-    """After the `after`-th request that `matches`, runs `edit` once (between two pages of the same entity)."""
+    """Once armed, runs `edit` after the `after`-th request that `matches` (between two pages of an entity)."""
 
-    def __init__(self, matches: Callable[[web.Request], bool], after: int, edit: Callable[[], None]) -> None:
-        self._matches, self._after, self._edit = matches, after, edit
+    def __init__(self, matches: Callable[[web.Request], bool], edit: Callable[[], None]) -> None:
+        self._matches, self._edit = matches, edit
+        self._after: int | None = None
         self.seen = 0
         self.done = False
+
+    def arm(self, after: int) -> None:
+        self._after, self.seen = after, 0
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
-        if not self.done and self._matches(request):
+        if self._after is not None and not self.done and self._matches(request):
             self.seen += 1
             if self.seen == self._after:
                 self._edit()
