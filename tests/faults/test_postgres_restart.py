@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from shared.db.pool import close_pool
 from tests.conftest import runtime_dsns
 from tests.faults.conftest import failed_activities, pages_loaded
 from tests.faults.services import OwnServices, own_services
@@ -26,7 +27,11 @@ def own_postgres(monkeypatch: pytest.MonkeyPatch, landing_container: str) -> Ite
         admin = services.env()["BIZ_PG_DSN_ADMIN"]
         for name, value in runtime_dsns(admin).items():
             monkeypatch.setenv(name, value)
-        yield services, admin
+        close_pool()  # the API's pool of an earlier test holds connections to the session's database
+        try:
+            yield services, admin
+        finally:
+            close_pool()
 
 
 def test_a_postgres_restart_mid_load_is_retried_and_loads_every_record_once(own_postgres, trigger, tmp_path):
