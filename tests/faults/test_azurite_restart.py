@@ -36,14 +36,14 @@ def own_azurite(monkeypatch: pytest.MonkeyPatch, pg_dsn: str) -> Iterator[OwnSer
         yield services
 
 
-def restart_during_a_page(services: OwnServices, at_request: int, hold_seconds: float):
-    """A simulator middleware: the `at_request`-th query starts an Azurite restart and is answered while it runs,
-    so the fetch lands its page into a stopped (or starting) Azurite."""
+def restart_during_a_page(services: OwnServices, at_request: int):
+    """A simulator middleware: the `at_request`-th query stops Azurite before it is answered and starts it again
+    while the fetch lands that page, so the upload meets a stopped (then starting) Azurite."""
     seen = {"queries": 0}
-    restarted: list[float] = []  # when the restart ended (monotonic)
+    restarted: list[float] = []  # when Azurite was up again (monotonic)
 
-    def restart() -> None:
-        services.restart("azurite")
+    def start() -> None:
+        services.run("start", "azurite")
         restarted.append(time.monotonic())
 
     @web.middleware
@@ -51,8 +51,8 @@ def restart_during_a_page(services: OwnServices, at_request: int, hold_seconds: 
         if "/query" in request.path:
             seen["queries"] += 1
             if seen["queries"] == at_request:
-                threading.Thread(target=restart, daemon=True).start()
-                await asyncio.sleep(hold_seconds)
+                await asyncio.to_thread(services.run, "stop", "azurite")
+                threading.Thread(target=start, daemon=True).start()
         return await handler(request)
 
     return middleware, restarted
@@ -64,7 +64,7 @@ def test_an_azurite_restart_mid_fetch_is_retried_and_loads_every_record_once(own
     from sandbox.quickbooks import create_app
 
     state = qbo_state(2_000)
-    middleware, restarted = restart_during_a_page(own_azurite, at_request=5, hold_seconds=0.3)
+    middleware, restarted = restart_during_a_page(own_azurite, at_request=5)
     with serving(create_app(state), middleware) as url:
         qbo_connection(pg_dsn, url, page_size=100)
         # Real time: the activity retry policy's 5 s waits carry a fetch over the restart, as in Azure.

@@ -34,7 +34,7 @@ def test_quickbooks_sync_under_five_percent_faults_ends_exact(pg_dsn, landing_co
     faults = qbo_fault_rate(state, RATE)
     with serving(create_app(state), faults.middleware) as url:
         # Small pages at the default size, so a few thousand records still make enough requests to strike.
-        qbo_connection(pg_dsn, url, page_size=20 if small(records) else 1000)
+        qbo_connection(pg_dsn, url, page_size=20 if small(records) else 250)
         run_id, streams = run_to_success(host, "full")
     assert set(faults.struck) == set(faults.kinds), (faults.struck, faults.requests)
     assert state.faults.pending() == []
@@ -51,7 +51,7 @@ def test_monday_sync_under_five_percent_faults_ends_exact(pg_dsn, landing_contai
     faults = monday_fault_rate(state, RATE)
     with serving(create_app(state), faults.middleware) as url:
         sim = monday_sim(state, url)
-        connection = monday_connection(pg_dsn, url, item_page_size=20 if small(records) else 500)
+        connection = monday_connection(pg_dsn, url, item_page_size=20 if small(records) else 100)
         output, _ = monday_helpers.run(host, connection, "full")
     assert output["status"] == "succeeded", output
     assert set(faults.struck) == set(faults.kinds), (faults.struck, faults.requests)
