@@ -18,7 +18,6 @@ from aiohttp import web
 from shared.db.connections import Connection, upsert_connection
 from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN
 from tests.integration.monday_helpers import TABLES as MONDAY_TABLES
-from tests.integration.monday_helpers import TOKEN as MONDAY_TOKEN
 from tests.integration.monday_helpers import Sim, add_connection, make_state
 from tests.sim_server import serve
 
@@ -72,7 +71,7 @@ def monday_state(records: int) -> Any:
 
 
 def monday_connection(pg_dsn: str, url: str, **config: Any) -> str:
-    os.environ.setdefault("SECRET_MONDAY_E2E_TOKEN", MONDAY_TOKEN)
+    """The monday connection of the fault tests (monday_helpers.add_connection: its own budget key, the token)."""
     return add_connection(pg_dsn, MONDAY_CONNECTION, url, **config)
 
 
