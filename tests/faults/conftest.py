@@ -41,6 +41,17 @@ def pages_loaded(dsn: str, connection_id: str) -> int:
     return int(row[0]) if row else 0
 
 
+def a_load_waits_on_a_lock(dsn: str) -> bool:
+    """Whether a session of the database waits on a lock (a load held at a table the test has locked)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=2) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()
+    except psycopg.OperationalError:
+        return False
+    return bool(row and row[0])
+
+
 class Trigger:
     """Runs `action` once, from a thread of its own, when `ready()` first turns true (checked every 20 ms)."""
 

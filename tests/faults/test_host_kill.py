@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 from api.starting import instance_id_for
-from tests.faults.conftest import run_to_success
+from tests.faults.conftest import a_load_waits_on_a_lock, run_to_success
 from tests.faults.sources import (
     MONDAY_CONNECTION,
     monday_connection,
@@ -36,11 +36,6 @@ from tests.integration import monday_helpers
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def loads_waiting_on_a_lock(conn: psycopg.Connection) -> int:
-    return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]
-
-
 def kill_in_a_load(pg_dsn: str, store: Path, connection_id: str, table: str) -> None:
     """Start a full sync in a child host, SIGKILL it while a load of `table` waits in its transaction."""
     with psycopg.connect(pg_dsn) as holder:
@@ -48,11 +43,10 @@ def kill_in_a_load(pg_dsn: str, store: Path, connection_id: str, table: str) -> 
         child = subprocess.Popen([sys.executable, "-m", "tests.integration.crash_target", str(store), connection_id],
                                  cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
-        with psycopg.connect(pg_dsn, autocommit=True) as watcher:
-            while loads_waiting_on_a_lock(watcher) == 0:
-                assert child.poll() is None, child.stderr.read().decode()[-3000:]
-                assert time.monotonic() < deadline, "no load reached the locked table"
-                time.sleep(0.02)
+        while not a_load_waits_on_a_lock(pg_dsn):
+            assert child.poll() is None, child.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "no load reached the locked table"
+            time.sleep(0.02)
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         holder.rollback()

@@ -1,5 +1,6 @@
-"""PostgreSQL restarted (pg_ctl stop -m fast, then start) while a sync loads: the load activities that meet the
-restart fail, the host retries them, and the run ends with every record exactly once.
+"""PostgreSQL restarted (pg_ctl stop -m fast, then start) while a sync loads: the activities that meet the restart
+(surely a load, held in its transaction at a table the test locks) fail, the host retries them, and the run ends
+with every record exactly once.
 
 The cluster is a throwaway one of this test's own (scripts/services.sh on its own folder and port): the shared
 cluster in .local serves other sessions and is never restarted."""
@@ -13,7 +14,7 @@ import pytest
 
 from shared.db.pool import close_pool
 from tests.conftest import runtime_dsns
-from tests.faults.conftest import failed_activities, pages_loaded
+from tests.faults.conftest import a_load_waits_on_a_lock, failed_activities, pages_loaded
 from tests.faults.services import OwnServices, own_services
 from tests.faults.sources import qbo_connection, qbo_state, serving
 from tests.faults.truth import assert_each_page_loaded_once, assert_qbo_exact, inserted, qbo_counts
@@ -45,9 +46,14 @@ def test_a_postgres_restart_mid_load_is_retried_and_loads_every_record_once(own_
         connection = qbo_connection(dsn, url, page_size=100)
         # Real time: the activity retry policy's 5 s waits are what carries a load over the restart, as in Azure.
         host = LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=False)
-        restart = trigger(lambda: pages_loaded(dsn, connection) >= 3, lambda: services.restart("postgres"))
+        # The restart lands inside a load: the invoices' loads wait at the table this test locks until it comes.
+        holder = psycopg.connect(dsn)
+        holder.execute("LOCK TABLE qbo_invoice IN EXCLUSIVE MODE")  # readers go on, writers wait
+        restart = trigger(lambda: pages_loaded(dsn, connection) >= 3 and a_load_waits_on_a_lock(dsn),
+                          lambda: services.restart("postgres"))
         sync(host, "full")
         restart.finish()
+        holder.close()  # the restart ended its session and the lock with it
         assert any(name == "load_pages" for name, _ in failed_activities(host)), "the restart must meet a load"
         assert_qbo_exact(dsn, state)
         with psycopg.connect(dsn) as conn:
