@@ -8,6 +8,7 @@ cluster in .local serves other sessions and is never restarted."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 
 import psycopg
 import pytest
@@ -47,13 +48,12 @@ def test_a_postgres_restart_mid_load_is_retried_and_loads_every_record_once(own_
         # Real time: the activity retry policy's 5 s waits are what carries a load over the restart, as in Azure.
         host = LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=False)
         # The restart lands inside a load: the invoices' loads wait at the table this test locks until it comes.
-        holder = psycopg.connect(dsn)
-        holder.execute("LOCK TABLE qbo_invoice IN EXCLUSIVE MODE")  # readers go on, writers wait
-        restart = trigger(lambda: pages_loaded(dsn, connection) >= 3 and a_load_waits_on_a_lock(dsn),
-                          lambda: services.restart("postgres"))
-        sync(host, "full")
-        restart.finish()
-        holder.close()  # the restart ended its session and the lock with it
+        with closing(psycopg.connect(dsn)) as holder:  # the restart ends its session and the lock with it
+            holder.execute("LOCK TABLE qbo_invoice IN EXCLUSIVE MODE")  # readers go on, writers wait
+            restart = trigger(lambda: pages_loaded(dsn, connection) >= 3 and a_load_waits_on_a_lock(dsn),
+                              lambda: services.restart("postgres"))
+            sync(host, "full")
+            restart.finish()
         assert any(name == "load_pages" for name, _ in failed_activities(host)), "the restart must meet a load"
         assert_qbo_exact(dsn, state)
         with psycopg.connect(dsn) as conn:
