@@ -1,12 +1,14 @@
 """PostgreSQL restarted (pg_ctl stop -m fast, then start) while a sync loads: the activities that meet the restart
 (surely a load, held in its transaction at a table the test locks) fail, the host retries them, and the run ends
-with every record exactly once.
+with every record exactly once. An outage longer than the retries fails the run, says why, and the next run
+picks up from what the failed one loaded.
 
 The cluster is a throwaway one of this test's own (scripts/services.sh on its own folder and port): the shared
 cluster in .local serves other sessions and is never restarted."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -15,11 +17,11 @@ import pytest
 
 from shared.db.pool import close_pool
 from tests.conftest import runtime_dsns
-from tests.faults.conftest import a_load_waits_on_a_lock, failed_activities, pages_loaded
+from tests.faults.conftest import a_load_waits_on_a_lock, failed_activities, pages_loaded, run_to_success
 from tests.faults.services import OwnServices, own_services
 from tests.faults.sources import qbo_connection, qbo_state, serving
 from tests.faults.truth import assert_each_page_loaded_once, assert_qbo_exact, inserted, qbo_counts
-from tests.integration.helpers import sync
+from tests.integration.helpers import start, sync
 
 
 @pytest.fixture
@@ -62,3 +64,34 @@ def test_a_postgres_restart_mid_load_is_retried_and_loads_every_record_once(own_
         # Each record inserted exactly once across the failed attempts and their retries.
         assert inserted(dsn, *runs) == qbo_counts(state)
         assert_each_page_loaded_once(dsn, runs[0])
+
+
+def test_an_outage_longer_than_the_retries_fails_the_run_and_the_next_run_completes_it(own_postgres, trigger,
+                                                                                         tmp_path):
+    from devhost import LocalDurableHost
+    from function_app import app
+    from sandbox.quickbooks import create_app
+
+    services, dsn = own_postgres
+    state = qbo_state(1_000)
+
+    def outage() -> None:
+        # Longer than the activity retry policy's reach (3 attempts, 5 s apart).
+        services.run("stop", "postgres")
+        time.sleep(12)
+        services.run("start", "postgres")
+
+    with serving(create_app(state)) as url:
+        connection = qbo_connection(dsn, url, page_size=100)
+        host = LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=False)
+        down = trigger(lambda: pages_loaded(dsn, connection) >= 2, outage)
+        instance_id, failed_run = start(host, "full")
+        status = host.run_until_complete(instance_id, timeout=300)
+        down.finish()
+        assert status["output"]["status"] == "failed", status["output"]
+        assert "Connection refused" in status["output"]["errors"][0]["error"]
+        # The failed run released its lease once the database was back: the next run is not skipped.
+        run_id, _ = run_to_success(host, "full")
+    assert_qbo_exact(dsn, state)
+    assert inserted(dsn, failed_run, run_id) == qbo_counts(state)  # what the failed run loaded was not loaded again
+    assert_each_page_loaded_once(dsn, run_id)
