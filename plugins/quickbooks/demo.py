@@ -31,6 +31,7 @@ LOCAL_VERIFIER = "local-only-qbo-webhook-verifier"
 WEBHOOK_ROUTE = "/api/webhooks/quickbooks"
 METRIC = "qbo.revenue_invoiced"
 RAISE = Decimal("250.00")
+CENTS = Decimal("0.01")
 MINOR_VERSION = 75
 TIMEOUT_SECONDS = 10
 
@@ -77,7 +78,7 @@ def webhook_demo(simulator_url: str, *, realm: str = REALM, connection_id: str =
     def prepare_change() -> DemoChange:
         invoice = _latest_home_currency_invoice(base, realm, token)
         fields = raised(invoice, RAISE)
-        total = Decimal(str(invoice["TotalAmt"]))
+        total = Decimal(str(invoice["TotalAmt"])).quantize(CENTS)
         return DemoChange(
             description=(f"invoice {invoice.get('DocNumber') or invoice['Id']} of {invoice['TxnDate']}: a new line of "
                          f"{RAISE} (total {total} -> {total + RAISE})"),
