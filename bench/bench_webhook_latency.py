@@ -34,9 +34,7 @@ from aiohttp import web
 
 from bench.common import database
 
-REALM = "9130350000000001"
-TOKEN = "bench-access-token"
-VERIFIER = "verifier-of-the-latency-bench-0123456789"
+PLUGIN = "quickbooks"
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -54,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from azure.core.exceptions import ResourceNotFoundError
 
     from devhost import LocalDurableHost
-    from plugins.base import DemoSource
-    from plugins.quickbooks.demo import demo_connection, webhook_demo
-    from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
+    from plugins import registry
     from shared.blob.service import blob_service
     from shared.changes.queue import QUEUE_NAME, queue_client
     from shared.core.config import load_settings
@@ -66,22 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     from shared.db.connections import upsert_connection
 
     container, queue = f"bench-webhook-{uuid.uuid4().hex[:8]}", f"bench-changes-{uuid.uuid4().hex[:8]}"
-    # The company `make services` serves (sandbox/quickbooks/__main__.py defaults).
-    company = DemoCompany.generate(realm_id=REALM, seed=7, customers=120, invoices=2400, payments=1800)
-    state = SimulatorState(companies=[company], clock=SimClock(start=dt.datetime.now(dt.UTC).replace(microsecond=0)),
-                           access_tokens={TOKEN})
     blobs = blob_service(load_settings().storage)
     blobs.create_container(container)
     samples: list[float] = []
     print(f"{args.changes} changes, one at a time; load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     try:
-        with database() as dsn, _serving_simulator(create_app(state)) as sim_url, \
-                tempfile.TemporaryDirectory() as tmp:
-            connection = demo_connection(sim_url)
+        with database() as dsn, _simulator() as sim_url, tempfile.TemporaryDirectory() as tmp:
+            # The plugin's demo source, pointed at this simulator: its connection, credentials and webhook step.
+            os.environ["QBO_BASE_URL"] = sim_url
+            source = registry.get(PLUGIN).demo()
+            assert source is not None and source.webhook is not None
+            [connection] = source.connections
             os.environ.update({"BIZ_PG_DSN": dsn, "LANDING_CONTAINER": container, "BIZ_ALLOW_LOOPBACK_SOURCES": "true",
-                               "SECRET_QBO_WEBHOOK_VERIFIER": VERIFIER,
                                "SECRET_API_KEY_PEPPER": uuid.uuid4().hex,
-                               env_name(connection.config["access_token_secret"]): TOKEN})
+                               **{env_name(name): value for name, value in source.secrets.items()}})
             with connect() as conn, conn.transaction():
                 upsert_connection(conn, connection)
             from function_app import app
@@ -94,8 +88,6 @@ def main(argv: list[str] | None = None) -> int:
                 done = host.run_until_complete(instance, timeout=600)
                 if (done.get("output") or {}).get("status") != "succeeded":
                     raise SystemExit(f"the first, full sync did not succeed: {done.get('output')}")
-                source = DemoSource("QuickBooks", sim_url, (connection,), webhook=webhook_demo(
-                    sim_url, realm=REALM, connection_id=connection.connection_id, token=TOKEN))
                 samples = _measure(host, source, args.changes, args.timeout, queue_client(name=queue))
             finally:
                 host.close()
@@ -138,10 +130,19 @@ def _measure(host: Any, source: Any, changes: int, timeout: float, change_queue:
 
 
 @contextlib.contextmanager
-def _serving_simulator(app: Any) -> Iterator[str]:
-    """The aiohttp simulator on a free loopback port, from a thread with its own event loop; yields its URL."""
+def _simulator() -> Iterator[str]:
+    """The demo company `make services` serves, its clock at the real time, on a free loopback port from a thread
+    with its own event loop; yields its URL."""
+    from sandbox.quickbooks import DemoCompany, SimClock, SimulatorState, create_app
+    from sandbox.quickbooks.__main__ import _parser
+
+    defaults = _parser().parse_args([])
+    company = DemoCompany.generate(realm_id=defaults.realm, seed=defaults.seed, customers=defaults.customers,
+                                   invoices=defaults.invoices, payments=defaults.payments)
+    state = SimulatorState(companies=[company], clock=SimClock(start=dt.datetime.now(dt.UTC).replace(microsecond=0)),
+                           access_tokens={defaults.access_token})
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(create_app(state))
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
     loop.run_until_complete(site.start())
