@@ -137,12 +137,16 @@ class SharedBudgets:
     """The shared budgets' statements over one autocommit connection (the caller opens and closes it)."""
 
     def __init__(self, db: psycopg.Connection) -> None:
-        if not db.autocommit:
+        self._conn = db
+        self._ensured: set[tuple[str, str, int]] = set()
+
+    @property
+    def _db(self) -> psycopg.Connection:
+        if not self._conn.autocommit:
             # Inside a transaction a reservation would hold its budget's row lock, stalling every other worker,
             # until the caller commits; and a rollback would forget requests already sent.
-            raise ValueError("shared budgets need an autocommit connection")
-        self._db = db
-        self._ensured: set[tuple[str, str, int]] = set()
+            raise RuntimeError("shared budgets need an autocommit connection (a fetch's held connection)")
+        return self._conn
 
     def _ensure(self, what: str, key: str, size: int, sql: str, params: dict[str, object]) -> None:
         if (what, key, size) not in self._ensured:
