@@ -31,6 +31,9 @@ from shared.db.shared_budget import SharedBudgets, SharedRateGovernor, SharedSlo
 
 # A ticket of a query whose worker died unanswered stops counting against the shared window after this long.
 TICKET_SECONDS = 120.0
+# monday counts a request when it arrives, later than it left by varying amounts: windows a little longer than
+# monday's (0.25 s + 2%) keep the two from disagreeing at a window's edge.
+WINDOW_PAD = 0.25
 # Kept free of every window: other integrations of the account spend from it too, and estimates can be low.
 COMPLEXITY_RESERVE_SHARE = 0.1
 REQUESTS_SHARE = 0.9
@@ -38,6 +41,10 @@ REQUESTS_SHARE = 0.9
 # (a little above what the simulator's estimate charges for the plugin's documents).
 COST_HINTS = {"ItemsFirstPage": 460, "ItemsNextPage": 460, "ItemsById": 460, "ActivityLogs": 10, "Boards": 200,
               "Directory": 40, "Updates": 12}
+
+
+def _padded(window: float) -> float:
+    return window + WINDOW_PAD + 0.02 * window
 
 
 def seconds_to_utc_midnight(now: dt.datetime | None = None) -> float:
@@ -64,9 +71,11 @@ class Ticket:
 class ComplexityWindow:
     """Points left in the current minute as monday reported them, less the queries sent since."""
 
-    def __init__(self, limit: int, clock: Callable[[], float], window: float = 60.0) -> None:
+    def __init__(self, limit: int, clock: Callable[[], float], window: float = 60.0,
+                 reserve_share: float = COMPLEXITY_RESERVE_SHARE) -> None:
         self.limit = limit
         self.window = window
+        self.reserve = round(limit * reserve_share)
         self._clock = clock
         self._lock = threading.Lock()
         self._left = limit
@@ -92,8 +101,7 @@ class ComplexityWindow:
             if now >= self._resets_at:
                 self._left = self.limit
                 self._resets_at = now + self.window
-            reserve = int(self.limit * COMPLEXITY_RESERVE_SHARE)
-            if cost > self._left - reserve:
+            if cost > self._left - self.reserve:
                 return max(0.5, self._resets_at - now + 0.5), None
             self._left -= cost
             ticket = Ticket(next(self._seq), cost, kind)
@@ -154,8 +162,8 @@ class SharedComplexity:
 
     def take(self, kind: str, cost: int) -> tuple[float, Ticket | None]:
         ticket, wait = self._shared.take_points(
-            self.key, limit=self.limit, reserve=int(self.limit * COMPLEXITY_RESERVE_SHARE), cost=cost,
-            window=self._learned.window, ttl=TICKET_SECONDS)
+            self.key, limit=self.limit, reserve=self._learned.reserve, cost=cost,
+            window=_padded(self._learned.window), ttl=TICKET_SECONDS)
         if ticket is None:
             return max(0.5, wait + 0.5), None
         return 0.0, Ticket(ticket, cost, kind)
@@ -169,7 +177,7 @@ class SharedComplexity:
             return
         after, spent, reset = reported
         self._learned.learn(ticket.kind, rows, spent)
-        self._shared.settle_points(self.key, ticket.seq, after=after, reset_in=reset)
+        self._shared.settle_points(self.key, ticket.seq, after=after, reset_in=reset + WINDOW_PAD)
 
     def refund(self, ticket: Ticket) -> None:
         self._shared.refund_ticket(self.key, ticket.seq, self.limit)
@@ -218,7 +226,7 @@ class AccountBudget:
         self._clock = clock
         self._sleep = sleep
         window = limits.window_seconds
-        self._window = learned or ComplexityWindow(limits.complexity_per_minute, clock, window)
+        self._window = learned or ComplexityWindow(limits.complexity_per_minute, clock, window, 1 - minute_share)
         requests = max(1, int(limits.requests_per_minute * minute_share))
         self.complexity: ComplexityWindow | SharedComplexity
         self._requests: Governor
@@ -229,9 +237,7 @@ class AccountBudget:
         else:
             key = f"monday-account:{account_key}"
             self.complexity = SharedComplexity(key, self._window, shared)
-            # monday counts a request when it arrives, later than it left by varying amounts: a slightly longer
-            # window than monday's keeps the two from disagreeing (0.25 s + 2%).
-            self._requests = SharedRateGovernor(key, [(requests, window + 0.25 + 0.02 * window)], shared,
+            self._requests = SharedRateGovernor(key, [(requests, _padded(window))], shared,
                                                 max_sleep=max_sleep, sleep=sleep)
             self._slots = SharedSlots(key, limits.concurrency, shared, max_sleep=max_sleep, sleep=sleep)
 
