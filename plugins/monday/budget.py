@@ -238,7 +238,7 @@ class AccountBudget:
             key = f"monday-account:{account_key}"
             self.complexity = SharedComplexity(key, self._window, shared)
             self._requests = SharedRateGovernor(key, [(requests, _padded(window))], shared,
-                                                max_sleep=max_sleep, sleep=sleep)
+                                                max_sleep=max_sleep, sleep=sleep, paced=True)
             self._slots = SharedSlots(key, limits.concurrency, shared, max_sleep=max_sleep, sleep=sleep)
 
     def shared_by_workers(self, shared: SharedBudgets) -> AccountBudget:
@@ -262,14 +262,16 @@ class AccountBudget:
             await self._sleep(wait)
             waited += wait
         try:
-            await self._requests.acquire()
             count = await asyncio.to_thread(counter.reserve_call, self.account_key, self.daily_allowance)
+            if count is None:
+                raise Throttled(seconds_to_utc_midnight() + 60, self.daily_cap_reason())
+            # The request's send time is reserved last, right before it is sent: monday counts it when it arrives,
+            # and any step between (a busy thread pool) would let it arrive later than reserved. A long wait here
+            # leaves a daily call counted that was not made: the cautious side of the cap.
+            await self._requests.acquire()
         except BaseException:
             await self._off_loop(self.complexity.refund, ticket)
             raise
-        if count is None:
-            await self._off_loop(self.complexity.refund, ticket)
-            raise Throttled(seconds_to_utc_midnight() + 60, self.daily_cap_reason())
         return ticket
 
     async def _take(self, kind: str, cost: int) -> tuple[float, Ticket | None]:

@@ -45,7 +45,7 @@ def realm_governor(realm: str, config: Mapping[str, Any], store: SharedBudgets |
     """The governor of one client of `realm`: shared through `store` when the caller lent one."""
     limits = governor_limits(service_limits(config))
     if isinstance(store, SharedBudgets):
-        return SharedRateGovernor(f"quickbooks-realm:{realm}", limits, store)
+        return SharedRateGovernor(f"quickbooks-realm:{realm}", limits, store, paced=True)
     governor = local.get(realm)
     if governor is None or governor.limits != limits:
         governor = local[realm] = RateGovernor(limits)

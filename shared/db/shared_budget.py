@@ -216,11 +216,18 @@ class SharedRateGovernor:
     for long ones (RateGovernor's behaviour, across processes)."""
 
     def __init__(self, key: str, limits: Sequence[tuple[int, float]], budgets: SharedBudgets, *,
-                 max_sleep: float = 2.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 max_sleep: float = 2.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 paced: bool = False) -> None:
         if not limits:
             raise ValueError("a rate budget needs at least one (requests, seconds) limit")
         self.key = key
         self.limits = list(limits)
+        if paced:
+            # Sends spread evenly at the rate the windows sustain instead of in a burst per window: a burst arrives
+            # delayed and bunched by the very contention it causes (connections, threads, the service's queue),
+            # and the service's windows count arrivals. The windows still bound every span; the sustained rate is
+            # the same.
+            self.limits.append((1, max(seconds / count for count, seconds in limits)))
         self._budgets = budgets
         self._max_sleep = max_sleep
         self._sleep = sleep

@@ -137,3 +137,16 @@ def test_a_points_budget_is_shared_and_believes_the_sources_latest_report(worker
     a.exhaust_points(budget, 45)
     ticket, wait = b.take_points(budget, cost=1, **terms)
     assert ticket is None and 40 <= wait <= 45
+
+
+async def test_a_paced_budget_spreads_the_sends_evenly_at_the_rate_its_windows_sustain(workers):
+    sleeps = Sleeps()
+    budget = key()
+    first = SharedRateGovernor(budget, [(4, 1.0), (20, 10.0)], SharedBudgets(workers[0]), paced=True, sleep=sleeps)
+    second = SharedRateGovernor(budget, [(4, 1.0), (20, 10.0)], SharedBudgets(workers[1]), paced=True, sleep=sleeps)
+    assert first.limits[-1] == (1, 0.5)  # 20 per 10 s sustained: one every half second, not four at once
+    for governor in (first, second, first, second):
+        await governor.acquire()
+    # Each send is half a second after the one before, whichever worker sends it.
+    assert len(sleeps.slept) == 3
+    assert [round(s, 1) for s in sleeps.slept] == [0.5, 1.0, 1.5]
