@@ -224,17 +224,18 @@ class Outcome:
     served_at_end: dict[str, int] = field(default_factory=dict)
 
 
-def run_workers(streams: list[dict[str, Any]], sims: Sims, *, workers: int = 4,
+def run_workers(streams: list[dict[str, Any]], sims: Sims, *, workers: int = 4, every_stream: bool = False,
                 span: float | None = None, timeout: float = 300) -> Outcome:
-    """Deal the streams out to `workers` processes, start them together and wait for them. With `span`, they start
+    """Deal the streams out to `workers` processes (with `every_stream`, each reads all of them, as runs of several
+    connections to one realm and account would), start them together and wait for them. With `span`, they start
     no fetch after `span` seconds, and the calls each simulator served within it are recorded."""
-    run_id = f"many-workers-{uuid.uuid4().hex[:8]}"
-    shares = [streams[i::workers] for i in range(workers)]
+    shares = [streams if every_stream else streams[i::workers] for i in range(workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "tests.many_workers"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, env=os.environ.copy()) for _ in shares]
     try:
         for proc, share in zip(procs, shares, strict=True):
             assert proc.stdin is not None and proc.stdout is not None
+            run_id = f"many-workers-{uuid.uuid4().hex[:8]}"
             proc.stdin.write(json.dumps({"run_id": run_id, "streams": share, "span": span}) + "\n")
             proc.stdin.flush()
         for proc in procs:
