@@ -9,9 +9,8 @@ worker reads every stream of both connections through the production fetch path 
 per fetch; tests/many_workers.py), as runs of several connections to one realm and account would, sharing the
 budgets in PostgreSQL: a realm's large entity is one keyset chain today, and the few chains of one worker set
 alone could not ask for the realm's whole rate. One source at a time, each with fresh simulators. The workers
-start no fetch after
-`--span` seconds; the calls each simulator had served at that moment, divided by what its windows allow in the
-span, is the figure (1.0: every call the limits allow).
+start no fetch after `--span` seconds; the calls each simulator had served at that moment, divided by what its
+windows allow in the span, is the figure (1.0: every call the limits allow).
 """
 
 from __future__ import annotations
