@@ -25,6 +25,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -32,6 +33,7 @@ import psycopg
 from shared.core.secrets import env_name
 from shared.db.connections import Connection, upsert_connection
 
+ROOT = Path(__file__).resolve().parents[1]  # the processes run the repository's modules
 REALM = "9130350000000077"
 QBO_TOKEN = "many-workers-qbo-token"
 MONDAY_TOKEN = "many-workers-monday-token"
@@ -107,7 +109,8 @@ def _free_port() -> int:
 
 
 def _started(command: list[str], health: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2):
@@ -230,7 +233,7 @@ def run_workers(streams: list[dict[str, Any]], sims: Sims, *, workers: int = 4, 
     connections to one realm and account would), start them together and wait for them. With `span`, they start
     no fetch after `span` seconds, and the calls each simulator served within it are recorded."""
     shares = [streams if every_stream else streams[i::workers] for i in range(workers)]
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.many_workers"], stdin=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.many_workers"], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, env=os.environ.copy()) for _ in shares]
     try:
         for proc, share in zip(procs, shares, strict=True):
