@@ -105,8 +105,8 @@ async def test_a_held_slot_is_renewed_while_its_request_runs_and_freed_after(wor
 
     budget = key()
     mine, theirs = SharedBudgets(workers[0]), SharedBudgets(workers[1])
-    async with SharedSlots(budget, 1, mine, lease=0.3).held():
-        await asyncio.sleep(0.8)  # longer than the lease: renewed meanwhile
+    async with SharedSlots(budget, 1, mine, lease=2.0).held():
+        await asyncio.sleep(3.0)  # longer than the lease: renewed meanwhile (every third of it)
         assert theirs.take_slot(budget, 1, "other", 30.0) is None
         with pytest.raises(Throttled) as caught:
             async with SharedSlots(budget, 1, theirs, max_sleep=0.1).held():
