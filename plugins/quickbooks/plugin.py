@@ -17,18 +17,16 @@ from plugins.quickbooks import backfill, cdc, faults, paging, reports, storage
 from plugins.quickbooks.dashboards import DASHBOARDS
 from plugins.quickbooks.demo import demo_source
 from plugins.quickbooks.fields import parse_ts
+from plugins.quickbooks.governor import realm_governor, service_limits
 from plugins.quickbooks.metrics import CATALOG
 from plugins.quickbooks.settings import MONTHLY_READ_QUOTA, QuickBooksSettings, read_settings
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
 from shared.core.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
 from shared.core.secrets import secrets_provider
 from shared.db.loader import RawRecord, TableSpec
+from shared.db.shared_budget import SharedBudgets
 from shared.tokens.store import TokenInfo
 
-# Intuit's limits per realm are 10 requests/s and 500/min. Stay below them with a longer window: requests
-# arrive later than we send them (by varying amounts), so the service's windows and ours never line up, and a
-# 429 costs a 60-second wait.
-REALM_LIMITS = [(8, 1.25), (450, 60.0)]
 CDC_STREAM = "cdc"
 REPORTS_STREAM = "reports"
 REPORT = "Report"  # the table stream the reports stream loads into
@@ -49,7 +47,12 @@ class QuickBooksPlugin(BasePlugin):
     monthly_call_quota = MONTHLY_READ_QUOTA
 
     def __init__(self) -> None:
+        # Per realm, for callers that lend no storage; a fetch shares the realm's budget with every worker.
         self._governors: dict[str, RateGovernor] = {}
+
+    def storage(self, db: psycopg.Connection) -> SharedBudgets:
+        """The realms' request budgets every worker shares (plugins/quickbooks/governor.py)."""
+        return SharedBudgets(db)
 
     # -- what to read -------------------------------------------------------------------------------
     def _stream(self, stream: str) -> Stream:
@@ -115,6 +118,7 @@ class QuickBooksPlugin(BasePlugin):
     # -- what the API shows and manages -------------------------------------------------------------
     def check_settings(self, connection: Connection) -> None:
         read_settings(connection)
+        service_limits(connection.config)
         if "realm_id" in connection.config:
             _realm(connection)
 
@@ -150,13 +154,14 @@ class QuickBooksPlugin(BasePlugin):
         return storage.reconciliation(db, connection_id)
 
     # -- how to read --------------------------------------------------------------------------------
-    async def open_api(self, connection: Connection, session: aiohttp.ClientSession, store: None = None) -> ApiClient:
+    async def open_api(self, connection: Connection, session: aiohttp.ClientSession,
+                       store: SharedBudgets | None = None) -> ApiClient:
         realm = _realm(connection)
         refreshes = _Refreshes()
         token = await asyncio.to_thread(_access_token, connection, refreshes.add)
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         wait = float(connection.config.get("throttle_wait_seconds", faults.THROTTLE_WAIT_SECONDS))
-        governor = self._governors.setdefault(realm, RateGovernor(REALM_LIMITS))
+        governor = realm_governor(realm, connection.config, store, self._governors)
         static = bool(connection.config.get("access_token_secret"))
 
         def classify(response: Response) -> Verdict:
