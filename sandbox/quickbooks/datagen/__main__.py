@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=QUICKBOOKS_PORT)
     parser.add_argument("--access-token", default="demo-access-token")
+    parser.add_argument("--latency", type=float, default=None,
+                        help="seconds added to every API request, not to /_sim/ (env SIM_LATENCY_SECONDS)")
     parser.add_argument("--summary", action="store_true", help="print invoices per month and exit")
     return parser
 
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{month} {count:6} {'#' * (count * 60 // max(months.values()))}")
         return
     state = SimulatorState(companies=[company], clock=SimClock(), access_tokens={args.access_token})
-    serve(create_app(state), args.host, args.port)
+    serve(create_app(state, latency=args.latency), args.host, args.port)
 
 
 if __name__ == "__main__":
