@@ -21,13 +21,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import math
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +42,7 @@ from bench.common import database
 QBO_REALM = "9130350000000009"  # datagen's default realm
 QBO_TOKEN = "demo-access-token"  # the simulators' default tokens
 MONDAY_TOKEN = "demo-monday-token"
+MONDAY_ACCOUNT = "24000007"  # the simulator's demo account at its default seed
 QBO_PER_MINUTE = 500
 MONDAY_COMPLEXITY_PER_MINUTE = 10_000_000
 MONDAY_PAGE = 500
@@ -52,14 +56,18 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Iterator[str]:
-    """A simulator in a child process (its CPU apart from the host's); yields its base URL once it answers."""
-    process = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)], stdout=subprocess.PIPE,
+    """A simulator in a child process (its CPU apart from the host's); yields its base URL once it answers.
+
+    Its output (a line per request) goes to a file: a pipe nobody reads fills up and stops the simulator."""
+    log = tempfile.NamedTemporaryFile("w+", prefix="bench-simulator-", suffix=".log")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)], stdout=log,
                                stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + ready_within
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the simulator stopped: {process.stdout.read() if process.stdout else ''}")
+                log.seek(0)
+                raise RuntimeError(f"the simulator stopped: {log.read()[-2000:]}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
             if time.monotonic() > deadline:
@@ -72,6 +80,7 @@ def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Itera
             process.wait(10)
         if process.poll() is None:
             process.kill()
+        log.close()
 
 
 @contextlib.contextmanager
@@ -89,7 +98,8 @@ def _landing() -> Iterator[None]:
         service.delete_container(name)
 
 
-def _sync(dsn: str, connection_id: str, workers: int, timeout: float) -> tuple[float, str, dict[str, Any]]:
+def _sync(dsn: str, connection_id: str, workers: int, timeout: float,
+          trace: bool = False) -> tuple[float, str, dict[str, Any]]:
     """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost."""
     from devhost import LocalDurableHost
     from function_app import app
@@ -104,9 +114,42 @@ def _sync(dsn: str, connection_id: str, workers: int, timeout: float) -> tuple[f
                                   SyncRequest(run_id, connection_id, "full", "manual").to_json())
         status = host.run_until_complete(instance, timeout=timeout)
         wall = time.perf_counter() - started
+        if trace:
+            _trace(os.path.join(folder, "devhost.sqlite"))
+            kept = os.path.join(tempfile.gettempdir(), "bench-sync.sqlite")
+            with contextlib.closing(sqlite3.connect(os.path.join(folder, "devhost.sqlite"))) as source, \
+                    contextlib.closing(sqlite3.connect(kept)) as copy:
+                source.backup(copy)  # with what is still in the write-ahead log
+            print(f"  the local host's store: {kept}")
     if status.get("runtimeStatus") != "Completed" or (status.get("output") or {}).get("status") != "succeeded":
         raise RuntimeError(f"the sync did not succeed: {status}")
     return wall, run_id, status["output"]
+
+
+def _trace(store: str) -> None:
+    """Where the time went, from the local host's histories (last execution of each instance): per activity,
+    scheduled -> completed (queueing for a worker included); per stream, its instance's life."""
+    from devhost.clock import parse_ts
+
+    spans: dict[str, list[float]] = {}
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        for (instance,) in db.execute("SELECT DISTINCT instance_id FROM history"):
+            scheduled: dict[int, tuple[str, dt.datetime]] = {}
+            for (text,) in db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance,)):
+                event = json.loads(text)
+                if event["EventType"] == 4:  # TaskScheduled
+                    scheduled[event["EventId"]] = (event["Name"], parse_ts(event["Timestamp"]))
+                elif event["EventType"] == 5 and event["TaskScheduledId"] in scheduled:  # TaskCompleted
+                    name, began = scheduled[event["TaskScheduledId"]]
+                    seconds = (parse_ts(event["Timestamp"]) - began).total_seconds()
+                    spans.setdefault(name, []).append(seconds)
+        print("  activity: count, mean s, max s (last execution of each instance)")
+        for name, values in sorted(spans.items()):
+            print(f"    {name}: {len(values)}, {sum(values) / len(values):.2f}, {max(values):.2f}")
+        rows = db.execute("SELECT instance_id, created_time, last_updated_time FROM instances "
+                          "WHERE name = 'sync_stream'").fetchall()
+    lives = sorted(((parse_ts(b) - parse_ts(a)).total_seconds(), i.rsplit(":", 1)[-1]) for i, a, b in rows)
+    print("  longest streams (s, last execution): " + ", ".join(f"{n} {s:.1f}" for s, n in lives[-6:]))
 
 
 def _streams(dsn: str, run_id: str) -> list[tuple[str, int, int, int]]:
@@ -133,9 +176,13 @@ def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], boun
 def governor_seconds(calls: int, latency: float) -> float:
     """When the last of `calls` requests answers at the realm governor's pace: the k-th request (from 0) of a
     (count, period) window goes out at k // count * period at the earliest."""
-    from plugins.quickbooks.plugin import REALM_LIMITS
+    import importlib
 
-    last = max((max(calls - 1, 0) // count) * period for count, period in REALM_LIMITS)
+    from plugins import registry
+
+    # The plugin's own limits, found through the registry (nothing outside plugins/ imports a plugin by name).
+    plugin_module = importlib.import_module(type(registry.get("quickbooks")).__module__)
+    last = max((max(calls - 1, 0) // count) * period for count, period in plugin_module.REALM_LIMITS)
     return last + latency
 
 
@@ -145,7 +192,7 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
     connection_id = "bench-qbo"
     os.environ[f"SECRET_CONN_{connection_id.upper().replace('-', '_')}_TOKEN"] = QBO_TOKEN
     simulator = ["sandbox.quickbooks.datagen", "--records", str(options.records), "--years", "3", "--seed", "11",
-                 "--latency", str(options.latency)]
+                 "--latency", str(options.latency), "--per-second", str(options.per_second)]
     with _simulator(simulator, _free_port()) as url, database(options.keep) as dsn:
         os.environ["BIZ_PG_DSN"] = dsn
         with _landing():
@@ -154,23 +201,20 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
                     "realm_id": QBO_REALM, "base_url": url, "access_token_secret": f"conn-{connection_id}-token",
                     "reports": False}))
                 conn.commit()
-            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout)
+            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
     calls = sum(r[1] for r in rows)
     _report(f"QuickBooks full sync: datagen --records {options.records} --years 3 --seed 11, latency "
-            f"{options.latency:g} s, {options.workers} activity workers", wall, rows, {
+            f"{options.latency:g} s, {options.workers} activity workers, simulator's per-second limit "
+            f"{options.per_second or 'off'}", wall, rows, {
                 f"{QBO_PER_MINUTE}/min per realm": max(calls / QBO_PER_MINUTE * 60, options.latency),
                 "governor's pace": governor_seconds(calls, options.latency)})
 
 
-def _complexity_spent(dsn: str, connection_id: str) -> int | None:
-    """The complexity points the plugin recorded for the account, if it keeps them (its storage tables)."""
-    with psycopg.connect(dsn) as conn:
-        found = conn.execute("SELECT to_regclass('monday_budget_usage')").fetchone()
-        if not found or found[0] is None:
-            return None
-        row = conn.execute("SELECT sum(complexity) FROM monday_budget_usage").fetchone()
-        return int(row[0]) if row and row[0] is not None else None
+def _complexity_charged(url: str) -> int:
+    """The complexity points the monday simulator charged the demo account (its control plane's stats)."""
+    with urllib.request.urlopen(f"{url}/_sim/{MONDAY_ACCOUNT}/stats", timeout=10) as response:
+        return int(json.load(response)["complexity_charged"])
 
 
 def bench_monday(options: argparse.Namespace) -> None:
@@ -192,13 +236,13 @@ def bench_monday(options: argparse.Namespace) -> None:
                     "api_token_secret": secret, "base_url": url, "account_id": "bench-account",
                     "plan": "enterprise", "daily_call_cap": 1_000_000}))
                 conn.commit()
-            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout)
+            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
-            spent = _complexity_spent(dsn, connection_id)
+            spent = _complexity_charged(url)
     chain = math.ceil(options.items_per_board / MONDAY_PAGE) * options.latency
-    bounds = {"longest board chain (its pages one after another)": chain}
-    if spent:
-        bounds["complexity budget"] = max(spent / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)
+    bounds = {"longest board chain (its pages one after another)": chain,
+              f"complexity budget ({spent:,} points at 10M per minute, or the chain)":
+                  max(spent / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)}
     _report(f"monday full sync: {options.boards} boards x {options.items_per_board} items, latency "
             f"{options.latency:g} s, {options.workers} activity workers", wall, rows, bounds)
 
@@ -211,8 +255,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--boards", type=int, default=50)
     parser.add_argument("--items-per-board", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=1.0, help="seconds the simulator adds to every request")
+    parser.add_argument("--per-second", type=int, default=10,
+                        help="QuickBooks: the simulator's requests/s per realm (Intuit's 10; 0: off)")
     parser.add_argument("--workers", type=int, default=16, help="the local host's activity threads")
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--trace", action="store_true", help="print where the time went (activities, streams)")
     parser.add_argument("--keep", help="keep (and reuse) the database of this name")
     options = parser.parse_args(argv)
     os.environ.setdefault("BIZ_ALLOW_LOOPBACK_SOURCES", "true")

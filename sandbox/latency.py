@@ -46,7 +46,9 @@ def checked(value: object) -> float:
 
 def install_latency(app: web.Application, seconds: float | None = None) -> Latency:
     """Delay the app's API requests by `seconds` (default: SIM_LATENCY_SECONDS, else none) and add
-    /_sim/latency. Call before the app starts; the delay runs before every other middleware (faults, limits)."""
+    /_sim/latency. Call before the app starts, after the app's own middlewares: the delay comes after a gateway's
+    checks (faults, tokens, request limits), as the real service admits a request when it arrives and then takes
+    its time to answer. Delayed first, requests held up by a busy event loop would reach the limits together."""
     latency = Latency(checked(seconds)) if seconds is not None else Latency.from_env()
     app[LATENCY_KEY] = latency
 
@@ -66,7 +68,7 @@ def install_latency(app: web.Application, seconds: float | None = None) -> Laten
                 return json_response({"error": str(error)}, status=400)
         return json_response({"seconds": latency.seconds})
 
-    app.middlewares.insert(0, delay)
+    app.middlewares.append(delay)
     app.router.add_get("/_sim/latency", latency_route)
     app.router.add_post("/_sim/latency", latency_route)
     return latency
