@@ -92,6 +92,21 @@ def chains_between(watermark: dict[str, Any], cuts: list[str | None]) -> tuple[l
     return chains, {**watermark, "ts": kept[-1], "seen": []}
 
 
+def worth_counting(first: str | None, watermark: dict[str, Any], server_time: str | None) -> bool:
+    """Whether what is left may be large enough to split, judged from the first page's span of LastUpdatedTime
+    (from its first record to the watermark) against the time left until the server's clock: a COUNT is a call, and
+    most entities that fill one page fill only a few. A growing business has more records in recent times than the
+    first page's span suggests, so half the pages a split needs are enough to ask; an entity misjudged still
+    reads completely, through one chain."""
+    try:
+        start, end, now = parse_ts(first), parse_ts(watermark["ts"]), parse_ts(server_time)
+    except (TypeError, ValueError):
+        return True
+    if start is None or end is None or now is None or end <= start:
+        return True  # one page within one instant, or no clock: only a COUNT can tell
+    return (now - end) / (end - start) >= MIN_PAGES / 2
+
+
 def _cut_time(doc: dict[str, Any], entity: str) -> str | None:
     records = (doc.get("QueryResponse") or {}).get(entity) or []
     meta = records[0].get("MetaData") if records and isinstance(records[0], dict) else None

@@ -210,7 +210,9 @@ class QuickBooksPlugin(BasePlugin):
             return backfill.page(fresh, watermark, done)
         if done:
             return Page(records=fresh, next_cursor=None, watermark=watermark)
-        if cursor.get(partition.SPLIT):
+        first = paging.updated_of(records[0]) if records else None
+        if cursor.get(partition.SPLIT) and partition.worth_counting(
+                first.isoformat() if first else None, watermark, doc.get("time")):
             # A complete read of a large entity: the rest is read through several chains at once (partition.py).
             try:
                 chains, after = await partition.split(

@@ -108,3 +108,11 @@ def test_a_chain_keeps_its_end_in_its_query():
     cursor = {"ts": stamp(0), "seen": [], BEFORE: stamp(9)}
     query = paging.query_for("Invoice", cursor, has_active_flag=False)
     assert f"Metadata.LastUpdatedTime >= '{stamp(0)}' AND Metadata.LastUpdatedTime < '{stamp(9)}'" in query
+
+
+def test_a_count_is_spent_only_when_the_first_page_suggests_enough_pages_left():
+    mark = {"ts": stamp(100), "seen": []}
+    assert partition.worth_counting(stamp(0), mark, stamp(100 + 400))  # 4 more spans of one page to the clock
+    assert not partition.worth_counting(stamp(0), mark, stamp(100 + 300))
+    assert partition.worth_counting(stamp(100), mark, stamp(101))  # one page at one instant: only a COUNT tells
+    assert partition.worth_counting(None, mark, None)
