@@ -89,8 +89,15 @@ def _together(context: df.DurableOrchestrationContext, tasks: list[Any]) -> Gene
     return list((yield context.task_all(tasks)) or [])
 
 
-def _fetching(lanes: list[Lane]) -> list[int]:
-    return [i for i, lane in enumerate(lanes) if lane.cursor is not None and not lane.parked]
+def _fetching(lanes: list[Lane], now: dt.datetime) -> list[int]:
+    return [i for i, lane in enumerate(lanes) if lane.cursor is not None and not lane.parked
+            and (lane.not_before is None or dt.datetime.fromisoformat(lane.not_before) <= now)]
+
+
+def _asleep(lanes: list[Lane]) -> list[dt.datetime]:
+    """When the chains waiting out a throttle may fetch again."""
+    return [dt.datetime.fromisoformat(lane.not_before) for lane in lanes
+            if lane.cursor is not None and not lane.parked and lane.not_before is not None]
 
 
 def _unpark(lanes: list[Lane]) -> list[Lane]:
@@ -120,9 +127,16 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     iterations = int(state.options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
     try:
         rounds = 0
-        while (pending or _fetching(lanes)) and rounds < iterations:
+        while rounds < iterations:
+            now = context.current_utc_datetime
+            fetching = _fetching(lanes, now)
+            if not pending and not fetching:
+                if not _asleep(lanes):
+                    break
+                # Every chain left waits out a throttle: sleep until the first may go on.
+                yield context.create_timer(min(_asleep(lanes)))
+                continue
             rounds += 1
-            fetching = _fetching(lanes)
             # Loads first, then fetches: with one chain, the order one chain has always scheduled (replay).
             tasks = loads.calls(context, pending, lanes) + [context.call_activity_with_retry(
                 "fetch_pages", ACTIVITY_RETRY,
@@ -134,19 +148,32 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 totals += LoadCounts.from_json(loaded)
             pending = []
             throttled: list[FetchResult] = []
+            waiting = False  # a chain of several waits out its throttle alone
             for i, raw in zip(fetching, results[len(results) - len(fetching):], strict=True):
                 fetched = FetchResult.from_json(raw)
-                lanes[i] = dataclasses.replace(lanes[i], cursor=fetched.cursor,
+                lanes[i] = dataclasses.replace(lanes[i], cursor=fetched.cursor, not_before=None,
                                                sequence=lanes[i].sequence + len(fetched.pages))
                 if fetched.chains:
                     lanes = _split(lanes, i, fetched.chains)
                 if fetched.retry_after is not None:
                     throttled.append(fetched)
+                    if sum(lane.cursor is not None for lane in lanes) > 1:
+                        # Of several chains only this one waits; the others go on (one chain waits on a timer).
+                        wake = now + dt.timedelta(seconds=float(fetched.retry_after))
+                        lanes[i] = dataclasses.replace(lanes[i], not_before=wake.isoformat())
+                        waiting = True
                 if fetched.pages:
                     pending.append(_Pending(i, fetched.pages, lanes[i].cursor is None))
             lanes = _unpark(lanes)
-            context.set_custom_status({**status_head, "phase": "loading", "chains": len(_fetching(lanes)),
+            context.set_custom_status({**status_head, "phase": "loading", "chains": len(_fetching(lanes, now)),
                                        **totals.to_json()})
+            if waiting:
+                throttles += 1
+                throttle_waits += len(throttled)
+                if throttles > MAX_CONSECUTIVE_THROTTLES:
+                    raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
+                                       f"{throttled[0].throttle_reason}")
+                continue
             if throttled:
                 throttles += 1
                 throttle_waits += 1
@@ -166,9 +193,9 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
         if pending:  # the last round's pages (the stream's end, or a continue_as_new)
             for loaded in (yield from _together(context, loads.calls(context, pending, lanes))):
                 totals += LoadCounts.from_json(loaded)
-        if _fetching(lanes) or any(lane.parked for lane in lanes):
+        if any(lane.cursor is not None for lane in lanes):
             carried = [lane for lane in lanes if lane.cursor is not None]
-            one = len(carried) == 1 and not carried[0].parked
+            one = len(carried) == 1 and not carried[0].parked and carried[0].not_before is None
             context.continue_as_new(dataclasses.replace(
                 state, cursor=carried[0].cursor if one else None, sequence=carried[0].sequence if one else 0,
                 lanes=[] if one else carried, totals=totals, throttles=throttles,

@@ -20,7 +20,7 @@ from plugins.quickbooks.fields import parse_ts
 from plugins.quickbooks.metrics import CATALOG
 from plugins.quickbooks.settings import MONTHLY_READ_QUOTA, QuickBooksSettings, read_settings
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
-from shared.core.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Throttled, Verdict
+from shared.core.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
 from shared.core.secrets import secrets_provider
 from shared.db.loader import RawRecord, TableSpec
 from shared.tokens.store import TokenInfo
@@ -214,14 +214,10 @@ class QuickBooksPlugin(BasePlugin):
         if cursor.get(partition.SPLIT) and partition.worth_counting(
                 first.isoformat() if first else None, watermark, doc.get("time")):
             # A complete read of a large entity: the rest is read through several chains at once (partition.py).
-            try:
-                chains, after = await partition.split(
-                    ask, spec.entity, watermark, has_active_flag=spec.has_active_flag, page_size=page_size,
-                    max_chains=int(cursor[partition.SPLIT]))
-            except Throttled:
-                # The page is kept (its call is spent); the split is tried again after the next page.
-                return Page(records=fresh, next_cursor={**watermark, partition.SPLIT: cursor[partition.SPLIT]},
-                            watermark=watermark)
+            # A throttle here (the realm's budget or a 429) drops this page too: the wait it asks for must come
+            # before the next request, so the stream waits and fetches the page again.
+            chains, after = await partition.split(ask, spec.entity, watermark, has_active_flag=spec.has_active_flag,
+                                                  page_size=page_size, max_chains=int(cursor[partition.SPLIT]))
             return Page(records=fresh, next_cursor=after, watermark=watermark, chains=chains)
         # A chain of a split read keeps its range's end from page to page.
         following = {**watermark, paging.BEFORE: cursor[paging.BEFORE]} if cursor.get(paging.BEFORE) else watermark

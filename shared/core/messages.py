@@ -273,6 +273,8 @@ class Lane(Message):
     cursor: dict[str, Any] | None
     sequence: int = 0
     parked: bool = False
+    # After a throttled fetch: the orchestration time (ISO) before which this chain waits while the others go on.
+    not_before: str | None = field(default=None, metadata=LATER)
 
 
 @dataclass(frozen=True)

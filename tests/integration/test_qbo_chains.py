@@ -161,3 +161,26 @@ def test_the_plan_splits_only_complete_reads_of_entities_change_data_capture_cov
     plan = QuickBooksPlugin().plan(connection, "full", {}, calls_this_month=0)
     split = {p.stream: p.cursor.get(partition.SPLIT) for p in plan.streams}
     assert split == {"Invoice": partition.MAX_CHAINS, "Customer": partition.MAX_CHAINS, "TaxCode": None}
+
+
+def test_a_throttled_chain_waits_alone_and_the_split_read_still_loads_everything(
+        host, simulator, small_pages, pg_dsn, monkeypatch):
+    state, _ = simulator
+    original = QuickBooksPlugin.fetch_page
+    injected: list[str] = []
+
+    async def fetch_then_throttle(self, api, connection, stream, cursor):
+        page = await original(self, api, connection, stream, cursor)
+        if stream == "Invoice" and page.chains and not injected:
+            state.faults.inject("429")  # the next request, one chain's first page, is throttled
+            injected.append("429")
+        return page
+
+    monkeypatch.setattr(QuickBooksPlugin, "fetch_page", fetch_then_throttle)
+    run_id, output = _sync_run(host, "full")
+    assert output["status"] == "succeeded", output
+    assert injected and not state.faults.pending()
+    assert_database_equals_simulator(pg_dsn, state)
+    counted = streams_of(run_id)
+    assert sum(s["throttle_waits"] for s in counted.values()) >= 1
+    assert (counted["Invoice"]["fetched"], counted["Payment"]["fetched"]) == (1100, 700)  # each record once

@@ -67,6 +67,7 @@ EXAMPLES: list[Message] = [
     StreamState(*KEY, None, True, 0, {}, LoadCounts(), 0, 0,
                 [Lane({"ts": "x", "seen": []}, 3, True), Lane({"ts": "y", "seen": [], "before": "z"}, 100_002)]),
     Lane(None, 7, True),
+    Lane({"ts": "x", "seen": []}, 100_003, False, "2026-12-03T01:40:00"),
     StreamResult("Invoice", "failed", "still throttled"),
     FetchRequest(*KEY, None, 3, 2),
     PageRef("qbo-1/Invoice/run-1/000002.jsonl.gz", 0),
