@@ -5,8 +5,9 @@ Fetch and load overlap: each round loads the pages the previous round fetched wh
 were fetched, one load at a time, and a failed load fails the stream before any later page of it is loaded.
 A fetch may split the stream into several cursor chains (FetchResult.chains, e.g. ranges of a large entity);
 they are read side by side, each with its own sequence numbers, and the chain they split from goes on only
-once all of them are read to their end. A stream of one chain schedules the activities it always did, in the
-same order (fetch, load, fetch, load: each round's loads come before its fetch), now two at a time.
+once all of them are read to their end; a throttled chain of several waits alone (Lane.not_before) while the
+others go on. A stream of one chain schedules the activities it always did, in the same order (fetch, load,
+fetch, load: each round's loads come before its fetch; a throttle: its load, the timer), now two at a time.
 
 History stays bounded: after a fixed number of rounds the loop loads what it fetched and continues as new.
 """
