@@ -93,6 +93,9 @@ class Page:
     records: list[dict[str, Any]]
     next_cursor: dict[str, Any] | None
     watermark: dict[str, Any] | None = None
+    # Cursors to read side by side before the stream goes on from next_cursor (e.g. ranges of a large entity's
+    # keyset, one chain each): next_cursor is fetched only once every chain has been read to its end.
+    chains: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
                         tokens={args.token: account.id}, plan=_limits(args), default_version=args.default_version,
                         timeout_hang_seconds=args.hang_seconds, copy_accounts=False)
     counts = ", ".join(f"{name} {count}" for name, count in account.counts().items())
-    serve(create_app(state), args.host, args.port,
+    serve(create_app(state, latency=args.latency), args.host, args.port,
           banner=f"monday simulator: account {account.id} (seed {args.seed}): {counts}")
 
 

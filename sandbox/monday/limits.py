@@ -68,6 +68,7 @@ class Budget:
         self._window: dict[str, tuple[float, int]] = {}  # account -> (window start, points used)
         self._in_flight: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
+        self.charged: Counter[str] = Counter()  # complexity points taken since start (a benchmark's measure)
 
     # -- daily calls -------------------------------------------------------------------------------------
     def _today(self) -> str:
@@ -151,6 +152,7 @@ class Budget:
             self.refused[account] += 1
             return None
         self._window[account] = (start, used + points)
+        self.charged[account] += points
         return ComplexityCharge(before=before, query=points, after=before - points, reset_in_x_seconds=reset)
 
     def reset(self) -> None:

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         minorversion_policy=args.minorversion_policy, timeout_hang_seconds=args.hang_seconds,
         cdc_selection=args.cdc_selection, cdc_seed=args.cdc_seed)
     counts = ", ".join(f"{name} {count}" for name, count in company.counts().items())
-    serve(create_app(state), args.host, args.port,
+    serve(create_app(state, latency=args.latency), args.host, args.port,
           banner=f"QuickBooks simulator: realm {args.realm} (seed {args.seed}): {counts}")
 
 
