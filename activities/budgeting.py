@@ -13,8 +13,14 @@ import psycopg
 from plugins.base import Plan, SourcePlugin
 from shared.budgets import forecast
 from shared.budgets.planner import Decision, strictest
+from shared.core.config import int_setting
 from shared.db import budgets, runs
 from shared.db.connections import Connection
+
+# A deferrable stream is deferred for at most this long: then a run reads it even while deferring, so that a busy
+# budget leaves the directories and reports late, never stale for good.
+MAX_DEFER_SETTING = "BIZ_DEFER_MAX_HOURS"
+DEFAULT_MAX_DEFER_HOURS = 24
 
 
 @dataclass
@@ -60,7 +66,16 @@ def apply(conn: psycopg.Connection, plugin: SourcePlugin, connection: Connection
     """The plan without the streams a deferring decision holds back; the deferral noted on the run and recorded."""
     if gate.action != "defer" or plan.refused:
         return plan
-    held = [s.stream for s in plan.streams if plugin.deferrable(s.stream)]
+    deferrable = [s.stream for s in plan.streams if plugin.deferrable(s.stream)]
+    hours = int_setting(MAX_DEFER_SETTING, DEFAULT_MAX_DEFER_HOURS)
+    if hours < 1:
+        raise ValueError(f"App setting {MAX_DEFER_SETTING} must be at least 1 (hours), got {hours}")
+    fresh = budgets.synced_within(conn, connection.connection_id, deferrable, hours)
+    held = [stream for stream in deferrable if stream in fresh]
+    overdue = [stream for stream in deferrable if stream not in fresh]
+    if overdue:
+        plan.notes = [*plan.notes, _note("defer", f"{', '.join(overdue)} read although the budget is short: not "
+                                                  f"synced in the last {hours} h ({MAX_DEFER_SETTING})")]
     if not held:
         return plan
     plan.streams = [s for s in plan.streams if s.stream not in set(held)]

@@ -33,6 +33,7 @@ async def _fetch(asked: FetchRequest) -> dict[str, Any]:
     landing = LandingZone(settings.storage, settings.landing_container)
     cursor = asked.cursor
     pages: list[PageRef] = []
+    chains: list[dict[str, Any]] = []
     retry_after: float | None = None
     throttle_reason = None
     # One connection for the whole fetch: the connection's settings, the plugin's storage (e.g. a daily call
@@ -49,6 +50,10 @@ async def _fetch(asked: FetchRequest) -> dict[str, Any]:
                 count = await asyncio.to_thread(landing.put_page, ref, page.records)
                 pages.append(PageRef(ref, count, page.watermark))
                 cursor = page.next_cursor
+                if page.chains:
+                    # The stream forks here: sync_stream reads the chains side by side, then goes on from cursor.
+                    chains = page.chains
+                    break
                 if cursor is None:
                     break
         except Throttled as throttled:
@@ -62,7 +67,8 @@ async def _fetch(asked: FetchRequest) -> dict[str, Any]:
             with db.transaction():
                 runs.add_counts(db, run_id, connection_id, stream, api_calls=api.calls)
                 runs.count_api_calls(db, connection_id, connection.plugin, api.calls, _meter(plugin, connection))
-    return FetchResult(pages, cursor, retry_after is None and cursor is None, retry_after, throttle_reason).to_json()
+    done = retry_after is None and cursor is None and not chains
+    return FetchResult(pages, cursor, done, retry_after, throttle_reason, chains).to_json()
 
 
 def _meter(plugin: Any, connection: Any) -> str:

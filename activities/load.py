@@ -10,16 +10,17 @@ import dataclasses
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
-
-import psycopg
 
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
 from shared.core import meters
 from shared.core.config import load_settings
-from shared.core.messages import LoadCounts, LoadRequest
+from shared.core.messages import LoadCounts, LoadRequest, PageRef
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
@@ -40,24 +41,42 @@ def _record_id(record: Any) -> str | None:
     return None
 
 
-def _read_page(
-    conn: psycopg.Connection, plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str, ids: dict[str, str]
-) -> tuple[dict[str, list[RawRecord]], int]:
-    """The page's records grouped by target table stream; unreadable ones go to quarantine."""
-    grouped: dict[str, list[RawRecord]] = defaultdict(list)
-    quarantined = 0
+@dataclass
+class _ReadPage:
+    """A landed page as the plugin reads it: its records grouped by target table, and the unreadable ones."""
+
+    grouped: dict[str, list[RawRecord]] = field(default_factory=lambda: defaultdict(list))
+    unreadable: list[tuple[int, Any, str]] = field(default_factory=list)  # (position, record, reason)
+
+
+def _read_page(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str) -> _ReadPage:
+    """Download, parse, split and type one page (no database: this runs ahead on the reader thread)."""
+    page = _ReadPage()
     for position, (record, text) in enumerate(landing.read_page_text(ref), start=1):
         try:
             for target, part in plugin.split(stream, record):
                 raw = plugin.to_raw(target, part)
                 if raw.payload is record:  # the landed record itself: its landed text is its payload
                     raw = dataclasses.replace(raw, payload_json=text)
-                grouped[target].append(raw)
+                page.grouped[target].append(raw)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            quarantined += 1
-            quarantine(conn, ids["connection_id"], stream, ids["run_id"], ref, position, _record_id(record),
-                       f"{type(exc).__name__}: {exc}"[:MAX_REASON], record)
-    return grouped, quarantined
+            page.unreadable.append((position, record, f"{type(exc).__name__}: {exc}"[:MAX_REASON]))
+    return page
+
+
+def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone,
+                pages: list[PageRef]) -> Iterator[tuple[PageRef, Future[_ReadPage]]]:
+    """Each page with its read, the next page's read started before this one is loaded.
+
+    The reader thread parses while the load waits on PostgreSQL (psycopg releases the GIL while it waits): the
+    server's work and the parsing overlap. One page ahead at most, so memory holds two pages."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-read") as reader:
+        ahead = [reader.submit(_read_page, plugin, stream, landing, page.ref) for page in pages[:1]]
+        for index, page in enumerate(pages):
+            if index + 1 < len(pages):
+                ahead.append(reader.submit(_read_page, plugin, stream, landing, pages[index + 1].ref))
+            yield page, ahead[index]
+            ahead[index] = None  # type: ignore[call-overload]  # the loaded page's records can go
 
 
 def load_pages(request: dict[str, Any]) -> dict[str, int]:
@@ -85,13 +104,15 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
-        for page in asked.pages:
+        for page, reading in _read_ahead(plugin, stream, landing, asked.pages):
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
-            grouped, bad = _read_page(conn, plugin, stream, landing, page.ref,
-                                      {"connection_id": connection_id, "run_id": run_id})
-            quarantined += bad
-            for target, records in grouped.items():
+            read = reading.result()
+            for position, record, reason in read.unreadable:
+                quarantine(conn, connection_id, stream, run_id, page.ref, position, _record_id(record), reason,
+                           record)
+            quarantined += len(read.unreadable)
+            for target, records in read.grouped.items():
                 totals.add(upsert_records(conn, plugin.table(target), connection_id, run_id, records,
                                           batch_rows=settings.load_batch_rows))
             pages_loaded += 1

@@ -1,13 +1,17 @@
-"""Metric aggregation: a full rebuild vs the incremental refresh after a load that touched one month.
+"""Metric aggregation: a full rebuild vs the incremental refresh after a load that changed a few records.
 
-Usage: .venv/bin/python bench/bench_metrics.py [--rows 1000000] [--runs 5] [--keep NAME]
+Usage: .venv/bin/python -m bench.bench_metrics [--rows 1000000] [--runs 5] [--keep NAME] [--explain] [--only TEXT]
 Raw records are made in SQL (bench/synth.py); the refresh is timed inside a transaction that is rolled
-back, so every run restates the same month from the same state.
+back, so every run restates the same change from the same state (after an ANALYZE of the metric tables, as
+autovacuum does soon after the rebuild). --explain prints the plan (EXPLAIN
+ANALYZE, through auto_explain; needs a superuser, as the local cluster's role is) of every statement of each
+scenario's refresh that took over 20 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 
 import psycopg
@@ -30,7 +34,23 @@ SCENARIOS = {
     "a payment backdated two years (March 2026 -> March 2024)":
         "UPDATE qbo_payment SET txn_date = '2024-03-15' WHERE connection_id = %s "
         "AND id = (SELECT min(id) FROM qbo_payment WHERE connection_id = %s AND txn_date = '2026-03-16')",
+    "an invoice backdated two years (March 2026 -> March 2024, due date with it)":
+        "UPDATE qbo_invoice SET txn_date = '2024-03-15', due_date = '2024-04-14' WHERE connection_id = %s "
+        "AND id = (SELECT min(id) FROM qbo_invoice WHERE connection_id = %s AND txn_date = '2026-03-16')",
+    "an invoice of two years ago deleted (tombstoned)":
+        "UPDATE qbo_invoice SET deleted_at = now() WHERE connection_id = %s "
+        "AND id = (SELECT min(id) FROM qbo_invoice WHERE connection_id = %s AND txn_date = '2024-11-15')",
 }
+
+
+def _explain(conn: psycopg.Connection, statement: str) -> None:
+    """The plans of the refresh's statements over 20 ms, printed as the server sends them (NOTICE)."""
+    with conn.transaction(force_rollback=True):
+        conn.execute(statement, (CONNECTION,) * statement.count("%s"))
+        conn.execute("LOAD 'auto_explain'")
+        for setting, value in (("log_min_duration", "20"), ("log_analyze", "on"), ("log_level", "notice")):
+            conn.execute(f"SET LOCAL auto_explain.{setting} = '{value}'")
+        refresh_dirty(conn, CONNECTION, CATALOGS)
 
 
 def _scenario(conn: psycopg.Connection, statement: str, runs: int) -> tuple[float, dict[str, float]]:
@@ -59,22 +79,34 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", help="keep (or reuse) the database of this name")
+    parser.add_argument("--explain", action="store_true", help="print the plans of each refresh's slow statements")
+    parser.add_argument("--only", default="", help="run only the scenarios whose name contains this")
     args = parser.parse_args()
     with database(args.keep) as dsn, psycopg.connect(dsn) as conn:
+        if args.explain:
+            conn.add_notice_handler(lambda diag: print(diag.message_primary))
         if not conn.execute("SELECT 1 FROM qbo_invoice LIMIT 1").fetchone():
             seconds = timed(lambda: print("rows per table:", generate(conn, args.rows)))
             conn.commit()
             print(f"generated {args.rows:,} raw records in {seconds:.1f} s")
         full = timed(lambda: print("rebuild:", rebuild(conn, CONNECTION, CATALOGS).as_dict()))
         conn.commit()
+        # As autovacuum does soon after a rebuild's inserts: the scenarios stand for changes made later.
+        conn.execute("ANALYZE metric_points, metric_balance_parts, metric_distinct_parts")
+        conn.commit()
         points = conn.execute("SELECT count(*) FROM metric_points").fetchone()[0]
         print(f"\nfull rebuild of all {len(CATALOGS['quickbooks'].metrics)} metrics: {full * 1000:,.0f} ms "
               f"({points:,} metric points)")
         for name, statement in SCENARIOS.items():
+            if args.only not in name:
+                continue
             median, per_metric = _scenario(conn, statement, args.runs)
-            print(f"\n{name}: refresh_dirty median {median:,.1f} ms over {args.runs} runs")
+            load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"\n{name}: refresh_dirty median {median:,.1f} ms over {args.runs} runs (load average {load})")
             for metric, ms in sorted(per_metric.items(), key=lambda kv: -kv[1]):
                 print(f"    {metric:32} {ms:8.1f} ms")
+            if args.explain:
+                _explain(conn, statement)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--store", type=Path, default=STORE, help="this server's local Durable host state file")
     parser.add_argument("--queue", action="append", default=[], metavar="NAME=OTHER",
-                        help="read queue OTHER in place of a trigger's queue NAME (e.g. a test's own)")
+                        help="read queue OTHER in place of a trigger's queue NAME (e.g. a test's own); for the change "
+                             "queue, the webhook routes write to OTHER too")
     args = parser.parse_args(argv)
     queue_names = dict(pair.split("=", 1) for pair in args.queue if "=" in pair)
 
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from devhost import LocalDurableHost, local_env
     from devhost.demo import prepare_local_environment
     from function_app import app as functions_app
+    from shared.changes import intake
+    from shared.changes.queue import QUEUE_NAME, queue_client
 
     prepare_local_environment()
     key_file = local_env.KEY_FILE
@@ -42,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     host.start(queues=True)  # change notices (webhooks) too, as the Functions host runs the queue trigger
     try:
         api = create_app(durable_client=host.client())
+        if QUEUE_NAME in queue_names:
+            # The webhook routes put their notices where this server's trigger reads them (a test's own queue).
+            change_queue = queue_client(name=queue_names[QUEUE_NAME])
+            api.dependency_overrides[intake.default_target] = lambda: intake.Target(queue=change_queue)
         print(f"Bizmetrics API on http://127.0.0.1:{args.port}/api/docs (OpenAPI: /api/openapi.json).\n"
               f'Local key (all scopes): curl -H "Authorization: Bearer $(cat {key_file})" '
               f"http://127.0.0.1:{args.port}/api/connections", flush=True)

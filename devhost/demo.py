@@ -2,7 +2,8 @@
 
 They run through the local Durable host against the project's simulators; each plugin says which (its demo()).
 
-Prints live progress per stream, then per-stream counts, elapsed time and how to look at the data.
+Prints live progress per stream, then per-stream counts, elapsed time and how to look at the data. Then, unless
+--no-webhook, its last step shows a webhook moving a metric (devhost/webhook_demo.py; `make demo-webhook` repeats it).
 Run again after a kill: the interrupted sync is resumed from the local host's store.
 """
 
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=("full", "incremental"), default="full")
     parser.add_argument("--store", type=Path, default=STORE, help="the local Durable host's state file")
+    parser.add_argument("--no-webhook", action="store_true",
+                        help="skip the last step (a change in a simulator moves a metric through its webhook)")
     args = parser.parse_args(argv)
 
     sources = demo_sources()
@@ -192,7 +195,15 @@ def main(argv: list[str] | None = None) -> int:
         status = watch(host, instance_id, run_id)
     finally:
         host.stop()
-    return report(run_id, time.monotonic() - started, status, sources=sources)
+    outcome = report(run_id, time.monotonic() - started, status, sources=sources)
+    if outcome == 0 and not args.no_webhook:
+        from devhost.webhook_demo import show
+
+        moved = show(host, sources)
+        print("  make demo-webhook       # this step again (on the running demo stack)")
+        outcome = 0 if all(m.moved for m in moved) else 1
+    host.close()
+    return outcome
 
 
 if __name__ == "__main__":

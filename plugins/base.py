@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +35,8 @@ class DemoSource:
     """How `make demo` syncs a source against its local simulator (simulators are never deployed).
 
     secrets: name -> the simulator's demo credential (not a real secret), set only where nothing else is;
-    queries: SQL the demo suggests for looking at the source's data.
+    queries: SQL the demo suggests for looking at the source's data;
+    webhook: how the demo's last step shows a webhook moving a metric (None: the source's simulator sends none).
     """
 
     label: str
@@ -43,6 +44,31 @@ class DemoSource:
     connections: tuple[Connection, ...]
     secrets: Mapping[str, str] = field(default_factory=dict)
     queries: tuple[str, ...] = ()
+    webhook: WebhookDemo | None = None
+
+
+@dataclass(frozen=True)
+class DemoChange:
+    """One change the demo is about to make in a simulator, and the metric point it moves (dimension '', the
+    metric's total). `apply` makes it; until then nothing has changed."""
+
+    description: str
+    connection_id: str
+    metric: str
+    grain: str
+    bucket: dt.date
+    apply: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class WebhookDemo:
+    """How the demo shows a webhook moving a metric: the API route the simulator posts its signed webhooks to,
+    pointing the simulator at it (a full URL of that route) and away again, and the change to make."""
+
+    route: str
+    subscribe: Callable[[str], None]
+    unsubscribe: Callable[[], None]
+    prepare_change: Callable[[], DemoChange]
 
 
 @dataclass
@@ -67,6 +93,9 @@ class Page:
     records: list[dict[str, Any]]
     next_cursor: dict[str, Any] | None
     watermark: dict[str, Any] | None = None
+    # Cursors to read side by side before the stream goes on from next_cursor (e.g. ranges of a large entity's
+    # keyset, one chain each): next_cursor is fetched only once every chain has been read to its end.
+    chains: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ def simulator_parser(prog: str, description: str | None, *, port: int, clock_sta
     parser.add_argument("--frozen-clock", action="store_true", help="time moves only through /_sim/clock")
     parser.add_argument("--hang-seconds", type=float, default=hang_seconds,
                         help='how long a "timeout" fault holds a request before its 504')
+    parser.add_argument("--latency", type=float, default=None,
+                        help="seconds added to every API request, not to /_sim/ (env SIM_LATENCY_SECONDS)")
     return parser
 
 

@@ -2,8 +2,9 @@
 # Bizmetrics local services: PostgreSQL, Azurite and the API simulators, all on loopback only.
 #
 # Usage: scripts/services.sh start|stop|status|env|restart-sims|clean-data
-#   start         start every service that is not running (idempotent; fast when all are up)
-#   stop          stop them (fine when nothing runs)
+#   start [NAME..] start every service (or the named ones: postgres azurite qbo-sim monday-sim) that is not running
+#                  (idempotent; fast when all are up)
+#   stop [NAME..]  stop them, or the named ones (fine when nothing runs)
 #   status        one line per service, "up" or "down"; exit 0 when every available service is up, else 3
 #   env           print export lines: eval "$(scripts/services.sh env)" (each database role's DSN, storage, simulators)
 #   restart-sims  restart the API simulators (fresh demo data)
@@ -21,16 +22,18 @@
 # bizmetrics_reader). `start` creates them, gives them local passwords and migrates the database as the owner.
 #
 # Environment knobs: BIZ_SKIP_SIMS=1 (don't start simulators), BIZ_PG_LIBDIR (default /usr/lib/postgresql).
+# A throwaway set of services of its own (the fault tests restart them; never the shared ones): BIZ_LOCAL_DIR (state
+# in place of .local), BIZ_PG_PORT (54329), BIZ_AZ_BLOB_PORT, BIZ_AZ_QUEUE_PORT, BIZ_AZ_TABLE_PORT (10000-10002).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
-LOCAL="$ROOT/.local"
+LOCAL="${BIZ_LOCAL_DIR:-$ROOT/.local}"
 RUN="$LOCAL/run"
 
 PG_LIBDIR="${BIZ_PG_LIBDIR:-/usr/lib/postgresql}"
 PG_HOST=127.0.0.1
-PG_PORT=54329
+PG_PORT="${BIZ_PG_PORT:-54329}"
 PG_ROLE=bizmetrics          # database superuser role and database name
 PG_DB=bizmetrics
 PG_OS_USER_WHEN_ROOT=bizmetrics
@@ -42,10 +45,10 @@ PG_ROLES_ENV="$LOCAL/pg-roles.env"
 PG_LOG="$RUN/postgres.log"
 
 AZ_HOST=127.0.0.1
-AZ_BLOB_PORT=10000
-AZ_QUEUE_PORT=10001
-AZ_TABLE_PORT=10002
-AZ_BIN="$LOCAL/node/node_modules/.bin/azurite"
+AZ_BLOB_PORT="${BIZ_AZ_BLOB_PORT:-10000}"
+AZ_QUEUE_PORT="${BIZ_AZ_QUEUE_PORT:-10001}"
+AZ_TABLE_PORT="${BIZ_AZ_TABLE_PORT:-10002}"
+AZ_BIN="$ROOT/.local/node/node_modules/.bin/azurite"  # installed once per checkout by bootstrap.sh
 AZ_DATA="$LOCAL/azurite"
 AZ_PID="$RUN/azurite.pid"
 AZ_LOG="$RUN/azurite.log"
@@ -195,8 +198,10 @@ as_pg() {
     fi
 }
 
-pg_fallback_base() {
-    printf '/var/tmp/bizmetrics-%s\n' "$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+pg_fallback_base() {  # one per checkout, or per BIZ_LOCAL_DIR: a throwaway cluster never shares the checkout's
+    local owner="$ROOT"
+    [[ "$LOCAL" == "$ROOT/.local" ]] || owner="$LOCAL"
+    printf '/var/tmp/bizmetrics-%s\n' "$(printf '%s' "$owner" | sha256sum | cut -c1-12)"
 }
 
 # Decide PG_USER, PG_BASE, PG_DATA, PG_SOCK (no side effects beyond reading).
@@ -714,14 +719,34 @@ SIMULATORS=(qbo-sim monday-sim)
 
 # --- commands ------------------------------------------------------------------------------------------------
 
+SERVICES=(postgres azurite "${SIMULATORS[@]}")
+
+wanted() {  # $1 service, then the names the command was given: true when it was named, or none was
+    local name="$1" given
+    shift
+    (($# == 0)) && return 0
+    for given in "$@"; do [[ "$given" == "$name" ]] && return 0; done
+    return 1
+}
+
+check_names() {
+    local given
+    for given in "$@"; do
+        wanted "$given" "${SERVICES[@]}" || die "unknown service '$given' (expected: ${SERVICES[*]})"
+    done
+}
+
 cmd_start() {
+    check_names "$@"
     take_lock
     local rc=0
     # Subshells: a fatal error (die) in one service still lets the others start.
-    (pg_start) || rc=1
-    (az_start) || rc=1
+    if wanted postgres "$@"; then (pg_start) || rc=1; fi
+    if wanted azurite "$@"; then (az_start) || rc=1; fi
     local sim
-    for sim in "${SIMULATORS[@]}"; do (sim_start "$sim") || rc=1; done
+    for sim in "${SIMULATORS[@]}"; do
+        if wanted "$sim" "$@"; then (sim_start "$sim") || rc=1; fi
+    done
     if ((rc != 0)); then
         err "some services failed to start (see above); 'scripts/services.sh status' shows what runs"
     fi
@@ -729,12 +754,15 @@ cmd_start() {
 }
 
 cmd_stop() {
+    check_names "$@"
     take_lock
     local rc=0
     local sim
-    for sim in "${SIMULATORS[@]}"; do sim_stop "$sim" || rc=1; done
-    az_stop || rc=1
-    pg_stop || rc=1
+    for sim in "${SIMULATORS[@]}"; do
+        if wanted "$sim" "$@"; then sim_stop "$sim" || rc=1; fi
+    done
+    if wanted azurite "$@"; then az_stop || rc=1; fi
+    if wanted postgres "$@"; then pg_stop || rc=1; fi
     return "$rc"
 }
 
@@ -781,12 +809,12 @@ cmd_clean_data() {
 }
 
 usage() {
-    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
+    start) shift; cmd_start "$@" ;;
+    stop) shift; cmd_stop "$@" ;;
     status) cmd_status ;;
     env) cmd_env ;;
     restart-sims) cmd_restart_sims ;;

@@ -4,9 +4,13 @@ in flight and calls per day, all kept before monday has to refuse.
 Each query asks for `complexity { before query after reset_in_x_seconds }`; the governor keeps what the
 server last said (points left, when the window resets) minus what is in flight since, and admits a query
 only when its expected cost fits. Short waits are slept; a long one becomes shared.core.http.Throttled, which the
-orchestrator waits out on a durable timer. The daily cap is counted in storage (storage.py: PostgreSQL) so that
-every worker of the app shares one count; each activity's calls are counted through the store it lends its
-client, so the budget (shared by the activities of a process) holds no database connection of its own.
+orchestrator waits out on a durable timer.
+
+Every worker of the app shares each budget: the daily cap is counted in storage (storage.py), and a fetch's
+client gets a view of the account's budget whose minute windows and slots live in PostgreSQL too
+(AccountBudget.shared_by_workers, over shared/db/shared_budget.py and the connection the fetch lends). The budget
+a process keeps (its windows in memory) remains for callers that lend no database, and keeps what each kind of
+query was seen to cost. No budget holds a database connection of its own.
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plugins.monday.settings import PlanLimits
-from shared.core.http import RateGovernor, Throttled
+from shared.core.http import Governor, RateGovernor, Throttled
+from shared.db.shared_budget import SharedBudgets, SharedRateGovernor, SharedSlots
 
-WINDOW_SECONDS = 60.0
+# A ticket of a query whose worker died unanswered stops counting against the shared window after this long.
+TICKET_SECONDS = 120.0
+# monday counts a request when it arrives, later than it left by varying amounts: windows a little longer than
+# monday's (0.25 s + 2%) keep the two from disagreeing at a window's edge.
+WINDOW_PAD = 0.25
 # Kept free of every window: other integrations of the account spend from it too, and estimates can be low.
 COMPLEXITY_RESERVE_SHARE = 0.1
 REQUESTS_SHARE = 0.9
@@ -32,6 +41,10 @@ REQUESTS_SHARE = 0.9
 # (a little above what the simulator's estimate charges for the plugin's documents).
 COST_HINTS = {"ItemsFirstPage": 460, "ItemsNextPage": 460, "ItemsById": 460, "ActivityLogs": 10, "Boards": 200,
               "Directory": 40, "Updates": 12}
+
+
+def _padded(window: float) -> float:
+    return window + WINDOW_PAD + 0.02 * window
 
 
 def seconds_to_utc_midnight(now: dt.datetime | None = None) -> float:
@@ -58,8 +71,11 @@ class Ticket:
 class ComplexityWindow:
     """Points left in the current minute as monday reported them, less the queries sent since."""
 
-    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+    def __init__(self, limit: int, clock: Callable[[], float], window: float = 60.0,
+                 reserve_share: float = COMPLEXITY_RESERVE_SHARE) -> None:
         self.limit = limit
+        self.window = window
+        self.reserve = round(limit * reserve_share)
         self._clock = clock
         self._lock = threading.Lock()
         self._left = limit
@@ -74,15 +90,18 @@ class ComplexityWindow:
         known = self._costs.get(f"{kind}:{rows}")
         return known if known is not None else COST_HINTS.get(kind, 100) * max(rows, 1) + extra + 100
 
+    def learn(self, kind: str, rows: int, spent: int) -> None:
+        with self._lock:
+            self._costs[f"{kind}:{rows}"] = spent
+
     def take(self, kind: str, cost: int) -> tuple[float, Ticket | None]:
         """(0, ticket) when the query fits now; (seconds to wait, None) when it does not."""
         with self._lock:
             now = self._clock()
             if now >= self._resets_at:
                 self._left = self.limit
-                self._resets_at = now + WINDOW_SECONDS
-            reserve = int(self.limit * COMPLEXITY_RESERVE_SHARE)
-            if cost > self._left - reserve:
+                self._resets_at = now + self.window
+            if cost > self._left - self.reserve:
                 return max(0.5, self._resets_at - now + 0.5), None
             self._left -= cost
             ticket = Ticket(next(self._seq), cost, kind)
@@ -101,7 +120,7 @@ class ComplexityWindow:
                 after, spent, reset = int(charge["after"]), int(charge["query"]), float(charge["reset_in_x_seconds"])
             except (KeyError, TypeError, ValueError):
                 return
-            self._costs[f"{ticket.kind}:{rows}"] = spent
+            self._costs[f"{ticket.kind}:{rows}"] = spent  # (under the lock already: not learn())
             later = sum(t.cost for seq, t in self._open.items() if seq > ticket.seq)
             self._left = after - later
             self._resets_at = self._clock() + reset
@@ -118,29 +137,123 @@ class ComplexityWindow:
             self._resets_at = self._clock() + seconds
 
 
+def _charge(charge: dict[str, Any] | None) -> tuple[int, int, float] | None:
+    """(points left after the query, what it cost, seconds until the window resets) from monday's report."""
+    if not charge:
+        return None
+    try:
+        return int(charge["after"]), int(charge["query"]), float(charge["reset_in_x_seconds"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class SharedComplexity:
+    """ComplexityWindow's interface over the account's window in PostgreSQL, shared by every worker: what monday
+    last reported is left, less what any worker sent since. Costs are learned into the process's window."""
+
+    def __init__(self, key: str, learned: ComplexityWindow, shared: SharedBudgets) -> None:
+        self.key = key
+        self.limit = learned.limit
+        self._learned = learned
+        self._shared = shared
+
+    def expected_cost(self, kind: str, rows: int, extra: int = 0) -> int:
+        return self._learned.expected_cost(kind, rows, extra)
+
+    def take(self, kind: str, cost: int) -> tuple[float, Ticket | None]:
+        ticket, wait = self._shared.take_points(
+            self.key, limit=self.limit, reserve=self._learned.reserve, cost=cost,
+            window=_padded(self._learned.window), ttl=TICKET_SECONDS)
+        if ticket is None:
+            return max(0.5, wait + 0.5), None
+        return 0.0, Ticket(ticket, cost, kind)
+
+    def settle(self, ticket: Ticket | None, charge: dict[str, Any] | None, rows: int = 0) -> None:
+        if ticket is None:
+            return
+        reported = _charge(charge)
+        if reported is None:
+            self._shared.drop_ticket(self.key, ticket.seq)
+            return
+        after, spent, reset = reported
+        self._learned.learn(ticket.kind, rows, spent)
+        self._shared.settle_points(self.key, ticket.seq, after=after, reset_in=reset + WINDOW_PAD)
+
+    def refund(self, ticket: Ticket) -> None:
+        self._shared.refund_ticket(self.key, ticket.seq, self.limit)
+
+    def exhausted(self, seconds: float) -> None:
+        self._shared.exhaust_points(self.key, seconds)
+
+
+class _ProcessSlots:
+    """Requests in flight counted in this process only (for callers that lend no database)."""
+
+    def __init__(self, size: int, max_sleep: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self.size = max(1, size)
+        self._slots = threading.BoundedSemaphore(self.size)
+        self._max_sleep = max_sleep
+        self._sleep = sleep
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        waited = 0.0
+        while not self._slots.acquire(blocking=False):
+            if waited > self._max_sleep:
+                raise Throttled(1.0, f"{self.size} requests of this account are already in flight")
+            await self._sleep(0.05)
+            waited += 0.05
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
 class AccountBudget:
-    """Shared by every activity of this process that calls one account (thread-safe, any event loop)."""
+    """One monday account's budgets: kept by this process (thread-safe, any event loop), or, for one client, a view
+    shared by every worker through PostgreSQL (shared_by_workers)."""
 
     def __init__(self, account_key: str, limits: PlanLimits, *, daily_share: float, max_sleep: float,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, minute_share: float = REQUESTS_SHARE,
+                 shared: SharedBudgets | None = None, learned: ComplexityWindow | None = None) -> None:
         self.account_key = account_key
         self.limits = limits
+        self.daily_share = daily_share
         self.daily_allowance = max(1, int(limits.daily_calls * daily_share))
+        self.minute_share = minute_share
         self.max_sleep = max_sleep
         self._clock = clock
         self._sleep = sleep
-        self.complexity = ComplexityWindow(limits.complexity_per_minute, clock)
-        self._requests = RateGovernor([(max(1, int(limits.requests_per_minute * REQUESTS_SHARE)), WINDOW_SECONDS)],
-                                      max_sleep=max_sleep, clock=clock)
-        self._slots = threading.BoundedSemaphore(max(1, limits.concurrency))
+        window = limits.window_seconds
+        self._window = learned or ComplexityWindow(limits.complexity_per_minute, clock, window, 1 - minute_share)
+        requests = max(1, int(limits.requests_per_minute * minute_share))
+        self.complexity: ComplexityWindow | SharedComplexity
+        self._requests: Governor
+        if shared is None:
+            self.complexity = self._window
+            self._requests = RateGovernor([(requests, window)], max_sleep=max_sleep, clock=clock)
+            self._slots: _ProcessSlots | SharedSlots = _ProcessSlots(limits.concurrency, max_sleep, sleep)
+        else:
+            key = f"monday-account:{account_key}"
+            self.complexity = SharedComplexity(key, self._window, shared)
+            self._requests = SharedRateGovernor(key, [(requests, _padded(window))], shared,
+                                                max_sleep=max_sleep, sleep=sleep, paced=True)
+            self._slots = SharedSlots(key, limits.concurrency, shared, max_sleep=max_sleep, sleep=sleep)
+
+    def shared_by_workers(self, shared: SharedBudgets) -> AccountBudget:
+        """A view of this account's budget whose windows and slots every worker shares through `shared` (one per
+        client: `shared` is the connection its fetch lent); what queries cost is still learned here."""
+        return AccountBudget(self.account_key, self.limits, daily_share=self.daily_share, max_sleep=self.max_sleep,
+                             clock=self._clock, sleep=self._sleep, minute_share=self.minute_share, shared=shared,
+                             learned=self._window)
 
     async def admit(self, kind: str, cost: int, counter: DailyCounter) -> Ticket | None:
         """Wait (briefly) until the query fits every budget and count the call in `counter`; Throttled when it
         would be long."""
         waited = 0.0
         while True:
-            wait, ticket = self.complexity.take(kind, cost)
+            wait, ticket = await self._take(kind, cost)
             if ticket is not None:
                 break
             if waited + wait > self.max_sleep:
@@ -149,15 +262,26 @@ class AccountBudget:
             await self._sleep(wait)
             waited += wait
         try:
-            await self._requests.acquire()
             count = await asyncio.to_thread(counter.reserve_call, self.account_key, self.daily_allowance)
+            if count is None:
+                raise Throttled(seconds_to_utc_midnight() + 60, self.daily_cap_reason())
+            # The request's send time is reserved last, right before it is sent: monday counts it when it arrives,
+            # and any step between (a busy thread pool) would let it arrive later than reserved. A long wait here
+            # leaves a daily call counted that was not made: the cautious side of the cap.
+            await self._requests.acquire()
         except BaseException:
-            self.complexity.refund(ticket)
+            await self._off_loop(self.complexity.refund, ticket)
             raise
-        if count is None:
-            self.complexity.refund(ticket)
-            raise Throttled(seconds_to_utc_midnight() + 60, self.daily_cap_reason())
         return ticket
+
+    async def _take(self, kind: str, cost: int) -> tuple[float, Ticket | None]:
+        return await self._off_loop(self.complexity.take, kind, cost)
+
+    async def _off_loop(self, call: Callable[..., Any], *args: Any) -> Any:
+        # The shared window is a database statement: off the event loop. The process's is a dict: called directly.
+        if isinstance(self.complexity, SharedComplexity):
+            return await asyncio.to_thread(call, *args)
+        return call(*args)
 
     def daily_cap_reason(self) -> str:
         return (f"the syncs' share of the account's daily call cap is used up ({self.daily_allowance:,} of "
@@ -173,16 +297,8 @@ class AccountBudget:
     @contextlib.asynccontextmanager
     async def in_flight(self) -> AsyncIterator[None]:
         """One of the account's concurrent-request slots for the duration of a request."""
-        waited = 0.0
-        while not self._slots.acquire(blocking=False):
-            if waited > self.max_sleep:
-                raise Throttled(1.0, f"{self.limits.concurrency} requests of this account are already in flight")
-            await self._sleep(0.05)
-            waited += 0.05
-        try:
+        async with self._slots.held():
             yield
-        finally:
-            self._slots.release()
 
 
 class CallGate:

@@ -91,9 +91,11 @@ class MondayPlugin(BasePlugin):
     # -- how to read --------------------------------------------------------------------------------------------
     def budget_for(self, settings: MondaySettings) -> AccountBudget:
         budget = self._budgets.get(settings.account_key)
-        if budget is None or budget.limits != settings.limits or budget.max_sleep != settings.max_inline_wait:
+        if (budget is None or budget.limits != settings.limits or budget.max_sleep != settings.max_inline_wait
+                or budget.minute_share != settings.minute_share):
             budget = AccountBudget(settings.account_key, settings.limits, daily_share=settings.daily_share,
-                                   max_sleep=settings.max_inline_wait, clock=self._clock, sleep=self._sleep)
+                                   max_sleep=settings.max_inline_wait, clock=self._clock, sleep=self._sleep,
+                                   minute_share=settings.minute_share)
             self._budgets[settings.account_key] = budget
         return budget
 
@@ -106,6 +108,11 @@ class MondayPlugin(BasePlugin):
         # monday takes the bare token; the version is pinned on every request.
         session.headers.update({"Authorization": token, "API-Version": settings.api_version})
         budget = self.budget_for(settings)
+        # A fetch's storage shares the account's minute budgets with every worker; a test's in-memory store (no
+        # shared_budgets) leaves them to this process.
+        shared = getattr(store, "shared_budgets", lambda: None)()
+        if shared is not None:
+            budget = budget.shared_by_workers(shared)
         gate = CallGate(budget, store)
         return MondayClient(
             session, classify=classifier_for(budget, store),

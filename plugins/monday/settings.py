@@ -38,6 +38,8 @@ class PlanLimits:
     requests_per_minute: int
     concurrency: int
     complexity_per_minute: int
+    # The length of monday's "minute" (config limit_window_seconds): 60 s; a simulator may scale it down.
+    window_seconds: float = 60.0
 
 
 PLANS: dict[str, PlanLimits] = {
@@ -74,6 +76,8 @@ class MondaySettings:
     skip_unchanged_boards: bool = True
     version_mismatch: str = "fail"
     max_inline_wait: float = 2.0
+    # Share of the per-minute budgets (requests, complexity) syncs may spend, for the same reason.
+    minute_share: float = 0.9
     max_restarts: int = 3
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # The API token was given through the API and is stored encrypted (shared/tokens/connection_secrets.py); it
@@ -109,6 +113,7 @@ def _limits(config: dict[str, Any], plan: str) -> PlanLimits:
         requests_per_minute=int(config.get("requests_per_minute", base.requests_per_minute)),
         concurrency=int(config.get("max_concurrency", base.concurrency)),
         complexity_per_minute=int(config.get("complexity_per_minute", base.complexity_per_minute)),
+        window_seconds=float(config.get("limit_window_seconds", base.window_seconds)),
     )
 
 
@@ -154,6 +159,9 @@ def read_settings(connection: Connection) -> MondaySettings:
     share = float(config.get("daily_call_share", 0.9))
     if not 0 < share <= 1:
         raise ValueError(f"monday connection {connection.connection_id}: daily_call_share must be in (0, 1]")
+    minute_share = float(config.get("minute_budget_share", 0.9))
+    if not 0 < minute_share <= 1:
+        raise ValueError(f"monday connection {connection.connection_id}: minute_budget_share must be in (0, 1]")
     per_board, every_board = _columns(config.get("columns"))
     boards = config.get("boards")
     return MondaySettings(
@@ -181,6 +189,7 @@ def read_settings(connection: Connection) -> MondaySettings:
         skip_unchanged_boards=bool(config.get("skip_unchanged_boards", True)),
         version_mismatch=mismatch,
         max_inline_wait=float(config.get("max_inline_wait_seconds", 2.0)),
+        minute_share=minute_share,
         max_restarts=int(config.get("max_cursor_restarts", 3)),
         # monday ends every call after 60 s.
         retry=RetryPolicy.from_config(config, timeout=60),

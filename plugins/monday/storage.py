@@ -19,6 +19,7 @@ from typing import Protocol
 import psycopg
 
 from plugins.monday.boards import BoardInfo
+from shared.db.shared_budget import SharedBudgets
 from shared.tokens.connection_secrets import load_secret
 from shared.tokens.crypto import Keyring
 
@@ -46,6 +47,10 @@ class MondayStore(Protocol):
 
     def api_token(self, connection_id: str, name: str, keyring: Keyring) -> str | None:
         """The API token given through the API, decrypted; None when none is stored."""
+        ...
+
+    def shared_budgets(self) -> SharedBudgets | None:
+        """The minute budgets every worker shares (shared/db/shared_budget.py); None: this process keeps them."""
         ...
 
 
@@ -112,3 +117,6 @@ class MondayStorage:
 
     def api_token(self, connection_id: str, name: str, keyring: Keyring) -> str | None:
         return load_secret(self._db, connection_id, name, keyring)
+
+    def shared_budgets(self) -> SharedBudgets:
+        return SharedBudgets(self._db)

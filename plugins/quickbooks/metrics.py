@@ -51,8 +51,9 @@ BILL_PAYMENT = _txn("qbo_bill_payment", "bill_payment", extra_reads=("r.pay_type
 _DUE = "coalesce(r.due_date, r.txn_date)"
 OVERDUE_INVOICE = Source(
     "qbo_invoice", f"{_DUE} + 1", HOME, label="invoice", reads=INVOICE.reads,
-    # Served by the index qbo_invoice_due (migrations/0007_quickbooks_metrics.sql).
+    # Both served by the index qbo_invoice_due (migrations/0007_quickbooks_metrics.sql).
     since=f"{_DUE} >= %(since)s - 1",
+    keyed=f"{_DUE} IN (SELECT unnest(%(marked_qbo_invoice)s::date[]) - 1)",
 )
 APPLIED_PAYMENTS = """(
     SELECT l.connection_id, p.txn_date AS paid_on, coalesce(i.due_date, i.txn_date) AS due,
@@ -79,15 +80,21 @@ APPLIED_BY_DUE_DATE = """(
                           AND p.deleted_at IS NULL AND NOT coalesce(p.voided, false) OFFSET 0) p
     WHERE i.deleted_at IS NULL AND NOT coalesce(i.voided, false)
 ) r"""
+# An application's event comes from its payment (the payment trigger, and the line trigger for its lines, mark
+# the payment's TxnDate) and its invoice (whose trigger marks its due date + 1): its keys (refresh.py).
 _APPLIED = Source("qbo_payment", "greatest(r.paid_on, r.due + 1)", "-r.amount", label="payment", live=(),
-                  relation=APPLIED_PAYMENTS, also_dirty_from=("qbo_invoice",), reads=PAYMENT.reads)
-# Restating from a day reads the applications with an event on or after it in two halves, each found through
-# an index: paid on or after it (by payment date), or paid before it on an invoice falling due from it (by
-# due date). A rebuild (since = 0001-01-01) reads all of the first half and skips the second.
+                  relation=APPLIED_PAYMENTS, also_dirty_from=("qbo_invoice",), reads=PAYMENT.reads,
+                  keys=(("qbo_invoice", "r.due + 1"), ("qbo_payment", "r.paid_on")))
+# The applications are read in two halves, each found through an index. Restating from a day: paid on or after
+# it (by payment date), or paid before it on an invoice falling due from it (by due date); a rebuild (since =
+# 0001-01-01) reads all of the first half and skips the second. Restating a change's events (keyed): paid on a
+# marked payment date, or else falling due on a marked invoice date.
 OVERDUE_PAYMENTS = (
-    replace(_APPLIED, since="r.paid_on >= %(since)s"),
+    replace(_APPLIED, since="r.paid_on >= %(since)s", keyed="r.paid_on = ANY(%(marked_qbo_payment)s::date[])"),
     replace(_APPLIED, relation=APPLIED_BY_DUE_DATE,
-            since="%(since)s::date > '0001-01-01'::date AND r.paid_on < %(since)s AND r.due >= %(since)s - 1"),
+            since="%(since)s::date > '0001-01-01'::date AND r.paid_on < %(since)s AND r.due >= %(since)s - 1",
+            keyed="r.due IN (SELECT unnest(%(marked_qbo_invoice)s::date[]) - 1) "
+                  "AND (r.paid_on = ANY(%(marked_qbo_payment)s::date[])) IS NOT TRUE"),
 )
 
 NEW_CUSTOMER = Source(

@@ -16,6 +16,7 @@ from shared.core.incremental import Boundary, split
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 PAGE_SIZE = 1000
+BEFORE = "before"  # in a cursor: the exclusive end of its chain's range of LastUpdatedTime
 
 
 def start_cursor(watermark: dict[str, Any] | None) -> dict[str, Any]:
@@ -32,6 +33,9 @@ def query_for(entity: str, cursor: dict[str, Any], *, has_active_flag: bool, pag
     # position move past them, or the same page would come back forever.
     start = len(seen) + 1 if len(seen) >= page_size else 1
     where = [f"Metadata.LastUpdatedTime >= '{cursor['ts']}'"]
+    if cursor.get(BEFORE):
+        # One chain of a split read (partition.py): its range ends where the next chain's begins.
+        where.append(f"Metadata.LastUpdatedTime < '{cursor[BEFORE]}'")
     if has_active_flag:
         where.append("Active IN (true, false)")
     return (

@@ -13,22 +13,20 @@ import aiohttp
 import psycopg
 
 from plugins.base import BasePlugin, Budget, Connection, DemoSource, Page, Plan, ReconciliationRow, StreamPlan
-from plugins.quickbooks import backfill, cdc, faults, paging, reports, storage
+from plugins.quickbooks import backfill, cdc, faults, paging, partition, reports, storage
 from plugins.quickbooks.dashboards import DASHBOARDS
 from plugins.quickbooks.demo import demo_source
 from plugins.quickbooks.fields import parse_ts
+from plugins.quickbooks.governor import realm_governor, service_limits
 from plugins.quickbooks.metrics import CATALOG
 from plugins.quickbooks.settings import MONTHLY_READ_QUOTA, QuickBooksSettings, read_settings
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
 from shared.core.http import ApiClient, ApiError, RateGovernor, Response, RetryPolicy, Verdict
 from shared.core.secrets import secrets_provider
 from shared.db.loader import RawRecord, TableSpec
+from shared.db.shared_budget import SharedBudgets
 from shared.tokens.store import TokenInfo
 
-# Intuit's limits per realm are 10 requests/s and 500/min. Stay below them with a longer window: requests
-# arrive later than we send them (by varying amounts), so the service's windows and ours never line up, and a
-# 429 costs a 60-second wait.
-REALM_LIMITS = [(8, 1.25), (450, 60.0)]
 CDC_STREAM = "cdc"
 REPORTS_STREAM = "reports"
 REPORT = "Report"  # the table stream the reports stream loads into
@@ -49,7 +47,12 @@ class QuickBooksPlugin(BasePlugin):
     monthly_call_quota = MONTHLY_READ_QUOTA
 
     def __init__(self) -> None:
+        # Per realm, for callers that lend no storage; a fetch shares the realm's budget with every worker.
         self._governors: dict[str, RateGovernor] = {}
+
+    def storage(self, db: psycopg.Connection) -> SharedBudgets:
+        """The realms' request budgets every worker shares (plugins/quickbooks/governor.py)."""
+        return SharedBudgets(db)
 
     # -- what to read -------------------------------------------------------------------------------
     def _stream(self, stream: str) -> Stream:
@@ -85,14 +88,14 @@ class QuickBooksPlugin(BasePlugin):
             if CDC_STREAM in (failed or {}):
                 # Its stored watermark is not this run's: the next run asks the change feed again from there.
                 return Plan(streams=[])
-            return _after_cdc_plan(cdc_mark or {})
+            return _after_cdc_plan(connection, cdc_mark or {})
         if mode == "incremental" and cdc_mark and cdc.is_fresh(cdc_mark.get("since"), dt.datetime.now(dt.UTC)):
             return _incremental_plan(connection, entities, watermarks, cdc_mark, changed)
         if mode == "incremental":
             notes.append("no recent change-data-capture watermark (first run, or a gap over 30 days): "
                          "reading every entity and sweeping deletes")
         # A complete read: every record from the beginning, rows it does not see are deleted upstream.
-        plans = [StreamPlan(e, paging.start_cursor(None), sweep=STREAMS[e].kind in ("txn", "list"))
+        plans = [StreamPlan(e, _complete_read(connection, e), sweep=STREAMS[e].kind in ("txn", "list"))
                  for e in entities]
         return Plan(streams=plans + _report_plans(connection, "full"), context={"establishes_cdc": True},
                     notes=notes)
@@ -115,6 +118,7 @@ class QuickBooksPlugin(BasePlugin):
     # -- what the API shows and manages -------------------------------------------------------------
     def check_settings(self, connection: Connection) -> None:
         read_settings(connection)
+        service_limits(connection.config)
         if "realm_id" in connection.config:
             _realm(connection)
 
@@ -150,13 +154,14 @@ class QuickBooksPlugin(BasePlugin):
         return storage.reconciliation(db, connection_id)
 
     # -- how to read --------------------------------------------------------------------------------
-    async def open_api(self, connection: Connection, session: aiohttp.ClientSession, store: None = None) -> ApiClient:
+    async def open_api(self, connection: Connection, session: aiohttp.ClientSession,
+                       store: SharedBudgets | None = None) -> ApiClient:
         realm = _realm(connection)
         refreshes = _Refreshes()
         token = await asyncio.to_thread(_access_token, connection, refreshes.add)
         session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         wait = float(connection.config.get("throttle_wait_seconds", faults.THROTTLE_WAIT_SECONDS))
-        governor = self._governors.setdefault(realm, RateGovernor(REALM_LIMITS))
+        governor = realm_governor(realm, connection.config, store, self._governors)
         static = bool(connection.config.get("access_token_secret"))
 
         def classify(response: Response) -> Verdict:
@@ -193,18 +198,35 @@ class QuickBooksPlugin(BasePlugin):
             return await self._fetch_report(api, connection, cursor)
         spec = self._stream(stream)
         page_size = int(connection.config.get("page_size", paging.PAGE_SIZE))
-        query = paging.query_for(spec.entity, cursor, has_active_flag=spec.has_active_flag, page_size=page_size)
-        doc = (await api.request("GET", _url(connection, "query", {"query": query}))).json()
-        body = doc.get("QueryResponse")
-        if not isinstance(body, dict):
-            raise ApiError(f"QuickBooks answered the {stream} query without a QueryResponse", transient=True)
-        records = body.get(spec.entity, [])
+
+        async def ask(query: str) -> dict[str, Any]:
+            doc = (await api.request("GET", _url(connection, "query", {"query": query}))).json()
+            if not isinstance(doc.get("QueryResponse"), dict):
+                raise ApiError(f"QuickBooks answered the {stream} query without a QueryResponse", transient=True)
+            return doc
+
+        doc = await ask(paging.query_for(spec.entity, cursor, has_active_flag=spec.has_active_flag,
+                                         page_size=page_size))
+        records = doc["QueryResponse"].get(spec.entity, [])
         fresh, watermark, done, _ = paging.advance(
             cursor, records, page_size=page_size, record_id=RECORD_ID.get(spec.entity, paging.record_id_of))
         watermark = _stamp_read_start(watermark, cursor, doc.get("time"))
         if backfill.is_backfill(cursor):
             return backfill.page(fresh, watermark, done)
-        return Page(records=fresh, next_cursor=None if done else watermark, watermark=watermark)
+        if done:
+            return Page(records=fresh, next_cursor=None, watermark=watermark)
+        first = paging.updated_of(records[0]) if records else None
+        if cursor.get(partition.SPLIT) and partition.worth_counting(
+                first.isoformat() if first else None, watermark, doc.get("time")):
+            # A complete read of a large entity: the rest is read through several chains at once (partition.py).
+            # A throttle here (the realm's budget or a 429) drops this page too: the wait it asks for must come
+            # before the next request, so the stream waits and fetches the page again.
+            chains, after = await partition.split(ask, spec.entity, watermark, has_active_flag=spec.has_active_flag,
+                                                  page_size=page_size, max_chains=int(cursor[partition.SPLIT]))
+            return Page(records=fresh, next_cursor=after, watermark=watermark, chains=chains)
+        # A chain of a split read keeps its range's end from page to page.
+        following = {**watermark, paging.BEFORE: cursor[paging.BEFORE]} if cursor.get(paging.BEFORE) else watermark
+        return Page(records=fresh, next_cursor=following, watermark=watermark)
 
     async def _fetch_cdc(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
         params = {"entities": ",".join(cdc.entities_to_ask(cursor)), "changedSince": cursor["since"]}
@@ -415,15 +437,26 @@ def _focus_note(skipped: list[str], reports_wait: bool) -> str:
     return note
 
 
-def _after_cdc_plan(cdc_mark: dict[str, Any]) -> Plan:
+def _after_cdc_plan(connection: Connection, cdc_mark: dict[str, Any]) -> Plan:
     """The phase after the CDC stream: complete reads (with a delete sweep) of the entities that were at the
     cap on their own, and a note on the run whenever the cap was hit. The stored CDC watermark is the one
     this run's CDC stream just wrote (the phase is not planned when that stream failed)."""
     note = cdc.cap_note(cdc_mark)
     reads = list(cdc_mark.get("complete_reads") or []) if note else []
-    streams = [StreamPlan(entity, paging.start_cursor(None), sweep=True) for entity in reads if entity in STREAMS]
+    streams = [StreamPlan(entity, _complete_read(connection, entity), sweep=True) for entity in reads
+               if entity in STREAMS]
     context = {"cdc_after": cdc_mark["pending"]} if reads else {}
     return Plan(streams=streams, context=context, notes=[note] if note else [])
+
+
+def _complete_read(connection: Connection, entity: str) -> dict[str, Any]:
+    """The first cursor of a complete read. An entity change data capture covers may be split into several chains
+    once its first page is full (partition.py): its keyset watermark then only marks when the read began (the
+    entities read by query in incremental runs keep one chain, so their watermark stays the newest record's)."""
+    cursor = paging.start_cursor(None)
+    if not STREAMS[entity].cdc or STREAMS[entity].kind not in ("txn", "list"):
+        return cursor
+    return partition.first_cursor(cursor, int(connection.config.get("max_chains", partition.MAX_CHAINS)))
 
 
 def _report_plans(connection: Connection, mode: str) -> list[StreamPlan]:

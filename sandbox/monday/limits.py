@@ -28,6 +28,8 @@ class PlanLimits:
     concurrency: int | None
     complexity_per_minute: int | None
     max_query_complexity: int = MAX_QUERY_COMPLEXITY
+    # The length of the "minute" of requests and complexity; a test scales it down to take seconds, not minutes.
+    window_seconds: float = WINDOW_SECONDS
 
 
 PLANS: dict[str, PlanLimits] = {
@@ -66,6 +68,7 @@ class Budget:
         self._window: dict[str, tuple[float, int]] = {}  # account -> (window start, points used)
         self._in_flight: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
+        self.charged: Counter[str] = Counter()  # complexity points taken since start (a benchmark's measure)
 
     # -- daily calls -------------------------------------------------------------------------------------
     def _today(self) -> str:
@@ -89,7 +92,7 @@ class Budget:
     def _recent(self, account: str) -> deque[float]:
         now = self._clock.elapsed()
         times = self._minute[account]
-        while times and times[0] <= now - WINDOW_SECONDS:
+        while times and times[0] <= now - self.limits.window_seconds:
             times.popleft()
         return times
 
@@ -99,7 +102,7 @@ class Budget:
         times = self._recent(account)
         if cap is not None and len(times) >= cap:
             self.refused[account] += 1
-            return max(1, int(times[0] + WINDOW_SECONDS - self._clock.elapsed() + 0.999))
+            return max(1, int(times[0] + self.limits.window_seconds - self._clock.elapsed() + 0.999))
         times.append(self._clock.elapsed())
         return None
 
@@ -109,7 +112,8 @@ class Budget:
         if cap is None:
             return None
         times = self._recent(account)
-        reset = int(times[0] + WINDOW_SECONDS - self._clock.elapsed() + 0.999) if times else int(WINDOW_SECONDS)
+        window = self.limits.window_seconds
+        reset = int(times[0] + window - self._clock.elapsed() + 0.999) if times else int(window)
         return max(0, cap - len(times)), max(0, reset)
 
     # -- concurrency ---------------------------------------------------------------------------------------
@@ -128,7 +132,7 @@ class Budget:
     def _open_window(self, account: str) -> tuple[float, int]:
         now = self._clock.elapsed()
         start, used = self._window.get(account, (now, 0))
-        if now - start >= WINDOW_SECONDS:
+        if now - start >= self.limits.window_seconds:
             start, used = now, 0
         return start, used
 
@@ -136,7 +140,7 @@ class Budget:
         """(points left, seconds until the window resets) without charging anything."""
         cap = self.limits.complexity_per_minute
         start, used = self._open_window(account)
-        reset = max(0, int(start + WINDOW_SECONDS - self._clock.elapsed() + 0.999))
+        reset = max(0, int(start + self.limits.window_seconds - self._clock.elapsed() + 0.999))
         return (cap - used if cap is not None else UNLIMITED_REPORTED), reset
 
     def charge(self, account: str, points: int) -> ComplexityCharge | None:
@@ -148,6 +152,7 @@ class Budget:
             self.refused[account] += 1
             return None
         self._window[account] = (start, used + points)
+        self.charged[account] += points
         return ComplexityCharge(before=before, query=points, after=before - points, reset_in_x_seconds=reset)
 
     def reset(self) -> None:

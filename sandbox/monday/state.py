@@ -121,7 +121,8 @@ class MondayState:
         left, reset = self.budget.complexity_state(account.id)
         return {"account": account.id, "calls": self.meter.calls[account.id], "calls_today": self.calls_today(account),
                 "by_status": {str(k): v for k, v in sorted(self.meter.by_status[account.id].items())},
-                "refused": self.budget.refused[account.id], "complexity_left": left, "complexity_reset_in": reset}
+                "refused": self.budget.refused[account.id], "complexity_left": left, "complexity_reset_in": reset,
+                "complexity_charged": self.budget.charged[account.id]}
 
     # -- webhooks ------------------------------------------------------------------------------------------------
     def create_webhook(self, board_id: str | int, url: str, event: str, config: dict[str, Any] | str | None = None,

@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-secret", default="demo-client-secret")
     parser.add_argument("--per-second", type=int, default=10, help="requests/s per realm (0: no limit)")
     parser.add_argument("--per-minute", type=int, default=500, help="requests/min per realm (0: no limit)")
+    parser.add_argument("--second-window", type=float, default=1.0, help="length of the per-second window, s")
+    parser.add_argument("--minute-window", type=float, default=60.0, help="length of the per-minute window, s")
     parser.add_argument("--minorversion-policy", choices=("reject", "ignore"), default="reject")
     parser.add_argument("--cdc-selection", choices=SELECTIONS,
                         default=os.environ.get("QBO_SIM_CDC_SELECTION", DEFAULT_SELECTION),
@@ -44,11 +46,12 @@ def main(argv: list[str] | None = None) -> None:
         companies=[company], clock=SimClock(start=args.clock_start, frozen=args.frozen_clock),
         access_tokens={args.access_token}, refresh_tokens={args.realm: args.refresh_token},
         client_id=args.client_id, client_secret=args.client_secret,
-        limits=ThrottleLimits(per_second=args.per_second or None, per_minute=args.per_minute or None),
+        limits=ThrottleLimits(per_second=args.per_second or None, per_minute=args.per_minute or None,
+                              second_window=args.second_window, minute_window=args.minute_window),
         minorversion_policy=args.minorversion_policy, timeout_hang_seconds=args.hang_seconds,
         cdc_selection=args.cdc_selection, cdc_seed=args.cdc_seed)
     counts = ", ".join(f"{name} {count}" for name, count in company.counts().items())
-    serve(create_app(state), args.host, args.port,
+    serve(create_app(state, latency=args.latency), args.host, args.port,
           banner=f"QuickBooks simulator: realm {args.realm} (seed {args.seed}): {counts}")
 
 

@@ -252,15 +252,29 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MISSING = object()
 
 
+# The spelling a property name last matched (Metadata -> MetaData), tried first: a query over a large company
+# looks up the same names in every row.
+_SPELLING: dict[str, str] = {}
+
+
+@lru_cache(maxsize=500_000)
+def _instant(text: str, tz_name: str) -> Any:
+    # Every query of a large company compares the same stored times again.
+    return parse_instant(text, tz_name)
+
+
 def _lookup(record: dict[str, Any], path: str) -> Any:
     """Follow a dotted property path; names match without regard to case (Metadata vs MetaData)."""
     current: Any = record
     for part in path.split("."):
         if not isinstance(current, dict):
             return _MISSING
-        key = next((k for k in current if k.lower() == part.lower()), None)
-        if key is None:
-            return _MISSING
+        key = _SPELLING.get(part, part)
+        if key not in current:
+            key = next((k for k in current if k.lower() == part.lower()), None)
+            if key is None:
+                return _MISSING
+            _SPELLING[part] = key
         current = current[key]
     if isinstance(current, dict) and "value" in current:
         current = current["value"]  # filtering on CustomerRef compares its value (the Id)
@@ -285,7 +299,7 @@ def _typed(path: str, value: Any, tz_name: str) -> tuple[int, Any]:
         return (2, float(int(text)))
     if _DATETIME_RE.match(text):
         try:
-            return (3, parse_instant(text, tz_name).timestamp())
+            return (3, _instant(text, tz_name).timestamp())
         except ValueError:
             return (4, text)
     return (4, text)
@@ -326,7 +340,7 @@ def _compare(stored: Any, literal: Any, path: str, tz_name: str) -> int | None:
         return (a > b) - (a < b)
     if _DATETIME_RE.match(text):
         try:
-            left, right = parse_instant(text, tz_name), parse_instant(other, tz_name)
+            left, right = _instant(text, tz_name), _instant(other, tz_name)
         except ValueError:
             return None
         return (left > right) - (left < right)
@@ -352,13 +366,12 @@ def _default_order(kind: EntityKind, record: dict[str, Any]) -> Any:
 
 
 def _validate(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name: str) -> None:
-    known = {"id", "metadata", "synctoken", "domain", "sparse"}
-    for row in rows:
-        known.update(k.lower() for k in row)
+    always = {"id", "metadata", "synctoken", "domain", "sparse"}
     paths = [c.field for c in query.conditions] + [f for f, _ in query.order_by]
     for path in paths:
-        head = path.split(".", 1)[0]
-        if rows and head.lower() not in known:
+        head = path.split(".", 1)[0].lower()
+        # A property is known when any row has it (usually the first one looked at).
+        if rows and head not in always and not any(head in (k.lower() for k in row) for row in rows):
             raise QueryError("validation", f"QueryValidationError: Property {head} not found for Entity {kind.name}")
     for condition in query.conditions:
         last = condition.field.rsplit(".", 1)[-1].lower()

@@ -15,6 +15,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 
 from shared.blob.service import blob_service
+from shared.core import fastjson
 from shared.core.config import StorageTarget
 
 
@@ -71,7 +72,7 @@ class LandingZone:
         # Split on the newline byte: JSON text escapes every control character, so only line ends match.
         for line in gzip.decompress(raw).split(b"\n"):
             if line:
-                yield json.loads(line), line
+                yield fastjson.loads(line), line
 
 
 def page_ref(connection_id: str, stream: str, run_id: str, sequence: int) -> str:

@@ -23,19 +23,20 @@ QUEUE_NAME = "bizmetrics-changes"
 QUEUE_CONNECTION = "AzureWebJobsStorage"
 
 
-def queue_client(target: StorageTarget | None = None, *, credential: Any = None) -> QueueClient:
-    """The change queue's client; `credential` replaces DefaultAzureCredential for identity-based targets."""
+def queue_client(target: StorageTarget | None = None, *, credential: Any = None, name: str = QUEUE_NAME) -> QueueClient:
+    """The change queue's client; `credential` replaces DefaultAzureCredential for identity-based targets, `name`
+    the queue's name for a local host reading another queue in its place (devhost's queue_names)."""
     target = target or load_settings().storage
     codec = {"message_encode_policy": BinaryBase64EncodePolicy(), "message_decode_policy": BinaryBase64DecodePolicy()}
     if target.connection_string is not None:
-        return QueueClient.from_connection_string(target.connection_string, QUEUE_NAME, **codec)
+        return QueueClient.from_connection_string(target.connection_string, name, **codec)
     if credential is None:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential(managed_identity_client_id=target.client_id)
     if not target.queue_url:
         raise ValueError("no queue service URL: set AzureWebJobsStorage__accountName or __queueServiceUri")
-    return QueueClient(target.queue_url, QUEUE_NAME, credential=credential, **codec)
+    return QueueClient(target.queue_url, name, credential=credential, **codec)
 
 
 def encode(notice: ChangeNotice) -> bytes:

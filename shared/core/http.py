@@ -131,7 +131,7 @@ class RateGovernor:
 
     def __init__(self, limits: list[tuple[int, float]], *, max_sleep: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._limits = limits
+        self.limits = limits
         self._windows: list[deque[float]] = [deque() for _ in limits]
         self._max_sleep = max_sleep
         self._clock = clock
@@ -141,7 +141,7 @@ class RateGovernor:
         with self._lock:
             now = self._clock()
             wait = 0.0
-            for (count, period), window in zip(self._limits, self._windows, strict=True):
+            for (count, period), window in zip(self.limits, self._windows, strict=True):
                 while window and window[0] <= now - period:
                     window.popleft()
                 if len(window) >= count:

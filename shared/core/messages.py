@@ -266,14 +266,29 @@ class StreamRequest(StreamKey):
 
 
 @dataclass(frozen=True)
-class StreamState(StreamRequest):
-    """sync_stream's input as it continues as new: the request moved on, with what the earlier executions did."""
+class Lane(Message):
+    """One cursor chain of a stream read through several at once (FetchResult.chains): where it goes on (None: read
+    to its end), the sequence number of its next landed page, and whether it waits for the chains split off it."""
 
-    NESTED: ClassVar[Mapping[str, type[Message]]] = {"totals": LoadCounts}
+    cursor: dict[str, Any] | None
+    sequence: int = 0
+    parked: bool = False
+    # After a throttled fetch: the orchestration time (ISO) before which this chain waits while the others go on.
+    not_before: str | None = field(default=None, metadata=LATER)
+
+
+@dataclass(frozen=True)
+class StreamState(StreamRequest):
+    """sync_stream's input as it continues as new: the request moved on, with what the earlier executions did.
+
+    lanes: the stream's cursor chains once a fetch split it; empty while it is one chain (cursor and sequence)."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"totals": LoadCounts, "lanes": Lane}
 
     totals: LoadCounts = field(default_factory=LoadCounts)
     throttles: int = 0  # consecutive throttled fetches
     throttle_waits: int = 0
+    lanes: list[Lane] = field(default_factory=list, metadata=LATER)
 
 
 @dataclass(frozen=True)
@@ -314,6 +329,9 @@ class FetchResult(Message):
     done: bool
     retry_after: float | None = None
     throttle_reason: str | None = None
+    # Cursors the stream is read through side by side from here (plugins.base.Page.chains); `cursor` then goes on
+    # only once every one of them is read to its end.
+    chains: list[dict[str, Any]] = field(default_factory=list, metadata=LATER)
 
 
 @dataclass(frozen=True)
@@ -400,7 +418,7 @@ class ChangesReleased(Message):
 __all__ = [
     "LATER", "LOAD_COUNTERS", "BeginSync", "Begun", "ChangeDrive", "ChangeKey", "ChangesClaimed", "ChangesReleased",
     "ClaimChanges", "ConnectionKey", "ConnectionRequest", "ConnectionResult", "FetchRequest", "FetchResult",
-    "FinishConnection", "FinishSync", "LoadCounts", "LoadRequest", "Message", "MessageError", "PageRef",
+    "FinishConnection", "FinishSync", "Lane", "LoadCounts", "LoadRequest", "Message", "MessageError", "PageRef",
     "PendingEvents", "PlanRequest", "PlanResult", "RunOutcome", "StreamFinished", "StreamKey", "StreamPlan",
     "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
 ]

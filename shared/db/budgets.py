@@ -85,6 +85,18 @@ def add_deferred(conn: psycopg.Connection, run_id: str, connection_id: str, stre
     )
 
 
+def synced_within(conn: psycopg.Connection, connection_id: str, streams: Sequence[str],
+                  hours: float) -> set[str]:
+    """Which of `streams` a run started in the last `hours` synced successfully for the connection."""
+    if not streams:
+        return set()
+    return {row[0] for row in conn.execute(
+        """SELECT DISTINCT s.stream FROM sync_runs r JOIN sync_run_streams s ON s.run_id = r.run_id
+           WHERE r.started_at > now() - make_interval(secs => %s) AND s.connection_id = %s
+             AND s.stream = ANY(%s) AND s.status = 'succeeded'""",
+        (hours * 3600, connection_id, list(streams)))}
+
+
 def run_decision(conn: psycopg.Connection, run_id: str, connection_id: str) -> DecisionRow | None:
     """The binding decision of a run for a connection (a later phase of the run follows it)."""
     with conn.cursor(row_factory=dict_row) as cur:

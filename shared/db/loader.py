@@ -7,7 +7,6 @@ payload and typed values beside its deletion time.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -16,6 +15,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+
+from shared.core.fastjson import dumps_compact
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,10 @@ class RawRecord:
     payload_json: bytes | None = None
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def compact_json(value: Any) -> str:
+def compact_json(value: Any) -> bytes:
     """JSON without the spaces json.dumps puts after separators (jsonb drops them anyway), e.g. Jsonb(x,
     dumps=compact_json): a module-level function, so psycopg caches one dumper for it."""
-    return _COMPACT.encode(value)
+    return dumps_compact(value)
 
 
 def as_written(text: bytes) -> bytes:

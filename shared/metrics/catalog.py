@@ -15,6 +15,8 @@ from enum import StrEnum
 
 # Tombstoned and voided records count nowhere.
 _NAME = re.compile(r"^[a-z]+\.[a-z0-9_]+$")
+# The parameters a source's `since` and `keyed` predicates may use.
+_PARAMETER = re.compile(r"%\((since|marked_[a-z0-9_]+)\)s")
 LIVE = ("r.deleted_at IS NULL",)
 LIVE_TXN = ("r.deleted_at IS NULL", "NOT coalesce(r.voided, false)")
 
@@ -53,6 +55,12 @@ class Source:
              passes 0001-01-01), written so an index can serve it; default `date >= since`.
     timestamp: `date` is a timestamptz, bucketed by its local date in the connection's time zone; the
              trigger then marks `date@ts` (the UTC day and both neighbours).
+    keys:    balances whose marks are lower bounds (a relation): per table the event depends on, the date
+             that table's trigger marks for the row the event comes from, e.g. (("payments", "r.paid_on"),).
+             Default: the source's own table and marked date. refresh.py finds a change's events by them.
+    keyed:   with `keys`: a predicate selecting exactly the rows one of whose keys is among the marks, with
+             %(marked_<table>)s (date[]) per table, written so an index can serve it; default: an OR over
+             `keys`. Two sources reading the same events by two paths must select disjoint rows.
     """
 
     table: str
@@ -67,6 +75,8 @@ class Source:
     also_dirty_from: tuple[str, ...] = ()
     since: str | None = None
     timestamp: bool = False
+    keys: tuple[tuple[str, str], ...] = ()
+    keyed: str | None = None
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -86,6 +96,15 @@ class Source:
     def mark(self) -> str:
         """The date expression the table's trigger marks for this source."""
         return f"{self.date}@ts" if self.timestamp else self.date
+
+    @property
+    def key_dates(self) -> dict[str, str]:
+        """Table -> the date (expression over r) its trigger marks for the row an event of this source comes
+        from; a timestamp's key is its UTC day (the trigger marks it and both neighbours)."""
+        if self.keys:
+            return dict(self.keys)
+        own = f"(({self.date}) AT TIME ZONE 'UTC')::date" if self.timestamp else f"({self.date})::date"
+        return {self.table: own}
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,12 @@ class Metric:
     @property
     def tables(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for s in self.sources for t in s.tables))
+
+    @property
+    def keyed(self) -> bool:
+        """A balance some of whose marks are lower bounds: kept with per-key parts (metric_balance_parts), so
+        a change restates only the events it touched (refresh.py)."""
+        return self.aggregation is Aggregation.BALANCE and not all(s.marks_exact_dates for s in self.sources)
 
     def signature(self, calendar: str) -> str:
         """Changes whenever the definition or the calendar does: the stored points must then be rebuilt."""
@@ -145,9 +170,16 @@ def validate(entry: PluginMetrics) -> None:
             raise ValueError(f"metric {metric.name}: balances have no dimensions")
         for source in metric.sources:
             for text in (source.date, source.value, *source.filters, *source.live, *source.reads,
-                         source.relation or "", source.since or "", *(e for _, e in source.dimensions)):
-                if "%" in text.replace("%(since)s", "") or "|" in text:
+                         source.relation or "", source.since or "", source.keyed or "",
+                         *(e for _, e in source.keys), *(e for _, e in source.dimensions)):
+                if "%" in _PARAMETER.sub("", text) or "|" in text:
                     raise ValueError(f"metric {metric.name}: `%` and `|` are not allowed in SQL fragments")
+            if metric.keyed and source.relation is not None and not (source.keys and source.keyed):
+                raise ValueError(f"metric {metric.name}: a balance source over a relation needs `keys` and `keyed`")
+            if not set(source.key_dates) <= set(metric.tables):
+                raise ValueError(f"metric {metric.name}: a source's keys name a table the metric is not marked by")
+        if metric.keyed and len(metric.tables) > 2:
+            raise ValueError(f"metric {metric.name}: metric_balance_parts keys events by at most two tables")
         for name in metric.dimensions:
             if not any(source.dimension(name) for source in metric.sources):
                 raise ValueError(f"metric {metric.name}: no source maps dimension {name}")

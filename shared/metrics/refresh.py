@@ -6,15 +6,24 @@ from March to January restates both months). refresh_dirty, called at the end of
 transaction (the marks of its earlier loads wait, committed with their rows), takes those marks and recomputes
 exactly the buckets they touch:
 
-- sum / count / avg: the marked days from the raw rows, then every coarser bucket containing a marked day
-  from the day rows (DELETE then INSERT, two statements: a DELETE in a CTE is invisible to its INSERT);
-- distinct counts and medians: every bucket containing a marked day, from the raw rows (they do not add up);
-- balances (as of the end of each bucket): every day from the earliest marked day on, as the last
-  unchanged day's balance plus the running sum of the day deltas from then on. Each source places its
-  events on or after the dates its triggers mark, so nothing earlier can change. Where the marks are the
-  events' exact dates (open receivables), only the marked days' deltas come from the raw rows and the later
-  ones are the stored deltas; where they are lower bounds (overdue receivables: a payment's event depends on
-  its invoice's due date), every delta from that day on comes from the raw rows.
+- sum / count / avg: the marked days from the raw rows; every coarser bucket containing a marked day moves
+  by the difference of the day rows (records and sum; an average is their quotient);
+- distinct counts (active customers): the marked days' values are kept per day in metric_distinct_parts;
+  a bucket containing a marked day moves by its records' difference and, for each value whose presence on a
+  marked day changed, by its presence in the bucket after minus before (read from that value's stored days);
+- medians: every bucket containing a marked day, from the raw rows (they do not add up);
+- balances (as of the end of each bucket): every day from the earliest changed day on, as the last
+  unchanged day's balance plus the running sum of the day deltas from then on. Where the marks are the
+  events' exact dates (open receivables), the marked days' deltas come from the raw rows and the later
+  ones are the stored deltas. Where they are lower bounds (overdue receivables: a payment's event depends on
+  its invoice's due date), the events are kept summed per (day, key1, key2) in metric_balance_parts, the
+  keys being the dates the triggers mark for the rows an event comes from: the parts whose keys the marks
+  hit are taken out and the same keys' events put back from the raw rows, and the day deltas move by the
+  difference (a payment backdated two years restates from its event's day, reading only the events of its
+  own and the other marked days).
+
+Every part table changes in the refresh's transaction, under its lock: a rolled-back load leaves them as they
+were, and a rebuild of a metric rewrites its parts from the raw rows.
 
 Concurrent loads of one connection (streams load in parallel) are safe: refreshes take a per-connection
 advisory lock, and each transaction marks only its own rows' dates, so the last refresh to touch a day sees
@@ -94,7 +103,8 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalo
             continue
         days = sorted({d for table in metric.tables for d in marks.get(table, ())})
         if days:
-            _build(conn, metric, connection_id, calendar, None if _mostly(conn, connection_id, metric, days) else days)
+            whole = _mostly(conn, connection_id, metric, days)
+            _build(conn, metric, connection_id, calendar, None if whole else days, None if whole else marks)
             result.refreshed += 1
     return result
 
@@ -122,15 +132,22 @@ def rebuild(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs) ->
 
 
 def _build(conn: psycopg.Connection, metric: Metric, connection_id: str, calendar: Calendar,
-           days: list[dt.date] | None) -> None:
-    """Rebuild the metric (days None) or recompute the buckets containing `days`."""
+           days: list[dt.date] | None, marks: dict[str, list[dt.date]] | None = None) -> None:
+    """Rebuild the metric (days None) or recompute the buckets containing `days` (the union of its tables'
+    marks). `marks` (table -> marked days) narrows a keyed balance's restatement; without it every table
+    counts as marked on all of `days`, a superset, which restates the same values."""
     params: dict[str, Any] = {"cid": connection_id, "metric": metric.name, "fs": calendar.fiscal_start,
                               "tz": calendar.timezone, "days": days}
     if days is None:
         conn.execute("DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s", params)
-    if metric.aggregation is Aggregation.BALANCE:
+    if metric.keyed:
+        by_table = None if days is None else (marks if marks is not None else dict.fromkeys(metric.tables, days))
+        _build_keyed_balance(conn, metric, params, by_table)
+    elif metric.aggregation is Aggregation.BALANCE:
         _build_balance(conn, metric, params, days)
-    elif metric.aggregation in (Aggregation.DISTINCT, Aggregation.MEDIAN):
+    elif metric.aggregation is Aggregation.DISTINCT:
+        _build_distinct_count(conn, metric, params, days)
+    elif metric.aggregation is Aggregation.MEDIAN:
         _build_distinct(conn, metric, params, days)
     else:
         _build_flow(conn, metric, params, days)
@@ -153,12 +170,25 @@ def _build_flow(conn: psycopg.Connection, metric: Metric, params: dict[str, Any]
         conn.execute(sql.insert_days(metric, Scope.ALL), params)
         conn.execute(sql.insert_rollup(metric, None), {**params, **_EVERYTHING})
         return
-    conn.execute("""DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
-                    AND grain = 'day' AND bucket = ANY(%(days)s::date[])""", params)
-    conn.execute(sql.insert_days(metric, Scope.DAYS), params)
-    affected = sql.affected_buckets(_MARKED_DAYS)
-    conn.execute(sql.delete_buckets(affected), params)
-    conn.execute(sql.insert_rollup(metric, affected), _bounds(conn, affected, params))
+    # The marked days' rows are rewritten and every coarser bucket holding one moves by their difference (its
+    # records and sum; an average is their quotient): a day two years back costs its own buckets, not reading
+    # every day between it and the other marks.
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_flow_change (day date, dimension text, member text, "
+                 "count bigint, total numeric) ON COMMIT DROP")
+    conn.execute("TRUNCATE metric_flow_change")
+    conn.execute("""WITH old AS (DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
+                                 AND grain = 'day' AND bucket = ANY(%(days)s::date[])
+                                 RETURNING bucket, dimension, member, count, total)
+                    INSERT INTO metric_flow_change SELECT bucket, dimension, member, -count, -total FROM old""",
+                 params)
+    conn.execute(f"""WITH new AS ({sql.insert_days(metric, Scope.DAYS)}
+                                  RETURNING bucket, dimension, member, count, total)
+                     INSERT INTO metric_flow_change SELECT bucket, dimension, member, count, total FROM new""",
+                 params)
+    conn.execute(sql.upsert_rollup_changes(metric), params)
+    conn.execute(f"""DELETE FROM metric_points p USING ({sql.affected_buckets(_MARKED_DAYS)}) a
+                     WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.grain = a.grain
+                       AND p.bucket = a.bucket AND p.count = 0""", params)
 
 
 def _build_distinct(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
@@ -171,13 +201,138 @@ def _build_distinct(conn: psycopg.Connection, metric: Metric, params: dict[str, 
     conn.execute(sql.insert_distinct(metric, affected), _bounds(conn, affected, params))
 
 
+def _build_distinct_count(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
+                          days: list[dt.date] | None) -> None:
+    """A distinct count, kept with its per-day values (metric_distinct_parts). A refresh rewrites the marked
+    days' parts from the raw rows and moves every bucket containing a marked day by what changed: its records
+    by the marked days' difference, its distinct count by the values whose presence on a marked day changed,
+    each counted in the bucket after minus before. A customer's invoice backdated two years thus reads that
+    customer's stored days rather than the records of both years' year buckets."""
+    if days is None:
+        conn.execute("DELETE FROM metric_distinct_parts WHERE connection_id = %(cid)s AND metric = %(metric)s",
+                      params)
+        conn.execute(f"INSERT INTO metric_distinct_parts {sql.distinct_parts(metric, Scope.ALL)}", params)
+        conn.execute(sql.insert_distinct(metric, None), {**params, **_EVERYTHING})
+        return
+    # The marked days' parts as the raw rows have them now, against the stored ones: only the (day, members,
+    # value) whose records differ are changed (an amount edited on a busy month rewrites nothing here).
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_distinct_change (day date, dims text[], value text, "
+                 "before bigint, after bigint) ON COMMIT DROP")
+    conn.execute("TRUNCATE metric_distinct_change")
+    conn.execute(f"""INSERT INTO metric_distinct_change
+                     SELECT day, dims, value, sum(before), sum(after) FROM (
+                         SELECT day, dims, value, records AS before, 0 AS after FROM metric_distinct_parts
+                         WHERE connection_id = %(cid)s AND metric = %(metric)s AND day = ANY(%(days)s::date[])
+                         UNION ALL
+                         SELECT n.day, n.dims, n.value, 0, n.records
+                         FROM ({sql.distinct_parts(metric, Scope.DAYS)}) AS n(cid, metric, day, dims, value, records)
+                     ) d GROUP BY day, dims, value HAVING sum(before) <> sum(after)""", params)
+    conn.execute("""DELETE FROM metric_distinct_parts p USING metric_distinct_change c
+                    WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.day = c.day AND p.dims = c.dims
+                      AND p.value IS NOT DISTINCT FROM c.value AND c.before > 0""", params)
+    conn.execute("""INSERT INTO metric_distinct_parts (connection_id, metric, day, dims, value, records)
+                    SELECT %(cid)s, %(metric)s, day, dims, value, after FROM metric_distinct_change WHERE after > 0""",
+                 params)
+    conn.execute(f"""INSERT INTO metric_points AS p (connection_id, metric, grain, bucket, bucket_end, dimension,
+                                                     member, value, count, total)
+                     SELECT %(cid)s, %(metric)s, c.grain, c.bucket, metric_bucket_end(c.grain, c.bucket),
+                            c.dimension, c.member, c.distinct_change, c.records_change, c.distinct_change
+                     FROM ({sql.distinct_changes(metric)}) AS c(grain, bucket, dimension, member, distinct_change,
+                                                                records_change)
+                     WHERE c.distinct_change <> 0 OR c.records_change <> 0
+                     ON CONFLICT (connection_id, metric, grain, dimension, member, bucket) DO UPDATE
+                     SET value = p.value + EXCLUDED.value, count = p.count + EXCLUDED.count,
+                         total = p.total + EXCLUDED.total, computed_at = now()""", params)
+    # A bucket (or member) left without records has no point, as after a rebuild.
+    conn.execute(f"""DELETE FROM metric_points p USING ({sql.affected_buckets(_MARKED_DAYS, GRAINS)}) a
+                     WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.grain = a.grain
+                       AND p.bucket = a.bucket AND p.count = 0""", params)
+
+
 def _build_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
                    days: list[dt.date] | None) -> None:
     """Dense day balances, restated from the earliest marked day on: the balance of the day before plus a
-    running sum of the day deltas from then on. When every source's marks are its rows' exact dates, only the
-    marked days' deltas are recomputed from the raw rows and every later day keeps its stored delta
-    (`total`); otherwise (marks are lower bounds) every delta from that day on comes from the raw rows."""
+    running sum of the day deltas from then on. Every source's marks are its rows' exact dates, so only the
+    marked days' deltas are recomputed from the raw rows and every later day keeps its stored delta (`total`)."""
     since = None if days is None else days[0]
+    _new_deltas(conn)
+    if since is None:
+        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.SINCE)}",
+                     {**params, "since": dt.date.min})
+    else:
+        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.DAYS)}", params)
+        conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
+                        SELECT bucket, total, count FROM metric_points
+                        WHERE connection_id = %(cid)s AND metric = %(metric)s AND grain = 'day'
+                          AND bucket >= %(since)s AND count > 0 AND bucket <> ALL(%(days)s::date[])""",
+                     {**params, "since": since})
+    _restate_balance(conn, params, since)
+
+
+def _build_keyed_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
+                         marks: dict[str, list[dt.date]] | None) -> None:
+    """A balance whose marks are lower bounds (an event's date depends on rows of two tables), kept with its
+    events summed per (day, key1, key2) in metric_balance_parts, the keys being the dates the tables' triggers
+    mark for the rows an event comes from. A changed row is marked at its old and new dates, so the events
+    that changed are exactly among those with a key in the marks, before (the stored parts) and after (the
+    raw rows, through each source's `keyed` predicate); every other event is untouched. The day deltas move
+    by the difference, and the balance is restated from the first day it changes, not from the first mark:
+    a payment backdated two years restates from its event's day (its invoice's due date), reading only its
+    own and its marked neighbours' events. A rebuild (marks None) recomputes every part from the raw rows."""
+    _new_deltas(conn)
+    if marks is None:
+        conn.execute("DELETE FROM metric_balance_parts WHERE connection_id = %(cid)s AND metric = %(metric)s",
+                      params)
+        conn.execute(f"INSERT INTO metric_balance_parts {sql.balance_parts(metric, Scope.SINCE)}",
+                     {**params, "since": dt.date.min})
+        conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
+                        SELECT day, sum(delta), sum(events) FROM metric_balance_parts
+                        WHERE connection_id = %(cid)s AND metric = %(metric)s GROUP BY day""", params)
+        _restate_balance(conn, params, None)
+        return
+    keyed = {**params, **sql.marked_parameters(metric, marks)}
+    first, second = (*(keyed[f"marked_{t}"] for t in metric.tables), [])[:2]
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_balance_change (day date, delta numeric, events bigint) "
+                 "ON COMMIT DROP")
+    conn.execute("TRUNCATE metric_balance_change")
+    # Two statements: a DELETE in a CTE is invisible to an INSERT beside it.
+    conn.execute("""WITH old AS (DELETE FROM metric_balance_parts
+                                 WHERE connection_id = %(cid)s AND metric = %(metric)s
+                                   AND (key1 = ANY(%(first)s::date[]) OR key2 = ANY(%(second)s::date[]))
+                                 RETURNING day, delta, events)
+                    INSERT INTO metric_balance_change SELECT day, -delta, -events FROM old""",
+                 {**params, "first": first, "second": second})
+    conn.execute(f"""WITH new AS (INSERT INTO metric_balance_parts {sql.balance_parts(metric, Scope.KEYS)}
+                                  RETURNING day, delta, events)
+                     INSERT INTO metric_balance_change SELECT day, delta, events FROM new""", keyed)
+    conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
+                    SELECT day, sum(delta), sum(events) FROM metric_balance_change GROUP BY day
+                    HAVING sum(delta) <> 0 OR sum(events) <> 0""")
+    since = conn.execute("SELECT min(day) FROM metric_balance_deltas").fetchone()[0]
+    if since is None:
+        return  # the marked rows' events are as they were: no point changes
+    # Every other day from the first changed one on keeps its stored delta; a day whose events all went drops.
+    conn.execute("""INSERT INTO metric_balance_deltas AS x (day, delta, events)
+                    SELECT bucket, total, count FROM metric_points
+                    WHERE connection_id = %(cid)s AND metric = %(metric)s AND grain = 'day'
+                      AND bucket >= %(since)s AND count > 0
+                    ON CONFLICT (day) DO UPDATE SET delta = x.delta + EXCLUDED.delta,
+                                                    events = x.events + EXCLUDED.events""",
+                 {**params, "since": since})
+    conn.execute("DELETE FROM metric_balance_deltas WHERE events = 0")
+    _restate_balance(conn, params, since)
+
+
+def _new_deltas(conn: psycopg.Connection) -> None:
+    """An empty metric_balance_deltas (day, delta, events): the day deltas a restatement sums."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_balance_deltas (day date PRIMARY KEY, delta numeric, "
+                 "events bigint) ON COMMIT DROP")
+    conn.execute("TRUNCATE metric_balance_deltas")
+
+
+def _restate_balance(conn: psycopg.Connection, params: dict[str, Any], since: dt.date | None) -> None:
+    """Rewrite the day rows from `since` on (all when None) from metric_balance_deltas, which holds every day
+    delta from `since` on, and the coarse buckets ending after it."""
     opening, prior_first, prior_last = 0, None, None
     if since is not None:
         opening, prior_first, prior_last = conn.execute(
@@ -189,26 +344,12 @@ def _build_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, A
                        AND grain = 'day' AND bucket < %(since)s AND count > 0)""",
             {**params, "since": since},
         ).fetchone()
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS metric_balance_deltas (day date PRIMARY KEY, delta numeric, "
-                 "events bigint) ON COMMIT DROP")
-    conn.execute("TRUNCATE metric_balance_deltas")
-    if since is None or not all(source.marks_exact_dates for source in metric.sources):
-        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.SINCE)}",
-                     {**params, "since": since or dt.date.min})
-    else:
-        conn.execute(f"INSERT INTO metric_balance_deltas {sql.balance_deltas(metric, Scope.DAYS)}", params)
-        conn.execute("""INSERT INTO metric_balance_deltas (day, delta, events)
-                        SELECT bucket, total, count FROM metric_points
-                        WHERE connection_id = %(cid)s AND metric = %(metric)s AND grain = 'day'
-                          AND bucket >= %(since)s AND count > 0 AND bucket <> ALL(%(days)s::date[])""",
-                     {**params, "since": since})
     lo, hi = conn.execute("SELECT min(day), max(day) FROM metric_balance_deltas").fetchone()
     first = min((d for d in (prior_first, lo) if d is not None), default=None)
     last = max((d for d in (prior_last, hi) if d is not None), default=None)
     # Everything from `cutoff` on is recomputed; rows past the last event go (its events may have been deleted).
     cutoff = dt.date.min if since is None else (since if last is None else min(since, last + dt.timedelta(days=1)))
-    floor = dt.date.min if since is None else cutoff - dt.timedelta(days=366)  # no bucket is longer
-    bounds = {**params, "cutoff": cutoff, "lo": floor, "hi": dt.date.max}
+    bounds = {**params, "cutoff": cutoff}
     if since is not None:
         conn.execute("""DELETE FROM metric_points WHERE connection_id = %(cid)s AND metric = %(metric)s
                         AND (grain = 'day' AND bucket >= %(cutoff)s OR grain <> 'day' AND bucket_end > %(cutoff)s)""",
@@ -218,4 +359,4 @@ def _build_balance(conn: psycopg.Connection, metric: Metric, params: dict[str, A
     start = first if since is None else max(cutoff, first)
     if start <= last:
         conn.execute(sql.insert_balance_days(), {**params, "start": start, "last": last, "opening": opening})
-    conn.execute(sql.insert_balance_rollup(), bounds)
+    conn.execute(sql.insert_balance_rollup(), {**bounds, "first": first, "last": last})

@@ -31,11 +31,13 @@ class Sim:
     account: Any
 
 
-def make_state(**sizes: int) -> Any:
+def make_state(*, start: str = "2026-05-04T09:00:00Z", **sizes: int) -> Any:
+    """A simulator of one generated account whose clock starts at `start` (webhook tests: now, for the receiver
+    takes only events of the last hours)."""
     from sandbox.monday import MondayAccount, MondayState, SimClock
 
     account = MondayAccount.generate(seed=sizes.pop("seed", 7), **sizes)
-    return MondayState(accounts=[account], clock=SimClock(start="2026-05-04T09:00:00Z"), tokens={TOKEN: account.id},
+    return MondayState(accounts=[account], clock=SimClock(start=start), tokens={TOKEN: account.id},
                        plan="standard", copy_accounts=False)
 
 

@@ -104,6 +104,35 @@ def test_a_run_short_of_budget_defers_the_directory_and_says_so_on_the_run_and_t
     assert any(r[1] >= 1 for r in held)
 
 
+def test_a_stream_deferred_for_longer_than_the_bound_is_read_anyway_and_the_run_says_why(pg_dsn, account,
+                                                                                         monkeypatch):
+    cid, key = account
+    monkeypatch.setenv("BIZ_DEFER_MAX_HOURS", "6")
+    # The directory's last good read was seven hours ago: the six newer runs failed it (or deferred it).
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE sync_run_streams SET status = 'failed' WHERE connection_id = %s AND stream = 'directory' "
+                     "AND run_id = ANY(%s)", (cid, [f"hist-{cid}-{hours}" for hours in range(1, 7)]))
+        conn.commit()
+    used_today(pg_dsn, key, 850)  # short of budget, as when the directory is deferred
+    run_id = start(cid, "timer")
+    plan = plan_streams({"run_id": run_id, "connection_id": cid, "mode": "incremental"})
+
+    assert [s["stream"] for s in plan["streams"]] == ["directory", "boards", "updates"]
+    action, deferred, *_ = decision(pg_dsn, run_id)
+    assert (action, deferred) == ("defer", [])
+    assert any("directory read although the budget is short: not synced in the last 6 h (BIZ_DEFER_MAX_HOURS)"
+               in note for note in notes(pg_dsn, run_id))
+
+
+def test_a_deferral_bound_below_an_hour_is_refused_with_the_setting_named(pg_dsn, account, monkeypatch):
+    cid, key = account
+    monkeypatch.setenv("BIZ_DEFER_MAX_HOURS", "0")
+    used_today(pg_dsn, key, 850)
+    run_id = start(cid, "timer")
+    with pytest.raises(ValueError, match="BIZ_DEFER_MAX_HOURS must be at least 1"):
+        plan_streams({"run_id": run_id, "connection_id": cid, "mode": "incremental"})
+
+
 def test_a_scheduled_run_is_skipped_when_the_stretched_schedule_has_no_room_for_it_yet(pg_dsn, account, monkeypatch):
     cid, key = account
     # A timer every second: far more scheduled runs than the 20 calls left can pay for; the last one went seconds ago.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import itertools
 import json
 import logging
 import time
@@ -26,6 +25,7 @@ from shared.core.config import DEFAULT_STORAGE
 from shared.db import leases, runs
 from tests.api_calls import api_key, call
 from tests.integration.helpers import CONNECTION, REALM, assert_database_equals_simulator, sync, truth
+from tests.integration.webhook_e2e import assert_never_overlapping, db_now
 
 
 @pytest.fixture
@@ -107,19 +107,9 @@ def webhook_runs(pg_dsn: str, since: dt.datetime) -> list[dict]:
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def db_now(pg_dsn: str) -> dt.datetime:
-    with psycopg.connect(pg_dsn) as conn:
-        return conn.execute("SELECT now()").fetchone()[0]
-
-
 def hints_of(host, run: dict) -> list[str]:
     """The `changed` hints the run's sync_all was started with."""
     return host.get_status(run["instance_id"])["input"].get("changed", [])
-
-
-def assert_never_overlapping(runs: list[dict]) -> None:
-    for earlier, later in itertools.pairwise(runs):
-        assert earlier["ended_at"] is not None and earlier["ended_at"] <= later["started_at"], (earlier, later)
 
 
 def test_notices_start_one_incremental_webhook_run_of_that_connection_and_the_change_lands(

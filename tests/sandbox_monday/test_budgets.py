@@ -117,6 +117,24 @@ async def test_the_minute_limit_refuses_with_retry_after(limited: Limited) -> No
         assert (await api.post(CHEAP)).status == 200
 
 
+async def test_a_scaled_down_window_refuses_and_refills_as_the_minute_does(limited: Limited) -> None:
+    caps = PlanLimits(daily_calls=None, per_minute=2, concurrency=None, complexity_per_minute=None, window_seconds=5)
+    async with limited(caps) as (api, state):
+        assert [(await api.post(CHEAP)).status for _ in range(3)] == [200, 200, 429]
+        state.clock.advance(5)
+        assert (await api.post(CHEAP)).status == 200
+    points = PlanLimits(daily_calls=None, per_minute=None, concurrency=None, complexity_per_minute=2_000,
+                        window_seconds=5)
+    async with limited(points) as (api, state):
+        first = (await api.data(PAGE, {"n": 10}))["complexity"]
+        assert first["reset_in_x_seconds"] == 5
+        while (answer := await api.post(PAGE, {"n": 10})).status == 200:
+            pass
+        assert answer.error_codes() == ["COMPLEXITY_BUDGET_EXHAUSTED"] and answer.headers["Retry-After"] == "5"
+        state.clock.advance(5)
+        assert (await api.data(PAGE, {"n": 10}))["complexity"]["before"] == 2_000
+
+
 async def test_every_answer_carries_rate_limit_headers(limited: Limited) -> None:
     async with limited(PLANS["pro"]) as (api, _):
         reply = await api.post(CHEAP)

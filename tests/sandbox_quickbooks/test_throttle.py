@@ -66,6 +66,18 @@ async def test_per_minute_window_slides(tiny_companies: list[DemoCompany]) -> No
         assert await _statuses(api, 5) == [200] * 5
 
 
+async def test_scaled_down_windows_refuse_and_slide_as_the_real_ones(tiny_companies: list[DemoCompany]) -> None:
+    limits = ThrottleLimits(per_second=2, per_minute=3, second_window=0.5, minute_window=5)
+    state = SimulatorState(companies=tiny_companies, clock=SimClock(start=START, frozen=True), access_tokens={TOKEN},
+                           limits=limits)
+    async for api in _serve(state):
+        assert await _statuses(api, 3) == [200, 200, 429]
+        state.clock.advance(0.5)
+        assert await _statuses(api, 2) == [200, 429]  # the "minute" of 5 s holds 3
+        state.clock.advance(4.5)
+        assert await _statuses(api, 2) == [200, 200]
+
+
 async def test_real_per_minute_limit_is_500(tiny_companies: list[DemoCompany]) -> None:
     state = SimulatorState(companies=tiny_companies, clock=SimClock(start=START, frozen=True), access_tokens={TOKEN})
     async for api in _serve(state):

@@ -87,3 +87,36 @@ def _absolute_imports(path: Path) -> Iterator[str]:
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             yield node.module
+
+
+@pytest.mark.parametrize("simulator", [_monday, _quickbooks], ids=["monday", "quickbooks"])
+async def test_a_latency_set_through_the_control_plane_holds_every_api_request_at_least_that_long(simulator) -> None:
+    _, app, send = simulator()
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.make_url("/_sim/latency")) as response:
+                assert await response.json() == {"seconds": 0.0}
+            async with session.post(server.make_url("/_sim/latency"), json={"seconds": -1}) as response:
+                assert response.status == 400 and "between 0 and" in (await response.json())["error"]
+            async with session.post(server.make_url("/_sim/latency"), json={"seconds": 0.3}) as response:
+                assert await response.json() == {"seconds": 0.3}
+            started = asyncio.get_running_loop().time()
+            async with send(session, server) as response:
+                assert response.status == 200
+            assert asyncio.get_running_loop().time() - started >= 0.3  # a lower bound: the delay was served
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize("cli", [monday_cli, quickbooks_cli], ids=["monday", "quickbooks"])
+def test_a_latency_given_on_the_command_line_reaches_the_app(cli: Callable[[], Any], monkeypatch) -> None:
+    from sandbox.latency import LATENCY_KEY, install_latency
+
+    assert cli().parse_args(["--latency", "1.0"]).latency == 1.0
+    assert cli().parse_args([]).latency is None  # then SIM_LATENCY_SECONDS, else none
+    monkeypatch.setenv("SIM_LATENCY_SECONDS", "0.5")
+    app = web.Application()
+    install_latency(app)
+    assert app[LATENCY_KEY].seconds == 0.5

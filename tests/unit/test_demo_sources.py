@@ -31,8 +31,11 @@ def test_the_demo_connections_are_the_two_simulator_accounts_in_registry_order()
                    {"api_token_secret": "conn-monday-demo-token", "base_url": MONDAY_URL, "plan": "standard"}),
     ]
     assert [(s.label, s.simulator_url) for s in sources] == [("QuickBooks", QBO_URL), ("monday.com", MONDAY_URL)]
-    assert [dict(s.secrets) for s in sources] == [{"conn-qbo-demo-token": "demo-access-token"},
+    assert [dict(s.secrets) for s in sources] == [{"conn-qbo-demo-token": "demo-access-token",
+                                                   "qbo-webhook-verifier": "local-only-qbo-webhook-verifier"},
                                                   {"conn-monday-demo-token": "demo-monday-token"}]
+    # The demo's webhook step: the QuickBooks simulator sends webhooks to the API's route; monday's demo has none.
+    assert [s.webhook.route if s.webhook else None for s in sources] == ["/api/webhooks/quickbooks", None]
 
 
 def test_a_simulator_elsewhere_is_found_through_the_plugins_own_setting(monkeypatch: pytest.MonkeyPatch):

@@ -12,7 +12,7 @@ import argparse
 import collections
 
 from sandbox.ports import QUICKBOOKS_PORT
-from sandbox.quickbooks import SimClock, SimulatorState, create_app
+from sandbox.quickbooks import SimClock, SimulatorState, ThrottleLimits, create_app
 from sandbox.quickbooks.datagen import generate_company
 from sandbox.serve import serve
 
@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=QUICKBOOKS_PORT)
     parser.add_argument("--access-token", default="demo-access-token")
+    parser.add_argument("--latency", type=float, default=None,
+                        help="seconds added to every API request, not to /_sim/ (env SIM_LATENCY_SECONDS)")
+    parser.add_argument("--per-second", type=int, default=10, help="requests/s per realm (0: no limit)")
+    parser.add_argument("--per-minute", type=int, default=500, help="requests/min per realm (0: no limit)")
     parser.add_argument("--summary", action="store_true", help="print invoices per month and exit")
     return parser
 
@@ -41,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
         for month, count in sorted(months.items()):
             print(f"{month} {count:6} {'#' * (count * 60 // max(months.values()))}")
         return
-    state = SimulatorState(companies=[company], clock=SimClock(), access_tokens={args.access_token})
-    serve(create_app(state), args.host, args.port)
+    limits = ThrottleLimits(per_second=args.per_second or None, per_minute=args.per_minute or None)
+    state = SimulatorState(companies=[company], clock=SimClock(), access_tokens={args.access_token}, limits=limits)
+    serve(create_app(state, latency=args.latency), args.host, args.port)
 
 
 if __name__ == "__main__":

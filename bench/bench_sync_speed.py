@@ -1,0 +1,270 @@
+"""A full sync at the API's speed: wall time against the rate bound, through the real path.
+
+Usage (from the repository root, local services running):
+    .venv/bin/python -m bench.bench_sync_speed quickbooks [--records 100000] [--latency 1.0]
+    .venv/bin/python -m bench.bench_sync_speed monday [--boards 50 --items-per-board 2000] [--latency 1.0]
+
+QuickBooks: the generated company (`python -m sandbox.quickbooks.datagen --records N --years 3 --seed 11`) is
+served by the simulator in a child process with `--latency` seconds added to every request (the real API answers
+a 1,000-record page in about a second). A full sync of it runs through the local Durable host (devhost, as the
+tests drive it, real time, `--workers` activity threads) into a fresh PostgreSQL database. The rate bound is the
+time the calls the sync made need at Intuit's 500 requests per minute per realm (or one request's latency, if
+longer), and at the realm governor's own pace (REALM_LIMITS); the ratio is wall time over the bound.
+
+monday: an account of `--boards` boards of `--items-per-board` items (no subitems) served the same way. Its bound
+is the complexity the sync spent against the 10M points per minute budget, or the longest board's cursor chain
+(its pages one after another, each one latency), whichever is longer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+
+from bench.common import database
+
+QBO_REALM = "9130350000000009"  # datagen's default realm
+QBO_TOKEN = "demo-access-token"  # the simulators' default tokens
+MONDAY_TOKEN = "demo-monday-token"
+MONDAY_ACCOUNT = "24000007"  # the simulator's demo account at its default seed
+QBO_PER_MINUTE = 500
+MONDAY_COMPLEXITY_PER_MINUTE = 10_000_000
+MONDAY_PAGE = 500
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Iterator[str]:
+    """A simulator in a child process (its CPU apart from the host's); yields its base URL once it answers.
+
+    Its output (a line per request) goes to a file: a pipe nobody reads fills up and stops the simulator."""
+    log = tempfile.NamedTemporaryFile("w+", prefix="bench-simulator-", suffix=".log")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)], stdout=log,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + ready_within
+    try:
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the simulator stopped: {log.read()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulator did not start in time")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+        if process.poll() is None:
+            process.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def _landing() -> Iterator[None]:
+    from shared.blob.service import blob_service
+    from shared.core.config import load_settings
+
+    name = f"bench-{uuid.uuid4().hex[:12]}"
+    service = blob_service(load_settings().storage)
+    service.create_container(name)
+    os.environ["LANDING_CONTAINER"] = name
+    try:
+        yield
+    finally:
+        service.delete_container(name)
+
+
+def _sync(dsn: str, connection_id: str, workers: int, timeout: float,
+          trace: bool = False) -> tuple[float, str, dict[str, Any]]:
+    """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost."""
+    from devhost import LocalDurableHost
+    from function_app import app
+    from shared.core.messages import SyncRequest
+
+    with tempfile.TemporaryDirectory() as folder:
+        host = LocalDurableHost(app, os.path.join(folder, "devhost.sqlite"), virtual_time=False,
+                                max_activity_workers=workers)
+        run_id = f"run-bench-{uuid.uuid4().hex[:10]}"
+        started = time.perf_counter()
+        instance = host.start_new("sync_all", f"sync-{connection_id}",
+                                  SyncRequest(run_id, connection_id, "full", "manual").to_json())
+        status = host.run_until_complete(instance, timeout=timeout)
+        wall = time.perf_counter() - started
+        if trace:
+            _trace(os.path.join(folder, "devhost.sqlite"))
+            kept = os.path.join(tempfile.gettempdir(), "bench-sync.sqlite")
+            with contextlib.closing(sqlite3.connect(os.path.join(folder, "devhost.sqlite"))) as source, \
+                    contextlib.closing(sqlite3.connect(kept)) as copy:
+                source.backup(copy)  # with what is still in the write-ahead log
+            print(f"  the local host's store: {kept}")
+    if status.get("runtimeStatus") != "Completed" or (status.get("output") or {}).get("status") != "succeeded":
+        raise RuntimeError(f"the sync did not succeed: {status}")
+    return wall, run_id, status["output"]
+
+
+def _trace(store: str) -> None:
+    """Where the time went, from the local host's histories (last execution of each instance): per activity,
+    scheduled -> completed (queueing for a worker included); per stream, its instance's life."""
+    from devhost.clock import parse_ts
+
+    spans: dict[str, list[float]] = {}
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        for (instance,) in db.execute("SELECT DISTINCT instance_id FROM history"):
+            scheduled: dict[int, tuple[str, dt.datetime]] = {}
+            for (text,) in db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance,)):
+                event = json.loads(text)
+                if event["EventType"] == 4:  # TaskScheduled
+                    scheduled[event["EventId"]] = (event["Name"], parse_ts(event["Timestamp"]))
+                elif event["EventType"] == 5 and event["TaskScheduledId"] in scheduled:  # TaskCompleted
+                    name, began = scheduled[event["TaskScheduledId"]]
+                    seconds = (parse_ts(event["Timestamp"]) - began).total_seconds()
+                    spans.setdefault(name, []).append(seconds)
+        print("  activity: count, mean s, max s (last execution of each instance)")
+        for name, values in sorted(spans.items()):
+            print(f"    {name}: {len(values)}, {sum(values) / len(values):.2f}, {max(values):.2f}")
+        rows = db.execute("SELECT instance_id, created_time, last_updated_time FROM instances "
+                          "WHERE name = 'sync_stream'").fetchall()
+    lives = sorted(((parse_ts(b) - parse_ts(a)).total_seconds(), i.rsplit(":", 1)[-1]) for i, a, b in rows)
+    print("  longest streams (s, last execution): " + ", ".join(f"{n} {s:.1f}" for s, n in lives[-6:]))
+
+
+def _streams(dsn: str, run_id: str) -> list[tuple[str, int, int, int]]:
+    """(stream, api calls, records fetched, throttle waits) of each stream of the run."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT stream, api_calls, fetched, throttle_waits FROM sync_run_streams "
+                            "WHERE run_id = %s ORDER BY stream", (run_id,)).fetchall()
+
+
+def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], bounds: dict[str, float]) -> None:
+    calls = sum(r[1] for r in rows)
+    records = sum(r[2] for r in rows)
+    waits = sum(r[3] for r in rows)
+    load = os.getloadavg()
+    print(f"\n{title}")
+    print(f"  wall time {wall:.1f} s; {calls} calls; {records:,} records; {waits} throttle waits; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)")
+    for name, bound in bounds.items():
+        print(f"  bound {name}: {bound:.1f} s -> ratio {wall / bound:.2f}x")
+    busiest = sorted(rows, key=lambda r: -r[1])[:5]
+    print("  busiest streams: " + ", ".join(f"{r[0]} {r[1]} calls/{r[2]:,} records" for r in busiest))
+
+
+def governor_seconds(calls: int, latency: float) -> float:
+    """When the last of `calls` requests answers at the realm governor's pace: the k-th request (from 0) of a
+    (count, period) window goes out at k // count * period at the earliest."""
+    import importlib
+
+    from plugins import registry
+
+    # The plugin's own limits, found through the registry (nothing outside plugins/ imports a plugin by name).
+    plugin_module = importlib.import_module(type(registry.get("quickbooks")).__module__)
+    last = max((max(calls - 1, 0) // count) * period for count, period in plugin_module.REALM_LIMITS)
+    return last + latency
+
+
+def bench_quickbooks(options: argparse.Namespace) -> None:
+    from shared.db.connections import Connection, upsert_connection
+
+    connection_id = "bench-qbo"
+    os.environ[f"SECRET_CONN_{connection_id.upper().replace('-', '_')}_TOKEN"] = QBO_TOKEN
+    simulator = ["sandbox.quickbooks.datagen", "--records", str(options.records), "--years", "3", "--seed", "11",
+                 "--latency", str(options.latency), "--per-second", str(options.per_second)]
+    with _simulator(simulator, _free_port()) as url, database(options.keep) as dsn:
+        os.environ["BIZ_PG_DSN"] = dsn
+        with _landing():
+            with psycopg.connect(dsn) as conn:
+                upsert_connection(conn, Connection(connection_id, "quickbooks", "bench company", {
+                    "realm_id": QBO_REALM, "base_url": url, "access_token_secret": f"conn-{connection_id}-token",
+                    "reports": False}))
+                conn.commit()
+            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+            rows = _streams(dsn, run_id)
+    calls = sum(r[1] for r in rows)
+    _report(f"QuickBooks full sync: datagen --records {options.records} --years 3 --seed 11, latency "
+            f"{options.latency:g} s, {options.workers} activity workers, simulator's per-second limit "
+            f"{options.per_second or 'off'}", wall, rows, {
+                f"{QBO_PER_MINUTE}/min per realm": max(calls / QBO_PER_MINUTE * 60, options.latency),
+                "governor's pace": governor_seconds(calls, options.latency)})
+
+
+def _complexity_charged(url: str) -> int:
+    """The complexity points the monday simulator charged the demo account (its control plane's stats)."""
+    with urllib.request.urlopen(f"{url}/_sim/{MONDAY_ACCOUNT}/stats", timeout=10) as response:
+        return int(json.load(response)["complexity_charged"])
+
+
+def bench_monday(options: argparse.Namespace) -> None:
+    from shared.core.secrets import env_name
+    from shared.db.connections import Connection, upsert_connection
+
+    connection_id = "bench-monday"
+    secret = f"conn-{connection_id}-token"
+    os.environ[env_name(secret)] = MONDAY_TOKEN
+    simulator = ["sandbox.monday", "--boards", str(options.boards), "--items-per-board", str(options.items_per_board),
+                 "--subitems-per-item", "0", "--workspaces", "5", "--plan", "enterprise",
+                 "--clock-start", dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                 "--latency", str(options.latency)]
+    with _simulator(simulator, _free_port()) as url, database(options.keep) as dsn:
+        os.environ["BIZ_PG_DSN"] = dsn
+        with _landing():
+            with psycopg.connect(dsn) as conn:
+                upsert_connection(conn, Connection(connection_id, "monday", "bench account", {
+                    "api_token_secret": secret, "base_url": url, "account_id": "bench-account",
+                    "plan": "enterprise", "daily_call_cap": 1_000_000}))
+                conn.commit()
+            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+            rows = _streams(dsn, run_id)
+            spent = _complexity_charged(url)
+    chain = math.ceil(options.items_per_board / MONDAY_PAGE) * options.latency
+    bounds = {"longest board chain (its pages one after another)": chain,
+              f"complexity budget ({spent:,} points at 10M per minute, or the chain)":
+                  max(spent / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)}
+    _report(f"monday full sync: {options.boards} boards x {options.items_per_board} items, latency "
+            f"{options.latency:g} s, {options.workers} activity workers", wall, rows, bounds)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_sync_speed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", choices=("quickbooks", "monday"))
+    parser.add_argument("--records", type=int, default=100_000, help="QuickBooks: datagen's --records (or 300000)")
+    parser.add_argument("--boards", type=int, default=50)
+    parser.add_argument("--items-per-board", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds the simulator adds to every request")
+    parser.add_argument("--per-second", type=int, default=10,
+                        help="QuickBooks: the simulator's requests/s per realm (Intuit's 10; 0: off)")
+    parser.add_argument("--workers", type=int, default=16, help="the local host's activity threads")
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--trace", action="store_true", help="print where the time went (activities, streams)")
+    parser.add_argument("--keep", help="keep (and reuse) the database of this name")
+    options = parser.parse_args(argv)
+    os.environ.setdefault("BIZ_ALLOW_LOOPBACK_SOURCES", "true")
+    (bench_quickbooks if options.source == "quickbooks" else bench_monday)(options)
+
+
+if __name__ == "__main__":
+    main()

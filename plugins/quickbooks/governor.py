@@ -1,0 +1,52 @@
+"""The realm's request budget: Intuit's limits per realm, kept by every worker of the app together.
+
+Intuit allows 10 requests/s per realm and app and 500/min per realm (api-facts); a 429 costs a 60-second wait.
+With several workers, each keeping its own windows would send N times that: a fetch's governor keeps the realm's
+windows in PostgreSQL (shared/db/shared_budget.py) over the connection the fetch activity lends (storage()).
+Without one (a caller that lends no storage) the process keeps them (RateGovernor), as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.core.http import Governor, RateGovernor
+from shared.db.shared_budget import SharedBudgets, SharedRateGovernor
+
+# (requests, seconds) per realm as Intuit counts them; a connection's `realm_limits` overrides them (a simulator
+# with scaled-down windows, or a limit Intuit changes).
+SERVICE_LIMITS: tuple[tuple[int, float], ...] = ((10, 1.0), (500, 60.0))
+
+
+def service_limits(config: Mapping[str, Any]) -> list[tuple[int, float]]:
+    raw = config.get("realm_limits")
+    if raw is None:
+        return list(SERVICE_LIMITS)
+    try:
+        limits = [(int(count), float(seconds)) for count, seconds in raw]
+    except (TypeError, ValueError):
+        limits = []
+    if not limits or any(count < 1 or seconds <= 0 for count, seconds in limits):
+        raise ValueError("realm_limits must be a list of [requests, seconds] pairs, each at least 1 request in "
+                         "more than 0 seconds")
+    return limits
+
+
+def governor_limits(service: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Each window lengthened a little: requests reach Intuit later than they leave, by varying amounts, so its
+    windows and ours never line up exactly; 0.25 s + 2% absorbs that (10/s becomes 10 per 1.27 s: 7.9/s,
+    472/min, 94% of what Intuit allows)."""
+    return [(count, seconds + 0.25 + 0.02 * seconds) for count, seconds in service]
+
+
+def realm_governor(realm: str, config: Mapping[str, Any], store: SharedBudgets | None,
+                   local: dict[str, RateGovernor]) -> Governor:
+    """The governor of one client of `realm`: shared through `store` when the caller lent one."""
+    limits = governor_limits(service_limits(config))
+    if isinstance(store, SharedBudgets):
+        return SharedRateGovernor(f"quickbooks-realm:{realm}", limits, store, paced=True)
+    governor = local.get(realm)
+    if governor is None or governor.limits != limits:
+        governor = local[realm] = RateGovernor(limits)
+    return governor

@@ -1,0 +1,128 @@
+"""A large entity's complete read through several keyset chains at once.
+
+One chain reads a page per round trip (about a second), so a 40-page entity takes 40 s however fast the
+realm's budget would allow. After the first page of a complete read shows a full page, the rest of the
+keyset range is cut into chains of about equal size, each read side by side (sync_stream reads a fetch's
+`chains` together):
+
+1. `SELECT COUNT(*)` of what is left from the first page's watermark says how many records remain.
+2. One-record queries at evenly spaced positions (STARTPOSITION, MAXRESULTS 1) give the LastUpdatedTime at
+   each cut, and one at the last position gives the newest: chain j reads [cut j, cut j+1), the first one
+   from the first page's watermark. Each chain holds one record less than whole pages, so its last page is
+   short and ends it without an extra empty call.
+3. What lies at or after the newest cut is read by the stream's own chain, which goes on only once every
+   split-off chain has ended.
+
+Why nothing is missed: the cuts only choose where ranges meet; the ranges are contiguous (each ends where
+the next begins) and each is read by the keyset paging of paging.py, correct while records change. A record
+updated while the chains run moves to the newest LastUpdatedTime, past every cut, so the stream's own chain,
+which starts only after all the others have ended, reads it (or, if updated after that, change data capture
+does, from the time of the read's first page, which every chain carries). The positions come from offset
+queries over a changing set, so a cut may land a few records off: that changes a chain's size, never what
+the ranges cover together. Every chain's pages land under the stream, so the delete sweep sees them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from plugins.quickbooks.fields import parse_ts
+from plugins.quickbooks.paging import BEFORE
+
+SPLIT = "split"  # in a complete read's first cursor: split into at most this many chains
+# Intuit allows a realm 500 requests a minute (about 8 a second): at a second a page, two large entities of four
+# chains each already keep the realm busy, and every chain costs a call (its cut) and ends on a short page.
+MAX_CHAINS = 4
+MIN_PAGES = 8  # fewer pages left than this: the calls a split costs buy too little
+MIN_PAGES_PER_CHAIN = 2
+
+Ask = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+def first_cursor(cursor: dict[str, Any], max_chains: int = MAX_CHAINS) -> dict[str, Any]:
+    """`cursor` marked to split after its first page (a complete read; max_chains < 2 never splits)."""
+    return {**cursor, SPLIT: max_chains} if max_chains >= 2 else cursor
+
+
+def _where(watermark: dict[str, Any], has_active_flag: bool) -> str:
+    active = " AND Active IN (true, false)" if has_active_flag else ""
+    return f"WHERE Metadata.LastUpdatedTime >= '{watermark['ts']}'{active}"
+
+
+def count_query(entity: str, watermark: dict[str, Any], *, has_active_flag: bool) -> str:
+    return f"SELECT COUNT(*) FROM {entity} {_where(watermark, has_active_flag)}"
+
+
+def probe_query(entity: str, watermark: dict[str, Any], position: int, *, has_active_flag: bool) -> str:
+    """The one record at `position` (1-based) of what is left, in keyset order."""
+    return (f"SELECT * FROM {entity} {_where(watermark, has_active_flag)} "
+            f"ORDERBY Metadata.LastUpdatedTime, Id STARTPOSITION {position} MAXRESULTS 1")
+
+
+def cut_positions(remaining: int, taken: int, page_size: int, max_chains: int) -> list[int]:
+    """Positions (1-based, in what is left from the watermark, whose first `taken` records are read) of the
+    record starting each chain after the first, then of the newest record; [] when one chain will do."""
+    left = remaining - taken
+    pages = math.ceil(left / page_size)
+    if pages < MIN_PAGES or max_chains < 2:
+        return []
+    # Whole pages per chain, as many as it takes to stay within max_chains: only the last chain is smaller.
+    pages_per_chain = max(MIN_PAGES_PER_CHAIN, math.ceil(pages / max_chains))
+    per_chain = pages_per_chain * page_size - 1
+    cuts = [taken + j * per_chain + 1 for j in range(1, math.ceil(pages / pages_per_chain))]
+    return [p for p in cuts if p < remaining] + [remaining]
+
+
+def chains_between(watermark: dict[str, Any], cuts: list[str | None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(the chains, the stream's own chain after them) for cut times in position order; a missing or repeated cut
+    (the set changed, or many records share a time) merges two ranges. ([], watermark) when nothing is cut."""
+    start = parse_ts(watermark["ts"])
+    kept: list[str] = []
+    for cut in cuts:
+        if cut is not None and parse_ts(cut) > (parse_ts(kept[-1]) if kept else start):
+            kept.append(cut)
+    if not kept:
+        return [], watermark
+    chains = [{**watermark, BEFORE: kept[0]}]
+    chains += [{**watermark, "ts": low, "seen": [], BEFORE: high} for low, high in itertools.pairwise(kept)]
+    return chains, {**watermark, "ts": kept[-1], "seen": []}
+
+
+def worth_counting(first: str | None, watermark: dict[str, Any], server_time: str | None) -> bool:
+    """Whether what is left may be large enough to split, judged from the first page's span of LastUpdatedTime
+    (from its first record to the watermark) against the time left until the server's clock: a COUNT is a call, and
+    most entities that fill one page fill only a few. A growing business has more records in recent times than the
+    first page's span suggests, so half the pages a split needs are enough to ask; an entity misjudged still
+    reads completely, through one chain."""
+    try:
+        start, end, now = parse_ts(first), parse_ts(watermark["ts"]), parse_ts(server_time)
+    except (TypeError, ValueError):
+        return True
+    if start is None or end is None or now is None or end <= start:
+        return True  # one page within one instant, or no clock: only a COUNT can tell
+    return (now - end) / (end - start) >= MIN_PAGES / 2
+
+
+def _cut_time(doc: dict[str, Any], entity: str) -> str | None:
+    records = (doc.get("QueryResponse") or {}).get(entity) or []
+    meta = records[0].get("MetaData") if records and isinstance(records[0], dict) else None
+    value = meta.get("LastUpdatedTime") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+async def split(ask: Ask, entity: str, watermark: dict[str, Any], *, has_active_flag: bool, page_size: int,
+                max_chains: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Cut what is left after `watermark` into chains (module docstring): (chains, the stream's own chain after
+    them); ([], watermark) when one chain will do. Costs one COUNT and one call per cut, the cuts side by side."""
+    counted = await ask(count_query(entity, watermark, has_active_flag=has_active_flag))
+    remaining = int((counted.get("QueryResponse") or {}).get("totalCount") or 0)
+    positions = cut_positions(remaining, len(watermark.get("seen") or []), page_size, max_chains)
+    if not positions:
+        return [], watermark
+    docs = await asyncio.gather(*(ask(probe_query(entity, watermark, p, has_active_flag=has_active_flag))
+                                  for p in positions))
+    return chains_between(watermark, [_cut_time(doc, entity) for doc in docs])

@@ -1,0 +1,38 @@
+"""JSON on the load path, where every landed record is parsed once and every line serialised once: orjson (about
+four times faster than the standard library here), with the standard library wherever the two would differ, so a
+record reads and writes exactly as it did before: text orjson refuses (NaN, Infinity), integers orjson would read
+as floats (beyond 64 bits: any run of 19 digits sends the text to the standard library, which keeps them exact),
+values orjson cannot write (integers beyond 64 bits, non-string keys).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+# Digits mapped to "0", then a search for 19 zeros: both C loops over the bytes (a regular expression for \d{19}
+# took six times longer than orjson's parse).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def loads(text: bytes) -> Any:
+    if _LONG_RUN in text.translate(_DIGITS_AS_ZERO):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def dumps_compact(value: Any) -> bytes:
+    """UTF-8 JSON without spaces after separators."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # e.g. an integer beyond 64 bits, a non-string key, a Decimal
+        return _COMPACT.encode(value).encode()

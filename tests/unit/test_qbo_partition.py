@@ -1,0 +1,118 @@
+"""Splitting a complete read into keyset chains: where the cuts go, and that the chains together read every record
+exactly once while records change under them (the simulator's own query engine answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+from typing import Any
+
+from plugins.quickbooks import paging, partition
+from plugins.quickbooks.paging import BEFORE, advance, query_for, start_cursor
+from sandbox.quickbooks.entities import by_name
+from sandbox.quickbooks.query import execute, parse
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def stamp(seconds: int) -> str:
+    return (T0 + dt.timedelta(seconds=seconds)).isoformat()
+
+
+class Server:
+    """Invoices answered by the simulator's query evaluator; three share each second, so cuts fall inside ties."""
+
+    def __init__(self, count: int) -> None:
+        self.rows = {str(i): self._row(str(i), i // 3) for i in range(1, count + 1)}
+        self.clock = count  # seconds: past every record
+        self.calls = 0
+
+    @staticmethod
+    def _row(ident: str, second: int) -> dict[str, Any]:
+        return {"Id": ident, "MetaData": {"LastUpdatedTime": stamp(second)}, "TxnDate": "2024-01-01"}
+
+    def update(self, ident: str) -> None:
+        self.clock += 1
+        self.rows[ident] = self._row(ident, self.clock)
+
+    def delete(self, ident: str) -> None:
+        del self.rows[ident]
+
+    async def ask(self, query: str) -> dict[str, Any]:
+        self.calls += 1
+        return {"QueryResponse": execute(parse(query), by_name("Invoice"), list(self.rows.values()), "UTC")}
+
+
+def read_chain(server: Server, cursor: dict[str, Any], page_size: int, between_pages=lambda: None) -> list[str]:
+    """Every id one chain reads, page by page, as fetch_page pages it."""
+    ids: list[str] = []
+    while cursor is not None:
+        doc = asyncio.run(server.ask(query_for("Invoice", cursor, has_active_flag=False, page_size=page_size)))
+        records = doc["QueryResponse"].get("Invoice", [])
+        fresh, watermark, done, _ = advance(cursor, records, page_size=page_size)
+        ids += [r["Id"] for r in fresh]
+        between_pages()
+        cursor = None if done else {**watermark, **({BEFORE: cursor[BEFORE]} if cursor.get(BEFORE) else {})}
+    return ids
+
+
+def test_cuts_give_each_chain_whole_pages_less_one_record_and_mark_the_newest_last():
+    # 39,003 left after a first page's 3 ids at its last instant: eight chains of five pages, the last smaller.
+    assert partition.cut_positions(39_003, 3, 1000, 8) == [5003, 10002, 15001, 20000, 24999, 29998, 34997, 39003]
+    assert partition.cut_positions(9000, 0, 1000, 8) == [2000, 3999, 5998, 7997, 9000]
+    assert partition.cut_positions(39_003, 3, 1000, 4) == [10003, 20002, 30001, 39003]
+    assert partition.cut_positions(7000, 0, 1000, 8) == []  # seven pages: too few to pay for the split's calls
+    assert partition.cut_positions(9000, 0, 1000, 1) == []
+
+
+def test_repeated_or_missing_cuts_merge_ranges_and_the_stream_goes_on_from_the_newest():
+    mark = {"ts": stamp(0), "seen": ["1"], "read_started": "x"}
+    chains, after = partition.chains_between(mark, [stamp(10), None, stamp(10), stamp(20), stamp(5)])
+    assert chains == [{**mark, BEFORE: stamp(10)}, {**mark, "ts": stamp(10), "seen": [], BEFORE: stamp(20)}]
+    assert after == {**mark, "ts": stamp(20), "seen": []}
+    assert partition.chains_between(mark, [None, stamp(0)]) == ([], mark)
+
+
+def test_chains_read_every_record_exactly_once_while_records_change_and_go():
+    server = Server(2000)
+    page_size = 50
+    first = start_cursor(None)
+    doc = asyncio.run(server.ask(query_for("Invoice", first, has_active_flag=False, page_size=page_size)))
+    fresh, watermark, done, _ = advance(first, doc["QueryResponse"]["Invoice"], page_size=page_size)
+    assert not done
+    read = [r["Id"] for r in fresh]
+    calls = server.calls
+    chains, after = asyncio.run(partition.split(server.ask, "Invoice", watermark, has_active_flag=False,
+                                                page_size=page_size, max_chains=8))
+    assert len(chains) == 8
+    assert server.calls - calls == 1 + 8  # one COUNT, one call per cut (seven between chains, the newest)
+    # While the chains run (one after another here: any interleaving reads the same ranges), records change:
+    # some already read, some not yet; two are deleted before anyone reads them.
+    rng = random.Random(5)
+    deleted = {"700", "1500"}
+    for ident in deleted:
+        server.delete(ident)
+    changes = iter(rng.sample([i for i in server.rows if i not in read], 30) + read[:5])
+    for chain in chains:
+        read += read_chain(server, chain, page_size, lambda: server.update(next(changes, "1")))
+    read += read_chain(server, after, page_size)  # the stream's own chain, once the others have ended
+    latest = set(server.rows)
+    assert set(read) == latest  # nothing missed, the deleted ones not read
+    # A record changed after a chain read it is read once more at its new version: never a record twice otherwise.
+    repeats = {i for i in read if read.count(i) > 1}
+    assert len(read) - len(latest) == len(repeats) <= 36
+
+
+def test_a_chain_keeps_its_end_in_its_query():
+    cursor = {"ts": stamp(0), "seen": [], BEFORE: stamp(9)}
+    query = paging.query_for("Invoice", cursor, has_active_flag=False)
+    assert f"Metadata.LastUpdatedTime >= '{stamp(0)}' AND Metadata.LastUpdatedTime < '{stamp(9)}'" in query
+
+
+def test_a_count_is_spent_only_when_the_first_page_suggests_enough_pages_left():
+    mark = {"ts": stamp(100), "seen": []}
+    assert partition.worth_counting(stamp(0), mark, stamp(100 + 400))  # 4 more spans of one page to the clock
+    assert not partition.worth_counting(stamp(0), mark, stamp(100 + 300))
+    assert partition.worth_counting(stamp(100), mark, stamp(101))  # one page at one instant: only a COUNT tells
+    assert partition.worth_counting(None, mark, None)
