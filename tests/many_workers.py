@@ -272,11 +272,12 @@ def run_workers(streams: list[dict[str, Any]], sims: Sims, *, workers: int = 4, 
 
 # -- the worker process -------------------------------------------------------------------------------------------
 async def _chain(run_id: str, stream: dict[str, Any], stop_at: float | None, slots: asyncio.Semaphore,
-                 report: dict[str, Any]) -> None:
+                 report: dict[str, Any], sequence: int = 0) -> None:
     from activities.fetch import fetch_pages
+    from orchestrators.sync_stream import LANE_STRIDE
     from shared.core.messages import FetchRequest, FetchResult
 
-    cursor, sequence = stream["cursor"], 0
+    cursor = stream["cursor"]
     while True:
         if stop_at is not None and time.time() >= stop_at:
             report["stopped"] += 1
@@ -288,6 +289,16 @@ async def _chain(run_id: str, stream: dict[str, Any], stop_at: float | None, slo
         sequence += len(result.pages)
         report["pages"] += len(result.pages)
         cursor = result.cursor
+        if result.chains:
+            # A split read (plugins/quickbooks/partition.py): its chains are read side by side, as sync_stream
+            # reads them, each landing under its own lane's sequence numbers; the stream's own chain goes on after.
+            report["lanes"] = report.get("lanes", 0) + len(result.chains)
+            lanes = [dict(stream, cursor=chain) for chain in result.chains]
+            outcomes = await asyncio.gather(*(
+                _chain(run_id, lane, stop_at, slots, report, (report["lanes"] - index) * LANE_STRIDE)
+                for index, lane in enumerate(lanes)), return_exceptions=True)
+            report["errors"] += [f"{type(e).__name__}: {e}"[:300] for e in outcomes if isinstance(e, BaseException)]
+            report["done"] -= len(lanes)  # a stream is done once, when its own chain ends
         if result.retry_after is not None:
             # The orchestrator would wait on a durable timer: a worker process waits as long.
             report["throttled"].append({"stream": stream["stream"], "retry_after": result.retry_after,
@@ -306,7 +317,7 @@ async def _work(job: dict[str, Any]) -> dict[str, Any]:
     slots = asyncio.Semaphore(FETCHES_PER_WORKER)
     outcomes = await asyncio.gather(*(_chain(job["run_id"], s, stop_at, slots, report) for s in job["streams"]),
                                     return_exceptions=True)
-    report["errors"] = [f"{type(e).__name__}: {e}"[:300] for e in outcomes if isinstance(e, BaseException)]
+    report["errors"] += [f"{type(e).__name__}: {e}"[:300] for e in outcomes if isinstance(e, BaseException)]
     return report
 
 
