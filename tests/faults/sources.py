@@ -16,7 +16,7 @@ import psycopg
 from aiohttp import web
 
 from shared.db.connections import Connection, upsert_connection
-from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN
+from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN, UNMETERED
 from tests.integration.monday_helpers import TABLES as MONDAY_TABLES
 from tests.integration.monday_helpers import Sim, add_connection, make_state
 from tests.sim_server import serve
@@ -61,7 +61,7 @@ def qbo_connection(pg_dsn: str, url: str, **config: Any) -> str:
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "Faults company", {
             "realm_id": REALM, "base_url": url, "access_token_secret": f"conn-{CONNECTION}-token",
             "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 1, "streams": list(TABLES),
-            "reports": False, **config}))
+            "reports": False, **UNMETERED, **config}))
     return CONNECTION
 
 

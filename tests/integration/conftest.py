@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from shared.db.connections import Connection, upsert_connection
-from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN
+from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN, UNMETERED
 from tests.sim_server import serve
 
 
@@ -25,6 +25,8 @@ def simulator() -> Iterator[tuple[object, str]]:
         yield state, url
 
 
+
+
 @pytest.fixture
 def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
     _, url = simulator
@@ -35,7 +37,7 @@ def connection(simulator, pg_dsn, landing_container, monkeypatch) -> str:
         upsert_connection(conn, Connection(CONNECTION, "quickbooks", "E2E company", {
             "realm_id": REALM, "base_url": url, "access_token_secret": f"conn-{CONNECTION}-token",
             "page_size": 500, "retry_base_delay": 0.01, "throttle_wait_seconds": 2, "streams": list(TABLES),
-            "reports": False,
+            "reports": False, **UNMETERED,
         }))
         conn.commit()
     return CONNECTION

@@ -192,6 +192,8 @@ def test_a_sweep_that_would_delete_too_much_is_refused_and_deletes_nothing(host,
 def test_a_sync_past_the_monthly_read_quota_is_refused_without_calling_the_api(host, simulator, connection, pg_dsn):
     state, _ = simulator
     with psycopg.connect(pg_dsn) as conn:
+        conn.execute("""UPDATE connections SET config = config - 'monthly_read_quota' WHERE connection_id = %s""",
+                     (CONNECTION,))  # the default quota, QBO_MONTHLY_READ_QUOTA's 500,000
         conn.execute("INSERT INTO api_usage (connection_id, plugin, month, calls) "
                      "VALUES ('other-company', 'quickbooks', date_trunc('month', now() AT TIME ZONE 'UTC'), 460000)")
         conn.commit()

@@ -21,6 +21,7 @@ from tests.integration.helpers import (
     REALM,
     TABLES,
     TOKEN,
+    UNMETERED,
     assert_database_equals_simulator,
     start,
     streams_of,
@@ -36,7 +37,8 @@ def two_connections(simulator, connection, pg_dsn, monkeypatch) -> Iterator[tupl
     with psycopg.connect(pg_dsn) as conn:
         upsert_connection(conn, Connection(TWIN, "quickbooks", "E2E twin", {
             "realm_id": REALM, "base_url": url, "access_token_secret": f"conn-{TWIN}-token",
-            "page_size": 500, "retry_base_delay": 0.01, "streams": list(TABLES), "reports": False}))
+            "page_size": 500, "retry_base_delay": 0.01, "streams": list(TABLES), "reports": False,
+            **UNMETERED}))
         # "all" means every enabled connection: other tests' connections point at no simulator.
         conn.execute("UPDATE connections SET enabled = connection_id IN (%s, %s)", (CONNECTION, TWIN))
         conn.commit()
