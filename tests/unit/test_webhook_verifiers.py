@@ -145,6 +145,17 @@ def test_a_token_that_is_not_monday_s_for_this_url_and_now_is_refused_with_401(a
     assert "short" not in problem.message
 
 
+def test_a_token_s_times_are_judged_by_the_clock_the_caller_passes_not_the_process_clock():
+    """The suite's tokens are made at collection; the verdict must not change as the wall clock moves on."""
+    later = NOW + dt.timedelta(minutes=30)
+    assert refused(verify, token(iat=int(later.timestamp()) + 600), now=later).code == "invalid_token"
+    assert verify(token(iat=int(later.timestamp()), exp=int(later.timestamp()) + 600), now=later)["accountId"] == 42
+    expired = refused(verify, token(), now=NOW + dt.timedelta(seconds=3000 + monday.LEEWAY_SECONDS + 1))
+    assert (expired.status, expired.code) == (401, "token_expired")
+    assert refused(verify, token(nbf=int(NOW.timestamp()) + 600)).code == "invalid_token"
+    assert refused(verify, token(iat="yesterday")).code == "invalid_token"
+
+
 # -- monday: the event -----------------------------------------------------------------------------------------------
 ACCOUNT = [Connection("m-1", "monday", "M", {"api_token_secret": "conn-m-1-token", "account_id": "42"})]
 
