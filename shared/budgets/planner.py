@@ -140,7 +140,8 @@ def other_rate(started: Iterable[dt.datetime], now: dt.datetime, since: dt.datet
       buckets suggest; several busy hours still count in full, so a steady high rate still defers and stretches;
     - PRIOR_SPAN: what the first minutes of a connection's history saw is spread over three hours at least (the
       hours without history counting as hours of the schedule alone), not taken as an hourly rate.
-    A steady rate that just began is undercounted for its first buckets; the governors' hard caps still hold."""
+    A steady rate that just began is averaged over the window (and its first hour's buckets count a little less
+    than they hold) until the window is full of it; the governors' hard caps hold meanwhile."""
     span = min(OTHER_WINDOW, max(PRIOR_SPAN, now - since if since is not None else OTHER_WINDOW))
     buckets = max(2, math.ceil(span / OTHER_BUCKET))
     counts = [0] * buckets
