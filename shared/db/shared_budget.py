@@ -81,8 +81,11 @@ _FREE_SLOT = """
 UPDATE request_slots SET holder = NULL, expires_at = '-infinity'
 WHERE budget_key = %(key)s AND slot = %(slot)s AND holder = %(holder)s"""
 
+# The limit is kept for readers (migration 0039): a window refills to it, so used = limit - what is left.
 _ENSURE_POINTS = """
-INSERT INTO points_budgets (budget_key, points_left) VALUES (%(key)s, %(limit)s) ON CONFLICT DO NOTHING"""
+INSERT INTO points_budgets AS p (budget_key, points_left, points_limit) VALUES (%(key)s, %(limit)s, %(limit)s)
+ON CONFLICT (budget_key) DO UPDATE SET points_limit = excluded.points_limit
+WHERE p.points_limit IS DISTINCT FROM excluded.points_limit"""
 
 _PURGE_TICKETS = "DELETE FROM points_tickets WHERE budget_key = %(key)s AND expires_at < clock_timestamp()"
 
