@@ -65,11 +65,18 @@ _ENSURE_SLOTS = """
 INSERT INTO request_slots (budget_key, slot) SELECT %(key)s, generate_series(1, %(size)s)
 ON CONFLICT DO NOTHING"""
 
+# The free slot is chosen once (a materialized CTE). As a subquery in FROM it could be the inner side of a nested
+# loop (PostgreSQL's choice when its statistics expect one row for the key), rescanned per slot row: each rescan
+# skipped the rows the statement had just taken (FOR UPDATE passes over them) and found the next one, so one
+# statement took every slot of the budget.
 _TAKE_SLOT = """
+WITH free AS MATERIALIZED (
+    SELECT slot FROM request_slots
+    WHERE budget_key = %(key)s AND slot <= %(size)s AND expires_at < clock_timestamp()
+    ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
+)
 UPDATE request_slots r SET holder = %(holder)s, expires_at = clock_timestamp() + make_interval(secs => %(ttl)s)
-FROM (SELECT slot FROM request_slots
-      WHERE budget_key = %(key)s AND slot <= %(size)s AND expires_at < clock_timestamp()
-      ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) AS free
+FROM free
 WHERE r.budget_key = %(key)s AND r.slot = free.slot
 RETURNING r.slot"""
 

@@ -111,11 +111,11 @@ def busy_minute(db):
     assert ticket is not None
     shared.settle_points(points_key, ticket, after=10_000_000 - 2_500, reset_in=30)
     shared.reserve_send(points_key, [(2_250, 61.45)], max_wait=2)
-    shared.take_slot(points_key, 100, "worker-a", ttl=30)
+    slot = shared.take_slot(points_key, 100, "worker-a", ttl=30)
     for _ in range(3):
         shared.reserve_send(realm_key, [(500, 61.45)], max_wait=2)
     yield account, companies, points_key, realm_key
-    shared.free_slot(points_key, 1, "worker-a")
+    shared.free_slot(points_key, slot, "worker-a")
     worker.close()
 
 
