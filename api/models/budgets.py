@@ -62,7 +62,7 @@ class LiveBudgetOut(BaseModel):
     read from the workers' own bookkeeping, so it moves from one request to the next."""
 
     plugin: str
-    holder: str = Field(description="Who holds it: e.g. monday-account:<account id>, quickbooks-realm:<realm id>")
+    holder: str = Field(description="Who holds it, as its plugin names the shared budget: an account, a realm")
     name: str = Field(description="e.g. complexity_per_minute, requests_per_minute, requests_per_second, "
                                   "requests_in_flight")
     kind: str = Field(description="points (a budget the source reports on each answer), requests (sent in a "
