@@ -81,7 +81,7 @@ async def test_a_monday_accounts_minute_budgets_show_what_its_workers_spent(pg_d
     complexity = during["complexity_per_minute"]
     assert (complexity.used, complexity.remaining, complexity.pending) == (11_000, 10_000_000 - 11_000, 7_000)
     assert complexity.resets_at is not None
-    assert 35 < (complexity.resets_at - complexity.measured_at).total_seconds() < 42  # as monday said, padded
+    assert 0 < (complexity.resets_at - complexity.measured_at).total_seconds() <= 40.25  # as monday said, padded
     assert (during["requests_per_minute"].used, during["requests_per_minute"].remaining) == (2, 998)
     assert during["requests_per_minute"].resets_at is not None
     assert (during["requests_in_flight"].used, during["requests_in_flight"].remaining) == (2, 38)
