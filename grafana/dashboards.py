@@ -139,6 +139,33 @@ WHERE $__timeFilter(d.decided_at)
 ORDER BY (d.action <> 'go' OR cardinality(d.deferred) > 0) DESC, d.decided_at DESC
 LIMIT 100"""
 
+# The per-minute budgets as every worker shares them now, straight from the governors' tables (migrations 0036, 0039):
+# one row per holder (an account, a realm) and budget. "limit" is what the tables know: a points window's limit, the
+# request count the workers keep to per window (their share of the source's), the slots for requests in flight.
+LIVE_BUDGETS_SQL = """WITH n AS (SELECT now() AS t)
+SELECT p.budget_key AS "account / realm", 'complexity points per minute' AS "budget",
+       CASE WHEN n.t >= p.resets_at THEN 0 ELSE p.points_limit - p.points_left END AS "used",
+       CASE WHEN n.t >= p.resets_at THEN p.points_limit ELSE p.points_left END AS "remaining",
+       p.points_limit AS "limit",
+       (SELECT coalesce(sum(k.cost), 0) FROM points_tickets k
+        WHERE k.budget_key = p.budget_key AND k.expires_at > n.t AND n.t < p.resets_at) AS "sent, not answered",
+       CASE WHEN n.t < p.resets_at THEN p.resets_at END AS "resets", p.updated_at AS "last change"
+FROM points_budgets p, n
+UNION ALL
+SELECT r.budget_key, 'requests in the last minute',
+       count(*) FILTER (WHERE s.sent > n.t - interval '60 seconds'),
+       r.ring - count(*) FILTER (WHERE s.sent > n.t - interval '60 seconds'), r.ring, NULL,
+       min(s.sent) FILTER (WHERE s.sent > n.t - interval '60 seconds') + interval '60 seconds', max(s.sent)
+FROM rate_budgets r CROSS JOIN n CROSS JOIN LATERAL unnest(r.sent) AS s(sent)
+GROUP BY r.budget_key, r.ring, n.t
+UNION ALL
+SELECT l.budget_key, 'requests in flight', count(*) FILTER (WHERE l.holder IS NOT NULL AND l.expires_at > n.t),
+       count(*) - count(*) FILTER (WHERE l.holder IS NOT NULL AND l.expires_at > n.t), count(*), NULL, NULL,
+       NULL
+FROM request_slots l, n
+GROUP BY l.budget_key, n.t
+ORDER BY 1, 2"""
+
 TOKENS_SQL = """SELECT connection_id AS "connection", refresh_expires_at AS "refresh token expires",
        round(extract(epoch FROM refresh_expires_at - now()) / 86400, 1) AS "days left",
        consented_at + interval '5 years' AS "consent expires", last_refreshed_at AS "last refresh"
@@ -147,8 +174,8 @@ ORDER BY 3 NULLS FIRST"""
 
 
 def sync_health() -> dict[str, Any]:
-    """Freshness, API budgets per app / account and per connection with the planner's decisions, tokens, records
-    and errors per run."""
+    """Freshness, API budgets per app / account and per connection with the planner's decisions, the per-minute
+    budgets as they stand, tokens, records and errors per run."""
     panels = [
         panel("table", "Freshness per stream", FRESHNESS_SQL, (0, 0, 12, 10), fmt="table",
               description="When each stream of each connection last loaded successfully."),
@@ -164,13 +191,19 @@ def sync_health() -> dict[str, Any]:
               description="Per run: connections whose low-priority streams were deferred, scheduled runs skipped "
                           "to stretch the schedule, runs refused because a budget would run out.",
               custom={"drawStyle": "bars", "fillOpacity": 60}),
-        panel("table", "Budget planner decisions", DECISIONS_SQL, (0, 18, 24, 8), fmt="table",
+        panel("table", "Per-minute budgets per account / realm (now)", LIVE_BUDGETS_SQL, (0, 18, 24, 7),
+              fmt="table",
+              description="What the workers share right now, read from their own bookkeeping: complexity points "
+                          "(used: the limit less what the source last reported left, less what was sent since), "
+                          "requests in the last minute against the count the workers keep to, and requests in "
+                          "flight against the concurrency slots. Refresh the dashboard to see it move."),
+        panel("table", "Budget planner decisions", DECISIONS_SQL, (0, 25, 24, 8), fmt="table",
               description="What the planner decided per run and connection and why; held-back decisions first."),
-        panel("timeseries", "Records per run", ROWS_SQL, (0, 26, 12, 8), unit_name="none",
+        panel("timeseries", "Records per run", ROWS_SQL, (0, 33, 12, 8), unit_name="none",
               custom={"drawStyle": "bars", "fillOpacity": 60}),
-        panel("timeseries", "Errors per run", ERRORS_SQL, (12, 26, 12, 8), unit_name="none",
+        panel("timeseries", "Errors per run", ERRORS_SQL, (12, 33, 12, 8), unit_name="none",
               custom={"drawStyle": "bars", "fillOpacity": 60}),
-        panel("table", "Recent runs", RUNS_SQL, (0, 34, 24, 10), fmt="table"),
+        panel("table", "Recent runs", RUNS_SQL, (0, 41, 24, 10), fmt="table"),
     ]
     return _dashboard("bizmetrics-sync-health", "Sync health", panels, tags=["operations", "sync"], variables=[],
                       time_from="now-7d")

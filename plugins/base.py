@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import psycopg
 
+from shared.budgets.live import LiveBudget  # what live_budgets names, as the shared code reads it
 from shared.core.http import ApiClient
 from shared.core.messages import StreamPlan  # what plan_streams hands the orchestrator, as the plugin states it
 from shared.db.connections import Connection
@@ -225,6 +226,13 @@ class SourcePlugin(Protocol):
         spend the same budgets, and calls are counted per meter. "" (the default): the plugin as a whole."""
         ...
 
+    def live_budgets(self, connection: Connection) -> list[LiveBudget]:
+        """The budgets the connection's source meters per minute or second (complexity points, requests, requests
+        in flight) and that every worker keeps together in the shared tables (shared/db/shared_budget.py): which
+        shared budget, what the source allows, what the workers keep to. The API and the dashboards read their state
+        (shared/budgets/live.py). ValueError: settings to fix."""
+        ...
+
     def deferrable(self, stream: str) -> bool:
         """Whether a run short of budget may leave this stream for a later run (reports, directories); the
         budget planner (shared/budgets/planner.py) defers these first."""
@@ -274,6 +282,9 @@ class BasePlugin:
     def meter(self, connection: Connection) -> str:
         return ""
 
+    def live_budgets(self, connection: Connection) -> list[LiveBudget]:
+        return []
+
     def deferrable(self, stream: str) -> bool:
         return False
 
@@ -301,5 +312,5 @@ class BasePlugin:
         return None
 
 
-__all__ = ["BasePlugin", "Budget", "Connection", "DemoSource", "Page", "Plan", "ReconciliationRow", "SourcePlugin",
-           "StreamPlan"]
+__all__ = ["BasePlugin", "Budget", "Connection", "DemoSource", "LiveBudget", "Page", "Plan", "ReconciliationRow",
+           "SourcePlugin", "StreamPlan"]

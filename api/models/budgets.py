@@ -57,5 +57,34 @@ class HolderBudget(BaseModel):
     held_back: list[HeldBack]
 
 
+class LiveBudgetOut(BaseModel):
+    """A budget the source meters per minute or second (or requests in flight), as every worker shares it right now:
+    read from the workers' own bookkeeping, so it moves from one request to the next."""
+
+    plugin: str
+    holder: str = Field(description="Who holds it, as its plugin names the shared budget: an account, a realm")
+    name: str = Field(description="e.g. complexity_per_minute, requests_per_minute, requests_per_second, "
+                                  "requests_in_flight")
+    kind: str = Field(description="points (a budget the source reports on each answer), requests (sent in a "
+                                  "sliding window) or in_flight (being answered now)")
+    used: int = Field(description="points: the limit less what the source last reported left, less what was sent "
+                                  "since; requests: sent in the last window_seconds; in_flight: being answered")
+    limit: int = Field(description="What the source allows")
+    remaining: int = Field(description="limit - used")
+    allowance: int = Field(description="What the workers keep to (the rest is left to the holder's other clients)")
+    window_seconds: float | None = Field(None, description="The window counted (points, requests)")
+    resets_at: dt.datetime | None = Field(
+        None, description="points: when the source said the window starts again (null: a fresh window); "
+                          "requests: when the oldest request in the window leaves it (null: none in it)")
+    pending: int | None = Field(None, description="points: of `used`, those of queries sent and not answered yet")
+    reported_at: dt.datetime | None = Field(None, description="points: the last report or query taken")
+    measured_at: dt.datetime = Field(description="The database's clock when this was read")
+    connections: list[str] = Field(default_factory=list,
+                                   description="The connections spending it (those the credential may see)")
+
+
 class BudgetList(BaseModel):
     budgets: list[HolderBudget]
+    live: list[LiveBudgetOut] = Field(
+        default_factory=list, description="The per-minute budgets (complexity points, requests per minute or second, "
+                                          "requests in flight) per account or realm, as they stand now")

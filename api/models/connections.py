@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.limits import SafeText
-from api.models.budgets import BudgetOut
+from api.models.budgets import BudgetOut, LiveBudgetOut
 from api.models.common import ConnectionId, Settings
 
 # A credential is long enough for any source's API token and short enough to stay out of trouble.
@@ -43,6 +43,9 @@ class ConnectionOut(BaseModel):
                                                       "(names only; values are write-only)")
     oauth: OAuthTokens | None = None
     budgets: list[BudgetOut]
+    live_budgets: list[LiveBudgetOut] = Field(
+        default_factory=list, description="The per-minute budgets the connection spends (complexity points, "
+                                          "requests per minute or second, requests in flight), as they stand now")
     warnings: list[str]
     created_at: dt.datetime
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, status
 from api.auth import Principal, check_connection, requires
 from api.auth.principal import CONNECTIONS_ADMIN, METRICS_READ
 from api.deps import database, visible_connection
-from api.models.budgets import BudgetOut
+from api.models.budgets import BudgetOut, LiveBudgetOut
 from api.models.common import ConnectionIdPath
 from api.models.connections import (
     ConnectionCreate,
@@ -27,7 +27,7 @@ from api.models.connections import (
     ReconnectLink,
 )
 from api.problems import MEDIA_TYPE, Problem, ProblemBody
-from api.routes.budgets import connection_budgets
+from api.routes.budgets import connection_budgets, connection_live_budgets
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.db import audit
@@ -68,6 +68,7 @@ def _view(db: psycopg.Connection, record: ConnectionRecord, now: dt.datetime) ->
     warnings: list[str] = []
     info = load_info(db, connection.connection_id)
     budgets: list[BudgetOut] = []
+    live_budgets: list[LiveBudgetOut] = []
     if plugin is None:
         warnings.append(f"The plugin {connection.plugin!r} is not installed: this connection cannot sync")
         settings: dict[str, Any] = {}
@@ -78,6 +79,7 @@ def _view(db: psycopg.Connection, record: ConnectionRecord, now: dt.datetime) ->
         try:
             plugin.check_settings(connection)
             budgets = connection_budgets(db, plugin, connection, now)
+            live_budgets = connection_live_budgets(db, plugin, connection)
         except (ValueError, TypeError) as exc:
             warnings.append(f"Settings need fixing: {exc}")
     if info is None and connection.config.get("auth") == "oauth":
@@ -91,7 +93,7 @@ def _view(db: psycopg.Connection, record: ConnectionRecord, now: dt.datetime) ->
         health=Health(status=record.status, reason=record.status_reason, changed_at=record.status_changed_at,
                       enabled=record.enabled),
         settings=settings, stored_credentials=sorted(stored_names(db, connection.connection_id)), oauth=oauth,
-        budgets=budgets, warnings=warnings, created_at=record.created_at)
+        budgets=budgets, live_budgets=live_budgets, warnings=warnings, created_at=record.created_at)
 
 
 @router.get("", response_model=ConnectionList, summary="Every connection with its health, tokens and budgets",

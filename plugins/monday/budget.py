@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plugins.monday.settings import PlanLimits
+from shared.budgets.live import IN_FLIGHT, POINTS, REQUESTS, LiveBudget
 from shared.core.http import Governor, RateGovernor, Throttled
 from shared.db.shared_budget import SharedBudgets, SharedRateGovernor, SharedSlots
 
@@ -41,6 +42,25 @@ REQUESTS_SHARE = 0.9
 # (a little above what the simulator's estimate charges for the plugin's documents).
 COST_HINTS = {"ItemsFirstPage": 460, "ItemsNextPage": 460, "ItemsById": 460, "ActivityLogs": 10, "Boards": 200,
               "Directory": 40, "Updates": 12}
+
+
+def shared_key(account_key: str) -> str:
+    """The key of the account's budgets in the tables every worker shares (also its meter)."""
+    return f"monday-account:{account_key}"
+
+
+def live_budgets(account_key: str, limits: PlanLimits, minute_share: float) -> list[LiveBudget]:
+    """The account's minute budgets as AccountBudget keeps them across workers: the complexity window (less the
+    reserve kept free), the requests per minute (their share) and the requests in flight."""
+    key = shared_key(account_key)
+    points = limits.complexity_per_minute
+    return [
+        LiveBudget("complexity_per_minute", POINTS, key, points, points - round(points * (1 - minute_share)),
+                   limits.window_seconds),
+        LiveBudget("requests_per_minute", REQUESTS, key, limits.requests_per_minute,
+                   max(1, int(limits.requests_per_minute * minute_share)), limits.window_seconds),
+        LiveBudget("requests_in_flight", IN_FLIGHT, key, limits.concurrency, max(1, limits.concurrency)),
+    ]
 
 
 def _padded(window: float) -> float:
@@ -235,7 +255,7 @@ class AccountBudget:
             self._requests = RateGovernor([(requests, window)], max_sleep=max_sleep, clock=clock)
             self._slots: _ProcessSlots | SharedSlots = _ProcessSlots(limits.concurrency, max_sleep, sleep)
         else:
-            key = f"monday-account:{account_key}"
+            key = shared_key(account_key)
             self.complexity = SharedComplexity(key, self._window, shared)
             self._requests = SharedRateGovernor(key, [(requests, _padded(window))], shared,
                                                 max_sleep=max_sleep, sleep=sleep, paced=True)

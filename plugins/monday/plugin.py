@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import psycopg
 
-from plugins.base import BasePlugin, Budget, Connection, DemoSource, Page, Plan
+from plugins.base import BasePlugin, Budget, Connection, DemoSource, LiveBudget, Page, Plan
 from plugins.monday import backfill, items, lists, planning
-from plugins.monday.budget import AccountBudget, CallGate
+from plugins.monday.budget import AccountBudget, CallGate, live_budgets, shared_key
 from plugins.monday.client import MondayClient, classifier_for
 from plugins.monday.dashboards import DASHBOARDS
 from plugins.monday.demo import demo_source
@@ -177,7 +177,12 @@ class MondayPlugin(BasePlugin):
 
     def meter(self, connection: Connection) -> str:
         """monday caps calls per account: connections to one account share its budgets."""
-        return f"monday-account:{read_settings(connection).account_key}"
+        return shared_key(read_settings(connection).account_key)
+
+    def live_budgets(self, connection: Connection) -> list[LiveBudget]:
+        """The account's complexity points, requests per minute and requests in flight, as its workers share them."""
+        settings = read_settings(connection)
+        return live_budgets(settings.account_key, settings.limits, settings.minute_share)
 
     def deferrable(self, stream: str) -> bool:
         # Workspaces, users, teams and tags change rarely; boards, items and updates are what the metrics read.

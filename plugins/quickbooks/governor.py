@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.budgets.live import REQUESTS, LiveBudget
 from shared.core.http import Governor, RateGovernor
 from shared.db.shared_budget import SharedBudgets, SharedRateGovernor
 
@@ -40,12 +41,29 @@ def governor_limits(service: list[tuple[int, float]]) -> list[tuple[int, float]]
     return [(count, seconds + 0.25 + 0.02 * seconds) for count, seconds in service]
 
 
+def realm_key(realm: str) -> str:
+    """The key of the realm's request budget in the tables every worker shares."""
+    return f"quickbooks-realm:{realm}"
+
+
+def _per(seconds: float) -> str:
+    return {1.0: "second", 60.0: "minute"}.get(seconds, f"{seconds:g}_seconds")
+
+
+def live_budgets(realm: str, config: Mapping[str, Any]) -> list[LiveBudget]:
+    """The realm's request windows as the workers share them: requests in each of Intuit's windows against its
+    limit (the governor keeps to the same count over a slightly longer window). Intuit's limit on requests in
+    flight is not kept by the governor (its 10 per second bounds them), so none is named."""
+    return [LiveBudget(f"requests_per_{_per(seconds)}", REQUESTS, realm_key(realm), count, count, seconds)
+            for count, seconds in service_limits(config)]
+
+
 def realm_governor(realm: str, config: Mapping[str, Any], store: SharedBudgets | None,
                    local: dict[str, RateGovernor]) -> Governor:
     """The governor of one client of `realm`: shared through `store` when the caller lent one."""
     limits = governor_limits(service_limits(config))
     if isinstance(store, SharedBudgets):
-        return SharedRateGovernor(f"quickbooks-realm:{realm}", limits, store, paced=True)
+        return SharedRateGovernor(realm_key(realm), limits, store, paced=True)
     governor = local.get(realm)
     if governor is None or governor.limits != limits:
         governor = local[realm] = RateGovernor(limits)

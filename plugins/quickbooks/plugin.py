@@ -12,12 +12,22 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import psycopg
 
-from plugins.base import BasePlugin, Budget, Connection, DemoSource, Page, Plan, ReconciliationRow, StreamPlan
+from plugins.base import (
+    BasePlugin,
+    Budget,
+    Connection,
+    DemoSource,
+    LiveBudget,
+    Page,
+    Plan,
+    ReconciliationRow,
+    StreamPlan,
+)
 from plugins.quickbooks import backfill, cdc, faults, paging, partition, reports, storage
 from plugins.quickbooks.dashboards import DASHBOARDS
 from plugins.quickbooks.demo import demo_source
 from plugins.quickbooks.fields import parse_ts
-from plugins.quickbooks.governor import realm_governor, service_limits
+from plugins.quickbooks.governor import live_budgets, realm_governor, service_limits
 from plugins.quickbooks.metrics import CATALOG
 from plugins.quickbooks.settings import MONTHLY_READ_QUOTA, QuickBooksSettings, read_settings
 from plugins.quickbooks.streams import RECORD_ID, STREAMS, Stream
@@ -140,6 +150,10 @@ class QuickBooksPlugin(BasePlugin):
         from plugins.quickbooks.oauth import intuit_app
 
         return intuit_app(connection.config, connection.connection_id)
+
+    def live_budgets(self, connection: Connection) -> list[LiveBudget]:
+        """Intuit's request windows per realm (10 a second, 500 a minute), as the company's workers share them."""
+        return live_budgets(_realm(connection), connection.config)
 
     def deferrable(self, stream: str) -> bool:
         # Reports are refreshed in windows a later run reads again; the entities are what the metrics stand on.

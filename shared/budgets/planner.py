@@ -13,6 +13,11 @@ The decision, cheapest first:
 - skip (scheduled runs only): even then it does not fit, so the schedule is stretched: of the scheduled runs left,
   only as many as fit go, evenly spaced; this one goes when the last one that went is at least that far back.
   A run that is not scheduled (a webhook's, a caller's) is not skipped: it defers and leaves the room to it.
+
+The rate of the other runs (other_rate) is the one estimate a burst could inflate: two manual runs a minute apart
+on a new connection, taken as a rate, were 48 runs a day. It is counted over the trailing OTHER_WINDOW in buckets
+of OTHER_BUCKET, each bucket counting at most BURST_FLOOR + BURST_SHARE x the mean of the other buckets, and spread
+over at least PRIOR_SPAN: so a lone burst counts as one run, and leaves the window after six hours.
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ from shared.budgets.ncrontab import fires_between
 
 SCHEDULED = "timer"  # the trigger of the runs SYNC_SCHEDULE starts
 DEFAULT_WINDOW = dt.timedelta(hours=24)
+# The rate of runs that are not scheduled (other_rate): the trailing window it is counted over, cut into buckets.
+OTHER_WINDOW = dt.timedelta(hours=6)
+OTHER_BUCKET = dt.timedelta(minutes=10)
+# A bucket counts at most BURST_FLOOR + BURST_SHARE x the mean of the window's other buckets. A steady rate's buckets
+# rarely pass that (simulated Poisson arrivals of 0.5 to 30 an hour are counted at 97-101 %); a burst's bucket
+# always does, and counts as the floor when nothing else ran.
+BURST_SHARE = 3.0
+BURST_FLOOR = 1
+# The rate is spread over at least this long: a first hour's runs are not yet a rate. The hours before any history
+# stand for the prior, the schedule alone (no other runs).
+PRIOR_SPAN = dt.timedelta(hours=3)
 # A timer fires a little late now and then: a run due by the stretched spacing within this share still goes.
 SPACING_SLACK = 0.9
 ACTIONS = ("go", "defer", "skip", "refuse")
@@ -112,20 +128,42 @@ def _mean(runs: list[RunCost]) -> Cost | None:
     return Cost(sum(r.essential for r in runs) / len(runs), sum(r.deferrable for r in runs) / len(runs))
 
 
-def summarize(history: Iterable[RunCost], now: dt.datetime, window: dt.timedelta = DEFAULT_WINDOW) -> Rates:
-    """Rates over the runs that started in (now - window, now] and spent something (a skipped run costs nothing).
+def other_rate(started: Iterable[dt.datetime], now: dt.datetime, since: dt.datetime | None = None) -> float:
+    """Runs an hour that are not scheduled, from their start times, estimated so that a burst cannot inflate it.
 
-    The rate of other runs is taken over the span the window has history for (at least an hour), so a first day
-    is not diluted by hours before anything ran."""
+    Over the trailing OTHER_WINDOW, or the history there is (`since`: the oldest run known) when that is shorter but
+    never less than PRIOR_SPAN, runs are counted per OTHER_BUCKET, each bucket at most BURST_FLOOR + BURST_SHARE x
+    the mean of the other buckets, and divided by that span. Why each piece:
+    - the trailing window: a burst leaves the estimate after six hours instead of weighing on the rest of the day;
+    - the cap per bucket: a steady rate (webhooks) spreads over the buckets and is counted whole (the mean of the
+      others carries it), a burst piles into one or two buckets and counts as one run more than what the other
+      buckets suggest; several busy hours still count in full, so a steady high rate still defers and stretches;
+    - PRIOR_SPAN: what the first minutes of a connection's history saw is spread over three hours at least (the
+      hours without history counting as hours of the schedule alone), not taken as an hourly rate.
+    A steady rate that just began is averaged over the window (and its first hour's buckets count a little less
+    than they hold) until the window is full of it; the governors' hard caps hold meanwhile."""
+    span = min(OTHER_WINDOW, max(PRIOR_SPAN, now - since if since is not None else OTHER_WINDOW))
+    buckets = max(2, math.ceil(span / OTHER_BUCKET))
+    counts = [0] * buckets
+    for moment in started:
+        if now - span < moment <= now:
+            counts[min(buckets - 1, int((now - moment) / OTHER_BUCKET))] += 1
+    total = sum(counts)
+    counted = sum(min(count, BURST_FLOOR + BURST_SHARE * (total - count) / (buckets - 1)) for count in counts)
+    return counted / (span.total_seconds() / 3600)
+
+
+def summarize(history: Iterable[RunCost], now: dt.datetime, window: dt.timedelta = DEFAULT_WINDOW) -> Rates:
+    """Rates over the runs that started in (now - window, now] and spent something (a skipped run costs nothing):
+    the mean cost of each kind over the window, and the rate of other runs over the trailing OTHER_WINDOW
+    (other_rate: a burst of manual runs is not taken for a rate)."""
     recent = [r for r in history if now - window < r.started_at <= now]
     spent = [r for r in recent if r.total > 0]
     scheduled = [r for r in spent if r.trigger == SCHEDULED]
     other = [r for r in spent if r.trigger != SCHEDULED]
-    span_hours = 1.0
-    if recent:
-        oldest = min(r.started_at for r in recent)
-        span_hours = max(1.0, (now - oldest).total_seconds() / 3600)
-    return Rates(scheduled=_mean(scheduled), other=_mean(other), other_per_hour=len(other) / span_hours,
+    return Rates(scheduled=_mean(scheduled), other=_mean(other),
+                 other_per_hour=other_rate((r.started_at for r in other), now,
+                                           since=min((r.started_at for r in recent), default=None)),
                  known=bool(spent),
                  last_scheduled_at=max((r.started_at for r in scheduled), default=None))
 

@@ -65,11 +65,18 @@ _ENSURE_SLOTS = """
 INSERT INTO request_slots (budget_key, slot) SELECT %(key)s, generate_series(1, %(size)s)
 ON CONFLICT DO NOTHING"""
 
+# The free slot is chosen once (a materialized CTE). As a subquery in FROM it could be the inner side of a nested
+# loop (PostgreSQL's choice when its statistics expect one row for the key), rescanned per slot row: each rescan
+# skipped the rows the statement had just taken (FOR UPDATE passes over them) and found the next one, so one
+# statement took every slot of the budget.
 _TAKE_SLOT = """
+WITH free AS MATERIALIZED (
+    SELECT slot FROM request_slots
+    WHERE budget_key = %(key)s AND slot <= %(size)s AND expires_at < clock_timestamp()
+    ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
+)
 UPDATE request_slots r SET holder = %(holder)s, expires_at = clock_timestamp() + make_interval(secs => %(ttl)s)
-FROM (SELECT slot FROM request_slots
-      WHERE budget_key = %(key)s AND slot <= %(size)s AND expires_at < clock_timestamp()
-      ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) AS free
+FROM free
 WHERE r.budget_key = %(key)s AND r.slot = free.slot
 RETURNING r.slot"""
 
@@ -81,8 +88,11 @@ _FREE_SLOT = """
 UPDATE request_slots SET holder = NULL, expires_at = '-infinity'
 WHERE budget_key = %(key)s AND slot = %(slot)s AND holder = %(holder)s"""
 
+# The limit is kept for readers (migration 0039): a window refills to it, so used = limit - what is left.
 _ENSURE_POINTS = """
-INSERT INTO points_budgets (budget_key, points_left) VALUES (%(key)s, %(limit)s) ON CONFLICT DO NOTHING"""
+INSERT INTO points_budgets AS p (budget_key, points_left, points_limit) VALUES (%(key)s, %(limit)s, %(limit)s)
+ON CONFLICT (budget_key) DO UPDATE SET points_limit = excluded.points_limit
+WHERE p.points_limit IS DISTINCT FROM excluded.points_limit"""
 
 _PURGE_TICKETS = "DELETE FROM points_tickets WHERE budget_key = %(key)s AND expires_at < clock_timestamp()"
 

@@ -13,8 +13,10 @@ from api.auth.principal import METRICS_READ
 from plugins import registry
 from shared.core.secrets import env_name
 from shared.db.budgets import DecisionRow, record_decision
+from shared.db.connect import connect
 from shared.db.connections import Connection, upsert_connection
 from shared.db.runs import calls_this_month, count_api_calls
+from shared.db.shared_budget import SharedBudgets
 
 
 def add(db: psycopg.Connection, plugin: str, cid: str, config: dict) -> Connection:
@@ -86,3 +88,70 @@ def test_a_key_limited_to_some_connections_sees_only_their_budgets_and_calls(as_
     assert only["connections"] == [first.connection_id]
     assert only["calls_by_connection"] == {first.connection_id: 30}
     assert second.connection_id not in answer.text and app_wide.connection_id not in answer.text
+
+
+@pytest.fixture
+def busy_minute(db):
+    """A monday account and a QuickBooks realm (two companies' connections to it) whose workers are mid-minute: the
+    account took points monday reported on and has a request in flight, the realm sent three requests."""
+    tag = uuid.uuid4().hex[:8]
+    realm = str(uuid.uuid4().int % 10**12)
+    account = add(db, "monday", f"mon{tag}", {"api_token_secret": f"conn-mon{tag}-token", "plan": "pro",
+                                              "account_id": f"acct-{tag}"})
+    companies = [add(db, "quickbooks", f"qbo{n}{tag}", {"realm_id": realm,
+                                                         "access_token_secret": f"conn-qbo{n}{tag}-token"})
+                 for n in ("x", "y")]
+    db.commit()
+    monday, quickbooks = registry.get("monday"), registry.get("quickbooks")
+    points_key = monday.meter(account)
+    realm_key = quickbooks.live_budgets(companies[0])[0].key
+    worker = connect(autocommit=True)
+    shared = SharedBudgets(worker)
+    ticket, _ = shared.take_points(points_key, limit=10_000_000, reserve=1_000_000, cost=3_000, window=61.45, ttl=120)
+    assert ticket is not None
+    shared.settle_points(points_key, ticket, after=10_000_000 - 2_500, reset_in=30)
+    shared.reserve_send(points_key, [(2_250, 61.45)], max_wait=2)
+    slot = shared.take_slot(points_key, 100, "worker-a", ttl=30)
+    for _ in range(3):
+        shared.reserve_send(realm_key, [(500, 61.45)], max_wait=2)
+    yield account, companies, points_key, realm_key
+    shared.free_slot(points_key, slot, "worker-a")
+    worker.close()
+
+
+def test_the_per_minute_budgets_are_listed_per_account_and_realm_as_the_workers_spent_them(as_caller, busy_minute):
+    account, (first, second), points_key, realm_key = busy_minute
+    answer = as_caller(METRICS_READ).get("/api/budgets")
+    assert answer.status_code == 200
+    listed = {(b["holder"], b["name"]): b for b in answer.json()["live"]}
+    assert {name for holder, name in listed if holder == points_key} == {
+        "complexity_per_minute", "requests_per_minute", "requests_in_flight"}
+    points = listed[(points_key, "complexity_per_minute")]
+    assert (points["plugin"], points["kind"], points["used"], points["limit"], points["remaining"]) == (
+        "monday", "points", 2_500, 10_000_000, 10_000_000 - 2_500)
+    assert points["allowance"] == 9_000_000 and points["pending"] == 0 and points["resets_at"]
+    assert points["connections"] == [account.connection_id]
+    requests = listed[(points_key, "requests_per_minute")]
+    assert (requests["used"], requests["limit"], requests["allowance"], requests["window_seconds"]) == (
+        1, 2_500, 2_250, 60.0)
+    flight = listed[(points_key, "requests_in_flight")]
+    assert (flight["used"], flight["limit"], flight["remaining"], flight["window_seconds"]) == (1, 100, 99, None)
+    realm = listed[(realm_key, "requests_per_minute")]
+    assert (realm["plugin"], realm["used"], realm["limit"], realm["remaining"]) == ("quickbooks", 3, 500, 497)
+    assert realm["connections"] == sorted([first.connection_id, second.connection_id])
+    assert (realm_key, "requests_in_flight") not in listed  # the realm's governor keeps no such limit
+    assert listed[(realm_key, "requests_per_second")]["limit"] == 10
+
+    view = as_caller(METRICS_READ).get(f"/api/connections/{account.connection_id}").json()
+    assert {b["name"]: b["used"] for b in view["live_budgets"]} == {
+        "complexity_per_minute": 2_500, "requests_per_minute": 1, "requests_in_flight": 1}
+
+
+def test_a_key_limited_to_one_company_sees_only_its_realms_per_minute_budgets(as_caller, busy_minute):
+    _, (first, second), points_key, realm_key = busy_minute
+    answer = as_caller(METRICS_READ, connections=(first.connection_id,)).get("/api/budgets")
+    assert answer.status_code == 200
+    live = answer.json()["live"]
+    assert {b["holder"] for b in live} == {realm_key}
+    assert all(b["connections"] == [first.connection_id] for b in live)
+    assert points_key not in answer.text and second.connection_id not in answer.text

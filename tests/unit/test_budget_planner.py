@@ -12,7 +12,18 @@ import pytest
 from plugins.monday.plugin import MondayPlugin
 from plugins.monday.settings import PLANS
 from shared.budgets.ncrontab import fires_between, parse
-from shared.budgets.planner import Allowance, Cost, Rates, RunCost, decide, project, strictest, summarize
+from shared.budgets.planner import (
+    OTHER_WINDOW,
+    Allowance,
+    Cost,
+    Rates,
+    RunCost,
+    decide,
+    other_rate,
+    project,
+    strictest,
+    summarize,
+)
 
 DAY = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 MIDNIGHT = DAY + dt.timedelta(days=1)
@@ -202,3 +213,79 @@ def test_a_standard_account_with_an_hourly_schedule_and_busy_webhooks_never_exce
         hours = [w.hour for w in ran if w.date() == (DAY + dt.timedelta(days=day)).date()]
         assert min(hours) < 6 and max(hours) >= 18, hours
     assert actions.count("go") + actions.count("defer") + actions.count("skip") == len(actions)
+
+
+# -- the rate of other runs: a burst is not a rate ---------------------------------------------------------------------
+def poisson(per_hour: float, start: dt.datetime, end: dt.datetime, seed: int) -> list[dt.datetime]:
+    clock, moment, out = random.Random(seed), start, []
+    while (moment := moment + dt.timedelta(hours=clock.expovariate(per_hour))) < end:
+        out.append(moment)
+    return out
+
+
+def test_two_manual_runs_a_minute_apart_on_a_new_connection_are_not_taken_for_two_runs_an_hour():
+    burst = [DAY + dt.timedelta(minutes=1), DAY + dt.timedelta(minutes=2)]
+    rate = other_rate(burst, DAY + dt.timedelta(minutes=5), since=DAY)
+    assert rate == pytest.approx(1 / 3)  # one run over the three hours a first hour's runs are spread over (was 2.0)
+    later = DAY + dt.timedelta(hours=6, minutes=3)
+    assert other_rate(burst, later, since=DAY) == 0  # out of the trailing window: it no longer weighs on the day
+
+
+@pytest.mark.parametrize("per_hour", [0.5, 2, 8, 30])
+def test_a_steady_rate_is_counted_whole(per_hour):
+    now = DAY + dt.timedelta(hours=30)
+    rates = [other_rate(poisson(per_hour, DAY, now, seed), now, since=DAY) for seed in range(300)]
+    assert sum(rates) / len(rates) == pytest.approx(per_hour, rel=0.06)  # (the bias is 3 % at most)
+
+
+def test_a_burst_on_top_of_steady_webhooks_counts_little_more_than_the_webhooks():
+    now = DAY + dt.timedelta(hours=12)
+    webhooks = poisson(8, DAY, now, seed=5)
+    burst = [now - dt.timedelta(hours=2, seconds=s) for s in range(0, 600, 20)]  # 30 manual runs in ten minutes
+    steady = other_rate(webhooks, now, since=DAY)
+    with_burst = other_rate(webhooks + burst, now, since=DAY)
+    assert steady == pytest.approx(8, rel=0.25)
+    assert with_burst - steady < 1.0  # the 30 runs count as a handful over the six hours, not 5 an hour
+    assert other_rate(webhooks + burst, now + OTHER_WINDOW, since=DAY) == pytest.approx(
+        other_rate(webhooks, now + OTHER_WINDOW, since=DAY))
+
+
+def simulate_day(extra: list[tuple[dt.datetime, str, dict[str, int]]], rate: str = "planner") -> Account:
+    """A new Standard-plan account's first day: the hourly schedule and `extra` runs; all planned."""
+    limits = PLANS["standard"]
+    account = Account(limits.daily_calls, int(limits.daily_calls * 0.9))
+    events = [(DAY + dt.timedelta(hours=h), "timer", SCHEDULED_RUN) for h in range(24)] + extra
+    for now, trigger, streams in sorted(events, key=lambda e: e[0]):
+        account.run(now, trigger, streams)
+    return account
+
+
+def held_back(account: Account) -> list[int]:
+    """The hours whose scheduled run did not go as planned (directory deferred, or skipped)."""
+    return [when.hour for when, trigger, action, _ in account.decisions if trigger == "timer" and action != "go"]
+
+
+def test_a_burst_of_manual_runs_early_in_the_day_does_not_defer_the_directory_for_the_rest_of_the_day(monkeypatch):
+    burst = [(DAY + dt.timedelta(minutes=30, seconds=20 * i), "manual", WEBHOOK_RUN) for i in range(30)]
+    planned = simulate_day(burst)
+    assert held_back(planned) == [], planned.decisions[:40]
+    assert all(calls <= planned.allowance for calls in planned.calls.values())
+
+    # The rate as it was taken before (runs / max(1 h, the span of history)) held the directory back for hours.
+    def per_span(started, now, since=None):
+        return len(list(started)) / max(1.0, (now - (since or now)).total_seconds() / 3600)
+
+    monkeypatch.setattr("shared.budgets.planner.other_rate", per_span)
+    assert len(held_back(simulate_day(burst))) >= 5
+
+
+def test_a_steady_high_rate_of_webhook_runs_still_defers_the_directory_and_stretches_the_schedule():
+    clock = random.Random(7)
+    webhooks = [(DAY + dt.timedelta(hours=h, seconds=clock.randrange(3600)), "webhook", WEBHOOK_RUN)
+                for h in range(24) for _ in range(8)]
+    planned = simulate_day(webhooks)
+    assert all(calls <= planned.allowance for calls in planned.calls.values()), planned.calls
+    held = held_back(planned)
+    assert len(held) >= 18 and max(held) == 23  # from the first hours to the last
+    assert "skip" in [action for _, _, action, _ in planned.decisions]
+    assert "refuse" not in [action for _, trigger, action, _ in planned.decisions if trigger == "webhook"]
