@@ -10,7 +10,7 @@ from shared.db.connections import get_connection
 from shared.db.runs import calls_this_month
 from tests import otel
 from tests.integration import monday_helpers
-from tests.integration.helpers import CONNECTION, sync
+from tests.integration.helpers import CONNECTION, UNMETERED, sync
 
 
 def _run_totals(pg_dsn: str, run_id: str) -> dict[str, int]:
@@ -47,8 +47,9 @@ def test_a_sync_reports_its_records_pages_calls_load_rate_duration_budget_and_sp
     with psycopg.connect(pg_dsn) as conn:
         # What the connection's Intuit app spent this month (every connection metered by it).
         used = calls_this_month(conn, "quickbooks", registry.get("quickbooks").meter(get_connection(conn, CONNECTION)))
-    assert otel.last_gauge("bizmetrics.budget.remaining", budget="calls_this_month", **who) == 500_000 - used
-    assert otel.last_gauge("bizmetrics.budget.used_share", budget="calls_this_month", **who) == round(used / 500_000, 4)
+    quota = UNMETERED["monthly_read_quota"]  # the e2e connection's own quota (tests/integration/helpers.py)
+    assert otel.last_gauge("bizmetrics.budget.remaining", budget="calls_this_month", **who) == quota - used
+    assert otel.last_gauge("bizmetrics.budget.used_share", budget="calls_this_month", **who) == round(used / quota, 4)
 
     spans = otel.SPANS.get_finished_spans()
     fetches = [s for s in spans if s.name == "fetch_pages" and s.attributes["run_id"] == run_id]
