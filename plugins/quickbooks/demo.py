@@ -76,7 +76,7 @@ def webhook_demo(simulator_url: str, *, realm: str = REALM, connection_id: str =
         _call(f"{base}/_sim/webhooks", "DELETE")
 
     def prepare_change() -> DemoChange:
-        invoice = _latest_home_currency_invoice(base, realm, token)
+        invoice = _latest_home_currency_invoice(base, realm, token, connection_id)
         fields = raised(invoice, RAISE)
         total = Decimal(str(invoice["TotalAmt"])).quantize(CENTS)
         return DemoChange(
@@ -110,15 +110,38 @@ def raised(invoice: dict[str, Any], amount: Decimal) -> dict[str, Any]:
             "Balance": float(Decimal(str(invoice.get("Balance", 0))) + amount)}
 
 
-def _latest_home_currency_invoice(base: str, realm: str, token: str) -> dict[str, Any]:
-    """The most recent invoice the change moves one-for-one in the home currency: not voided, no exchange."""
+def _latest_home_currency_invoice(base: str, realm: str, token: str, connection_id: str) -> dict[str, Any]:
+    """The most recent invoice the change moves one-for-one in the home currency (not voided, no exchange) whose
+    stored copy is the simulator's version.
+
+    A simulator started again regenerates its company, so an invoice an earlier demo changed is older there than
+    the copy the database kept (a sync never takes a record back to an older version): a change to it would only
+    bring the simulator back to what is stored, and the metric would not move."""
     query = urllib.parse.urlencode({"query": "select * from Invoice orderby TxnDate desc maxresults 50",
                                     "minorversion": MINOR_VERSION})
     answer = _call(f"{base}/v3/company/{realm}/query?{query}", token=token)
-    for invoice in answer.get("QueryResponse", {}).get("Invoice", []):
-        if "HomeTotalAmt" not in invoice and float(invoice.get("ExchangeRate", 1)) == 1 and invoice["TotalAmt"]:
+    candidates = [invoice for invoice in answer.get("QueryResponse", {}).get("Invoice", [])
+                  if "HomeTotalAmt" not in invoice and float(invoice.get("ExchangeRate", 1)) == 1
+                  and invoice["TotalAmt"]]
+    if not candidates:
+        raise LookupError(f"the simulator's company {realm} has no recent invoice in its home currency")
+    stored = _stored_versions(connection_id, [invoice["Id"] for invoice in candidates])
+    for invoice in candidates:
+        version = stored.get(invoice["Id"])
+        if version is None or version == (str(invoice.get("SyncToken")), Decimal(str(invoice["TotalAmt"]))):
             return invoice
-    raise LookupError(f"the simulator's company {realm} has no recent invoice in its home currency")
+    raise LookupError(f"the database holds newer versions of {connection_id}'s recent invoices than the simulator "
+                      "(was it started again since?): `make clean-data`, then `make demo`")
+
+
+def _stored_versions(connection_id: str, ids: list[str]) -> dict[str, tuple[str, Decimal]]:
+    """The stored (SyncToken, TotalAmt) of each of the invoices `ids` the demo connection has."""
+    from shared.db.connect import connect
+
+    with connect() as conn:
+        rows = conn.execute("SELECT id, sync_token::text, total_amt FROM qbo_invoice "
+                            "WHERE connection_id = %s AND id = ANY(%s)", (connection_id, ids)).fetchall()
+    return {ident: (token, Decimal(str(total))) for ident, token, total in rows}
 
 
 def _call(url: str, method: str = "GET", body: dict[str, Any] | None = None, *,

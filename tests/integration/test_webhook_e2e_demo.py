@@ -9,9 +9,11 @@ import io
 import psycopg
 import pytest
 
+from plugins import registry
 from plugins.base import DemoSource
-from plugins.quickbooks.demo import RAISE, webhook_demo
+from plugins.quickbooks.demo import RAISE, _latest_home_currency_invoice, webhook_demo
 from shared.changes.queue import QUEUE_NAME
+from shared.metrics import refresh_dirty
 from tests.integration.helpers import CONNECTION, REALM, TOKEN, sync
 from tests.integration.webhook_e2e import change_queue, change_queue_client
 
@@ -20,8 +22,11 @@ VERIFIER = "verifier-of-the-demo-step-test-0123456789"
 __all__ = ["change_queue"]  # a fixture the test uses
 
 
+@pytest.mark.parametrize("stored_ahead", [False, True], ids=["fresh", "simulator-restarted"])
 def test_the_demos_webhook_step_moves_the_metric_by_the_change(simulator, connection, pg_dsn, tmp_path, monkeypatch,
-                                                                change_queue):
+                                                                change_queue, stored_ahead: bool):
+    """simulator-restarted: the latest invoice's stored copy is newer than the simulator's (an earlier demo changed
+    it in a simulator since started again, which regenerated its company): the step changes another invoice."""
     from devhost import LocalDurableHost
     from devhost.webhook_demo import show
     from function_app import app
@@ -38,6 +43,12 @@ def test_the_demos_webhook_step_moves_the_metric_by_the_change(simulator, connec
     out = io.StringIO()
     with LocalDurableHost(app, tmp_path / "demo.sqlite", queue_names={QUEUE_NAME: change_queue}) as host:
         sync(host, "full")
+        ahead = _latest_home_currency_invoice(url, REALM, TOKEN, "a connection with nothing stored")["Id"]
+        if stored_ahead:
+            with psycopg.connect(pg_dsn) as conn:
+                conn.execute("UPDATE qbo_invoice SET sync_token = sync_token + 3, total_amt = total_amt + %s "
+                             "WHERE connection_id = %s AND id = %s", (RAISE, connection, ahead))
+                refresh_dirty(conn, connection, registry.metric_catalogs())  # the series agree with the rows
         [moved] = show(host, [source], out=out, timeout=60, change_queue=change_queue_client(change_queue))
 
     printed = out.getvalue()
@@ -52,4 +63,5 @@ def test_the_demos_webhook_step_moves_the_metric_by_the_change(simulator, connec
         (total,) = conn.execute("SELECT total_amt FROM qbo_invoice WHERE connection_id = %s AND id = %s",
                                 (connection, ident)).fetchone()
     assert total == state.get(REALM, "Invoice", ident)["TotalAmt"]
+    assert (ident != ahead) == stored_ahead
     assert state.webhooks.describe()["url"] is None
