@@ -381,6 +381,7 @@ class StreamFinished(StreamKey):
 
 # -- sync_phase and sync_shard: a stored plan's streams, a shard at a time ------------------------------------
 MAX_NAMED_FAILURES = 20  # a phase's result names at most this many failed streams; it counts them all
+NAMED_ERROR_CHARS = 300  # and keeps this much of each one's error (the audit keeps it whole)
 
 
 @dataclass(frozen=True)
@@ -397,7 +398,9 @@ class ShardResult(Message):
     @classmethod
     def of(cls, results: list[StreamResult]) -> ShardResult:
         failures = [r for r in results if r.status != "succeeded"]
-        return cls(len(results) - len(failures), len(failures), failures[:MAX_NAMED_FAILURES])
+        named = [dataclasses.replace(r, error=r.error[:NAMED_ERROR_CHARS] if r.error else r.error)
+                 for r in failures[:MAX_NAMED_FAILURES]]
+        return cls(len(results) - len(failures), len(failures), named)
 
     def __add__(self, other: ShardResult) -> ShardResult:
         return ShardResult(self.succeeded + other.succeeded, self.failed + other.failed,
@@ -498,10 +501,10 @@ class ChangesReleased(Message):
 
 
 __all__ = [
-    "LATER", "LOAD_COUNTERS", "MAX_NAMED_FAILURES", "BeginSync", "Begun", "ChangeDrive", "ChangeKey",
-    "ChangesClaimed", "ChangesReleased", "ClaimChanges", "ConnectionKey", "ConnectionRequest", "ConnectionResult",
-    "FetchRequest", "FetchResult", "FinishConnection", "FinishSync", "Lane", "LoadCounts", "LoadRequest", "Message",
-    "MessageError", "PageRef", "PendingEvents", "PhaseRequest", "PlanPage", "PlanRequest", "PlanResult", "RunOutcome",
-    "ShardRequest", "ShardResult", "StoredPlan", "StreamFinished", "StreamKey", "StreamPlan", "StreamRequest",
-    "StreamResult", "StreamState", "SweepResult", "SyncRequest",
+    "LATER", "LOAD_COUNTERS", "MAX_NAMED_FAILURES", "NAMED_ERROR_CHARS", "BeginSync", "Begun", "ChangeDrive",
+    "ChangeKey", "ChangesClaimed", "ChangesReleased", "ClaimChanges", "ConnectionKey", "ConnectionRequest",
+    "ConnectionResult", "FetchRequest", "FetchResult", "FinishConnection", "FinishSync", "Lane", "LoadCounts",
+    "LoadRequest", "Message", "MessageError", "PageRef", "PendingEvents", "PhaseRequest", "PlanPage", "PlanRequest",
+    "PlanResult", "RunOutcome", "ShardRequest", "ShardResult", "StoredPlan", "StreamFinished", "StreamKey",
+    "StreamPlan", "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
 ]

@@ -10,6 +10,7 @@ import pytest
 from shared.core import messages
 from shared.core.messages import (
     LOAD_COUNTERS,
+    NAMED_ERROR_CHARS,
     BeginSync,
     Begun,
     ChangeDrive,
@@ -227,3 +228,5 @@ def test_a_phases_result_counts_every_stream_and_names_only_the_first_failures()
     total = half + ShardResult.of(results[50:])
     assert (half.succeeded, half.failed, total.succeeded, total.failed) == (25, 25, 50, 50)
     assert [r.stream for r in total.failures] == [f"items:{i}" for i in range(1, 40, 2)]  # the first 20, in order
+    long = ShardResult.of([StreamResult("items:1", "failed", "x" * 5000)])
+    assert len(long.failures[0].error or "") == NAMED_ERROR_CHARS  # the run's audit keeps the whole error
