@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from activities import budgeting
+from activities import budgeting, plan_shards
 from plugins import registry
 from shared.budgets import forecast
 from shared.budgets.planner import SCHEDULED
@@ -46,13 +46,27 @@ def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
             return PlanResult(refused=refused, skipped=skipped).to_json()
         plan = plugin.plan(connection, asked.mode, get_watermarks(conn, connection.connection_id),
                            runs.calls_this_month(conn, connection.plugin, _meter(plugin, connection)), asked.phase,
-                           failed=asked.failed, store=plugin.storage(conn), **focus)
+                           failed=_failed(conn, asked), store=plugin.storage(conn), **focus)
         plan = budgeting.apply(conn, plugin, connection, asked.run_id, gate, plan)
         for stream_plan in plan.streams:
             runs.begin_stream(conn, asked.run_id, connection.connection_id, stream_plan.stream)
         runs.add_notes(conn, asked.run_id, connection.connection_id, plan.notes)
+        # Landed before the commit: a planning that fails to land its shards records no stream either.
+        sharded = plan_shards.store_plan(asked.run_id, connection.connection_id, asked.phase, plan.streams)
         leases.renew(conn, connection.connection_id, asked.run_id)
+    if sharded is not None:
+        return PlanResult([], plan.context, plan.refused, plan.next_phase, sharded=sharded).to_json()
     return PlanResult(plan.streams, plan.context, plan.refused, plan.next_phase).to_json()
+
+
+def _failed(conn: Any, asked: PlanRequest) -> dict[str, str]:
+    """The streams of earlier phases that failed, with why: those the orchestrator names, and those of a sharded
+    phase it only counted (the audit has them all)."""
+    if asked.phase == 0:
+        return asked.failed
+    recorded = runs.ended_streams(conn, asked.run_id, asked.connection_id, "failed")
+    return {**asked.failed, **{stream: error or "no reason given" for stream, error in recorded.items()
+                               if stream not in asked.failed}}
 
 
 def _declares(function: Callable[..., Any], name: str) -> bool:
@@ -81,8 +95,11 @@ def finish_connection(request: dict[str, Any]) -> None:
         connection = get_connection(conn, finished.connection_id)
         plugin = registry.get(connection.plugin)
         stored = get_watermarks(conn, connection.connection_id)
+        streams = list(finished.streams)
+        if finished.streams_in_audit:
+            streams += runs.ended_streams(conn, finished.run_id, finished.connection_id, "succeeded")
         marks = plugin.after_run(connection, finished.context,
-                                 {stream: stored[stream] for stream in finished.streams if stream in stored})
+                                 {stream: stored[stream] for stream in streams if stream in stored})
         for stream, watermark in marks.items():
             set_watermark(conn, connection.connection_id, stream, watermark, finished.run_id)
         _report_allowances(conn, connection, plugin)

@@ -78,3 +78,14 @@ class LandingZone:
 def page_ref(connection_id: str, stream: str, run_id: str, sequence: int) -> str:
     """Deterministic blob name, so the same fetch retried lands on the same blob."""
     return f"{connection_id}/{stream}/{run_id}/{sequence:06d}.jsonl.gz"
+
+
+def plan_ref(connection_id: str, run_id: str, phase: int, token: str) -> str:
+    """Where one phase plan's shards are landed. `token` is new for every planning, so a planning run twice (an
+    activity is at least once) never overwrites the shards of the plan the orchestration recorded."""
+    return f"{connection_id}/_plans/{run_id}/phase{phase}-{token}"
+
+
+def plan_shard_ref(ref: str, shard: int) -> str:
+    """The blob of shard `shard` of the plan landed under `ref` (plan_ref)."""
+    return f"{ref}/{shard:05d}.jsonl.gz"

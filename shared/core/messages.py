@@ -211,10 +211,24 @@ class StreamPlan(Message):
 
 
 @dataclass(frozen=True)
-class PlanResult(Message):
-    """plan_streams' output: the streams of this phase, what the plugin keeps for after_run, or why not to run."""
+class StoredPlan(Message):
+    """A phase's streams too many for one orchestration's history: landed under `ref` as `shards` blobs of at most
+    `shard_size` streams each (activities/plan_shards.py), run `shards_at_once` shards at a time."""
 
-    NESTED: ClassVar[Mapping[str, type[Message]]] = {"streams": StreamPlan}
+    ref: str
+    streams: int
+    shards: int
+    shard_size: int
+    shards_at_once: int
+
+
+@dataclass(frozen=True)
+class PlanResult(Message):
+    """plan_streams' output: the streams of this phase, what the plugin keeps for after_run, or why not to run.
+
+    A phase of more streams than a shard holds comes back `sharded` (its streams stored, `streams` empty)."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"streams": StreamPlan, "sharded": StoredPlan}
 
     streams: list[StreamPlan] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
@@ -222,6 +236,7 @@ class PlanResult(Message):
     next_phase: bool = False
     # Why the budget planner left this scheduled run out for the connection (the schedule stretched); not a failure.
     skipped: str | None = field(default=None, metadata=LATER)
+    sharded: StoredPlan | None = field(default=None, metadata=LATER)
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,9 @@ class FinishConnection(Message):
     context: dict[str, Any] = field(default_factory=dict)
     # Absent in inputs queued by older versions: no stream's watermark is then offered to after_run.
     streams: list[str] = field(default_factory=list)
+    # A phase ran sharded: the streams it read are too many to list here; they are this run's streams of the
+    # connection in the audit (sync_run_streams), every one of them succeeded.
+    streams_in_audit: bool = field(default=False, metadata=LATER)
 
 
 @dataclass(frozen=True)
@@ -361,6 +379,73 @@ class StreamFinished(StreamKey):
     throttle_waits: int = 0
 
 
+# -- sync_phase and sync_shard: a stored plan's streams, a shard at a time ------------------------------------
+MAX_NAMED_FAILURES = 20  # a phase's result names at most this many failed streams; it counts them all
+NAMED_ERROR_CHARS = 300  # and keeps this much of each one's error (the audit keeps it whole)
+
+
+@dataclass(frozen=True)
+class ShardResult(Message):
+    """How a shard's streams (sync_shard's output), or a phase's shards (sync_phase's), ended: counts, and the first
+    MAX_NAMED_FAILURES failed streams with why (the audit has every one)."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"failures": StreamResult}
+
+    succeeded: int = 0
+    failed: int = 0
+    failures: list[StreamResult] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, results: list[StreamResult]) -> ShardResult:
+        failures = [r for r in results if r.status != "succeeded"]
+        named = [dataclasses.replace(r, error=r.error[:NAMED_ERROR_CHARS] if r.error else r.error)
+                 for r in failures[:MAX_NAMED_FAILURES]]
+        return cls(len(results) - len(failures), len(failures), named)
+
+    def __add__(self, other: ShardResult) -> ShardResult:
+        return ShardResult(self.succeeded + other.succeeded, self.failed + other.failed,
+                           [*self.failures, *other.failures][:MAX_NAMED_FAILURES])
+
+
+@dataclass(frozen=True)
+class PhaseRequest(Message):
+    """sync_phase's input: the stored plan of one phase; `next_shard` and `done` carry it across continue_as_new.
+
+    streams_prefix: the instance id its streams' sync_stream instances are named under (sync_connection's, as
+    when it starts them itself)."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"plan": StoredPlan, "done": ShardResult}
+
+    run_id: str
+    connection_id: str
+    plan: StoredPlan
+    streams_prefix: str
+    options: dict[str, int] = field(default_factory=dict)
+    next_shard: int = 0
+    done: ShardResult = field(default_factory=ShardResult)
+
+
+@dataclass(frozen=True)
+class ShardRequest(Message):
+    """sync_shard's input, and read_plan_page's: shard number `shard` of the plan stored under `ref`."""
+
+    run_id: str
+    connection_id: str
+    ref: str
+    shard: int
+    streams_prefix: str = ""
+    options: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanPage(Message):
+    """read_plan_page's output: the streams of one shard."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"streams": StreamPlan}
+
+    streams: list[StreamPlan] = field(default_factory=list)
+
+
 # -- sync_on_change -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ChangeDrive(Message):
@@ -416,9 +501,10 @@ class ChangesReleased(Message):
 
 
 __all__ = [
-    "LATER", "LOAD_COUNTERS", "BeginSync", "Begun", "ChangeDrive", "ChangeKey", "ChangesClaimed", "ChangesReleased",
-    "ClaimChanges", "ConnectionKey", "ConnectionRequest", "ConnectionResult", "FetchRequest", "FetchResult",
-    "FinishConnection", "FinishSync", "Lane", "LoadCounts", "LoadRequest", "Message", "MessageError", "PageRef",
-    "PendingEvents", "PlanRequest", "PlanResult", "RunOutcome", "StreamFinished", "StreamKey", "StreamPlan",
-    "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
+    "LATER", "LOAD_COUNTERS", "MAX_NAMED_FAILURES", "NAMED_ERROR_CHARS", "BeginSync", "Begun", "ChangeDrive",
+    "ChangeKey", "ChangesClaimed", "ChangesReleased", "ClaimChanges", "ConnectionKey", "ConnectionRequest",
+    "ConnectionResult", "FetchRequest", "FetchResult", "FinishConnection", "FinishSync", "Lane", "LoadCounts",
+    "LoadRequest", "Message", "MessageError", "PageRef", "PendingEvents", "PhaseRequest", "PlanPage", "PlanRequest",
+    "PlanResult", "RunOutcome", "ShardRequest", "ShardResult", "StoredPlan", "StreamFinished", "StreamKey",
+    "StreamPlan", "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
 ]

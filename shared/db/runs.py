@@ -60,6 +60,15 @@ def end_stream(
     )
 
 
+def ended_streams(conn: psycopg.Connection, run_id: str, connection_id: str, status: str) -> dict[str, str | None]:
+    """The streams of one connection in a run that ended with `status`, with their errors: what a sharded phase's
+    orchestrations do not carry (they count the streams, and name only the first failures)."""
+    rows = conn.execute(
+        "SELECT stream, error FROM sync_run_streams WHERE run_id = %s AND connection_id = %s AND status = %s "
+        "ORDER BY stream", (run_id, connection_id, status)).fetchall()
+    return {stream: error for stream, error in rows}
+
+
 def end_run(conn: psycopg.Connection, run_id: str, status: str, errors: list[dict[str, Any]]) -> None:
     conn.execute(
         # A run a caller cancelled stays cancelled, whatever its last activity reports.

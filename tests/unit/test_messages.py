@@ -10,6 +10,7 @@ import pytest
 from shared.core import messages
 from shared.core.messages import (
     LOAD_COUNTERS,
+    NAMED_ERROR_CHARS,
     BeginSync,
     Begun,
     ChangeDrive,
@@ -31,9 +32,14 @@ from shared.core.messages import (
     MessageError,
     PageRef,
     PendingEvents,
+    PhaseRequest,
+    PlanPage,
     PlanRequest,
     PlanResult,
     RunOutcome,
+    ShardRequest,
+    ShardResult,
+    StoredPlan,
     StreamFinished,
     StreamKey,
     StreamPlan,
@@ -48,6 +54,7 @@ from shared.db.runs import COUNTERS
 KEY = ("run-1", "qbo-1", "Invoice")
 PAGE = PageRef("qbo-1/Invoice/run-1/000001.jsonl.gz", 500, {"ts": "2026-01-01T10:00:00-08:00", "seen": ["7"]})
 SKIPPED = ConnectionResult("qbo-2", "skipped", "held by run run-0")
+STORED = StoredPlan("m-1/_plans/run-1/phase1-abc", 300, 8, 40, 2)
 
 # One example of every message, every optional field set to something other than its default.
 EXAMPLES: list[Message] = [
@@ -61,6 +68,13 @@ EXAMPLES: list[Message] = [
     StreamPlan("Invoice", {"ts": "1970-01-01T00:00:00+00:00", "seen": []}, True),
     PlanResult([StreamPlan("cdc", {"since": "2026-01-01T00:00:00Z"})], {"establishes_cdc": False}, None, True),
     PlanResult([], {}, "read quota used up"),
+    PlanResult([], {"boards": 300}, None, False, "budget short", STORED),
+    STORED,
+    PhaseRequest("run-1", "m-1", STORED, "sync-all:m-1", {"max_pages": 1}, 2,
+                 ShardResult(79, 1, [StreamResult("items:7", "failed", "HTTP 500")])),
+    ShardRequest("run-1", "m-1", STORED.ref, 3, "sync-all:m-1", {"max_pages": 1}),
+    PlanPage([StreamPlan("items:7", {"board": "7"}, True), StreamPlan("items:8", {"board": "8"})]),
+    ShardResult(39, 1, [StreamResult("items:7", "failed", "HTTP 500")]),
     StreamKey(*KEY),
     StreamRequest(*KEY, {"ts": "x", "seen": []}, True, 4, {"max_pages": 1}),
     StreamState(*KEY, {"ts": "x", "seen": []}, True, 4, {"max_pages": 1}, LoadCounts(1, 2, 3, 4, 5, 6, 7), 2, 9),
@@ -78,6 +92,7 @@ EXAMPLES: list[Message] = [
     SweepResult(3),
     StreamFinished(*KEY, "failed", "boom", 2),
     FinishConnection("run-1", "qbo-1", {"establishes_cdc": True}, ["Invoice", "Customer"]),
+    FinishConnection("run-1", "m-1", {}, ["boards"], streams_in_audit=True),
     ConnectionKey("qbo-1"),
     FinishSync("run-1", [ConnectionResult("qbo-1", "succeeded"), SKIPPED], "database down"),
     RunOutcome("run-1", "partial", {"fetched": 500}, [SKIPPED]),
@@ -127,6 +142,12 @@ def test_messages_whose_fields_did_not_change_keep_the_older_versions_json_key_f
         {"run_id": "run-1", "connection_id": "qbo-1", "mode": "full", "options": {}})
     assert json.dumps(StreamKey(*KEY).to_json()) == json.dumps(
         {"run_id": "run-1", "connection_id": "qbo-1", "stream": "Invoice"})
+    # A phase planned without shards, and the finish of a run without one, say what they always said.
+    assert json.dumps(PlanResult([StreamPlan("boards", {})], {}, None, True).to_json()) == json.dumps(
+        {"streams": [{"stream": "boards", "cursor": {}, "sweep": False}], "context": {}, "refused": None,
+         "next_phase": True})
+    assert json.dumps(FinishConnection("run-1", "qbo-1", {}, ["Invoice"]).to_json()) == json.dumps(
+        {"run_id": "run-1", "connection_id": "qbo-1", "context": {}, "streams": ["Invoice"]})
 
 
 def test_an_older_versions_stream_state_continues_with_its_progress_and_without_its_server_time():
@@ -199,3 +220,13 @@ def test_fields_added_later_stay_out_of_the_json_until_used() -> None:
     assert focused.to_json()["changed"] == ["Invoice"] and focused.to_json()["since"] == "2026-01-01"
     assert SyncRequest.from_json(focused.to_json()) == focused
     assert PlanRequest.from_json(PlanRequest("r", "c", "incremental").to_json()).changed == []
+
+
+def test_a_phases_result_counts_every_stream_and_names_only_the_first_failures():
+    results = [StreamResult(f"items:{i}", "failed" if i % 2 else "succeeded", f"error {i}") for i in range(100)]
+    half = ShardResult.of(results[:50])
+    total = half + ShardResult.of(results[50:])
+    assert (half.succeeded, half.failed, total.succeeded, total.failed) == (25, 25, 50, 50)
+    assert [r.stream for r in total.failures] == [f"items:{i}" for i in range(1, 40, 2)]  # the first 20, in order
+    long = ShardResult.of([StreamResult("items:1", "failed", "x" * 5000)])
+    assert len(long.failures[0].error or "") == NAMED_ERROR_CHARS  # the run's audit keeps the whole error
