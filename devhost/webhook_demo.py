@@ -113,7 +113,8 @@ def show_one(source: DemoSource, base_url: str, *, out: TextIO = sys.stdout,
     """Change a record of the source's simulator with its webhooks pointed at `base_url`, and watch the metric."""
     hook = source.webhook
     assert hook is not None
-    change = hook.prepare_change()
+    with connect() as conn:
+        change = hook.prepare_change(conn)
     before = metric_value(change)
     print(f"\nWebhook ({source.label}): {change.description}\n"
           f"  the simulator posts it to {base_url}{hook.route}; watching {change.metric} ({change.grain} of "

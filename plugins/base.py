@@ -64,12 +64,13 @@ class DemoChange:
 @dataclass(frozen=True)
 class WebhookDemo:
     """How the demo shows a webhook moving a metric: the API route the simulator posts its signed webhooks to,
-    pointing the simulator at it (a full URL of that route) and away again, and the change to make."""
+    pointing the simulator at it (a full URL of that route) and away again, and the change to make (given a database
+    connection the demo lends, as activities lend theirs, for the plugin's storage module to read what is stored)."""
 
     route: str
     subscribe: Callable[[str], None]
     unsubscribe: Callable[[], None]
-    prepare_change: Callable[[], DemoChange]
+    prepare_change: Callable[[psycopg.Connection], DemoChange]
 
 
 @dataclass

@@ -15,7 +15,10 @@ import urllib.request
 from decimal import Decimal
 from typing import Any
 
+import psycopg
+
 from plugins.base import DemoChange, DemoSource, WebhookDemo
+from plugins.quickbooks import storage
 from shared.core.secrets import secrets_provider
 from shared.db.connections import Connection
 
@@ -75,8 +78,8 @@ def webhook_demo(simulator_url: str, *, realm: str = REALM, connection_id: str =
     def unsubscribe() -> None:
         _call(f"{base}/_sim/webhooks", "DELETE")
 
-    def prepare_change() -> DemoChange:
-        invoice = _latest_home_currency_invoice(base, realm, token, connection_id)
+    def prepare_change(db: psycopg.Connection) -> DemoChange:
+        invoice = _latest_home_currency_invoice(db, base, realm, token, connection_id)
         fields = raised(invoice, RAISE)
         total = Decimal(str(invoice["TotalAmt"])).quantize(CENTS)
         return DemoChange(
@@ -110,7 +113,8 @@ def raised(invoice: dict[str, Any], amount: Decimal) -> dict[str, Any]:
             "Balance": float(Decimal(str(invoice.get("Balance", 0))) + amount)}
 
 
-def _latest_home_currency_invoice(base: str, realm: str, token: str, connection_id: str) -> dict[str, Any]:
+def _latest_home_currency_invoice(db: psycopg.Connection, base: str, realm: str, token: str,
+                                  connection_id: str) -> dict[str, Any]:
     """The most recent invoice the change moves one-for-one in the home currency (not voided, no exchange) whose
     stored copy is the simulator's version.
 
@@ -125,23 +129,13 @@ def _latest_home_currency_invoice(base: str, realm: str, token: str, connection_
                   and invoice["TotalAmt"]]
     if not candidates:
         raise LookupError(f"the simulator's company {realm} has no recent invoice in its home currency")
-    stored = _stored_versions(connection_id, [invoice["Id"] for invoice in candidates])
+    stored = storage.invoice_versions(db, connection_id, [invoice["Id"] for invoice in candidates])
     for invoice in candidates:
         version = stored.get(invoice["Id"])
         if version is None or version == (str(invoice.get("SyncToken")), Decimal(str(invoice["TotalAmt"]))):
             return invoice
     raise LookupError(f"the database holds newer versions of {connection_id}'s recent invoices than the simulator "
                       "(was it started again since?): `make clean-data`, then `make demo`")
-
-
-def _stored_versions(connection_id: str, ids: list[str]) -> dict[str, tuple[str, Decimal]]:
-    """The stored (SyncToken, TotalAmt) of each of the invoices `ids` the demo connection has."""
-    from shared.db.connect import connect
-
-    with connect() as conn:
-        rows = conn.execute("SELECT id, sync_token::text, total_amt FROM qbo_invoice "
-                            "WHERE connection_id = %s AND id = ANY(%s)", (connection_id, ids)).fetchall()
-    return {ident: (token, Decimal(str(total))) for ident, token, total in rows}
 
 
 def _call(url: str, method: str = "GET", body: dict[str, Any] | None = None, *,

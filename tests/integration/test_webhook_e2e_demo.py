@@ -43,7 +43,8 @@ def test_the_demos_webhook_step_moves_the_metric_by_the_change(simulator, connec
     out = io.StringIO()
     with LocalDurableHost(app, tmp_path / "demo.sqlite", queue_names={QUEUE_NAME: change_queue}) as host:
         sync(host, "full")
-        ahead = _latest_home_currency_invoice(url, REALM, TOKEN, "a connection with nothing stored")["Id"]
+        with psycopg.connect(pg_dsn) as conn:
+            ahead = _latest_home_currency_invoice(conn, url, REALM, TOKEN, "a connection with nothing stored")["Id"]
         if stored_ahead:
             with psycopg.connect(pg_dsn) as conn:
                 conn.execute("UPDATE qbo_invoice SET sync_token = sync_token + 3, total_amt = total_amt + %s "
