@@ -9,7 +9,7 @@ served by the simulator in a child process with `--latency` seconds added to eve
 a 1,000-record page in about a second). A full sync of it runs through the local Durable host (devhost, as the
 tests drive it, real time, `--workers` activity threads) into a fresh PostgreSQL database. The rate bound is the
 time the calls the sync made need at Intuit's 500 requests per minute per realm (or one request's latency, if
-longer), and at the realm governor's own pace (REALM_LIMITS); the ratio is wall time over the bound.
+longer), and at the realm governor's own pace (plugins/quickbooks/governor.py); the ratio is wall time over the bound.
 
 monday: an account of `--boards` boards of `--items-per-board` items (no subitems) served the same way. Its bound
 is the complexity the sync spent against the 10M points per minute budget, or the longest board's cursor chain
@@ -54,9 +54,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (/proc), all its threads together."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Iterator[str]:
-    """A simulator in a child process (its CPU apart from the host's); yields its base URL once it answers.
+def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Iterator[tuple[str, int]]:
+    """A simulator in a child process (its CPU apart from the host's); yields its base URL and process id once it
+    answers.
 
     Its output (a line per request) goes to a file: a pipe nobody reads fills up and stops the simulator."""
     log = tempfile.NamedTemporaryFile("w+", prefix="bench-simulator-", suffix=".log")  # noqa: SIM115
@@ -73,7 +81,7 @@ def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Itera
             if time.monotonic() > deadline:
                 raise RuntimeError("the simulator did not start in time")
             time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -100,7 +108,8 @@ def _landing() -> Iterator[None]:
 
 def _sync(dsn: str, connection_id: str, workers: int, timeout: float,
           trace: bool = False) -> tuple[float, str, dict[str, Any]]:
-    """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost."""
+    """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost (this process:
+    the host runs every activity in its threads)."""
     from devhost import LocalDurableHost
     from function_app import app
     from shared.core.messages import SyncRequest
@@ -159,7 +168,8 @@ def _streams(dsn: str, run_id: str) -> list[tuple[str, int, int, int]]:
                             "WHERE run_id = %s ORDER BY stream", (run_id,)).fetchall()
 
 
-def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], bounds: dict[str, float]) -> None:
+def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], bounds: dict[str, float],
+            extra: list[str]) -> None:
     calls = sum(r[1] for r in rows)
     records = sum(r[2] for r in rows)
     waits = sum(r[3] for r in rows)
@@ -171,18 +181,40 @@ def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], boun
         print(f"  bound {name}: {bound:.1f} s -> ratio {wall / bound:.2f}x")
     busiest = sorted(rows, key=lambda r: -r[1])[:5]
     print("  busiest streams: " + ", ".join(f"{r[0]} {r[1]} calls/{r[2]:,} records" for r in busiest))
+    for line in extra:
+        print(f"  {line}")
+
+
+@contextlib.contextmanager
+def _cpu(simulator_pid: int, spent: dict[str, float]) -> Iterator[None]:
+    """CPU seconds the block used in this process (the local host: orchestrators and every activity, one
+    interpreter, so one core at a time for Python code) and in the simulator's."""
+    host, simulator = time.process_time(), cpu_seconds(simulator_pid)
+    yield
+    spent["host"] = time.process_time() - host
+    spent["simulator"] = cpu_seconds(simulator_pid) - simulator
+
+
+def _cpu_line(spent: dict[str, float], wall: float) -> str:
+    return (f"CPU during the sync: host process {spent['host']:.1f} s ({spent['host'] / wall:.0%} of one core), "
+            f"simulator {spent['simulator']:.1f} s ({spent['simulator'] / wall:.0%})")
 
 
 def governor_seconds(calls: int, latency: float) -> float:
     """When the last of `calls` requests answers at the realm governor's pace: the k-th request (from 0) of a
-    (count, period) window goes out at k // count * period at the earliest."""
+    (count, period) window goes out at k // count * period at the earliest, and, paced, k sends after the first
+    at k times the sustained interval (the longest period / count)."""
     import importlib
 
     from plugins import registry
 
     # The plugin's own limits, found through the registry (nothing outside plugins/ imports a plugin by name).
     plugin_module = importlib.import_module(type(registry.get("quickbooks")).__module__)
-    last = max((max(calls - 1, 0) // count) * period for count, period in plugin_module.REALM_LIMITS)
+    governor = importlib.import_module(plugin_module.realm_governor.__module__)
+    limits = governor.governor_limits(governor.service_limits({}))
+    k = max(calls - 1, 0)
+    last = max(max((k // count) * period for count, period in limits),
+               k * max(period / count for count, period in limits))
     return last + latency
 
 
@@ -193,7 +225,8 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
     os.environ[f"SECRET_CONN_{connection_id.upper().replace('-', '_')}_TOKEN"] = QBO_TOKEN
     simulator = ["sandbox.quickbooks.datagen", "--records", str(options.records), "--years", "3", "--seed", "11",
                  "--latency", str(options.latency), "--per-second", str(options.per_second)]
-    with _simulator(simulator, _free_port()) as url, database(options.keep) as dsn:
+    spent: dict[str, float] = {}
+    with _simulator(simulator, _free_port()) as (url, pid), database(options.keep) as dsn:
         os.environ["BIZ_PG_DSN"] = dsn
         with _landing():
             with psycopg.connect(dsn) as conn:
@@ -201,14 +234,19 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
                     "realm_id": QBO_REALM, "base_url": url, "access_token_secret": f"conn-{connection_id}-token",
                     "reports": False}))
                 conn.commit()
-            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+            with _cpu(pid, spent):
+                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
+            with urllib.request.urlopen(f"{url}/_sim/{QBO_REALM}/stats", timeout=10) as response:
+                stats = json.load(response)
     calls = sum(r[1] for r in rows)
     _report(f"QuickBooks full sync: datagen --records {options.records} --years 3 --seed 11, latency "
             f"{options.latency:g} s, {options.workers} activity workers, simulator's per-second limit "
             f"{options.per_second or 'off'}", wall, rows, {
                 f"{QBO_PER_MINUTE}/min per realm": max(calls / QBO_PER_MINUTE * 60, options.latency),
-                "governor's pace": governor_seconds(calls, options.latency)})
+                "governor's pace": governor_seconds(calls, options.latency)}, [
+                f"the simulator answered {stats['calls']} requests, {stats['throttled']} of them 429 "
+                f"(by status {stats['by_status']})", _cpu_line(spent, wall)])
 
 
 def _complexity_charged(url: str) -> int:
@@ -228,7 +266,8 @@ def bench_monday(options: argparse.Namespace) -> None:
                  "--subitems-per-item", "0", "--workspaces", "5", "--plan", "enterprise",
                  "--clock-start", dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                  "--latency", str(options.latency)]
-    with _simulator(simulator, _free_port()) as url, database(options.keep) as dsn:
+    spent: dict[str, float] = {}
+    with _simulator(simulator, _free_port()) as (url, pid), database(options.keep) as dsn:
         os.environ["BIZ_PG_DSN"] = dsn
         with _landing():
             with psycopg.connect(dsn) as conn:
@@ -236,15 +275,16 @@ def bench_monday(options: argparse.Namespace) -> None:
                     "api_token_secret": secret, "base_url": url, "account_id": "bench-account",
                     "plan": "enterprise", "daily_call_cap": 1_000_000}))
                 conn.commit()
-            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+            with _cpu(pid, spent):
+                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
-            spent = _complexity_charged(url)
+            charged = _complexity_charged(url)
     chain = math.ceil(options.items_per_board / MONDAY_PAGE) * options.latency
     bounds = {"longest board chain (its pages one after another)": chain,
-              f"complexity budget ({spent:,} points at 10M per minute, or the chain)":
-                  max(spent / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)}
+              f"complexity budget ({charged:,} points at 10M per minute, or the chain)":
+                  max(charged / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)}
     _report(f"monday full sync: {options.boards} boards x {options.items_per_board} items, latency "
-            f"{options.latency:g} s, {options.workers} activity workers", wall, rows, bounds)
+            f"{options.latency:g} s, {options.workers} activity workers", wall, rows, bounds, [_cpu_line(spent, wall)])
 
 
 def main(argv: list[str] | None = None) -> None:
