@@ -188,19 +188,35 @@ def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], boun
         print(f"  {line}")
 
 
+def runnable_waiting_seconds(pid: int) -> float:
+    """Seconds the process's threads (those alive now) have spent ready to run but waiting for a CPU: what other
+    work on the machine took from it (/proc/<pid>/task/*/schedstat, the second field, in ns)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+            total += int(stat.read().split()[1])
+    return total / 1e9
+
+
 @contextlib.contextmanager
 def _cpu(simulator_pid: int, spent: dict[str, float]) -> Iterator[None]:
     """CPU seconds the block used in this process (the local host: orchestrators and every activity, one
-    interpreter, so one core at a time for Python code) and in the simulator's."""
-    host, simulator = time.process_time(), cpu_seconds(simulator_pid)
+    interpreter, so one core at a time for Python code) and in the simulator's, and the seconds their threads
+    waited for a CPU (a thread that ended during the block is not counted)."""
+    me = os.getpid()
+    before = (time.process_time(), cpu_seconds(simulator_pid), runnable_waiting_seconds(me),
+              runnable_waiting_seconds(simulator_pid))
     yield
-    spent["host"] = time.process_time() - host
-    spent["simulator"] = cpu_seconds(simulator_pid) - simulator
+    spent["host"] = time.process_time() - before[0]
+    spent["simulator"] = cpu_seconds(simulator_pid) - before[1]
+    spent["host_waiting"] = runnable_waiting_seconds(me) - before[2]
+    spent["simulator_waiting"] = runnable_waiting_seconds(simulator_pid) - before[3]
 
 
 def _cpu_line(spent: dict[str, float], wall: float) -> str:
     return (f"CPU during the sync: host process {spent['host']:.1f} s ({spent['host'] / wall:.0%} of one core), "
-            f"simulator {spent['simulator']:.1f} s ({spent['simulator'] / wall:.0%})")
+            f"its threads waited {spent['host_waiting']:.1f} s for a CPU; simulator {spent['simulator']:.1f} s "
+            f"({spent['simulator'] / wall:.0%}), waited {spent['simulator_waiting']:.1f} s")
 
 
 def governor_seconds(calls: int, latency: float) -> float:
