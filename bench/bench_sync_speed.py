@@ -29,6 +29,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -199,6 +200,34 @@ def runnable_waiting_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
+def _database_cpu(dsn: str, spent: dict[str, float], every: float = 0.25) -> Iterator[None]:
+    """CPU seconds PostgreSQL's processes serving this database used during the block: every `every` s the
+    backends connected to it are listed and each one's CPU so far read from /proc (a lower bound: what a backend
+    did in its last moments before it ended is missed)."""
+    seen: dict[int, float] = {}
+    stop = threading.Event()
+
+    def sample(conn: psycopg.Connection) -> None:
+        while not stop.is_set():
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+            for pid in pids:
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    seen[pid] = max(seen.get(pid, 0.0), cpu_seconds(pid))
+            stop.wait(every)
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        sampler = threading.Thread(target=sample, args=(conn,), daemon=True)
+        sampler.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            sampler.join()
+    spent["database"] = sum(seen.values())
+
+
+@contextlib.contextmanager
 def _cpu(simulator_pid: int, spent: dict[str, float]) -> Iterator[None]:
     """CPU seconds the block used in this process (the local host: orchestrators and every activity, one
     interpreter, so one core at a time for Python code) and in the simulator's, and the seconds their threads
@@ -216,7 +245,8 @@ def _cpu(simulator_pid: int, spent: dict[str, float]) -> Iterator[None]:
 def _cpu_line(spent: dict[str, float], wall: float) -> str:
     return (f"CPU during the sync: host process {spent['host']:.1f} s ({spent['host'] / wall:.0%} of one core), "
             f"its threads waited {spent['host_waiting']:.1f} s for a CPU; simulator {spent['simulator']:.1f} s "
-            f"({spent['simulator'] / wall:.0%}), waited {spent['simulator_waiting']:.1f} s")
+            f"({spent['simulator'] / wall:.0%}), waited {spent['simulator_waiting']:.1f} s; PostgreSQL's backends "
+            f"of the database at least {spent['database']:.1f} s")
 
 
 def governor_seconds(calls: int, latency: float) -> float:
@@ -254,7 +284,7 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
                     "realm_id": QBO_REALM, "base_url": url, "access_token_secret": f"conn-{connection_id}-token",
                     "reports": False}))
                 conn.commit()
-            with _cpu(pid, spent):
+            with _cpu(pid, spent), _database_cpu(dsn, spent):
                 wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
             with urllib.request.urlopen(f"{url}/_sim/{QBO_REALM}/stats", timeout=10) as response:
@@ -296,7 +326,7 @@ def bench_monday(options: argparse.Namespace) -> None:
                     "api_token_secret": secret, "base_url": url, "account_id": "bench-account",
                     "plan": "enterprise", "daily_call_cap": 1_000_000}))
                 conn.commit()
-            with _cpu(pid, spent):
+            with _cpu(pid, spent), _database_cpu(dsn, spent):
                 wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
             charged = _complexity_charged(url)
