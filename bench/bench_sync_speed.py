@@ -284,7 +284,7 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
             with psycopg.connect(dsn) as conn:
                 upsert_connection(conn, Connection(connection_id, "quickbooks", "bench company", {
                     "realm_id": QBO_REALM, "base_url": url, "access_token_secret": f"conn-{connection_id}-token",
-                    "reports": False}))
+                    "reports": False, **({"max_chains": options.max_chains} if options.max_chains else {})}))
                 conn.commit()
             with _cpu(pid, spent), _database_cpu(dsn, spent):
                 wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
@@ -294,7 +294,7 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
     calls = sum(r[1] for r in rows)
     _report(f"QuickBooks full sync: datagen --records {options.records} --years 3 --seed 11, latency "
             f"{options.latency:g} s, {options.workers} activity workers, simulator's per-second limit "
-            f"{options.per_second or 'off'}", wall, rows, {
+            f"{options.per_second or 'off'}, max_chains {options.max_chains or 'default'}", wall, rows, {
                 f"{QBO_PER_MINUTE}/min per realm": max(calls / QBO_PER_MINUTE * 60, options.latency),
                 "governor's pace": governor_seconds(calls, options.latency)}, [
                 f"the simulator answered {stats['calls']} requests, {stats['throttled']} of them 429 "
@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-second", type=int, default=10,
                         help="QuickBooks: the simulator's requests/s per realm (Intuit's 10; 0: off)")
     parser.add_argument("--workers", type=int, default=16, help="the local host's activity threads")
+    parser.add_argument("--max-chains", type=int, help="QuickBooks: the connection's max_chains (default 4)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--trace", action="store_true", help="print where the time went (activities, streams)")
     parser.add_argument("--keep", help="keep (and reuse) the database of this name")
