@@ -9,7 +9,7 @@ served by the simulator in a child process with `--latency` seconds added to eve
 a 1,000-record page in about a second). A full sync of it runs through the local Durable host (devhost, as the
 tests drive it, real time, `--workers` activity threads) into a fresh PostgreSQL database. The rate bound is the
 time the calls the sync made need at Intuit's 500 requests per minute per realm (or one request's latency, if
-longer), and at the realm governor's own pace (REALM_LIMITS); the ratio is wall time over the bound.
+longer), and at the realm governor's own pace (plugins/quickbooks/governor.py); the ratio is wall time over the bound.
 
 monday: an account of `--boards` boards of `--items-per-board` items (no subitems) served the same way. Its bound
 is the complexity the sync spent against the 10M points per minute budget, or the longest board's cursor chain
@@ -29,6 +29,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -54,14 +55,27 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextlib.contextmanager
-def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Iterator[str]:
-    """A simulator in a child process (its CPU apart from the host's); yields its base URL once it answers.
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (/proc), all its threads together."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    Its output (a line per request) goes to a file: a pipe nobody reads fills up and stops the simulator."""
-    log = tempfile.NamedTemporaryFile("w+", prefix="bench-simulator-", suffix=".log")  # noqa: SIM115
+
+@contextlib.contextmanager
+def _simulator(args: list[str], port: int, ready_within: float = 900.0,
+               keep_log: str | None = None, nice: int = 0) -> Iterator[tuple[str, int]]:
+    """A simulator in a child process (its CPU apart from the host's); yields its base URL and process id once it
+    answers.
+
+    Its output (a line per request, with its arrival to the second) goes to a file, `keep_log` if given: a pipe
+    nobody reads fills up and stops the simulator. `nice` changes its CPU priority (negative: before other work on
+    the machine, which needs root): the simulator stands in for Intuit's servers, which share no CPU with the app."""
+    log = (open(keep_log, "w+") if keep_log  # noqa: SIM115
+           else tempfile.NamedTemporaryFile("w+", prefix="bench-simulator-", suffix=".log"))  # noqa: SIM115
     process = subprocess.Popen([sys.executable, "-m", *args, "--port", str(port)], stdout=log,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=(lambda: os.nice(nice)) if nice else None)
     deadline = time.monotonic() + ready_within
     try:
         while True:
@@ -73,7 +87,7 @@ def _simulator(args: list[str], port: int, ready_within: float = 900.0) -> Itera
             if time.monotonic() > deadline:
                 raise RuntimeError("the simulator did not start in time")
             time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -100,7 +114,8 @@ def _landing() -> Iterator[None]:
 
 def _sync(dsn: str, connection_id: str, workers: int, timeout: float,
           trace: bool = False) -> tuple[float, str, dict[str, Any]]:
-    """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost."""
+    """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost (this process:
+    the host runs every activity in its threads)."""
     from devhost import LocalDurableHost
     from function_app import app
     from shared.core.messages import SyncRequest
@@ -159,7 +174,8 @@ def _streams(dsn: str, run_id: str) -> list[tuple[str, int, int, int]]:
                             "WHERE run_id = %s ORDER BY stream", (run_id,)).fetchall()
 
 
-def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], bounds: dict[str, float]) -> None:
+def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], bounds: dict[str, float],
+            extra: list[str]) -> None:
     calls = sum(r[1] for r in rows)
     records = sum(r[2] for r in rows)
     waits = sum(r[3] for r in rows)
@@ -171,18 +187,85 @@ def _report(title: str, wall: float, rows: list[tuple[str, int, int, int]], boun
         print(f"  bound {name}: {bound:.1f} s -> ratio {wall / bound:.2f}x")
     busiest = sorted(rows, key=lambda r: -r[1])[:5]
     print("  busiest streams: " + ", ".join(f"{r[0]} {r[1]} calls/{r[2]:,} records" for r in busiest))
+    for line in extra:
+        print(f"  {line}")
+
+
+def runnable_waiting_seconds(pid: int) -> float:
+    """Seconds the process's threads (those alive now) have spent ready to run but waiting for a CPU: what other
+    work on the machine took from it (/proc/<pid>/task/*/schedstat, the second field, in ns)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+            total += int(stat.read().split()[1])
+    return total / 1e9
+
+
+@contextlib.contextmanager
+def _database_cpu(dsn: str, spent: dict[str, float], every: float = 0.25) -> Iterator[None]:
+    """CPU seconds PostgreSQL's processes serving this database used during the block: every `every` s the
+    backends connected to it are listed and each one's CPU so far read from /proc (a lower bound: what a backend
+    did in its last moments before it ended is missed)."""
+    seen: dict[int, float] = {}
+    stop = threading.Event()
+
+    def sample(conn: psycopg.Connection) -> None:
+        while not stop.is_set():
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+            for pid in pids:
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    seen[pid] = max(seen.get(pid, 0.0), cpu_seconds(pid))
+            stop.wait(every)
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        sampler = threading.Thread(target=sample, args=(conn,), daemon=True)
+        sampler.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            sampler.join()
+    spent["database"] = sum(seen.values())
+
+
+@contextlib.contextmanager
+def _cpu(simulator_pid: int, spent: dict[str, float]) -> Iterator[None]:
+    """CPU seconds the block used in this process (the local host: orchestrators and every activity, one
+    interpreter, so one core at a time for Python code) and in the simulator's, and the seconds their threads
+    waited for a CPU (a thread that ended during the block is not counted)."""
+    me = os.getpid()
+    before = (time.process_time(), cpu_seconds(simulator_pid), runnable_waiting_seconds(me),
+              runnable_waiting_seconds(simulator_pid))
+    yield
+    spent["host"] = time.process_time() - before[0]
+    spent["simulator"] = cpu_seconds(simulator_pid) - before[1]
+    spent["host_waiting"] = runnable_waiting_seconds(me) - before[2]
+    spent["simulator_waiting"] = runnable_waiting_seconds(simulator_pid) - before[3]
+
+
+def _cpu_line(spent: dict[str, float], wall: float) -> str:
+    return (f"CPU during the sync: host process {spent['host']:.1f} s ({spent['host'] / wall:.0%} of one core), "
+            f"its threads waited {spent['host_waiting']:.1f} s for a CPU; simulator {spent['simulator']:.1f} s "
+            f"({spent['simulator'] / wall:.0%}), waited {spent['simulator_waiting']:.1f} s; PostgreSQL's backends "
+            f"of the database at least {spent['database']:.1f} s")
 
 
 def governor_seconds(calls: int, latency: float) -> float:
     """When the last of `calls` requests answers at the realm governor's pace: the k-th request (from 0) of a
-    (count, period) window goes out at k // count * period at the earliest."""
+    (count, period) window goes out at k // count * period at the earliest, and, paced, k sends after the first
+    at k times the sustained interval (the longest period / count)."""
     import importlib
 
     from plugins import registry
 
     # The plugin's own limits, found through the registry (nothing outside plugins/ imports a plugin by name).
     plugin_module = importlib.import_module(type(registry.get("quickbooks")).__module__)
-    last = max((max(calls - 1, 0) // count) * period for count, period in plugin_module.REALM_LIMITS)
+    governor = importlib.import_module(plugin_module.realm_governor.__module__)
+    limits = governor.governor_limits(governor.service_limits({}))
+    k = max(calls - 1, 0)
+    last = max(max((k // count) * period for count, period in limits),
+               k * max(period / count for count, period in limits))
     return last + latency
 
 
@@ -193,22 +276,29 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
     os.environ[f"SECRET_CONN_{connection_id.upper().replace('-', '_')}_TOKEN"] = QBO_TOKEN
     simulator = ["sandbox.quickbooks.datagen", "--records", str(options.records), "--years", "3", "--seed", "11",
                  "--latency", str(options.latency), "--per-second", str(options.per_second)]
-    with _simulator(simulator, _free_port()) as url, database(options.keep) as dsn:
+    spent: dict[str, float] = {}
+    with _simulator(simulator, _free_port(), keep_log=options.simulator_log, nice=options.simulator_nice) as \
+            (url, pid), database(options.keep) as dsn:
         os.environ["BIZ_PG_DSN"] = dsn
         with _landing():
             with psycopg.connect(dsn) as conn:
                 upsert_connection(conn, Connection(connection_id, "quickbooks", "bench company", {
                     "realm_id": QBO_REALM, "base_url": url, "access_token_secret": f"conn-{connection_id}-token",
-                    "reports": False}))
+                    "reports": False, **({"max_chains": options.max_chains} if options.max_chains else {})}))
                 conn.commit()
-            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+            with _cpu(pid, spent), _database_cpu(dsn, spent):
+                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
+            with urllib.request.urlopen(f"{url}/_sim/{QBO_REALM}/stats", timeout=10) as response:
+                stats = json.load(response)
     calls = sum(r[1] for r in rows)
     _report(f"QuickBooks full sync: datagen --records {options.records} --years 3 --seed 11, latency "
             f"{options.latency:g} s, {options.workers} activity workers, simulator's per-second limit "
-            f"{options.per_second or 'off'}", wall, rows, {
+            f"{options.per_second or 'off'}, max_chains {options.max_chains or 'default'}", wall, rows, {
                 f"{QBO_PER_MINUTE}/min per realm": max(calls / QBO_PER_MINUTE * 60, options.latency),
-                "governor's pace": governor_seconds(calls, options.latency)})
+                "governor's pace": governor_seconds(calls, options.latency)}, [
+                f"the simulator answered {stats['calls']} requests, {stats['throttled']} of them 429 "
+                f"(by status {stats['by_status']})", _cpu_line(spent, wall)])
 
 
 def _complexity_charged(url: str) -> int:
@@ -228,7 +318,9 @@ def bench_monday(options: argparse.Namespace) -> None:
                  "--subitems-per-item", "0", "--workspaces", "5", "--plan", "enterprise",
                  "--clock-start", dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                  "--latency", str(options.latency)]
-    with _simulator(simulator, _free_port()) as url, database(options.keep) as dsn:
+    spent: dict[str, float] = {}
+    with _simulator(simulator, _free_port(), keep_log=options.simulator_log, nice=options.simulator_nice) as \
+            (url, pid), database(options.keep) as dsn:
         os.environ["BIZ_PG_DSN"] = dsn
         with _landing():
             with psycopg.connect(dsn) as conn:
@@ -236,15 +328,16 @@ def bench_monday(options: argparse.Namespace) -> None:
                     "api_token_secret": secret, "base_url": url, "account_id": "bench-account",
                     "plan": "enterprise", "daily_call_cap": 1_000_000}))
                 conn.commit()
-            wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+            with _cpu(pid, spent), _database_cpu(dsn, spent):
+                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
             rows = _streams(dsn, run_id)
-            spent = _complexity_charged(url)
+            charged = _complexity_charged(url)
     chain = math.ceil(options.items_per_board / MONDAY_PAGE) * options.latency
     bounds = {"longest board chain (its pages one after another)": chain,
-              f"complexity budget ({spent:,} points at 10M per minute, or the chain)":
-                  max(spent / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)}
+              f"complexity budget ({charged:,} points at 10M per minute, or the chain)":
+                  max(charged / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)}
     _report(f"monday full sync: {options.boards} boards x {options.items_per_board} items, latency "
-            f"{options.latency:g} s, {options.workers} activity workers", wall, rows, bounds)
+            f"{options.latency:g} s, {options.workers} activity workers", wall, rows, bounds, [_cpu_line(spent, wall)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -258,9 +351,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-second", type=int, default=10,
                         help="QuickBooks: the simulator's requests/s per realm (Intuit's 10; 0: off)")
     parser.add_argument("--workers", type=int, default=16, help="the local host's activity threads")
+    parser.add_argument("--max-chains", type=int, help="QuickBooks: the connection's max_chains (default 4)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--trace", action="store_true", help="print where the time went (activities, streams)")
     parser.add_argument("--keep", help="keep (and reuse) the database of this name")
+    parser.add_argument("--simulator-log", help="keep the simulator's log (a line per request) in this file")
+    parser.add_argument("--simulator-nice", type=int, default=0,
+                        help="change the simulator's CPU priority (e.g. -10, as root: ahead of other work)")
     options = parser.parse_args(argv)
     os.environ.setdefault("BIZ_ALLOW_LOOPBACK_SOURCES", "true")
     (bench_quickbooks if options.source == "quickbooks" else bench_monday)(options)

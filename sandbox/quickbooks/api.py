@@ -7,7 +7,8 @@ from aiohttp import web
 from . import cdc, fault_bodies
 from .entities import by_name, by_resource
 from .gate import STATE_KEY
-from .query import QueryError, execute, parse
+from .keyset import answer
+from .query import QueryError, evaluate, parse, validate
 from .reports import handle_report
 from .responses import reply
 
@@ -49,7 +50,12 @@ async def _query(request: web.Request, realm: str) -> web.Response:
         if kind is None:
             raise QueryError("validation", f"QueryValidationError: invalid context declaration: {parsed.entity}")
         store = state.store(realm)
-        result = execute(parsed, kind, store.rows(kind.name), store.tz_name)
+        rows = store.rows(kind.name)
+        validate(parsed, kind, rows, store.tz_name)
+        # A keyset page or COUNT from the entity's sorted index; any other query filters and sorts it whole.
+        result = answer(parsed, kind, lambda: store.keyset(kind), store.tz_name)
+        if result is None:
+            result = evaluate(parsed, kind, rows, store.tz_name)
     except QueryError as error:
         body = (fault_bodies.query_parser_error(now, error.detail) if error.kind == "parser"
                 else fault_bodies.query_validation_error(now, error.detail))

@@ -249,7 +249,7 @@ def parse(text: str) -> Query:
 # -- evaluation -------------------------------------------------------------------------------------
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MISSING = object()
+MISSING = object()
 
 
 # The spelling a property name last matched (Metadata -> MetaData), tried first: a query over a large company
@@ -258,22 +258,22 @@ _SPELLING: dict[str, str] = {}
 
 
 @lru_cache(maxsize=500_000)
-def _instant(text: str, tz_name: str) -> Any:
+def instant(text: str, tz_name: str) -> Any:
     # Every query of a large company compares the same stored times again.
     return parse_instant(text, tz_name)
 
 
-def _lookup(record: dict[str, Any], path: str) -> Any:
+def lookup(record: dict[str, Any], path: str) -> Any:
     """Follow a dotted property path; names match without regard to case (Metadata vs MetaData)."""
     current: Any = record
     for part in path.split("."):
         if not isinstance(current, dict):
-            return _MISSING
+            return MISSING
         key = _SPELLING.get(part, part)
         if key not in current:
             key = next((k for k in current if k.lower() == part.lower()), None)
             if key is None:
-                return _MISSING
+                return MISSING
             _SPELLING[part] = key
         current = current[key]
     if isinstance(current, dict) and "value" in current:
@@ -286,9 +286,9 @@ def _is_id_path(path: str) -> bool:
     return last == "id" or last.endswith("ref")
 
 
-def _typed(path: str, value: Any, tz_name: str) -> tuple[int, Any]:
+def typed(path: str, value: Any, tz_name: str) -> tuple[int, Any]:
     """A sortable, comparable form: (rank, value) so that types never meet in a comparison."""
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return (0, 0)
     if isinstance(value, bool):
         return (1, int(value))
@@ -299,18 +299,18 @@ def _typed(path: str, value: Any, tz_name: str) -> tuple[int, Any]:
         return (2, float(int(text)))
     if _DATETIME_RE.match(text):
         try:
-            return (3, _instant(text, tz_name).timestamp())
+            return (3, instant(text, tz_name).timestamp())
         except ValueError:
             return (4, text)
     return (4, text)
 
 
 def _matches(condition: Condition, record: dict[str, Any], tz_name: str) -> bool:
-    stored = _lookup(record, condition.field)
-    if stored is _MISSING and condition.field.lower() == "active":
+    stored = lookup(record, condition.field)
+    if stored is MISSING and condition.field.lower() == "active":
         # The pseudo tax codes TAX and NON are written without the flag, but they are always active.
         stored = True
-    if stored is _MISSING or stored is None:
+    if stored is MISSING or stored is None:
         return False
     if condition.op == "LIKE":
         pattern = "^" + ".*".join(re.escape(p) for p in str(condition.values[0]).split("%")) + "$"
@@ -340,7 +340,7 @@ def _compare(stored: Any, literal: Any, path: str, tz_name: str) -> int | None:
         return (a > b) - (a < b)
     if _DATETIME_RE.match(text):
         try:
-            left, right = _instant(text, tz_name), _instant(other, tz_name)
+            left, right = instant(text, tz_name), instant(other, tz_name)
         except ValueError:
             return None
         return (left > right) - (left < right)
@@ -356,7 +356,7 @@ def _scatter(entity: str, ident: str) -> str:
     return hashlib.sha1(f"{entity}:{ident}".encode()).hexdigest()
 
 
-def _default_order(kind: EntityKind, record: dict[str, Any]) -> Any:
+def default_order(kind: EntityKind, record: dict[str, Any]) -> Any:
     # Name lists come back sorted by name (byte order: "PG&E" before "Pam", as recorded).
     # Transactions come back in an order QBO does not specify; a fixed scramble of the Id stands in
     # for it, so a client that pages without ORDERBY gets a stable but meaningless order.
@@ -365,7 +365,7 @@ def _default_order(kind: EntityKind, record: dict[str, Any]) -> Any:
     return _scatter(kind.name, record_key(kind.name, record))
 
 
-def _validate(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name: str) -> None:
+def validate(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name: str) -> None:
     always = {"id", "metadata", "synctoken", "domain", "sparse"}
     paths = [c.field for c in query.conditions] + [f for f, _ in query.order_by]
     for path in paths:
@@ -394,7 +394,12 @@ def _validate(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_nam
 
 def execute(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name: str) -> dict[str, Any]:
     """Run a parsed query over one entity's rows; returns the `QueryResponse` object."""
-    _validate(query, kind, rows, tz_name)
+    validate(query, kind, rows, tz_name)
+    return evaluate(query, kind, rows, tz_name)
+
+
+def evaluate(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name: str) -> dict[str, Any]:
+    """A validated query over one entity's rows, filtered and sorted whole (keyset.py answers keyset pages faster)."""
     conditions = list(query.conditions)
     if kind.is_list and not any(c.field.lower() == "active" for c in conditions):
         # List entities hide inactive rows unless the query mentions Active; rows without the flag (the
@@ -403,9 +408,9 @@ def execute(query: Query, kind: EntityKind, rows: list[dict[str, Any]], tz_name:
     selected = [row for row in rows if all(_matches(c, row, tz_name) for c in conditions)]
     if query.count:
         return {"totalCount": len(selected)}
-    selected.sort(key=lambda row: _default_order(kind, row))
+    selected.sort(key=lambda row: default_order(kind, row))
     for path, descending in reversed(query.order_by):
-        selected.sort(key=lambda row, p=path: _typed(p, _lookup(row, p), tz_name), reverse=descending)
+        selected.sort(key=lambda row, p=path: typed(p, lookup(row, p), tz_name), reverse=descending)
     start = query.start_position or 1
     size = query.max_results or DEFAULT_MAX_RESULTS
     page = selected[start - 1:start - 1 + size]

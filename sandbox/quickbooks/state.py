@@ -99,6 +99,9 @@ class SimulatorState:
 
     # -- mutations (each one moves the clock on by at least a second) ----------------------------
     def _stamp(self, realm: str) -> str:
+        # Every write stamps first, so this is where the store learns that its records change (its keyset
+        # indexes are rebuilt at the next query; the write itself runs before any other request).
+        self.store(realm).changed()
         self.clock.advance(1.0)
         moment = truncate_to_second(self.clock.now())
         if self._last_stamp is not None and moment <= self._last_stamp:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import zone
 from .entities import ENTITIES, TRANSACTIONS, EntityKind, exchange_rate_key, record_key
+from .keyset import KeysetIndex, build
 
 if TYPE_CHECKING:
     from .demo_company import DemoCompany
@@ -40,6 +41,21 @@ class RealmStore:
             used = [int(i) for i in self.tables[kind.name] if i.isdigit()]
             used += [int(d.id) for d in self.deleted if d.entity == kind.name and d.id.isdigit()]
             self._next_ids[kind.sequence] = max([self._next_ids.get(kind.sequence, 1), *(u + 1 for u in used)])
+        # Moved on by every write (SimulatorState stamps each one): the keyset indexes built before it are stale.
+        self.version = 0
+        self._keysets: dict[str, KeysetIndex] = {}
+
+    def changed(self) -> None:
+        """Say that records changed (a write may touch several entities: a payment moves invoices and balances)."""
+        self.version += 1
+
+    def keyset(self, kind: EntityKind) -> KeysetIndex:
+        """The entity's rows in keyset order (keyset.py), rebuilt when anything changed since it was built."""
+        table = self.tables[kind.name]
+        index = self._keysets.get(kind.name)
+        if index is None or index.version != self.version or index.size != len(table):
+            index = self._keysets[kind.name] = build(kind, table.values(), self.tz_name, self.version)
+        return index
 
     def rows(self, entity: str) -> list[dict[str, Any]]:
         return list(self.tables[entity].values())

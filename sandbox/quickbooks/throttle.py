@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from .clock import SimClock
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,10 @@ class Throttle:
             over_second = recent >= second
         if over_minute or over_second:
             self.rejected[realm] += 1
+            # Which arrivals filled the window, to tell a client's bunched sends from its rate (bench/).
+            recent_gaps = [round(now - stamp, 3) for stamp in list(times)[-(second or 10):]]
+            log.info("realm %s throttled (%s window): the latest admitted arrived %s s before this one",
+                     realm, "minute" if over_minute else "second", recent_gaps)
             return False
         times.append(now)
         return True

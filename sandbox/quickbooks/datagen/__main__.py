@@ -14,6 +14,7 @@ import collections
 from sandbox.ports import QUICKBOOKS_PORT
 from sandbox.quickbooks import SimClock, SimulatorState, ThrottleLimits, create_app
 from sandbox.quickbooks.datagen import generate_company
+from sandbox.quickbooks.entities import ENTITIES
 from sandbox.serve import serve
 
 
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     limits = ThrottleLimits(per_second=args.per_second or None, per_minute=args.per_minute or None)
     state = SimulatorState(companies=[company], clock=SimClock(), access_tokens={args.access_token}, limits=limits)
+    store = state.store(args.realm)
+    for kind in ENTITIES.values():
+        store.keyset(kind)  # sorted before serving: the real API's first page takes no longer than its others
     serve(create_app(state, latency=args.latency), args.host, args.port)
 
 
