@@ -76,6 +76,32 @@ def test_older_version_never_overwrites_newer(conn):
     assert rows(conn)[0][1] == Decimal("50.00")
 
 
+def test_a_reload_writes_only_what_is_newer_than_stored_and_leaves_the_rest_untouched(conn):
+    # One batch mixing every case the pre-check sorts: the same version, an older one, a newer one, a tombstone
+    # and a record not stored yet; and one id twice, older then newer than what is stored.
+    load(conn, [invoice("1", 1, "1.00", 1), invoice("2", 5, "2.00", 5), invoice("3", 1, "3.00", 1),
+                invoice("4", 1, "4.00", 1), invoice("6", 3, "6.00", 3)])
+    conn.execute("UPDATE qbo_invoice SET run_id = 'run-0' WHERE connection_id = 'loader-test'")
+    conn.commit()
+    result = load(conn, [invoice("1", 1, "1.00", 1), invoice("2", 4, "9.00", 4), invoice("3", 2, "3.50", 2),
+                         invoice("4", 9, "0", deleted=True), invoice("5", 1, "5.00", 1),
+                         invoice("6", 2, "9.00", 2), invoice("6", 4, "6.50", 4)])
+    assert (result.staged, result.inserted, result.updated, result.deleted, result.unchanged) == (7, 1, 2, 1, 3)
+    assert rows(conn) == [("1", Decimal("1.00"), 1, False, 'back\\slash "q" ☃'),
+                          ("2", Decimal("2.00"), 5, False, 'back\\slash "q" ☃'),
+                          ("3", Decimal("3.50"), 2, False, 'back\\slash "q" ☃'),
+                          ("4", Decimal("4.00"), 1, True, 'back\\slash "q" ☃'),
+                          ("5", Decimal("5.00"), 1, False, 'back\\slash "q" ☃'),
+                          ("6", Decimal("6.50"), 4, False, 'back\\slash "q" ☃')]
+    written = conn.execute("SELECT id FROM qbo_invoice WHERE connection_id = 'loader-test' AND run_id = 'run-1' "
+                           "ORDER BY id").fetchall()
+    assert [rid for (rid,) in written] == ["3", "4", "5", "6"]  # the unchanged and older ones kept their run
+    lines = conn.execute("SELECT txn_id, amount FROM qbo_txn_line WHERE connection_id = 'loader-test' "
+                         "AND line_id = '1' ORDER BY txn_id").fetchall()
+    assert lines == [("1", Decimal("1.00")), ("2", Decimal("2.00")), ("3", Decimal("3.50")), ("4", Decimal("4.00")),
+                     ("5", Decimal("5.00")), ("6", Decimal("6.50"))]
+
+
 def test_duplicates_within_and_across_batches_keep_the_newest(conn):
     records = [invoice("1", 1, "1.00", 1), invoice("1", 3, "3.00", 3), invoice("1", 2, "2.00", 2)]
     load(conn, records, batch_rows=2)
