@@ -307,6 +307,10 @@ def _version_reader(spec: TableSpec) -> Callable[[RawRecord], tuple[tuple[bool, 
     return version
 
 
+# Ids of a batch looked up before all of them are (see _newer_than_stored).
+_PROBED_IDS = 8
+
+
 def _newer_than_stored(conn: psycopg.Connection, spec: TableSpec, connection_id: str,
                        chunk: list[RawRecord]) -> list[RawRecord]:
     """The records the version-guarded upsert could write: those newer than the stored row, or without one.
@@ -316,14 +320,17 @@ def _newer_than_stored(conn: psycopg.Connection, spec: TableSpec, connection_id:
     order as the upsert's guard (a stored version at least as new writes nothing); a value that cannot be
     compared keeps its record, and the upsert decides. Stored versions only grow under that guard, so a row
     another transaction commits meanwhile can only make a kept record unchanged, which the upsert still finds.
+
+    A few of the ids are looked up first: when none is stored (a first load's pages) the batch goes to the
+    upsert whole, which is always correct, without looking up every id (about 5 ms of the server's ~100 per
+    1,000-invoice page, measured).
     """
-    stored = conn.execute(
-        sql.SQL("SELECT id, {versions} FROM {table} WHERE connection_id = %s AND id = ANY(%s)").format(
-            versions=sql.SQL(", ").join(map(sql.Identifier, spec.version)), table=sql.Identifier(spec.table)),
-        (connection_id, [rec.id for rec in chunk]),
-    ).fetchall()
-    if not stored:
+    query = sql.SQL("SELECT id, {versions} FROM {table} WHERE connection_id = %s AND id = ANY(%s)").format(
+        versions=sql.SQL(", ").join(map(sql.Identifier, spec.version)), table=sql.Identifier(spec.table))
+    sample = chunk[::max(1, len(chunk) // _PROBED_IDS)]
+    if not conn.execute(query, (connection_id, [rec.id for rec in sample])).fetchone():
         return chunk
+    stored = conn.execute(query, (connection_id, [rec.id for rec in chunk])).fetchall()
     current = {row[0]: tuple((v is not None, v if v is not None else 0) for v in row[1:]) for row in stored}
     version = _version_reader(spec)
     kept = []

@@ -102,6 +102,16 @@ def test_a_reload_writes_only_what_is_newer_than_stored_and_leaves_the_rest_unto
                      ("5", Decimal("5.00")), ("6", Decimal("6.50"))]
 
 
+def test_a_batch_whose_looked_up_sample_is_not_stored_still_keeps_the_newer_stored_rows(conn):
+    # Only a few ids are looked up before all of them: here every other one is stored, newer, and the others
+    # are new, so the lookup may find none of the stored; the upsert's guard still keeps what is newer.
+    load(conn, [invoice(f"{n:02d}", 5, "50.00", 5) for n in range(1, 20, 2)])
+    result = load(conn, [invoice(f"{n:02d}", 1, "10.00", 1) for n in range(20)])
+    assert (result.staged, result.inserted, result.updated, result.unchanged) == (20, 10, 0, 10)
+    totals = dict(conn.execute("SELECT id, total_amt FROM qbo_invoice WHERE connection_id = 'loader-test'").fetchall())
+    assert totals == {f"{n:02d}": Decimal("50.00") if n % 2 else Decimal("10.00") for n in range(20)}
+
+
 def test_duplicates_within_and_across_batches_keep_the_newest(conn):
     records = [invoice("1", 1, "1.00", 1), invoice("1", 3, "3.00", 3), invoice("1", 2, "2.00", 2)]
     load(conn, records, batch_rows=2)
