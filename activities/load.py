@@ -20,6 +20,7 @@ from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
 from shared.core import meters
 from shared.core.config import load_settings
+from shared.core.gcpause import collector_paused
 from shared.core.messages import LoadCounts, LoadRequest, PageRef
 from shared.db import runs
 from shared.db.connect import connect
@@ -86,7 +87,8 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
     # Log ids are bound for every activity where they are registered (activities/logging_ids.py).
     with meters.tracer.start_as_current_span("load_pages", attributes={
             "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
-        counts, source = _load(asked)
+        with collector_paused():  # the pages' records are trees: the collector would only traverse them
+            counts, source = _load(asked)
         seconds = time.monotonic() - started
         meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts, seconds)
         log.info("loaded %d page(s) of %s in %.2f s: %d inserted, %d updated, %d unchanged, %d deleted",

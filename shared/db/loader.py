@@ -289,6 +289,62 @@ def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: 
                     copy.write_row((connection_id, *fixed_values, rid, *row))
 
 
+def _version_reader(spec: TableSpec) -> Callable[[RawRecord], tuple[tuple[bool, Any], ...]]:
+    """A record's version as the upsert compares it: one (known, value) pair per version column, NULL lowest."""
+    typed_index = {c.name: i for i, c in enumerate(spec.columns)}
+
+    def value_of(name: str) -> Callable[[RawRecord], Any]:
+        if name in typed_index:
+            index = typed_index[name]
+            return lambda rec: rec.typed[index]
+        return lambda rec: getattr(rec, name)  # updated_at, created_at
+
+    getters = [value_of(name) for name in spec.version]
+
+    def version(rec: RawRecord) -> tuple[tuple[bool, Any], ...]:
+        return tuple((v is not None, v if v is not None else 0) for v in (get(rec) for get in getters))
+
+    return version
+
+
+# Ids of a batch looked up before all of them are (see _newer_than_stored).
+_PROBED_IDS = 8
+
+
+def _newer_than_stored(conn: psycopg.Connection, spec: TableSpec, connection_id: str,
+                       chunk: list[RawRecord]) -> list[RawRecord]:
+    """The records the version-guarded upsert could write: those newer than the stored row, or without one.
+
+    The others would be staged, their payloads parsed into jsonb, and their conflict found, to write nothing:
+    on a re-sync where 10% of 100k invoices changed, that was most of the server's work. Read with the same
+    order as the upsert's guard (a stored version at least as new writes nothing); a value that cannot be
+    compared keeps its record, and the upsert decides. Stored versions only grow under that guard, so a row
+    another transaction commits meanwhile can only make a kept record unchanged, which the upsert still finds.
+
+    A few of the ids are looked up first: when none is stored (a first load's pages) the batch goes to the
+    upsert whole, which is always correct, without looking up every id (about 5 ms of the server's ~100 per
+    1,000-invoice page, measured).
+    """
+    query = sql.SQL("SELECT id, {versions} FROM {table} WHERE connection_id = %s AND id = ANY(%s)").format(
+        versions=sql.SQL(", ").join(map(sql.Identifier, spec.version)), table=sql.Identifier(spec.table))
+    sample = chunk[::max(1, len(chunk) // _PROBED_IDS)]
+    if not conn.execute(query, (connection_id, [rec.id for rec in sample])).fetchone():
+        return chunk
+    stored = conn.execute(query, (connection_id, [rec.id for rec in chunk])).fetchall()
+    current = {row[0]: tuple((v is not None, v if v is not None else 0) for v in row[1:]) for row in stored}
+    version = _version_reader(spec)
+    kept = []
+    for rec in chunk:
+        held = current.get(rec.id)
+        try:
+            if held is not None and not version(rec) > held:
+                continue
+        except TypeError:  # e.g. a value of another type than the column's: the upsert compares it
+            pass
+        kept.append(rec)
+    return kept
+
+
 def _winners(spec: TableSpec, batch: list[RawRecord]) -> dict[str, RawRecord]:
     best: dict[str, RawRecord] = {}
     for rec in batch:
@@ -313,7 +369,10 @@ def upsert_records(
     conn.execute(stmts.create_stage)
     source = iter(records)
     while chunk := list(islice(source, batch_rows)):
-        batch = chunk
+        batch = _newer_than_stored(conn, spec, connection_id, chunk) if spec.version else chunk
+        if not batch:
+            totals.add(UpsertCounts(staged=len(chunk)))
+            continue
         with conn.cursor() as cur:
             with cur.copy(stmts.copy) as copy:
                 copy.set_types(stmts.types)
@@ -325,7 +384,7 @@ def upsert_records(
         inserted = sum(1 for _, ins, dele, _ in outcome if ins and not dele)
         deleted = sum(1 for _, _, dele, refined in outcome if dele and not refined)
         refined = sum(1 for *_, refined in outcome if refined)
-        totals.add(UpsertCounts(staged=len(batch), inserted=inserted,
+        totals.add(UpsertCounts(staged=len(chunk), inserted=inserted,
                                 updated=len(outcome) - inserted - deleted - refined, deleted=deleted))
         if spec.children and written:
             _replace_children(conn, spec, connection_id, _winners(spec, batch), written)

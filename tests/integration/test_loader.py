@@ -76,6 +76,42 @@ def test_older_version_never_overwrites_newer(conn):
     assert rows(conn)[0][1] == Decimal("50.00")
 
 
+def test_a_reload_writes_only_what_is_newer_than_stored_and_leaves_the_rest_untouched(conn):
+    # One batch mixing every case the pre-check sorts: the same version, an older one, a newer one, a tombstone
+    # and a record not stored yet; and one id twice, older then newer than what is stored.
+    load(conn, [invoice("1", 1, "1.00", 1), invoice("2", 5, "2.00", 5), invoice("3", 1, "3.00", 1),
+                invoice("4", 1, "4.00", 1), invoice("6", 3, "6.00", 3)])
+    conn.execute("UPDATE qbo_invoice SET run_id = 'run-0' WHERE connection_id = 'loader-test'")
+    conn.commit()
+    result = load(conn, [invoice("1", 1, "1.00", 1), invoice("2", 4, "9.00", 4), invoice("3", 2, "3.50", 2),
+                         invoice("4", 9, "0", deleted=True), invoice("5", 1, "5.00", 1),
+                         invoice("6", 2, "9.00", 2), invoice("6", 4, "6.50", 4)])
+    assert (result.staged, result.inserted, result.updated, result.deleted, result.unchanged) == (7, 1, 2, 1, 3)
+    assert rows(conn) == [("1", Decimal("1.00"), 1, False, 'back\\slash "q" ☃'),
+                          ("2", Decimal("2.00"), 5, False, 'back\\slash "q" ☃'),
+                          ("3", Decimal("3.50"), 2, False, 'back\\slash "q" ☃'),
+                          ("4", Decimal("4.00"), 1, True, 'back\\slash "q" ☃'),
+                          ("5", Decimal("5.00"), 1, False, 'back\\slash "q" ☃'),
+                          ("6", Decimal("6.50"), 4, False, 'back\\slash "q" ☃')]
+    written = conn.execute("SELECT id FROM qbo_invoice WHERE connection_id = 'loader-test' AND run_id = 'run-1' "
+                           "ORDER BY id").fetchall()
+    assert [rid for (rid,) in written] == ["3", "4", "5", "6"]  # the unchanged and older ones kept their run
+    lines = conn.execute("SELECT txn_id, amount FROM qbo_txn_line WHERE connection_id = 'loader-test' "
+                         "AND line_id = '1' ORDER BY txn_id").fetchall()
+    assert lines == [("1", Decimal("1.00")), ("2", Decimal("2.00")), ("3", Decimal("3.50")), ("4", Decimal("4.00")),
+                     ("5", Decimal("5.00")), ("6", Decimal("6.50"))]
+
+
+def test_a_batch_whose_looked_up_sample_is_not_stored_still_keeps_the_newer_stored_rows(conn):
+    # Only a few ids are looked up before all of them: here every other one is stored, newer, and the others
+    # are new, so the lookup may find none of the stored; the upsert's guard still keeps what is newer.
+    load(conn, [invoice(f"{n:02d}", 5, "50.00", 5) for n in range(1, 20, 2)])
+    result = load(conn, [invoice(f"{n:02d}", 1, "10.00", 1) for n in range(20)])
+    assert (result.staged, result.inserted, result.updated, result.unchanged) == (20, 10, 0, 10)
+    totals = dict(conn.execute("SELECT id, total_amt FROM qbo_invoice WHERE connection_id = 'loader-test'").fetchall())
+    assert totals == {f"{n:02d}": Decimal("50.00") if n % 2 else Decimal("10.00") for n in range(20)}
+
+
 def test_duplicates_within_and_across_batches_keep_the_newest(conn):
     records = [invoice("1", 1, "1.00", 1), invoice("1", 3, "3.00", 3), invoice("1", 2, "2.00", 2)]
     load(conn, records, batch_rows=2)
