@@ -242,17 +242,6 @@ def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[Ra
         )
 
 
-def _version_key(spec: TableSpec, rec: RawRecord) -> tuple:
-    """The same order as the upsert's DISTINCT ON: newest version first, a tombstone before its twin."""
-    typed = dict(zip((c.name for c in spec.columns), rec.typed, strict=True))
-    values = {"updated_at": rec.updated_at, "created_at": rec.created_at, **typed}
-    key = []
-    for name in spec.version or ("updated_at",):
-        value = values.get(name)
-        key.append((value is not None, value if value is not None else 0))
-    return (*key, rec.deleted)
-
-
 def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: str,
                       winners: dict[str, RawRecord], written: list[tuple[str, bool, bool]]) -> None:
     """Children of every parent written now are replaced by the ones in its new payload (kept on a tombstone)."""
@@ -289,8 +278,13 @@ def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: 
                     copy.write_row((connection_id, *fixed_values, rid, *row))
 
 
+def _comparable(values: Iterable[Any]) -> tuple[tuple[bool, Any], ...]:
+    """Version values ordered as the upsert orders them: one (known, value) pair each, NULL lowest."""
+    return tuple((v is not None, v if v is not None else 0) for v in values)
+
+
 def _version_reader(spec: TableSpec) -> Callable[[RawRecord], tuple[tuple[bool, Any], ...]]:
-    """A record's version as the upsert compares it: one (known, value) pair per version column, NULL lowest."""
+    """A record's version as the upsert compares it (updated_at for a source without version columns)."""
     typed_index = {c.name: i for i, c in enumerate(spec.columns)}
 
     def value_of(name: str) -> Callable[[RawRecord], Any]:
@@ -299,12 +293,8 @@ def _version_reader(spec: TableSpec) -> Callable[[RawRecord], tuple[tuple[bool, 
             return lambda rec: rec.typed[index]
         return lambda rec: getattr(rec, name)  # updated_at, created_at
 
-    getters = [value_of(name) for name in spec.version]
-
-    def version(rec: RawRecord) -> tuple[tuple[bool, Any], ...]:
-        return tuple((v is not None, v if v is not None else 0) for v in (get(rec) for get in getters))
-
-    return version
+    getters = [value_of(name) for name in spec.version or ("updated_at",)]
+    return lambda rec: _comparable(get(rec) for get in getters)
 
 
 # Ids of a batch looked up before all of them are (see _newer_than_stored).
@@ -331,7 +321,7 @@ def _newer_than_stored(conn: psycopg.Connection, spec: TableSpec, connection_id:
     if not conn.execute(query, (connection_id, [rec.id for rec in sample])).fetchone():
         return chunk
     stored = conn.execute(query, (connection_id, [rec.id for rec in chunk])).fetchall()
-    current = {row[0]: tuple((v is not None, v if v is not None else 0) for v in row[1:]) for row in stored}
+    current = {row[0]: _comparable(row[1:]) for row in stored}
     version = _version_reader(spec)
     kept = []
     for rec in chunk:
@@ -346,10 +336,12 @@ def _newer_than_stored(conn: psycopg.Connection, spec: TableSpec, connection_id:
 
 
 def _winners(spec: TableSpec, batch: list[RawRecord]) -> dict[str, RawRecord]:
+    """Each id's record as the upsert's DISTINCT ON picks it: newest version first, a tombstone before its twin."""
+    version = _version_reader(spec)
     best: dict[str, RawRecord] = {}
     for rec in batch:
         current = best.get(rec.id)
-        if current is None or _version_key(spec, rec) > _version_key(spec, current):
+        if current is None or (*version(rec), rec.deleted) > (*version(current), current.deleted):
             best[rec.id] = rec
     return best
 
