@@ -81,9 +81,10 @@ def verify(authorization: str | None, secrets: list[str], *, path: str, now: dt.
     # Every time check against `now` (PyJWT's own use the process clock): one clock for the whole decision.
     leeway = dt.timedelta(seconds=LEEWAY_SECONDS)
     issued, expires = _instant(claims, "iat"), _instant(claims, "exp")
-    if now - issued > MAX_TOKEN_AGE or now > expires + leeway:
-        raise Refused(401, "token_expired", "The JWT has expired" if now > expires + leeway
-                      else "The JWT was issued too long ago")
+    if now > expires + leeway:
+        raise Refused(401, "token_expired", "The JWT has expired")
+    if now - issued > MAX_TOKEN_AGE:
+        raise Refused(401, "token_expired", "The JWT was issued too long ago")
     if issued > now + leeway or ("nbf" in claims and _instant(claims, "nbf") > now + leeway):
         raise Refused(401, "invalid_token", "The JWT is issued in the future")
     audience = claims.get("aud")
