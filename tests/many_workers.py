@@ -272,7 +272,8 @@ def run_workers(streams: list[dict[str, Any]], sims: Sims, *, workers: int = 4, 
 
 # -- the worker process -------------------------------------------------------------------------------------------
 async def _chain(run_id: str, stream: dict[str, Any], stop_at: float | None, slots: asyncio.Semaphore,
-                 report: dict[str, Any], sequence: int = 0) -> None:
+                 report: dict[str, Any], sequence: int = 0, lane: bool = False) -> None:
+    """Read one cursor chain to its end; `lane`: a chain split off a stream (the stream is done when its own is)."""
     from activities.fetch import fetch_pages
     from orchestrators.sync_stream import LANE_STRIDE
     from shared.core.messages import FetchRequest, FetchResult
@@ -293,12 +294,11 @@ async def _chain(run_id: str, stream: dict[str, Any], stop_at: float | None, slo
             # A split read (plugins/quickbooks/partition.py): its chains are read side by side, as sync_stream
             # reads them, each landing under its own lane's sequence numbers; the stream's own chain goes on after.
             report["lanes"] = report.get("lanes", 0) + len(result.chains)
-            lanes = [dict(stream, cursor=chain) for chain in result.chains]
             outcomes = await asyncio.gather(*(
-                _chain(run_id, lane, stop_at, slots, report, (report["lanes"] - index) * LANE_STRIDE)
-                for index, lane in enumerate(lanes)), return_exceptions=True)
-            report["errors"] += [f"{type(e).__name__}: {e}"[:300] for e in outcomes if isinstance(e, BaseException)]
-            report["done"] -= len(lanes)  # a stream is done once, when its own chain ends
+                _chain(run_id, dict(stream, cursor=chain), stop_at, slots, report,
+                       (report["lanes"] - index) * LANE_STRIDE, lane=True)
+                for index, chain in enumerate(result.chains)), return_exceptions=True)
+            report["errors"] += _failures(outcomes)
         if result.retry_after is not None:
             # The orchestrator would wait on a durable timer: a worker process waits as long.
             report["throttled"].append({"stream": stream["stream"], "retry_after": result.retry_after,
@@ -306,7 +306,7 @@ async def _chain(run_id: str, stream: dict[str, Any], stop_at: float | None, slo
             await asyncio.sleep(min(result.retry_after, 30.0))
             continue
         if result.done:
-            report["done"] += 1
+            report["done"] += 0 if lane else 1
             return
 
 
@@ -317,8 +317,12 @@ async def _work(job: dict[str, Any]) -> dict[str, Any]:
     slots = asyncio.Semaphore(FETCHES_PER_WORKER)
     outcomes = await asyncio.gather(*(_chain(job["run_id"], s, stop_at, slots, report) for s in job["streams"]),
                                     return_exceptions=True)
-    report["errors"] += [f"{type(e).__name__}: {e}"[:300] for e in outcomes if isinstance(e, BaseException)]
+    report["errors"] += _failures(outcomes)
     return report
+
+
+def _failures(outcomes: list[Any]) -> list[str]:
+    return [f"{type(e).__name__}: {e}"[:300] for e in outcomes if isinstance(e, BaseException)]
 
 
 def main() -> None:
