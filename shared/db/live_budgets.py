@@ -33,7 +33,7 @@ SELECT CASE WHEN n.now >= p.resets_at THEN NULL ELSE p.points_left END,
        p.updated_at,
        (SELECT coalesce(sum(t.cost), 0) FROM points_tickets t
         WHERE t.budget_key = %(key)s AND t.expires_at > n.now AND n.now < p.resets_at),
-       n.now, p.budget_key IS NOT NULL
+       n.now
 FROM (SELECT clock_timestamp() AS now) AS n
 LEFT JOIN points_budgets p ON p.budget_key = %(key)s"""
 
@@ -52,7 +52,6 @@ class Points:
     reported_at: dt.datetime | None  # the last change: a report, or points taken
     pending: int  # points of queries sent and not answered yet (already taken off `left`)
     at: dt.datetime
-    known: bool  # False: nobody has spent from this budget yet
 
 
 def requests_sent(db: psycopg.Connection, key: str, window: float) -> Sent:
@@ -72,4 +71,4 @@ def points(db: psycopg.Connection, key: str) -> Points:
     row = db.execute(_POINTS, {"key": key}).fetchone()
     assert row is not None
     left = None if row[0] is None else int(row[0])
-    return Points(left, row[1], row[2], int(row[3] or 0), row[4], bool(row[5]))
+    return Points(left, row[1], row[2], int(row[3] or 0), row[4])
