@@ -14,6 +14,7 @@ import azure.durable_functions as df
 
 from orchestrators.blueprint import ACTIVITY_RETRY, bp
 from orchestrators.errors import short_error
+from orchestrators.sync_phase import stream_tasks
 from shared.core.messages import (
     ConnectionKey,
     ConnectionRequest,
@@ -23,7 +24,6 @@ from shared.core.messages import (
     PlanRequest,
     PlanResult,
     ShardResult,
-    StreamRequest,
     StreamResult,
 )
 
@@ -59,15 +59,8 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
                     f"{context.instance_id}:phase{phase}",
                 )))
             else:
-                streams = [
-                    context.call_sub_orchestrator(
-                        "sync_stream",
-                        StreamRequest(run_id, connection_id, stream.stream, stream.cursor, stream.sweep, 0,
-                                      request.options).to_json(),
-                        f"{context.instance_id}:{stream.stream}",
-                    )
-                    for stream in plan.streams
-                ]
+                streams = stream_tasks(context, run_id, connection_id, plan.streams, request.options,
+                                       context.instance_id)
                 results += [StreamResult.from_json(r) for r in (yield context.task_all(streams)) or []]
             # A failed stream does not stop the next phase: the plugin plans it knowing the failure (it leaves
             # out only what depends on the failed stream, and notes what it left out).

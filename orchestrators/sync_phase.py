@@ -16,7 +16,15 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrators.blueprint import ACTIVITY_RETRY, bp
-from shared.core.messages import PhaseRequest, PlanPage, ShardRequest, ShardResult, StreamRequest, StreamResult
+from shared.core.messages import (
+    PhaseRequest,
+    PlanPage,
+    ShardRequest,
+    ShardResult,
+    StreamPlan,
+    StreamRequest,
+    StreamResult,
+)
 
 
 def wave(request: PhaseRequest) -> range:
@@ -53,15 +61,21 @@ def sync_shard(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
     page = PlanPage.from_json((yield context.call_activity_with_retry(
         "read_plan_page", ACTIVITY_RETRY, ShardRequest(request.run_id, request.connection_id, request.ref,
                                                        request.shard).to_json())))
-    streams = [
-        context.call_sub_orchestrator(
-            "sync_stream",
-            StreamRequest(request.run_id, request.connection_id, stream.stream, stream.cursor, stream.sweep, 0,
-                          request.options).to_json(),
-            # Named as when sync_connection starts a stream itself: the API finds a stream's instance by this id.
-            f"{request.streams_prefix}:{stream.stream}",
-        )
-        for stream in page.streams
-    ]
+    streams = stream_tasks(context, request.run_id, request.connection_id, page.streams, request.options,
+                           request.streams_prefix)
     results = [StreamResult.from_json(r) for r in (yield context.task_all(streams)) or []]
     return ShardResult.of(results).to_json()
+
+
+def stream_tasks(context: df.DurableOrchestrationContext, run_id: str, connection_id: str,
+                 streams: list[StreamPlan], options: dict[str, int], prefix: str) -> list[Any]:
+    """A sync_stream sub-orchestration per planned stream, named `<prefix>:<stream>` whether sync_connection starts
+    it or a shard does: the API finds a stream's instance by that id."""
+    return [
+        context.call_sub_orchestrator(
+            "sync_stream",
+            StreamRequest(run_id, connection_id, stream.stream, stream.cursor, stream.sweep, 0, options).to_json(),
+            f"{prefix}:{stream.stream}",
+        )
+        for stream in streams
+    ]
