@@ -148,7 +148,7 @@ def _build(conn: psycopg.Connection, metric: Metric, connection_id: str, calenda
     elif metric.aggregation is Aggregation.DISTINCT:
         _build_distinct_count(conn, metric, params, days)
     elif metric.aggregation is Aggregation.MEDIAN:
-        _build_distinct(conn, metric, params, days)
+        _build_median(conn, metric, params, days)
     else:
         _build_flow(conn, metric, params, days)
 
@@ -191,14 +191,14 @@ def _build_flow(conn: psycopg.Connection, metric: Metric, params: dict[str, Any]
                        AND p.bucket = a.bucket AND p.count = 0""", params)
 
 
-def _build_distinct(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
+def _build_median(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
                     days: list[dt.date] | None) -> None:
     if days is None:
-        conn.execute(sql.insert_distinct(metric, None), {**params, **_EVERYTHING})
+        conn.execute(sql.insert_median(metric, None), {**params, **_EVERYTHING})
         return
     affected = sql.affected_buckets(_MARKED_DAYS, GRAINS)
     conn.execute(sql.delete_buckets(affected), params)
-    conn.execute(sql.insert_distinct(metric, affected), _bounds(conn, affected, params))
+    conn.execute(sql.insert_median(metric, affected), _bounds(conn, affected, params))
 
 
 def _build_distinct_count(conn: psycopg.Connection, metric: Metric, params: dict[str, Any],
@@ -212,7 +212,7 @@ def _build_distinct_count(conn: psycopg.Connection, metric: Metric, params: dict
         conn.execute("DELETE FROM metric_distinct_parts WHERE connection_id = %(cid)s AND metric = %(metric)s",
                       params)
         conn.execute(f"INSERT INTO metric_distinct_parts {sql.distinct_parts(metric, Scope.ALL)}", params)
-        conn.execute(sql.insert_distinct(metric, None), {**params, **_EVERYTHING})
+        conn.execute(sql.insert_distinct_from_parts(metric), params)
         return
     # The marked days' parts as the raw rows have them now, against the stored ones: only the (day, members,
     # value) whose records differ are changed (an amount edited on a busy month rewrites nothing here).

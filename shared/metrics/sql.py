@@ -182,18 +182,15 @@ def _only_affected(rows: str, affected: str | None) -> str:
                x AS (SELECT b.* FROM b JOIN a ON a.grain = b.grain AND a.bucket = b.bucket)"""
 
 
-def insert_distinct(metric: Metric, affected: str | None) -> str:
-    """Buckets of every grain of a distinct count or a median, from the raw rows in [%(lo)s, %(hi)s) (neither
-    adds up); only the `affected` (grain, bucket) pairs, or all when None."""
+def insert_median(metric: Metric, affected: str | None) -> str:
+    """Buckets of every grain of a median, from the raw rows in [%(lo)s, %(hi)s) (medians do not add up); only
+    the `affected` (grain, bucket) pairs, or all when None."""
     dimension, member, group_by = _grouping(metric, "x.grain, x.bucket")
     grain_list = ", ".join(f"'{g}'" for g in GRAINS)
     dims = "".join(f", f.{c}" for c in dimension_columns(metric))
-    if metric.aggregation is Aggregation.MEDIAN:
-        # percentile_cont interpolates between the two middle values of an even count; `total` is the sum.
-        value = "round((percentile_cont(0.5) WITHIN GROUP (ORDER BY x.value))::numeric, 2)"
-        total = "sum(x.value)"
-    else:
-        value = total = "count(DISTINCT x.value)"
+    # percentile_cont interpolates between the two middle values of an even count; `total` is the sum.
+    value = "round((percentile_cont(0.5) WITHIN GROUP (ORDER BY x.value))::numeric, 2)"
+    total = "sum(x.value)"
     # Each grain reads only the days its own affected buckets span (a dirty month's day and month buckets
     # need a month of rows, its year bucket a year).
     spans = (f"SELECT g AS grain, %(lo)s::date AS lo, %(hi)s::date AS hi FROM unnest(ARRAY[{grain_list}]) AS g"
@@ -220,6 +217,50 @@ def distinct_parts(metric: Metric, scope: Scope) -> str:
     return f"""SELECT %(cid)s, %(metric)s, f.day, {array}, f.value::text, count(*)
                FROM ({source_rows(metric, scope)}) f WHERE f.day IS NOT NULL
                GROUP BY f.day, {array}, f.value::text"""
+
+
+def insert_distinct_from_parts(metric: Metric) -> str:
+    """Buckets of every grain of a distinct count, from its metric_distinct_parts (a rebuild writes them first).
+
+    A value counts in a bucket when it has a part there; it is counted once, on its first day in the bucket,
+    which is the day whose previous day with the value (in the same dimension member, for a breakdown) lies
+    before the bucket's start. So one ordered pass per grouping (the total, each dimension) flags every part
+    with the grains in which it is a first; the flags are summed per day and the days rolled up into each
+    grain's buckets. No count(DISTINCT), whose sort per grain and grouping set over every record made the
+    rebuild of active customers most of a first load's refresh (0.94 s of 2.3 at 100k invoices; 0.3 s so)."""
+    columns = dimension_columns(metric)
+    dims = "".join(f", dims[{i}] AS {c}" for i, c in enumerate(columns, start=1))
+    starts = "".join(f", metric_bucket('{g}', day, %(fs)s) AS start_{g}" for g in COARSE_GRAINS)
+    # lag over value (and member): the previous day this value had, or NULL on its first.
+    previous = ["lag(day) OVER (PARTITION BY value ORDER BY day) AS prev"] + [
+        f"lag(day) OVER (PARTITION BY value, dims[{i}] ORDER BY day) AS prev_{c}"
+        for i, c in enumerate(columns, start=1)]
+
+    def firsts(prev: str, name: str) -> str:
+        return ", ".join(f"count(*) FILTER (WHERE value IS NOT NULL AND ({prev} IS NULL OR {prev} < "
+                         f"{'day' if g == 'day' else 'start_' + g})) AS {name}_{g}" for g in GRAINS)
+
+    def per_grain(name: str) -> str:
+        return "CASE g.grain " + " ".join(f"WHEN '{g}' THEN d.{name}_{g}" for g in GRAINS) + " END"
+
+    grain_list = ", ".join(f"'{g}'" for g in GRAINS)
+    dimension, member, group_by = _grouping(metric, "x.grain, x.bucket")
+    value = ("CASE " + " ".join(f"WHEN grouping({c}) = 0 THEN sum(x.n_{c})" for c in columns) + " ELSE sum(x.n) END"
+             if columns else "sum(x.n)")
+    day_dims = "".join(f", {c}" for c in columns)
+    return f"""{_INSERT}
+        WITH o AS (SELECT day, value, records{dims}{starts}, {", ".join(previous)}
+                   FROM metric_distinct_parts WHERE connection_id = %(cid)s AND metric = %(metric)s),
+        d AS (SELECT day{day_dims}, sum(records) AS records, {firsts("prev", "n")}
+                     {"".join(", " + firsts("prev_" + c, "n_" + c) for c in columns)}
+              FROM o GROUP BY day{day_dims}),
+        x AS (SELECT g.grain, metric_bucket(g.grain, d.day, %(fs)s) AS bucket{"".join(", d." + c for c in columns)},
+                     d.records, {per_grain("n")} AS n{"".join(f", {per_grain('n_' + c)} AS n_{c}" for c in columns)}
+              FROM d CROSS JOIN unnest(ARRAY[{grain_list}]) AS g(grain))
+        SELECT %(cid)s, %(metric)s, x.grain, x.bucket, metric_bucket_end(x.grain, x.bucket), {dimension}, {member},
+               {value}, sum(x.records), {value}
+        FROM x
+        {group_by}"""
 
 
 def distinct_changes(metric: Metric) -> str:

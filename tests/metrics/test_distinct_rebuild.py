@@ -1,0 +1,78 @@
+"""The rebuild of a distinct count from its per-day parts (sql.insert_distinct_from_parts) against a count by
+hand, for shapes the catalogs' one distinct metric (active customers: one dimension, no NULL value) does not
+have: two dimensions, NULL values, a value on one day under several members, a fiscal year starting in April."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+
+import psycopg
+import pytest
+
+from shared.metrics import sql
+from shared.metrics.catalog import Aggregation, Metric, Source, Unit
+from tests.metrics.oracle import GRAINS, bucket
+
+CID = "distinct-parts-test"
+FISCAL = 4
+METRIC = Metric(
+    "test.distinct_buyers", "Distinct buyers", "test", Aggregation.DISTINCT, Unit.COUNT,
+    (Source("t_orders", "r.day", "r.buyer", label="orders", dimensions=(("region", "r.region"),)),
+     Source("t_returns", "r.day", "r.buyer", label="returns", dimensions=(("region", "r.region"),))),
+    "Distinct buyers per bucket.", ("region",))
+
+
+def _parts(seed: int) -> list[tuple[dt.date, tuple[str, str], str | None, int]]:
+    """(day, (region, source), value, records): unique per (day, members, value), as the parts table keeps them."""
+    rng = random.Random(seed)
+    start = dt.date(2024, 12, 20)
+    parts: dict[tuple[dt.date, tuple[str, str], str | None], int] = {}
+    for _ in range(1500):
+        day = start + dt.timedelta(days=rng.randrange(500))
+        members = (rng.choice(["north", "south", "(none)"]), rng.choice(["orders", "returns"]))
+        value = None if rng.random() < 0.05 else f"b{rng.randrange(40)}"
+        parts[(day, members, value)] = parts.get((day, members, value), 0) + rng.randint(1, 3)
+    # The same buyer on one day in both sources and two regions: counted once in the total.
+    for members in (("north", "orders"), ("south", "returns")):
+        parts[(dt.date(2025, 3, 31), members, "b-both")] = 1
+    return [(day, members, value, records) for (day, members, value), records in parts.items()]
+
+
+def _expected(parts: list[tuple[dt.date, tuple[str, str], str | None, int]]) -> set[tuple]:
+    values: dict[tuple, set[str]] = defaultdict(set)
+    records: dict[tuple, int] = defaultdict(int)
+    for day, (region, source), value, count in parts:
+        for grain in GRAINS:
+            start = bucket(grain, day, FISCAL)
+            for key in ((grain, start, "", ""), (grain, start, "region", region), (grain, start, "source", source)):
+                records[key] += count
+                if value is not None:
+                    values[key].add(value)
+    return {(*key, len(values[key]), records[key]) for key in records}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_rebuild_from_parts_counts_each_value_once_per_bucket_and_member(pg_dsn: str, seed: int) -> None:
+    assert METRIC.all_dimensions == ("region", "source")
+    parts = _parts(seed)
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("DELETE FROM metric_distinct_parts WHERE connection_id = %s", (CID,))
+        conn.execute("DELETE FROM metric_points WHERE connection_id = %s", (CID,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO metric_distinct_parts (connection_id, metric, day, dims, value, records) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [(CID, METRIC.name, day, list(members), value, count) for day, members, value, count in parts])
+        conn.execute(sql.insert_distinct_from_parts(METRIC), {"cid": CID, "metric": METRIC.name, "fs": FISCAL})
+        stored = conn.execute(
+            """SELECT grain, bucket, dimension, member, value::int, count::int, total::int, bucket_end
+               FROM metric_points WHERE connection_id = %s AND metric = %s""", (CID, METRIC.name)).fetchall()
+        conn.rollback()
+    assert all(total == value for _, _, _, _, value, _, total, _ in stored)  # a distinct count's total is its value
+    assert all(end > start for _, start, _, _, _, _, _, end in stored)
+    assert {row[:6] for row in stored} == _expected(parts)
+    assert len(stored) == len(_expected(parts))  # one point per bucket and member
+    fiscal_years = {start for grain, start, *_ in stored if grain == "fiscal_year"}
+    assert fiscal_years == {dt.date(2024, 4, 1), dt.date(2025, 4, 1), dt.date(2026, 4, 1)}
