@@ -1,8 +1,16 @@
-"""Planning a monday run in two phases: first the account-wide streams (the directory, boards with their
-groups and columns, updates); then, from the boards that phase loaded, one item stream per board.
+"""Planning a monday run: first the boards (with their groups and columns) and the directory; then, from the
+boards that phase loaded, one item stream per board beside the account's updates; then a last phase that reads
+nothing and notes what a failed updates stream left unsynced.
 
-The item streams depend on the boards stream only: a failed directory or updates stream leaves them planned,
-a failed boards stream leaves none, and either way the run's notes say what was not synced and why.
+The updates are read beside the items, not before them, because nothing about them waits for anything else: the
+`updates` query is account-wide (it names no board), monday_update has no foreign key, no metric trigger watches
+it and no view or metric joins it to the items (migrations 0020, 0022; metrics.py reads monday_item alone), so
+an update may load before its item. The updates are the account's longest chain (one cursor, newest first):
+read in the first phase they held every item stream back until their last page.
+
+The item streams depend on the boards stream only: a failed directory leaves them planned, a failed boards
+stream leaves none (the updates are still read), and either way the run's notes say what was not synced and
+why. A failed updates stream is noted by the last phase, as nothing read in this run depends on it.
 
 Each board (main or subitems) is its own stream "items:<board id>", so one cursor chain, one watermark and
 one failure belong to one board. An incremental run skips a board whose updated_at has not moved since its
@@ -51,12 +59,11 @@ def _updates_plan(mode: str, watermarks: dict[str, dict[str, Any]]) -> StreamPla
     return StreamPlan("updates", lists.updates_start(since), sweep=since is None)
 
 
-def account_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
-                  store: MondayStore) -> Plan:
+def account_phase(settings: MondaySettings, store: MondayStore) -> Plan:
+    """Phase 0: the boards the item streams are planned from, and the directory (complete reads, swept)."""
     return Plan(streams=[
         StreamPlan("directory", lists.directory_start(), sweep=True),
         StreamPlan("boards", lists.boards_start(settings.boards), sweep=True),
-        _updates_plan(mode, watermarks),
     ], notes=_cap_notes(settings, store), next_phase=True)
 
 
@@ -82,6 +89,8 @@ def _columns(settings: MondaySettings, board_id: str, status: dict[str, Any] | N
 
 
 NOT_REFRESHED = {"directory": "workspaces, users, teams and tags", "updates": "updates"}
+ACCOUNT_STREAMS = ("directory",)  # read in phase 0, nothing depends on it: noted by phase 1 when it failed
+BESIDE_ITEMS = ("updates",)  # read in phase 1, nothing depends on it: noted by phase 2 when it failed
 REASON_CHARS = 300
 NOTE_CHARS = 1800  # a run note keeps 2,000 characters; longer board lists are split over several notes
 
@@ -100,10 +109,10 @@ def _skipped_boards(board_ids: list[str], reason: str) -> list[str]:
     return notes
 
 
-def _failure_notes(failures: dict[str, str]) -> list[str]:
-    """What a failed directory or updates stream left unsynced (nothing else depends on them)."""
+def _failure_notes(failures: Mapping[str, str], streams: tuple[str, ...]) -> list[str]:
+    """What failed `streams` (the directory, the updates: nothing else depends on them) left unsynced."""
     return [f"{NOT_REFRESHED[stream]} not synced: the {stream} stream failed ({failures[stream][:REASON_CHARS]})"
-            for stream in NOT_REFRESHED if stream in failures]
+            for stream in streams if stream in failures]
 
 
 def _board_plan(settings: MondaySettings, mode: str, board_id: str, board: BoardInfo | None,
@@ -121,7 +130,9 @@ def _board_plan(settings: MondaySettings, mode: str, board_id: str, board: Board
 
 def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]],
                 failed: Mapping[str, str], store: MondayStore) -> Plan:
-    """One item stream per board; `failed` is how the account phase of this run ended ({stream: error})."""
+    """Phase 1: the updates and one item stream per board; `failed` is how phase 0 of this run ended ({stream:
+    error}). The updates come first: theirs is the longest chain, and no failure of phase 0 holds them back."""
+    updates = _updates_plan(mode, watermarks)
     boards = store.known_boards(settings.connection_id)
     failures = dict(failed)
     plans: list[StreamPlan] = []
@@ -146,9 +157,16 @@ def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[
         # Planned from the boards as last loaded, but which boards, subitems boards and status columns there are
         # now is unknown: none is read, and the run names each one this plan would have read.
         unread = [plan.stream.removeprefix(ITEMS_PREFIX) for plan in plans]
-        return Plan(streams=[], notes=[*_skipped_boards(unread, failures["boards"][:REASON_CHARS]),
-                                       *_failure_notes(failures)])
-    return Plan(streams=plans, notes=[*_failure_notes(failures), *notes])
+        return Plan(streams=[updates], notes=[*_skipped_boards(unread, failures["boards"][:REASON_CHARS]),
+                                              *_failure_notes(failures, ACCOUNT_STREAMS)], next_phase=True)
+    return Plan(streams=[updates, *plans], notes=[*_failure_notes(failures, ACCOUNT_STREAMS), *notes],
+                next_phase=True)
+
+
+def closing_phase(failed: Mapping[str, str]) -> Plan:
+    """Phase 2: nothing to read; what a failed updates stream of phase 1 left unsynced (`failed`: every failed
+    stream of this run, phase 0's already noted by phase 1)."""
+    return Plan(streams=[], notes=_failure_notes(failed, BESIDE_ITEMS))
 
 
 def focus(settings: MondaySettings, watermarks: dict[str, dict[str, Any]], changed: list[str],

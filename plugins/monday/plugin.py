@@ -69,11 +69,13 @@ class MondayPlugin(BasePlugin):
                 focused, why_not = planning.focus(settings, watermarks, list(changed), store)
                 if focused is not None:
                     return focused
-                plan = planning.account_phase(settings, mode, watermarks, store)
+                plan = planning.account_phase(settings, store)
                 plan.notes.append(f"changes announced, but {why_not}: the normal incremental run instead")
                 return plan
-            return planning.account_phase(settings, mode, watermarks, store)
-        return planning.items_phase(settings, mode, watermarks, failed or {}, store)
+            return planning.account_phase(settings, store)
+        if phase == 1:
+            return planning.items_phase(settings, mode, watermarks, failed or {}, store)
+        return planning.closing_phase(failed or {})
 
     @property
     def router(self) -> Any:

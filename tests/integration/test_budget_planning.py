@@ -74,8 +74,11 @@ def test_a_run_with_budget_to_spare_reads_everything_and_records_the_projection(
     used_today(pg_dsn, key, 100)
     run_id = start(cid, "timer")
     plan = plan_streams({"run_id": run_id, "connection_id": cid, "mode": "incremental"})
-    assert [s["stream"] for s in plan["streams"]] == ["directory", "boards", "updates"]
+    assert [s["stream"] for s in plan["streams"]] == ["directory", "boards"]
     assert decision(pg_dsn, run_id) == ("go", [], "", 100, 900, 160)  # used + one run like the last ones
+    # The updates are read beside the boards' items (none loaded here), under the decision phase 0 made.
+    items = plan_streams({"run_id": run_id, "connection_id": cid, "mode": "incremental", "phase": 1})
+    assert [s["stream"] for s in items["streams"]] == ["updates"]
 
 
 def test_a_run_short_of_budget_defers_the_directory_and_says_so_on_the_run_and_the_dashboard(pg_dsn, account):
@@ -84,16 +87,17 @@ def test_a_run_short_of_budget_defers_the_directory_and_says_so_on_the_run_and_t
     run_id = start(cid, "timer")
     plan = plan_streams({"run_id": run_id, "connection_id": cid, "mode": "incremental"})
 
-    assert [s["stream"] for s in plan["streams"]] == ["boards", "updates"]
+    assert [s["stream"] for s in plan["streams"]] == ["boards"]
     assert plan.get("refused") is None and plan.get("skipped") is None
     action, deferred, reason, used, allowance, projected = decision(pg_dsn, run_id)
     assert (action, deferred, used, allowance, projected) == ("defer", ["directory"], 850, 900, 910)
     assert "projected 910 of 900" in reason
     [note] = notes(pg_dsn, run_id)
     assert note.startswith("budget planner: directory deferred: calls_today of monday-account:") and "910" in note
-    # The next phase (the boards' items) is not held back: only deferrable streams are.
+    # The next phase (the updates and the boards' items) is not held back: only deferrable streams are.
     items = plan_streams({"run_id": run_id, "connection_id": cid, "mode": "incremental", "phase": 1})
     assert items.get("refused") is None and items.get("skipped") is None
+    assert [s["stream"] for s in items["streams"]] == ["updates"]
 
     end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
@@ -117,7 +121,7 @@ def test_a_stream_deferred_for_longer_than_the_bound_is_read_anyway_and_the_run_
     run_id = start(cid, "timer")
     plan = plan_streams({"run_id": run_id, "connection_id": cid, "mode": "incremental"})
 
-    assert [s["stream"] for s in plan["streams"]] == ["directory", "boards", "updates"]
+    assert [s["stream"] for s in plan["streams"]] == ["directory", "boards"]
     action, deferred, *_ = decision(pg_dsn, run_id)
     assert (action, deferred) == ("defer", [])
     assert any("directory read although the budget is short: not synced in the last 6 h (BIZ_DEFER_MAX_HOURS)"

@@ -155,15 +155,17 @@ def test_the_daily_call_cap_stops_the_sync_before_monday_has_to_refuse_a_call(ho
                                                                               landing_container, monkeypatch):
     monkeypatch.setenv("SECRET_MONDAY_E2E_TOKEN", TOKEN)
     board = next(b for b in monday_sim.account.boards.values() if b.object_type == "board" and b.state == "active")
-    # Four calls a day: the account-wide streams take them all, the board's streams must wait for tomorrow.
-    connection = add_connection(pg_dsn, "monday-capped", monday_sim.url, boards=[board.id], daily_call_cap=4,
+    # Three calls a day: the first phase (the directory, and the boards in two pages) takes them all, the updates
+    # and the board's streams beside them must wait for tomorrow.
+    connection = add_connection(pg_dsn, "monday-capped", monday_sim.url, boards=[board.id], daily_call_cap=3,
                                 daily_call_share=1.0)
     output, streams = run(host, connection, "full")
     assert output["status"] == "failed"
+    assert streams["directory"]["api_calls"] + streams["boards"]["api_calls"] == 3
     board_streams = item_streams(streams)
     assert set(board_streams) == {ITEMS + board.id, ITEMS + board.subitems_board_id}
-    for stream in board_streams.values():
+    for stream in [*board_streams.values(), streams["updates"]]:
         assert stream["status"] == "failed" and stream["api_calls"] == 0 and stream["throttle_waits"] > 1
-        assert "daily call cap is used up (4 of 4 calls); syncing resumes after 00:00 UTC" in stream["error"]
+        assert "daily call cap is used up (3 of 3 calls); syncing resumes after 00:00 UTC" in stream["error"]
     stats = monday_sim.state.stats()
-    assert stats["calls_today"] == 4 and stats["refused"] == 0 and "429" not in stats["by_status"]
+    assert stats["calls_today"] == 3 and stats["refused"] == 0 and "429" not in stats["by_status"]

@@ -1,5 +1,6 @@
-"""Planning a monday run: the account-wide streams first, then one item stream per readable board from what
-the first phase loaded; incremental runs start from each board's watermark and skip boards that did not move."""
+"""Planning a monday run: the directory and boards first, then the updates beside one item stream per readable
+board from what the first phase loaded, then a phase that only notes a failed updates stream; incremental runs
+start from each board's (and the updates') watermark and skip boards that did not move."""
 
 from __future__ import annotations
 
@@ -41,23 +42,26 @@ def connection(**config) -> Connection:
     return Connection("m", "monday", "m", {"api_token_secret": "conn-m-token", **config})
 
 
-def test_the_first_phase_reads_the_account_wide_streams_whole_and_asks_for_a_second():
+def test_the_first_phase_reads_the_directory_and_boards_whole_and_asks_for_a_second():
     plan = planned(connection(), "full", {}, 0, phase=0)
-    assert [(p.stream, p.sweep) for p in plan.streams] == [("directory", True), ("boards", True), ("updates", True)]
+    # The updates wait for nothing, so they are not read here: their long chain would hold every board back.
+    assert [(p.stream, p.sweep) for p in plan.streams] == [("directory", True), ("boards", True)]
     assert plan.next_phase and plan.refused is None
 
 
-def test_an_incremental_first_phase_reads_updates_from_their_watermark():
-    plan = planned(connection(), "incremental", {"updates": {"since": "2026-05-01T00:00:00Z"}}, 0, phase=0)
-    updates = plan.streams[2]
+def test_an_incremental_second_phase_reads_updates_from_their_watermark_first():
+    plan = planned(connection(), "incremental", {"updates": {"since": "2026-05-01T00:00:00Z"}}, 0, phase=1)
+    updates = plan.streams[0]
+    assert updates.stream == "updates"
     assert updates.cursor["since"] == "2026-05-01T00:00:00Z" and not updates.sweep
 
 
-def test_a_full_second_phase_reads_every_board_that_is_not_deleted_and_sweeps_each():
+def test_a_full_second_phase_reads_the_updates_and_every_board_that_is_not_deleted_and_sweeps_each():
     plan = planned(connection(), "full", {}, 0, phase=1)
-    assert {p.stream: p.sweep for p in plan.streams} == {"items:1": True, "items:11": True, "items:2": True,
-                                                         "items:22": True}
-    assert not plan.next_phase
+    assert {p.stream: p.sweep for p in plan.streams} == {"updates": True, "items:1": True, "items:11": True,
+                                                         "items:2": True, "items:22": True}
+    assert plan.streams[0].stream == "updates" and plan.streams[0].cursor["since"] is None
+    assert plan.next_phase  # the last phase notes a failed updates stream
     first = next(p for p in plan.streams if p.stream == "items:1").cursor
     # Done by the "Done" label and by the board's done colour.
     assert first["status"] == {"column": "status", "done": [1, 7], "labels": ["Done"]}
@@ -67,7 +71,7 @@ def test_a_full_second_phase_reads_every_board_that_is_not_deleted_and_sweeps_ea
 def test_a_selection_reads_the_chosen_boards_and_their_subitems_boards_with_the_chosen_columns():
     plan = planned(connection(boards=["1"], columns={"1": ["date4"], "11": ["numbers"]}), "full", {}, 0, phase=1)
     cursors = {p.stream: p.cursor for p in plan.streams}
-    assert set(cursors) == {"items:1", "items:11"}
+    assert set(cursors) == {"updates", "items:1", "items:11"}
     assert cursors["items:1"]["columns"] == ["date4", "status"]  # done is read from the main status
     assert cursors["items:11"]["columns"] == ["numbers", "status"]
 
@@ -82,17 +86,17 @@ def test_an_incremental_second_phase_continues_each_board_and_skips_the_ones_tha
     }
     plan = planned(connection(), "incremental", marks, 0, phase=1)
     plans = {p.stream: p for p in plan.streams}
-    assert set(plans) == {"items:11", "items:22"}
+    assert set(plans) == {"updates", "items:11", "items:22"}
     assert plans["items:11"].cursor["since"] == "2026-04-30T00:00:00Z" and not plans["items:11"].sweep
     assert plans["items:22"].cursor["since"] is None and plans["items:22"].sweep  # never read: a complete read
     assert plan.notes == ["2 unchanged boards skipped"]
     every = planned(connection(skip_unchanged_boards=False), "incremental", marks, 0, phase=1)
-    assert len(every.streams) == 4
+    assert len(every.streams) == 5
 
 
 def test_a_board_named_in_the_selection_but_never_seen_is_still_read_so_its_refusal_is_recorded():
     plan = planned(connection(boards=["99"]), "full", {}, 0, phase=1)
-    assert [p.stream for p in plan.streams] == ["items:99"]
+    assert [p.stream for p in plan.streams] == ["updates", "items:99"]
 
 
 @pytest.mark.parametrize(("config", "message"), [
@@ -125,17 +129,29 @@ def test_the_boards_left_unread_are_all_named_over_as_many_notes_as_it_takes():
 
 
 def test_a_failed_directory_leaves_every_board_planned_and_says_what_was_not_synced():
-    plan = planned(connection(), "full", {}, 0, phase=1, failed={"directory": "USER_UNAUTHORIZED: no users:read"})
-    assert [p.stream for p in plan.streams] == ["items:1", "items:11", "items:2", "items:22"]
+    failed = {"directory": "USER_UNAUTHORIZED: no users:read"}
+    plan = planned(connection(), "full", {}, 0, phase=1, failed=failed)
+    assert [p.stream for p in plan.streams] == ["updates", "items:1", "items:11", "items:2", "items:22"]
     assert plan.notes == ["workspaces, users, teams and tags not synced: the directory stream failed "
                           "(USER_UNAUTHORIZED: no users:read)"]
+    # Noted once: the last phase names only what failed beside the items.
+    assert planned(connection(), "full", {}, 0, phase=2, failed=failed).notes == []
 
 
-def test_a_failed_boards_stream_plans_no_items_and_names_each_board_it_would_have_read():
-    plan = planned(connection(), "full", {}, 0, phase=1, failed={"boards": "HTTP 500", "updates": "timeout"})
-    assert plan.streams == []
+def test_a_failed_boards_stream_plans_no_items_and_names_each_board_it_would_have_read_but_reads_the_updates():
+    plan = planned(connection(), "full", {}, 0, phase=1, failed={"boards": "HTTP 500", "directory": "timeout"})
+    assert [(p.stream, p.sweep) for p in plan.streams] == [("updates", True)] and plan.next_phase
     assert plan.notes == ["items of 4 boards not synced: the boards stream failed (HTTP 500); boards 1, 11, 2, 22",
-                          "updates not synced: the updates stream failed (timeout)"]
+                          "workspaces, users, teams and tags not synced: the directory stream failed (timeout)"]
+
+
+def test_a_failed_updates_stream_is_noted_by_a_last_phase_that_reads_nothing():
+    failed = {"directory": "timeout", "updates": "HTTP 500: " + "x" * 400, "items:1": "HTTP 500"}
+    plan = planned(connection(), "full", {}, 0, phase=2, failed=failed)
+    assert plan.streams == [] and not plan.next_phase and plan.refused is None
+    assert plan.notes == [f"updates not synced: the updates stream failed (HTTP 500: {'x' * 290})"]
+    quiet = planned(connection(), "full", {}, 0, phase=2)
+    assert quiet.streams == [] and quiet.notes == [] and not quiet.next_phase
 
 
 # -- runs a webhook asked for (changed: hints from plugins/monday/webhooks.py) ---------------------------------------
@@ -189,13 +205,14 @@ def test_a_hint_for_a_board_outside_the_selection_reads_nothing_and_says_so():
 ])
 def test_a_hint_that_cannot_be_served_safely_plans_the_normal_incremental_run_and_says_why(changed, why):
     plan = planned(connection(), "incremental", MARKS, 0, phase=0, changed=changed)
-    assert [p.stream for p in plan.streams] == ["directory", "boards", "updates"] and plan.next_phase
+    assert [p.stream for p in plan.streams] == ["directory", "boards"] and plan.next_phase
     assert any(why in note and "the normal incremental run instead" in note for note in plan.notes), plan.notes
-    # Its second phase is the normal one too.
+    # Its second phase is the normal one too, the updates from their watermark included.
     then = planned(connection(), "incremental", MARKS, 0, phase=1, changed=changed)
-    assert "items:2" in {p.stream for p in then.streams}
+    assert {"updates", "items:2"} <= {p.stream for p in then.streams}
+    assert then.streams[0].cursor["since"] == "2026-05-01T00:00:00Z"
 
 
 def test_hints_do_not_narrow_a_complete_read():
     plan = planned(connection(), "full", {}, 0, phase=0, changed=["board:1"])
-    assert [p.stream for p in plan.streams] == ["directory", "boards", "updates"] and plan.next_phase
+    assert [p.stream for p in plan.streams] == ["directory", "boards"] and plan.next_phase
