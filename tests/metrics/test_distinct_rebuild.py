@@ -22,6 +22,9 @@ METRIC = Metric(
     (Source("t_orders", "r.day", "r.buyer", label="orders", dimensions=(("region", "r.region"),)),
      Source("t_returns", "r.day", "r.buyer", label="returns", dimensions=(("region", "r.region"),))),
     "Distinct buyers per bucket.", ("region",))
+# No breakdown at all: one source, no dimension (the parts' members are empty).
+TOTAL_ONLY = Metric("test.distinct_sellers", "Distinct sellers", "test", Aggregation.DISTINCT, Unit.COUNT,
+                    (Source("t_orders", "r.day", "r.seller", label="orders"),), "Distinct sellers per bucket.")
 
 
 def _parts(seed: int) -> list[tuple[dt.date, tuple[str, str], str | None, int]]:
@@ -40,23 +43,33 @@ def _parts(seed: int) -> list[tuple[dt.date, tuple[str, str], str | None, int]]:
     return [(day, members, value, records) for (day, members, value), records in parts.items()]
 
 
-def _expected(parts: list[tuple[dt.date, tuple[str, str], str | None, int]]) -> set[tuple]:
+def _expected(parts: list[tuple[dt.date, tuple[str, str], str | None, int]], breakdowns: bool) -> set[tuple]:
     values: dict[tuple, set[str]] = defaultdict(set)
     records: dict[tuple, int] = defaultdict(int)
     for day, (region, source), value, count in parts:
         for grain in GRAINS:
             start = bucket(grain, day, FISCAL)
-            for key in ((grain, start, "", ""), (grain, start, "region", region), (grain, start, "source", source)):
+            keys = [(grain, start, "", "")]
+            if breakdowns:
+                keys += [(grain, start, "region", region), (grain, start, "source", source)]
+            for key in keys:
                 records[key] += count
                 if value is not None:
                     values[key].add(value)
     return {(*key, len(values[key]), records[key]) for key in records}
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_a_rebuild_from_parts_counts_each_value_once_per_bucket_and_member(pg_dsn: str, seed: int) -> None:
-    assert METRIC.all_dimensions == ("region", "source")
+@pytest.mark.parametrize(("seed", "metric"), [(1, METRIC), (2, METRIC), (3, TOTAL_ONLY)])
+def test_a_rebuild_from_parts_counts_each_value_once_per_bucket_and_member(pg_dsn: str, seed: int,
+                                                                            metric: Metric) -> None:
+    breakdowns = metric is METRIC
+    assert metric.all_dimensions == (("region", "source") if breakdowns else ())
     parts = _parts(seed)
+    if not breakdowns:  # the parts of a metric without dimensions have no members: one part per day and value
+        merged: dict[tuple, int] = defaultdict(int)
+        for day, _, value, count in parts:
+            merged[(day, value)] += count
+        parts = [(day, ("", ""), value, count) for (day, value), count in merged.items()]
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("DELETE FROM metric_distinct_parts WHERE connection_id = %s", (CID,))
         conn.execute("DELETE FROM metric_points WHERE connection_id = %s", (CID,))
@@ -64,15 +77,16 @@ def test_a_rebuild_from_parts_counts_each_value_once_per_bucket_and_member(pg_ds
             cur.executemany(
                 "INSERT INTO metric_distinct_parts (connection_id, metric, day, dims, value, records) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                [(CID, METRIC.name, day, list(members), value, count) for day, members, value, count in parts])
-        conn.execute(sql.insert_distinct_from_parts(METRIC), {"cid": CID, "metric": METRIC.name, "fs": FISCAL})
+                [(CID, metric.name, day, list(members) if breakdowns else [], value, count)
+                 for day, members, value, count in parts])
+        conn.execute(sql.insert_distinct_from_parts(metric), {"cid": CID, "metric": metric.name, "fs": FISCAL})
         stored = conn.execute(
             """SELECT grain, bucket, dimension, member, value::int, count::int, total::int, bucket_end
-               FROM metric_points WHERE connection_id = %s AND metric = %s""", (CID, METRIC.name)).fetchall()
+               FROM metric_points WHERE connection_id = %s AND metric = %s""", (CID, metric.name)).fetchall()
         conn.rollback()
     assert all(total == value for _, _, _, _, value, _, total, _ in stored)  # a distinct count's total is its value
     assert all(end > start for _, start, _, _, _, _, _, end in stored)
-    assert {row[:6] for row in stored} == _expected(parts)
-    assert len(stored) == len(_expected(parts))  # one point per bucket and member
+    assert {row[:6] for row in stored} == _expected(parts, breakdowns)
+    assert len(stored) == len(_expected(parts, breakdowns))  # one point per bucket and member
     fiscal_years = {start for grain, start, *_ in stored if grain == "fiscal_year"}
     assert fiscal_years == {dt.date(2024, 4, 1), dt.date(2025, 4, 1), dt.date(2026, 4, 1)}
