@@ -92,14 +92,25 @@ class ProcessWorkers:
 
     def submit(self, name: str, input_json: str | None) -> Future[ActivityOutcome]:
         with self._lock:
-            if self._closed:
-                raise RuntimeError("the activity worker processes are closed")
-            for index, worker in enumerate(self._slots):
-                if worker is None or not worker.alive:
-                    self._slots[index] = _WorkerProcess.start(self.app_ref, self.threads, index)
-            worker = min(self._slots, key=lambda w: w.in_flight if w is not None else 0)
-        assert worker is not None
+            workers = self._fill_slots()
+            worker = min(workers, key=lambda w: w.in_flight)
         return worker.call(name, input_json)
+
+    def start(self, timeout: float | None = None) -> None:
+        """Start the worker processes now (not at the first activity) and wait until each has imported the app or
+        died: a benchmark's clock then starts with warm workers, as an instance's are in Azure."""
+        with self._lock:
+            workers = self._fill_slots()
+        for worker in workers:
+            worker.ready.wait(timeout)
+
+    def _fill_slots(self) -> list[_WorkerProcess]:
+        if self._closed:
+            raise RuntimeError("the activity worker processes are closed")
+        for index, worker in enumerate(self._slots):
+            if worker is None or not worker.alive:
+                self._slots[index] = _WorkerProcess.start(self.app_ref, self.threads, index)
+        return [w for w in self._slots if w is not None]
 
     def close(self) -> None:
         with self._lock:
@@ -153,6 +164,7 @@ class _WorkerProcess:
         self.conn = Connection(os.dup(sock.fileno()))
         self.alive = True
         self.startup_cpu: float | None = None
+        self.ready = threading.Event()  # set once the app is imported, or the process is gone
         self._startup_error: str | None = None
         self._calls: dict[int, tuple[str, Future[ActivityOutcome]]] = {}
         self._lock = threading.Lock()
@@ -228,8 +240,10 @@ class _WorkerProcess:
                     _log_here(message[1])
                 elif kind == "ready":
                     self.startup_cpu = message[1]
+                    self.ready.set()
                 elif kind == "failed":
                     self._startup_error = message[1]
+                    self.ready.set()
         except (EOFError, OSError):
             pass
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -237,6 +251,7 @@ class _WorkerProcess:
         with self._lock:
             self.alive = False
             calls, self._calls = self._calls, {}
+        self.ready.set()
         for name, future in calls.values():
             future.set_result(self._exited(name))
         if calls or self._startup_error:

@@ -70,6 +70,16 @@ def test_a_killed_worker_process_fails_its_activity_and_is_replaced(make_host, t
     assert pid not in host.workers.process_ids() and len(host.workers.process_ids()) == 2
 
 
+def test_workers_started_ahead_are_the_ones_that_run_the_activities(make_host):
+    host = processes_host(make_host)
+    host.workers.start(timeout=60)
+    started = host.workers.process_ids()
+    assert len(started) == 2 and set(host.workers.startup_cpu_seconds()) == set(started)
+    status = host.run_until_complete(host.start_new("where_fan_out", input=4), timeout=60)
+    assert {result["pid"] for result in status["output"]} <= set(started)
+    assert host.workers.process_ids() == started
+
+
 def test_an_app_the_workers_cannot_import_fails_the_activity(make_host):
     host = make_host(activity_processes=2, app_ref="tests.devhost.no_such_module:app")
     status = host.run_until_complete(host.start_new("sequence", "unloadable", 1), timeout=60)
