@@ -78,7 +78,7 @@ class ThreadWorkers:
 
 
 class ProcessWorkers:
-    """Activities in `processes` spawned worker processes, each running up to `threads` at a time.
+    """Activities in `processes` worker processes, each running up to `threads` at a time.
 
     A call goes to the process with the fewest calls in flight; a process that died is replaced at the next call.
     """
@@ -109,6 +109,8 @@ class ProcessWorkers:
             raise RuntimeError("the activity worker processes are closed")
         for index, worker in enumerate(self._slots):
             if worker is None or not worker.alive:
+                if worker is not None:
+                    worker.stop()  # gone already: this closes our end of its pipe
                 self._slots[index] = _WorkerProcess.start(self.app_ref, self.threads, index)
         return [w for w in self._slots if w is not None]
 
