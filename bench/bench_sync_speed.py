@@ -7,9 +7,11 @@ Usage (from the repository root, local services running):
 QuickBooks: the generated company (`python -m sandbox.quickbooks.datagen --records N --years 3 --seed 11`) is
 served by the simulator in a child process with `--latency` seconds added to every request (the real API answers
 a 1,000-record page in about a second). A full sync of it runs through the local Durable host (devhost, as the
-tests drive it, real time, `--workers` activity threads) into a fresh PostgreSQL database. The rate bound is the
-time the calls the sync made need at Intuit's 500 requests per minute per realm (or one request's latency, if
-longer), and at the realm governor's own pace (plugins/quickbooks/governor.py); the ratio is wall time over the bound.
+tests drive it, real time, `--workers` activity threads; with `--processes N` the activities run in N worker
+processes, as FUNCTIONS_WORKER_PROCESS_COUNT, `--workers` in flight in all) into a fresh PostgreSQL database. The
+rate bound is the time the calls the sync made need at Intuit's 500 requests per minute per realm (or one request's
+latency, if longer), and at the realm governor's own pace (plugins/quickbooks/governor.py); the ratio is wall time
+over the bound.
 
 monday: an account of `--boards` boards of `--items-per-board` items (no subitems) served the same way. Its bound
 is the complexity the sync spent against the 10M points per minute budget, or the longest cursor chain (a board's
@@ -112,23 +114,30 @@ def _landing() -> Iterator[None]:
         service.delete_container(name)
 
 
-def _sync(dsn: str, connection_id: str, workers: int, timeout: float,
-          trace: bool = False) -> tuple[float, str, dict[str, Any]]:
-    """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost (this process:
-    the host runs every activity in its threads)."""
+def _sync(dsn: str, connection_id: str, workers: int, timeout: float, trace: bool = False, processes: int = 0,
+          spent: dict[str, float] | None = None) -> tuple[float, str, dict[str, Any]]:
+    """(wall seconds, run id, sync_all's output) of one full sync of the connection through devhost (this process
+    runs the orchestrators, and every activity in its threads unless `processes` > 1 puts them in worker processes,
+    whose CPU and CPU waits during the sync go to `spent`)."""
     from devhost import LocalDurableHost
     from function_app import app
     from shared.core.messages import SyncRequest
 
     with tempfile.TemporaryDirectory() as folder:
         host = LocalDurableHost(app, os.path.join(folder, "devhost.sqlite"), virtual_time=False,
-                                max_activity_workers=workers)
+                                max_activity_workers=workers, activity_processes=processes,
+                                app_ref="function_app:app")
+        if processes > 1:
+            host.workers.start(timeout=120)  # warm, as an instance's workers are: the clock starts after their import
         run_id = f"run-bench-{uuid.uuid4().hex[:10]}"
         started = time.perf_counter()
         instance = host.start_new("sync_all", f"sync-{connection_id}",
                                   SyncRequest(run_id, connection_id, "full", "manual").to_json())
         status = host.run_until_complete(instance, timeout=timeout)
         wall = time.perf_counter() - started
+        if spent is not None and processes > 1:
+            _worker_cpu(host.workers, spent)
+        host.close()
         if trace:
             _trace(os.path.join(folder, "devhost.sqlite"))
             kept = os.path.join(tempfile.gettempdir(), "bench-sync.sqlite")
@@ -139,6 +148,17 @@ def _sync(dsn: str, connection_id: str, workers: int, timeout: float,
     if status.get("runtimeStatus") != "Completed" or (status.get("output") or {}).get("status") != "succeeded":
         raise RuntimeError(f"the sync did not succeed: {status}")
     return wall, run_id, status["output"]
+
+
+def _worker_cpu(workers: Any, spent: dict[str, float]) -> None:
+    """CPU the live worker processes used since they were ready (their import of the app left out), and the seconds
+    their threads waited for a CPU (a worker that died and was replaced is not counted)."""
+    startup = workers.startup_cpu_seconds()
+    pids = workers.process_ids()
+    spent["workers"] = sum(cpu_seconds(pid) - startup.get(pid, 0.0) for pid in pids)
+    spent["workers_startup"] = sum(startup.values())
+    spent["workers_waiting"] = sum(runnable_waiting_seconds(pid) for pid in pids)
+    spent["worker_count"] = len(pids)
 
 
 def _trace(store: str) -> None:
@@ -245,10 +265,21 @@ def _cpu(simulator_pid: int, spent: dict[str, float]) -> Iterator[None]:
 
 
 def _cpu_line(spent: dict[str, float], wall: float) -> str:
+    workers = ""
+    if "workers" in spent:
+        workers = (f"; {spent['worker_count']:.0f} worker processes {spent['workers']:.1f} s "
+                   f"({spent['workers'] / wall:.0%} of one core; importing the app took them "
+                   f"{spent['workers_startup']:.1f} s more), their threads waited {spent['workers_waiting']:.1f} s "
+                   "(from their start)")
     return (f"CPU during the sync: host process {spent['host']:.1f} s ({spent['host'] / wall:.0%} of one core), "
-            f"its threads waited {spent['host_waiting']:.1f} s for a CPU; simulator {spent['simulator']:.1f} s "
-            f"({spent['simulator'] / wall:.0%}), waited {spent['simulator_waiting']:.1f} s; PostgreSQL's backends "
+            f"its threads waited {spent['host_waiting']:.1f} s for a CPU{workers}; "
+            f"simulator {spent['simulator']:.1f} s ({spent['simulator'] / wall:.0%}), "
+            f"waited {spent['simulator_waiting']:.1f} s; PostgreSQL's backends "
             f"of the database at least {spent['database']:.1f} s")
+
+
+def _where(processes: int) -> str:
+    return f"in {processes} worker processes" if processes > 1 else "in the host's threads"
 
 
 def governor_seconds(calls: int, latency: float) -> float:
@@ -287,14 +318,16 @@ def bench_quickbooks(options: argparse.Namespace) -> None:
                     "reports": False, **({"max_chains": options.max_chains} if options.max_chains else {})}))
                 conn.commit()
             with _cpu(pid, spent), _database_cpu(dsn, spent):
-                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace,
+                                        options.processes, spent)
             rows = _streams(dsn, run_id)
             with urllib.request.urlopen(f"{url}/_sim/{QBO_REALM}/stats", timeout=10) as response:
                 stats = json.load(response)
     calls = sum(r[1] for r in rows)
     _report(f"QuickBooks full sync: datagen --records {options.records} --years 3 --seed 11, latency "
-            f"{options.latency:g} s, {options.workers} activity workers, simulator's per-second limit "
-            f"{options.per_second or 'off'}, max_chains {options.max_chains or 'default'}", wall, rows, {
+            f"{options.latency:g} s, {options.workers} activity workers {_where(options.processes)}, simulator's "
+            f"per-second limit {options.per_second or 'off'}, max_chains {options.max_chains or 'default'}",
+            wall, rows, {
                 f"{QBO_PER_MINUTE}/min per realm": max(calls / QBO_PER_MINUTE * 60, options.latency),
                 "governor's pace": governor_seconds(calls, options.latency)}, [
                 f"the simulator answered {stats['calls']} requests, {stats['throttled']} of them 429 "
@@ -329,7 +362,8 @@ def bench_monday(options: argparse.Namespace) -> None:
                     "plan": "enterprise", "daily_call_cap": 1_000_000}))
                 conn.commit()
             with _cpu(pid, spent), _database_cpu(dsn, spent):
-                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace)
+                wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace,
+                                        options.processes, spent)
             rows = _streams(dsn, run_id)
             charged = _complexity_charged(url)
     # The updates, one cursor chain read beside the boards' item streams, may be the longest chain.
@@ -339,7 +373,8 @@ def bench_monday(options: argparse.Namespace) -> None:
               f"complexity budget ({charged:,} points at 10M per minute, or the chain)":
                   max(charged / MONDAY_COMPLEXITY_PER_MINUTE * 60, chain)}
     _report(f"monday full sync: {options.boards} boards x {options.items_per_board} items, latency "
-            f"{options.latency:g} s, {options.workers} activity workers", wall, rows, bounds, [_cpu_line(spent, wall)])
+            f"{options.latency:g} s, {options.workers} activity workers {_where(options.processes)}",
+            wall, rows, bounds, [_cpu_line(spent, wall)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -353,6 +388,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-second", type=int, default=10,
                         help="QuickBooks: the simulator's requests/s per realm (Intuit's 10; 0: off)")
     parser.add_argument("--workers", type=int, default=16, help="the local host's activity threads")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="run the activities in this many worker processes (FUNCTIONS_WORKER_PROCESS_COUNT); "
+                             "0 or 1: in the host's threads")
     parser.add_argument("--max-chains", type=int, help="QuickBooks: the connection's max_chains (default 4)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--trace", action="store_true", help="print where the time went (activities, streams)")

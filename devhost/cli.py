@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from typing import Any
@@ -22,7 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", default=DEFAULT_STORE, help="SQLite file of the task hub")
     parser.add_argument("--task-hub", default="devhost", help="task hub name inside the store")
     parser.add_argument("--virtual-time", action="store_true", help="jump over durable timers instead of waiting")
-    parser.add_argument("--workers", type=int, default=4, help="activity threads")
+    parser.add_argument("--workers", type=int, default=4, help="activity threads (in flight, in all processes)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="run activities in this many worker processes (FUNCTIONS_WORKER_PROCESS_COUNT); "
+                             "0 or 1: the host's own threads")
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="schedule an orchestration (drive it with `run`)")
     start.add_argument("name")
@@ -44,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("status", "history", "list"):
         return _inspect(args)
     from devhost.host import LocalDurableHost
+    from devhost.workers import load_app
 
     host = LocalDurableHost(load_app(args.app), args.store, virtual_time=args.virtual_time,
-                            max_activity_workers=args.workers, task_hub=args.task_hub)
+                            max_activity_workers=args.workers, task_hub=args.task_hub,
+                            activity_processes=args.processes, app_ref=args.app)
     try:
         if args.command == "start":
             payload = None if args.input is None else json.loads(args.input)
@@ -61,12 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         host.close()
     return 0
-
-
-def load_app(path: str) -> Any:
-    """Import `module:attribute` (attribute defaults to `app`)."""
-    module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute or "app")
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from devhost.queues import QueueListener, QueueTrigger
 from devhost.scheduler import POLL_SECONDS, Driver
 from devhost.store import TERMINAL_STATES, Store
 from devhost.triggers import as_http_response, http_request, timer_request
+from devhost.workers import ActivityWorkers, ProcessWorkers, ThreadWorkers, app_reference
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,15 @@ class LocalDurableHost:
 
     def __init__(self, app: Any, store_path: str | Path, *, virtual_time: bool = False,
                  max_activity_workers: int = 4, task_hub: str = "devhost",
-                 queue_names: Mapping[str, str] | None = None) -> None:
-        """`queue_names` reads another queue in place of a trigger's (tests on a storage account others share)."""
+                 queue_names: Mapping[str, str] | None = None, activity_processes: int = 0,
+                 app_ref: str | None = None) -> None:
+        """`queue_names` reads another queue in place of a trigger's (tests on a storage account others share).
+
+        `activity_processes` > 1 runs activities in that many worker processes (as FUNCTIONS_WORKER_PROCESS_COUNT;
+        devhost/workers.py), at most `max_activity_workers` in flight in all; each process imports the app by
+        `app_ref` ("module:attribute"; found among the imported modules when not given). 0 or 1: the host's own
+        threads.
+        """
         self.app = app
         self.task_hub = task_hub
         self.functions = function_index(app)
@@ -53,7 +61,10 @@ class LocalDurableHost:
         self.clock = Clock(virtual=virtual_time, offset_seconds=self.store.clock_offset(),
                            persist=self.store.save_clock_offset)
         self.episodes = EpisodeRunner(self.store, self.functions, self.clock)
-        self.driver = Driver(self.store, self.episodes, self.functions, self.clock, max_activity_workers)
+        self.workers: ActivityWorkers = (
+            ProcessWorkers(app_ref or app_reference(app), activity_processes, max_activity_workers)
+            if activity_processes > 1 else ThreadWorkers(self.functions, max_activity_workers))
+        self.driver = Driver(self.store, self.episodes, self.workers, self.clock, max_activity_workers)
         self.ops = HubOperations(self.store, self.functions, self.clock, self.driver.wake)
         self.api = ManagementApi(self.ops, task_hub)
         self._token = clients.new_token()
@@ -157,7 +168,7 @@ class LocalDurableHost:
         self.driver.drain()
 
     def close(self) -> None:
-        """Stop driving, shut the activity pool down and close the store."""
+        """Stop driving, stop the activity workers and close the store."""
         self.stop()
         self.driver.close()
         self.store.close()

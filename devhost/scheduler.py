@@ -1,16 +1,17 @@
-"""The driver: activities on a thread pool, due timers, and one orchestrator episode at a time."""
+"""The driver: activities to their workers (devhost/workers.py), due timers, and one orchestrator episode at a time."""
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Literal
 
 from devhost import history as ev
 from devhost.clock import Clock
 from devhost.engine import EpisodeRunner
-from devhost.functions import ActivityOutcome, FunctionIndex
+from devhost.functions import ActivityOutcome
 from devhost.store import ActivityWork, Store
+from devhost.workers import ActivityWorkers
 
 # How long an idle driver sleeps before looking again for work other threads or processes added.
 POLL_SECONDS = 0.05
@@ -21,14 +22,14 @@ Wait = Literal["busy", "idle"]
 class Driver:
     """Moves a task hub forward; step() does one round of work, wait_for_work() blocks until more may exist."""
 
-    def __init__(self, store: Store, episodes: EpisodeRunner, functions: FunctionIndex, clock: Clock,
+    def __init__(self, store: Store, episodes: EpisodeRunner, workers: ActivityWorkers, clock: Clock,
                  max_workers: int) -> None:
+        """`max_workers` caps the activities in flight, wherever `workers` runs them."""
         self.store = store
         self.episodes = episodes
-        self.functions = functions
+        self.workers = workers
         self.clock = clock
         self.max_workers = max(1, max_workers)
-        self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="devhost-activity")
         self._inflight: dict[int, tuple[ActivityWork, Future[ActivityOutcome]]] = {}
         self._wake = threading.Event()
         self.changed = threading.Condition()
@@ -82,9 +83,9 @@ class Driver:
             self._collect()
 
     def close(self) -> None:
-        """Stop the activity pool (after in-flight activities finish)."""
+        """Stop the activity workers (after in-flight activities finish)."""
         self.drain()
-        self._pool.shutdown(wait=True)
+        self.workers.close()
 
     def _until_next_timer(self, cap: float) -> float:
         due = self.store.next_timer()
@@ -99,7 +100,7 @@ class Driver:
         work = self.store.pending_activities(free, set(self._inflight))
         for item in work:
             self.store.mark_dispatched(item.id)
-            future = self._pool.submit(self.functions.run_activity, item.name, item.input)
+            future = self.workers.submit(item.name, item.input)
             future.add_done_callback(lambda _f: self._wake.set())
             self._inflight[item.id] = (item, future)
         return bool(work)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -66,6 +67,20 @@ def slow(value: int) -> int:
         Path(marker).write_text("started")
         time.sleep(120)
     return value + 100
+
+
+@bp.activity_trigger(input_name="value")
+def where(value: int) -> dict[str, int]:
+    # The worker-process tests: which process ran this (and a record the host process should receive).
+    logging.getLogger(__name__).warning("where %s ran in process %s", value, os.getpid())
+    return {"value": value, "pid": os.getpid()}
+
+
+@bp.activity_trigger(input_name="marker")
+def hang(marker: str) -> None:
+    # The worker-process tests: say which process runs this, then hang until that process is killed.
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(120)
 
 
 # ---- orchestrators -------------------------------------------------------------------------------
@@ -241,6 +256,24 @@ def crash_target(context: df.DurableOrchestrationContext):
     slow_value = yield context.call_activity("slow", first)
     last = yield context.call_activity("double", slow_value)
     return [first, slow_value, last]
+
+
+@bp.orchestration_trigger(context_name="context")
+def where_fan_out(context: df.DurableOrchestrationContext):
+    count = context.get_input()
+    results = yield context.task_all([context.call_activity("where", i) for i in range(count)])
+    return results
+
+
+@bp.orchestration_trigger(context_name="context")
+def outlives_its_worker(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("hang", context.get_input())
+        error = None
+    except Exception as exc:
+        error = str(exc)
+    after = yield context.call_activity("where", 1)
+    return {"error": error, "after": after}
 
 
 # ---- client functions ----------------------------------------------------------------------------
