@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from typing import Any
 
 import aiohttp
@@ -21,16 +23,32 @@ from shared.db.connections import get_connection
 async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     """Fetch up to `max_pages` pages of one stream from `cursor`, landing each page as a blob."""
     asked = FetchRequest.from_json(request)
+    started = time.monotonic()
     # Log ids are bound for every activity where they are registered (activities/logging_ids.py).
     with meters.tracer.start_as_current_span("fetch_pages", attributes={
             "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
-        return await _fetch(asked)
+        fetched = await _fetch(asked)
+    # Its duration goes back with it: sync_stream compares it with the load beside it (FetchResult.seconds).
+    return dataclasses.replace(fetched, seconds=round(time.monotonic() - started, 3)).to_json()
 
 
-async def _fetch(asked: FetchRequest) -> dict[str, Any]:
+def pages_to_read(asked: FetchRequest, pages_per_fetch: int, load_pages_max: int) -> tuple[int, int]:
+    """How many pages this fetch reads, and the doublings that come to it (FetchResult.doublings): max_pages when
+    given; else PAGES_PER_FETCH, doubled up to `asked.doublings` times while sync_stream finds loading the slower,
+    each doubling capped at LOAD_PAGES_MAX (one that the cap leaves without effect is not counted)."""
+    if asked.max_pages:
+        return asked.max_pages, 0
+    pages, doublings = pages_per_fetch, 0
+    while doublings < asked.doublings and pages < load_pages_max:
+        pages, doublings = min(pages * 2, load_pages_max), doublings + 1
+    return pages, doublings
+
+
+async def _fetch(asked: FetchRequest) -> FetchResult:
     settings = load_settings()
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     landing = LandingZone(settings.storage, settings.landing_container)
+    size, doublings = pages_to_read(asked, settings.pages_per_fetch, settings.load_pages_max)
     cursor = asked.cursor
     pages: list[PageRef] = []
     chains: list[dict[str, Any]] = []
@@ -44,7 +62,7 @@ async def _fetch(asked: FetchRequest) -> dict[str, Any]:
         attributes = meters.stream_attributes(connection.plugin, connection_id, stream)
         api = await plugin.open_api(connection, session, plugin.storage(db))
         try:
-            for _ in range(asked.max_pages or settings.pages_per_fetch):
+            for _ in range(size):
                 page = await plugin.fetch_page(api, connection, stream, cursor or {})
                 ref = page_ref(connection_id, stream, run_id, asked.sequence + len(pages))
                 count = await asyncio.to_thread(landing.put_page, ref, page.records)
@@ -68,7 +86,7 @@ async def _fetch(asked: FetchRequest) -> dict[str, Any]:
                 runs.add_counts(db, run_id, connection_id, stream, api_calls=api.calls)
                 runs.count_api_calls(db, connection_id, connection.plugin, api.calls, _meter(plugin, connection))
     done = retry_after is None and cursor is None and not chains
-    return FetchResult(pages, cursor, done, retry_after, throttle_reason, chains).to_json()
+    return FetchResult(pages, cursor, done, retry_after, throttle_reason, chains, doublings=doublings)
 
 
 def _meter(plugin: Any, connection: Any) -> str:

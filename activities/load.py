@@ -21,7 +21,7 @@ from shared.blob.landing import LandingZone
 from shared.core import meters
 from shared.core.config import load_settings
 from shared.core.gcpause import collector_paused
-from shared.core.messages import LoadCounts, LoadRequest, PageRef
+from shared.core.messages import LoadCounts, LoadRequest, LoadResult, PageRef
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
@@ -80,7 +80,7 @@ def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone,
             ahead[index] = None  # type: ignore[call-overload]  # the loaded page's records can go
 
 
-def load_pages(request: dict[str, Any]) -> dict[str, int]:
+def load_pages(request: dict[str, Any]) -> dict[str, Any]:
     """Load landed pages once each; a retried load skips pages an earlier attempt committed."""
     asked = LoadRequest.from_json(request)
     started = time.monotonic()
@@ -94,7 +94,8 @@ def load_pages(request: dict[str, Any]) -> dict[str, int]:
         log.info("loaded %d page(s) of %s in %.2f s: %d inserted, %d updated, %d unchanged, %d deleted",
                  counts["pages"], asked.stream, seconds, counts["inserted"], counts["updated"], counts["unchanged"],
                  counts["deleted"])
-    return counts
+    # Its duration goes back with its counts: sync_stream compares it with the fetch beside it (LoadResult).
+    return LoadResult(**counts, seconds=round(seconds, 3)).to_json()
 
 
 def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:

@@ -167,6 +167,7 @@ def _trace(store: str) -> None:
     from devhost.clock import parse_ts
 
     spans: dict[str, list[float]] = {}
+    load_sizes: dict[int, int] = {}  # pages per load_pages call -> calls
     with contextlib.closing(sqlite3.connect(store)) as db:
         for (instance,) in db.execute("SELECT DISTINCT instance_id FROM history"):
             scheduled: dict[int, tuple[str, dt.datetime]] = {}
@@ -174,6 +175,11 @@ def _trace(store: str) -> None:
                 event = json.loads(text)
                 if event["EventType"] == 4:  # TaskScheduled
                     scheduled[event["EventId"]] = (event["Name"], parse_ts(event["Timestamp"]))
+                    if event["Name"] == "load_pages":  # how many pages sync_stream handed each load
+                        asked = json.loads(event.get("Input") or "null")
+                        asked = json.loads(asked) if isinstance(asked, str) else asked
+                        size = len((asked or {}).get("pages") or [])
+                        load_sizes[size] = load_sizes.get(size, 0) + 1
                 elif event["EventType"] == 5 and event["TaskScheduledId"] in scheduled:  # TaskCompleted
                     name, began = scheduled[event["TaskScheduledId"]]
                     seconds = (parse_ts(event["Timestamp"]) - began).total_seconds()
@@ -181,6 +187,8 @@ def _trace(store: str) -> None:
         print("  activity: count, mean s, max s (last execution of each instance)")
         for name, values in sorted(spans.items()):
             print(f"    {name}: {len(values)}, {sum(values) / len(values):.2f}, {max(values):.2f}")
+        print("  pages per load_pages call (pages: calls): "
+              + ", ".join(f"{size}: {calls}" for size, calls in sorted(load_sizes.items())))
         rows = db.execute("SELECT instance_id, created_time, last_updated_time FROM instances "
                           "WHERE name = 'sync_stream'").fetchall()
     lives = sorted(((parse_ts(b) - parse_ts(a)).total_seconds(), i.rsplit(":", 1)[-1]) for i, a, b in rows)

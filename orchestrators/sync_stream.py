@@ -9,7 +9,22 @@ once all of them are read to their end; a throttled chain of several waits alone
 others go on. A stream of one chain schedules the activities it always did, in the same order (fetch, load,
 fetch, load: each round's loads come before its fetch; a throttle: its load, the timer), now two at a time.
 
-History stays bounded: after a fixed number of rounds the loop loads what it fetched and continues as new.
+Bigger loads when loading is the slower (issue 13 §1): each load_pages call has a fixed cost (connection, page
+claims, counts, commit, and its first page's parse that nothing overlaps: about 45 ms, bench/bench_load.py),
+so ten pages per call come nearer PostgreSQL's own limit than two (docs/SCALING.md). fetch_pages and load_pages
+report how long they took (FetchResult.seconds, LoadResult.seconds): recorded activity outputs, so branching on
+them replays. When a chain's load took longer than the fetch beside it, its next fetch reads twice the pages
+(FetchRequest.doublings; fetch_pages caps it at LOAD_PAGES_MAX), and the load after gets them all in one
+transaction; when the fetch took more than twice the load it halves (_doublings). A load still gets exactly what
+its chain's previous fetch landed, so nothing waits unloaded for a later round: the load never idles a round to
+gather pages (which would cost a round's fetch time of the database's work per batch), and a fetch-bound chain,
+whose load hides behind its fetch, never grows (bigger loads would only lengthen the tail at its end). A chain
+whose fetches grew carries its size through continue_as_new (as a Lane). A stream that is never load-bound, or
+whose outputs were recorded before durations were reported (0 s each), or whose options pin max_pages,
+schedules exactly what it did before.
+
+History stays bounded: after a fixed number of rounds the loop loads what it fetched and continues as new (a
+round's events hold at most LOAD_PAGES_MAX page refs per chain).
 """
 
 from __future__ import annotations
@@ -27,8 +42,8 @@ from shared.core.messages import (
     FetchRequest,
     FetchResult,
     Lane,
-    LoadCounts,
     LoadRequest,
+    LoadResult,
     PageRef,
     StreamFinished,
     StreamKey,
@@ -90,6 +105,24 @@ def _together(context: df.DurableOrchestrationContext, tasks: list[Any]) -> Gene
     return list((yield context.task_all(tasks)) or [])
 
 
+def _doublings(lane: Lane, fetched: FetchResult, load_seconds: float | None, pinned: bool) -> int:
+    """The chain's next fetch size (FetchRequest.doublings), from this round's fetch and the load beside it.
+
+    Loading the slower: the fetch doubles (fetch_pages caps it at LOAD_PAGES_MAX and says how far it went,
+    FetchResult.doublings), so the next load gets twice the pages in one transaction. Fetching more than twice the
+    slower: it halves, which keeps the fetch the slower (half the pages take at least half the fetch, and no longer
+    to load). In between it stays: a chain whose load hides behind its fetch is where it should be. Only a fetch
+    that went its whole length counts (not one cut by a throttle, a split or the chain's end), and only with a load
+    beside it; durations of 0 (outputs recorded before they were reported) change nothing."""
+    if pinned or load_seconds is None or fetched.retry_after is not None or fetched.chains or fetched.cursor is None:
+        return lane.doublings
+    if load_seconds > fetched.seconds:
+        return fetched.doublings + 1
+    if fetched.seconds > 2 * load_seconds:
+        return max(fetched.doublings - 1, 0)
+    return fetched.doublings
+
+
 def _fetching(lanes: list[Lane], now: dt.datetime) -> list[int]:
     return [i for i, lane in enumerate(lanes) if lane.cursor is not None and not lane.parked
             and (lane.not_before is None or dt.datetime.fromisoformat(lane.not_before) <= now)]
@@ -142,18 +175,23 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             tasks = loads.calls(context, pending, lanes) + [context.call_activity_with_retry(
                 "fetch_pages", ACTIVITY_RETRY,
                 FetchRequest(*dataclasses.astuple(key), cursor=lanes[i].cursor, sequence=lanes[i].sequence,
-                             max_pages=state.options.get("max_pages")).to_json(),
+                             max_pages=state.options.get("max_pages"), doublings=lanes[i].doublings).to_json(),
             ) for i in fetching]
             results = yield from _together(context, tasks)
-            for loaded in results[:len(pending)]:
-                totals += LoadCounts.from_json(loaded)
+            load_seconds: dict[int, float] = {}  # this round's load of each chain: how long it took
+            for waited, loaded in zip(pending, results[:len(pending)], strict=True):
+                done = LoadResult.from_json(loaded)
+                totals += done
+                load_seconds[waited.lane] = done.seconds
             pending = []
             throttled: list[FetchResult] = []
             waiting = False  # a chain of several waits out its throttle alone
             for i, raw in zip(fetching, results[len(results) - len(fetching):], strict=True):
                 fetched = FetchResult.from_json(raw)
                 lanes[i] = dataclasses.replace(lanes[i], cursor=fetched.cursor, not_before=None,
-                                               sequence=lanes[i].sequence + len(fetched.pages))
+                                               sequence=lanes[i].sequence + len(fetched.pages),
+                                               doublings=_doublings(lanes[i], fetched, load_seconds.get(i),
+                                                                    pinned="max_pages" in state.options))
                 if fetched.chains:
                     lanes = _split(lanes, i, fetched.chains)
                 if fetched.retry_after is not None:
@@ -181,7 +219,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 # What was fetched before the throttle is loaded before the wait, as one chain always did.
                 if pending:
                     for loaded in (yield from _together(context, loads.calls(context, pending, lanes))):
-                        totals += LoadCounts.from_json(loaded)
+                        totals += LoadResult.from_json(loaded)
                     pending = []
                 if throttles > MAX_CONSECUTIVE_THROTTLES:
                     raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
@@ -193,10 +231,11 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             throttles = 0
         if pending:  # the last round's pages (the stream's end, or a continue_as_new)
             for loaded in (yield from _together(context, loads.calls(context, pending, lanes))):
-                totals += LoadCounts.from_json(loaded)
+                totals += LoadResult.from_json(loaded)
         if any(lane.cursor is not None for lane in lanes):
             carried = [lane for lane in lanes if lane.cursor is not None]
-            one = len(carried) == 1 and not carried[0].parked and carried[0].not_before is None
+            one = (len(carried) == 1 and not carried[0].parked and carried[0].not_before is None
+                   and not carried[0].doublings)  # a chain whose fetches grew goes on as a lane, with its size
             context.continue_as_new(dataclasses.replace(
                 state, cursor=carried[0].cursor if one else None, sequence=carried[0].sequence if one else 0,
                 lanes=[] if one else carried, totals=totals, throttles=throttles,
@@ -204,7 +243,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             return None
         finishing = loads.finish(context)
         if finishing is not None:
-            totals += LoadCounts.from_json((yield finishing))
+            totals += LoadResult.from_json((yield finishing))
         if state.sweep:
             swept = SweepResult.from_json((yield context.call_activity_with_retry(
                 "sweep_deletes", ACTIVITY_RETRY, key.to_json())))

@@ -48,6 +48,8 @@ class Settings:
     landing_container: str
     load_batch_rows: int
     pages_per_fetch: int
+    # The most pages one fetch reads (and so one load gets) while sync_stream finds loading the slower.
+    load_pages_max: int = 10
 
 
 def int_setting(name: str, default: int) -> int:
@@ -111,4 +113,5 @@ def load_settings() -> Settings:
         landing_container=os.environ.get("LANDING_CONTAINER") or "landing",
         load_batch_rows=int_setting("LOAD_BATCH_ROWS", 5000),
         pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),
+        load_pages_max=int_setting("LOAD_PAGES_MAX", 10),
     )

@@ -97,6 +97,14 @@ class LoadCounts(Message):
 LOAD_COUNTERS: tuple[str, ...] = tuple(spec.name for spec in fields(LoadCounts))
 
 
+@dataclass(frozen=True)
+class LoadResult(LoadCounts):
+    """load_pages' output: its counts (the same JSON it always returned) and how long it took, which sync_stream
+    compares with the fetch beside it (activity outputs are recorded: the orchestrator may branch on them)."""
+
+    seconds: float = field(default=0.0, metadata=LATER)  # absent from outputs recorded before it: 0
+
+
 # -- sync_all -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SyncRequest(Message):
@@ -293,6 +301,8 @@ class Lane(Message):
     parked: bool = False
     # After a throttled fetch: the orchestration time (ISO) before which this chain waits while the others go on.
     not_before: str | None = field(default=None, metadata=LATER)
+    # Its loads were slower than its fetches: its fetches read more pages (FetchRequest.doublings).
+    doublings: int = field(default=0, metadata=LATER)
 
 
 @dataclass(frozen=True)
@@ -320,11 +330,16 @@ class StreamResult(Message):
 
 @dataclass(frozen=True)
 class FetchRequest(StreamKey):
-    """fetch_pages' input: up to max_pages pages (None: the configured number) from `cursor`."""
+    """fetch_pages' input: up to max_pages pages (None: the configured number) from `cursor`.
+
+    doublings: sync_stream found this chain's loads slower than its fetches; read PAGES_PER_FETCH doubled this many
+    times, at most LOAD_PAGES_MAX (never fewer than PAGES_PER_FETCH), so the next load gets more pages in one
+    transaction. Ignored when max_pages is given."""
 
     cursor: dict[str, Any] | None
     sequence: int = 0
     max_pages: int | None = None
+    doublings: int = field(default=0, metadata=LATER)
 
 
 @dataclass(frozen=True)
@@ -350,6 +365,11 @@ class FetchResult(Message):
     # Cursors the stream is read through side by side from here (plugins.base.Page.chains); `cursor` then goes on
     # only once every one of them is read to its end.
     chains: list[dict[str, Any]] = field(default_factory=list, metadata=LATER)
+    # How long the fetch took (absent from outputs recorded before it: 0); see LoadResult.seconds.
+    seconds: float = field(default=0.0, metadata=LATER)
+    # The doublings of FetchRequest.doublings this fetch's size came to (LOAD_PAGES_MAX caps them; 0 from versions
+    # that did not double): where the chain's next doubling or halving starts.
+    doublings: int = field(default=0, metadata=LATER)
 
 
 @dataclass(frozen=True)
@@ -504,7 +524,7 @@ __all__ = [
     "LATER", "LOAD_COUNTERS", "MAX_NAMED_FAILURES", "NAMED_ERROR_CHARS", "BeginSync", "Begun", "ChangeDrive",
     "ChangeKey", "ChangesClaimed", "ChangesReleased", "ClaimChanges", "ConnectionKey", "ConnectionRequest",
     "ConnectionResult", "FetchRequest", "FetchResult", "FinishConnection", "FinishSync", "Lane", "LoadCounts",
-    "LoadRequest", "Message", "MessageError", "PageRef", "PendingEvents", "PhaseRequest", "PlanPage", "PlanRequest",
-    "PlanResult", "RunOutcome", "ShardRequest", "ShardResult", "StoredPlan", "StreamFinished", "StreamKey",
-    "StreamPlan", "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
+    "LoadRequest", "LoadResult", "Message", "MessageError", "PageRef", "PendingEvents", "PhaseRequest", "PlanPage",
+    "PlanRequest", "PlanResult", "RunOutcome", "ShardRequest", "ShardResult", "StoredPlan", "StreamFinished",
+    "StreamKey", "StreamPlan", "StreamRequest", "StreamResult", "StreamState", "SweepResult", "SyncRequest",
 ]

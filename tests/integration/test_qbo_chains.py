@@ -184,3 +184,41 @@ def test_a_throttled_chain_waits_alone_and_the_split_read_still_loads_everything
     counted = streams_of(run_id)
     assert sum(s["throttle_waits"] for s in counted.values()) >= 1
     assert (counted["Invoice"]["fetched"], counted["Payment"]["fetched"]) == (1100, 700)  # each record once
+
+
+class _SlowLoads:
+    """A clock for activities.load under which every load_pages call took 5 s: loading is the slower (the fetches
+    against the local simulator take milliseconds), as at QuickBooks' governor pace with several chains."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 2.5
+        return self.now
+
+
+def test_loads_slower_than_fetches_get_bigger_pages_per_call_and_load_everything_once_in_order(
+        host, simulator, connection, pg_dsn, monkeypatch):
+    state, _ = simulator
+    _configure(pg_dsn, page_size=50, max_chains=1)  # Invoice: over 20 pages in one chain
+    original = load_activity._load
+    calls: list[tuple[str, list[str]]] = []
+
+    def recorded(asked):
+        calls.append((asked.stream, [page.ref for page in asked.pages]))
+        return original(asked)
+
+    monkeypatch.setattr(load_activity, "time", _SlowLoads())
+    monkeypatch.setattr(load_activity, "_load", recorded)
+    run_id, output = _sync_run(host, "full")
+    assert output["status"] == "succeeded", output
+    assert_database_equals_simulator(pg_dsn, state)
+    invoice_loads = [refs for stream, refs in calls if stream == "Invoice"]
+    sizes = [len(refs) for refs in invoice_loads if refs]
+    assert max(sizes) > 2 and sizes[:3] == [2, 2, 4], sizes  # doubled after each load slower than its fetch
+    loaded = [int(ref.rsplit("/", 1)[1].split(".")[0]) for refs in invoice_loads for ref in refs]
+    assert loaded == list(range(len(loaded))) == _loaded_pages(pg_dsn, run_id, "Invoice")  # once each, in order
+    assert len(loaded) > 20
+    counted = streams_of(run_id)["Invoice"]
+    assert (counted["inserted"], counted["fetched"]) == (1100, 1100)

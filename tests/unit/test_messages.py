@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 
@@ -28,6 +29,7 @@ from shared.core.messages import (
     Lane,
     LoadCounts,
     LoadRequest,
+    LoadResult,
     Message,
     MessageError,
     PageRef,
@@ -81,14 +83,16 @@ EXAMPLES: list[Message] = [
     StreamState(*KEY, None, True, 0, {}, LoadCounts(), 0, 0,
                 [Lane({"ts": "x", "seen": []}, 3, True), Lane({"ts": "y", "seen": [], "before": "z"}, 100_002)]),
     Lane(None, 7, True),
-    Lane({"ts": "x", "seen": []}, 100_003, False, "2026-12-03T01:40:00"),
+    Lane({"ts": "x", "seen": []}, 100_003, False, "2026-12-03T01:40:00", 2),
     StreamResult("Invoice", "failed", "still throttled"),
-    FetchRequest(*KEY, None, 3, 2),
+    FetchRequest(*KEY, None, 3, 2, 1),
     PageRef("qbo-1/Invoice/run-1/000002.jsonl.gz", 0),
     FetchResult([PAGE], {"ts": "y", "seen": ["8"]}, False, 60.0, "HTTP 429"),
-    FetchResult([PAGE], {"ts": "z", "seen": []}, False, chains=[{"ts": "y", "seen": ["8"], "before": "z"}]),
+    FetchResult([PAGE], {"ts": "z", "seen": []}, False, chains=[{"ts": "y", "seen": ["8"], "before": "z"}],
+                seconds=0.25),
     LoadRequest(*KEY, [PAGE, PageRef("qbo-1/Invoice/run-1/000002.jsonl.gz", 0)]),
     LoadCounts(1, 500, 400, 50, 40, 5, 5),
+    LoadResult(2, 1000, 900, 50, 40, 5, 5, 1.5),
     SweepResult(3),
     StreamFinished(*KEY, "failed", "boom", 2),
     FinishConnection("run-1", "qbo-1", {"establishes_cdc": True}, ["Invoice", "Customer"]),
@@ -220,6 +224,20 @@ def test_fields_added_later_stay_out_of_the_json_until_used() -> None:
     assert focused.to_json()["changed"] == ["Invoice"] and focused.to_json()["since"] == "2026-01-01"
     assert SyncRequest.from_json(focused.to_json()) == focused
     assert PlanRequest.from_json(PlanRequest("r", "c", "incremental").to_json()).changed == []
+
+
+def test_durations_reported_by_the_activities_keep_the_messages_older_versions_recorded():
+    """load_pages always returned the counts alone and fetch_pages no duration: those outputs read as 0 s, a fetch
+    that grew nothing asks with the JSON it always had, and a duration never becomes a counter."""
+    counts = LoadCounts(1, 500, 400, 50, 40, 5, 5)
+    assert LoadResult.from_json(counts.to_json()) == LoadResult(1, 500, 400, 50, 40, 5, 5, 0.0)
+    assert LoadResult(*dataclasses.astuple(counts)).to_json() == counts.to_json()
+    assert LoadCounts() + LoadResult(*dataclasses.astuple(counts), seconds=2.0) == counts
+    assert "seconds" not in LOAD_COUNTERS and "seconds" not in COUNTERS
+    assert FetchResult.from_json(FetchResult([PAGE], None, True).to_json()).seconds == 0.0
+    assert FetchRequest(*KEY, None, 3).to_json() == {**StreamKey(*KEY).to_json(), "cursor": None, "sequence": 3,
+                                                     "max_pages": None}
+    assert "doublings" not in Lane(None, 7).to_json()
 
 
 def test_a_phases_result_counts_every_stream_and_names_only_the_first_failures():

@@ -1,0 +1,203 @@
+"""Bigger loads when loading is the slower (orchestrators/sync_stream.py, issue 13 §1), replayed by the real Durable
+SDK through the local host.
+
+The activities are stand-ins: a source of numbered pages in one or several chains, and fetch and load durations
+given by each test (the real activities measure theirs; here they are chosen, so the decisions are known). The
+fetch reads as many pages as the real fetch_pages would (its own pages_to_read, PAGES_PER_FETCH 2, LOAD_PAGES_MAX
+10). What is under test: a load-bound stream's loads grow to the cap and shrink back once the fetch is the slower,
+a fetch-bound stream schedules what it always did, and in every case each page is loaded once, in its chain's
+order, the stream's last load alone marked ends_stream."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+import pytest
+
+import orchestrators
+from activities.fetch import pages_to_read
+from devhost import LocalDurableHost
+from shared.core.messages import (
+    FetchRequest,
+    FetchResult,
+    LoadRequest,
+    LoadResult,
+    PageRef,
+    StreamFinished,
+    StreamRequest,
+)
+
+PAGES_PER_FETCH, LOAD_PAGES_MAX = 2, 10
+KEY = ("run-1", "c-1", "Invoice")
+stand_ins = df.Blueprint()
+SEEN: dict[str, Any] = {}
+LOCK = threading.Lock()
+
+# Seconds a fetch or a load of these pages takes: (chain, page number) of each page -> seconds.
+Timing = Callable[[list[tuple[str, int]]], float]
+
+
+def _remember(key: str, value: Any) -> None:
+    with LOCK:
+        SEEN.setdefault(key, []).append(value)
+
+
+def _page(chain: str, number: int, sequence: int) -> PageRef:
+    return PageRef(f"c-1/Invoice/run-1/{sequence:06d}.jsonl.gz", 100, {"chain": chain, "page": number})
+
+
+def _pages_of(refs: list[PageRef]) -> list[tuple[str, int]]:
+    return [((ref.watermark or {})["chain"], (ref.watermark or {})["page"]) for ref in refs]
+
+
+@stand_ins.activity_trigger(input_name="request")
+def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
+    """Pages of SEEN["chains"] (chain -> number of pages); the stream's own chain ("main") splits into the others
+    after its first page when there are others, and goes on once they are read."""
+    _remember("fetch_inputs", request)
+    asked = FetchRequest.from_json(request)
+    size, doublings = pages_to_read(asked, PAGES_PER_FETCH, LOAD_PAGES_MAX)
+    cursor: dict[str, Any] | None = asked.cursor
+    pages: list[PageRef] = []
+    chains: list[dict[str, Any]] = []
+    while cursor is not None and len(pages) < size:
+        chain, number = cursor["chain"], cursor["page"]
+        pages.append(_page(chain, number, asked.sequence + len(pages)))
+        cursor = {"chain": chain, "page": number + 1} if number + 1 < SEEN["chains"][chain] else None
+        if chain == "main" and number == 0 and len(SEEN["chains"]) > 1:
+            chains = [{"chain": other, "page": 0} for other in SEEN["chains"] if other != "main"]
+            break
+    seconds = SEEN["fetch_seconds"](_pages_of(pages))
+    return FetchResult(pages, cursor, cursor is None and not chains, chains=chains, seconds=seconds,
+                       doublings=doublings).to_json()
+
+
+@stand_ins.activity_trigger(input_name="request")
+def load_pages(request: dict[str, Any]) -> dict[str, Any]:
+    asked = LoadRequest.from_json(request)
+    pages = _pages_of(asked.pages)
+    _remember("loads", (pages, asked.ends_stream))
+    return LoadResult(pages=len(pages), fetched=100 * len(pages), inserted=100 * len(pages),
+                      seconds=SEEN["load_seconds"](pages)).to_json()
+
+
+@stand_ins.activity_trigger(input_name="request")
+def finish_stream(request: dict[str, Any]) -> None:
+    _remember("finished", StreamFinished.from_json(request))
+
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(orchestrators.bp)
+app.register_functions(stand_ins)
+
+
+@pytest.fixture
+def host(tmp_path) -> Iterator[LocalDurableHost]:
+    SEEN.clear()
+    host = LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=True)
+    yield host
+    host.close()
+
+
+def per_page(fixed: float, each: float) -> Timing:
+    return lambda pages: fixed + each * len(pages)
+
+
+FAST_FETCH, SLOW_FETCH = per_page(0.01, 0.05), per_page(0.01, 0.5)
+LOAD = per_page(0.045, 0.15)  # bench/bench_load.py's fixed cost per call; 150 ms a page
+
+
+def sync(host: LocalDurableHost, chains: dict[str, int], fetch: Timing, load: Timing,
+         **options: int) -> list[list[tuple[str, int]]]:
+    """Run one stream; the pages of each load, in the order the loads ran, once the stream succeeded."""
+    SEEN.update(chains=chains, fetch_seconds=fetch, load_seconds=load)
+    request = StreamRequest(*KEY, {"chain": "main", "page": 0}, options=options)
+    status = host.run_until_complete(host.start_new("sync_stream", "stream-1", request.to_json()), timeout=120)
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"] == {"stream": "Invoice", "status": "succeeded", "error": None}
+    assert [f.status for f in SEEN["finished"]] == ["succeeded"]
+    loads = [pages for pages, _ in SEEN["loads"]]
+    assert_each_page_once_in_chain_order(chains, loads)
+    ends = [ends for _, ends in SEEN["loads"]]
+    assert ends[-1] and not any(ends[:-1]), ends  # one chain's last load refreshes, or a refresh after several
+    return [pages for pages in loads if pages]
+
+
+def assert_each_page_once_in_chain_order(chains: dict[str, int], loads: list[list[tuple[str, int]]]) -> None:
+    loaded = [page for pages in loads for page in pages]
+    assert sorted(loaded) == sorted((chain, n) for chain, count in chains.items() for n in range(count))
+    for chain, count in chains.items():
+        assert [n for c, n in loaded if c == chain] == list(range(count)), chain
+    for pages in loads:  # a load holds one chain's pages, consecutive
+        assert len({chain for chain, _ in pages}) <= 1
+        assert [n for _, n in pages] == list(range(pages[0][1], pages[0][1] + len(pages))) if pages else True
+
+
+def test_a_load_bound_stream_hands_bigger_loads_up_to_the_cap(host):
+    loads = sync(host, {"main": 60}, FAST_FETCH, LOAD)
+    sizes = [len(pages) for pages in loads]
+    # Each load slower than the fetch beside it: the fetches (and so the loads after them) double to the cap.
+    assert sizes[:5] == [2, 2, 4, 8, 10], sizes
+    assert set(sizes[4:-1]) == {10}, sizes
+    assert len(loads) < 60 // PAGES_PER_FETCH
+    assert [r.get("doublings", 0) for r in SEEN["fetch_inputs"]][:6] == [0, 0, 1, 2, 3, 4]
+
+
+def test_a_fetch_bound_stream_schedules_what_it_always_did(host):
+    loads = sync(host, {"main": 30}, SLOW_FETCH, LOAD)
+    assert [len(pages) for pages in loads] == [2] * 15
+    # The fetch inputs are those of the versions before: nothing added, sequence numbers two apart.
+    assert [sorted(r) for r in SEEN["fetch_inputs"]] == [
+        ["connection_id", "cursor", "max_pages", "run_id", "sequence", "stream"]] * 15
+    assert [r["sequence"] for r in SEEN["fetch_inputs"]] == list(range(0, 30, 2))
+
+
+def test_loads_shrink_back_once_the_fetch_is_the_slower(host):
+    def fetch(pages: list[tuple[str, int]]) -> float:  # the API slows down from page 40 on
+        return (SLOW_FETCH if pages and pages[0][1] >= 40 else FAST_FETCH)(pages)
+
+    loads = sync(host, {"main": 90}, fetch, LOAD)
+    sizes = [len(pages) for pages in loads]
+    assert max(sizes) == LOAD_PAGES_MAX
+    # Halved while the fetch takes more than twice the load (10 pages: 5.0 s against 1.5 s), down to two.
+    assert sizes[-4:] == [2, 2, 2, 2], sizes
+    assert any(size == 8 for size in sizes[sizes.index(LOAD_PAGES_MAX):]), sizes
+
+
+def test_a_chains_size_goes_through_continue_as_new(host):
+    loads = sync(host, {"main": 40}, FAST_FETCH, LOAD, iterations_per_execution=2)
+    sizes = [len(pages) for pages in loads]
+    # Two rounds per execution: each ends loading its last fetch alone; the next starts at the size reached.
+    assert sizes[:6] == [2, 2, 4, 4, 8, 8], sizes
+    assert LOAD_PAGES_MAX in sizes
+
+
+def test_pinned_max_pages_keeps_every_fetch_and_load_its_size(host):
+    loads = sync(host, {"main": 12}, FAST_FETCH, LOAD, max_pages=3)
+    assert [len(pages) for pages in loads] == [3, 3, 3, 3]
+    assert not any("doublings" in r for r in SEEN["fetch_inputs"])
+
+
+def test_chains_read_side_by_side_grow_each_alone_and_load_each_page_once_in_order(host):
+    def load(pages: list[tuple[str, int]]) -> float:  # chain "a" loads slowly, the others quickly
+        return (LOAD if pages and pages[0][0] == "a" else per_page(0.0, 0.001))(pages)
+
+    loads = sync(host, {"main": 9, "a": 40, "b": 40, "c": 5}, FAST_FETCH, load)
+    sizes = {chain: [len(p) for p in loads if p[0][0] == chain] for chain in ("main", "a", "b")}
+    assert max(sizes["a"]) == LOAD_PAGES_MAX, sizes
+    assert set(sizes["b"]) == {2}, sizes  # its loads hide behind its fetches: it never grows
+    assert sizes["main"][0] == 1  # the page the split came with
+
+
+@pytest.mark.parametrize(("asked", "expected"), [
+    ({}, (2, 0)), ({"doublings": 1}, (4, 1)), ({"doublings": 2}, (8, 2)), ({"doublings": 3}, (10, 3)),
+    ({"doublings": 9}, (10, 3)), ({"max_pages": 5, "doublings": 3}, (5, 0)),
+])
+def test_a_fetch_doubles_up_to_load_pages_max_and_says_how_far(asked, expected):
+    request = FetchRequest(*KEY, None, **asked)
+    assert pages_to_read(request, PAGES_PER_FETCH, LOAD_PAGES_MAX) == expected
+    assert pages_to_read(request, 10, 4)[0] == (5 if "max_pages" in asked else 10)  # never below PAGES_PER_FETCH
