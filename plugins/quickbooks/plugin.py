@@ -278,14 +278,21 @@ class QuickBooksPlugin(BasePlugin):
             return reports.REPORT_TABLE
         return self._stream(stream).table
 
+    def record_id(self, stream: str, record: dict[str, Any]) -> str:
+        if stream == REPORT:
+            return _report_raw(record).id
+        self._stream(stream)
+        record_id = RECORD_ID[stream](record) if stream in RECORD_ID else record.get("Id")
+        if record_id in (None, ""):
+            raise ValueError(f"{stream} record without an Id")
+        return str(record_id)
+
     def to_raw(self, stream: str, record: dict[str, Any]) -> RawRecord:
         if stream == REPORT:
             return _report_raw(record)
         spec = self._stream(stream)
         meta = record.get("MetaData") if isinstance(record.get("MetaData"), dict) else {}
-        record_id = RECORD_ID[stream](record) if stream in RECORD_ID else record.get("Id")
-        if record_id in (None, ""):
-            raise ValueError(f"{stream} record without an Id")
+        record_id = self.record_id(stream, record)
         updated = parse_ts(meta.get("LastUpdatedTime"))
         if updated is None:
             # Without it no version can be told from another (the upsert guard and the windows use it).
@@ -293,7 +300,7 @@ class QuickBooksPlugin(BasePlugin):
                              "kept in quarantine instead of loaded")
         deleted = record.get("status") == "Deleted"
         return RawRecord(
-            id=str(record_id),
+            id=record_id,
             updated_at=updated,
             created_at=parse_ts(meta.get("CreateTime")),
             payload=record,
