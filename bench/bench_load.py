@@ -1,6 +1,6 @@
 """An initial load and a 10%-newer upsert pass: PostgreSQL's own limit vs the production load path, in one run.
 
-Usage: .venv/bin/python -m bench.bench_load [--pages 100] [--upsert-share 0.1] [--pages-per-call N]
+Usage: .venv/bin/python -m bench.bench_load [--pages 100] [--upsert-share 0.1] [--pages-per-call N | --load-bound]
 
 N QuickBooks query pages of 1,000 invoices each (~3.5 lines each) are landed in Azurite exactly as fetch_pages
 lands them (LandingZone, page_ref). Each method gets its own freshly migrated database:
@@ -9,6 +9,9 @@ lands them (LandingZone, page_ref). Each method gets its own freshly migrated da
   invoices written; 10 pages per transaction. It computes no metric series.
 - production: `load_pages` in a child process, called as sync_stream calls it (LoadRequest messages of
   PAGES_PER_FETCH pages each, the run and stream rows present), metric refresh included as the code does it.
+  With `--load-bound`, the calls are sized as sync_stream sizes them when each load is slower than the fetch beside
+  it, as here where every page is landed already: PAGES_PER_FETCH, then doubling up to LOAD_PAGES_MAX (2, 2, 4, 8,
+  10, 10, ...; tests/unit/test_orchestrator_load_batches.py checks the orchestrator hands over the same).
 Then the same pages again with `--upsert-share` of the invoices newer, through both. Prints seconds, the ratio
 limit/production (1.0: as fast as the limit) and the peak RSS of the process doing the load.
 """
@@ -198,11 +201,35 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 
 
 # -- the production path: load_pages in a child process ---------------------------------------------------------
-def run_production(dsn: str, container: str, run_id: str, refs: list[dict[str, Any]], per_call: int,
+def fixed_calls(pages: int, per_call: int) -> list[int]:
+    """Pages per load_pages call when every call gets `per_call` pages (a fetch-bound stream's, at PAGES_PER_FETCH)."""
+    return [min(per_call, pages - start) for start in range(0, pages, per_call)]
+
+
+def load_bound_calls(pages: int, pages_per_fetch: int, load_pages_max: int) -> list[int]:
+    """Pages per load_pages call as sync_stream hands them over when each load is slower than the fetch beside it:
+    the first fetch has no load beside it, every later round's load is the slower, so each fetch after the second
+    reads one doubling more (activities.fetch.pages_to_read caps it at LOAD_PAGES_MAX), and each load gets what the
+    fetch before it landed."""
+    from activities.fetch import pages_to_read
+    from shared.core.messages import FetchRequest
+
+    calls: list[int] = []
+    doublings = 0
+    while sum(calls) < pages:
+        size, reached = pages_to_read(FetchRequest("run", CONNECTION, STREAM, cursor=None, doublings=doublings),
+                                      pages_per_fetch, load_pages_max)
+        calls.append(min(size, pages - sum(calls)))
+        doublings = reached + 1 if len(calls) > 1 else reached
+    return calls
+
+
+def run_production(dsn: str, container: str, run_id: str, refs: list[dict[str, Any]], calls: list[int],
                    folder: Path) -> dict[str, Any]:
-    """Calls load_pages in a child process; returns its seconds, peak RSS and the sum of its counts."""
+    """Calls load_pages in a child process, `calls` pages each; returns its seconds, peak RSS and the sum of its
+    counts."""
     job = folder / f"{run_id}.json"
-    job.write_text(json.dumps({"run_id": run_id, "refs": refs, "per_call": per_call}))
+    job.write_text(json.dumps({"run_id": run_id, "refs": refs, "calls": calls}))
     env = {**os.environ, "BIZ_PG_DSN": dsn, "LANDING_CONTAINER": container}
     out = subprocess.run([sys.executable, "-m", "bench.bench_load", "--child", str(job)], env=env, check=True,
                          capture_output=True, text=True)
@@ -214,14 +241,16 @@ def child(job_path: str) -> None:
     from shared.core.messages import LoadRequest, PageRef
 
     job = json.loads(Path(job_path).read_text())
-    refs, per_call = job["refs"], job["per_call"]
+    refs, calls = job["refs"], job["calls"]
     totals: dict[str, int] = {}
     started = time.perf_counter()
     last = 0.0
-    for start in range(0, len(refs), per_call):
-        batch = refs[start:start + per_call]
+    start = 0
+    for size in calls:
+        batch = refs[start:start + size]
+        start += size
         request = LoadRequest(job["run_id"], CONNECTION, STREAM, pages=[PageRef(**ref) for ref in batch],
-                              ends_stream=start + per_call >= len(refs))  # as sync_stream: fetched.done
+                              ends_stream=start >= len(refs))  # as sync_stream: fetched.done
         call_started = time.perf_counter()
         for key, value in load_pages(request.to_json()).items():
             totals[key] = totals.get(key, 0) + value
@@ -255,17 +284,25 @@ def main() -> None:
     parser.add_argument("--upsert-share", type=float, default=0.1)
     parser.add_argument("--pages-per-call", type=int, default=None,
                         help="pages per load_pages call (default: PAGES_PER_FETCH, as sync_stream hands them over)")
+    parser.add_argument("--load-bound", action="store_true",
+                        help="size the calls as sync_stream does when loading is the slower (2, 2, 4, 8, 10, ...)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
     settings = load_settings()
-    per_call = args.pages_per_call or settings.pages_per_fetch
+    if args.load_bound and args.pages_per_call:
+        parser.error("--load-bound sizes the calls itself: leave out --pages-per-call")
+    if args.load_bound:
+        calls = load_bound_calls(args.pages, settings.pages_per_fetch, settings.load_pages_max)
+        sizing = f"calls sized as a load-bound stream's ({', '.join(map(str, calls[:6]))}, ...)"
+    else:
+        calls = fixed_calls(args.pages, args.pages_per_call or settings.pages_per_fetch)
+        sizing = f"{calls[0]} page(s) per load_pages call"
     container = f"bench-load-{uuid.uuid4().hex[:8]}"
     landing = LandingZone(settings.storage, container)
-    print(f"{args.pages} pages of {PER_PAGE} invoices, {per_call} page(s) per load_pages call; "
-          f"load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"{args.pages} pages of {PER_PAGE} invoices, {sizing}; load average {os.getloadavg()[0]:.2f} at the start")
     started = time.perf_counter()
     runs = {"first load": (f"run-first-{uuid.uuid4().hex[:6]}", 0.0),
             f"{args.upsert_share:.0%} newer": (f"run-again-{uuid.uuid4().hex[:6]}", args.upsert_share)}
@@ -288,7 +325,7 @@ def main() -> None:
                 for path in cols[2]:
                     path.unlink()
                 prepare(prod_dsn, run_id)
-                prod = run_production(prod_dsn, container, run_id, refs[label], per_call, folder)
+                prod = run_production(prod_dsn, container, run_id, refs[label], calls, folder)
                 results[label] = {"limit": (limit_seconds, limit_peak),
                                   "load_pages": (prod["seconds"], prod["peak_mb"])}
                 print(f"\n{label}: {prod['counts']}; load_pages' last call (with the metric refresh) "

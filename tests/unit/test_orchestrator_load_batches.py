@@ -147,6 +147,16 @@ def test_a_load_bound_stream_hands_bigger_loads_up_to_the_cap(host):
     assert [r.get("doublings", 0) for r in SEEN["fetch_inputs"]][:6] == [0, 0, 1, 2, 3, 4]
 
 
+def test_bench_load_sizes_its_load_bound_calls_as_the_orchestrator_hands_them(host):
+    # bench_load --load-bound stands for this stream (its pages are landed before it starts): its calls must be the
+    # loads the orchestrator hands over, not a schedule of its own.
+    from bench.bench_load import fixed_calls, load_bound_calls
+
+    loads = sync(host, {"main": 45}, FAST_FETCH, LOAD)
+    assert load_bound_calls(45, PAGES_PER_FETCH, LOAD_PAGES_MAX) == [len(pages) for pages in loads]
+    assert fixed_calls(45, PAGES_PER_FETCH) == [2] * 22 + [1]
+
+
 def test_a_fetch_bound_stream_schedules_what_it_always_did(host):
     loads = sync(host, {"main": 30}, SLOW_FETCH, LOAD)
     assert [len(pages) for pages in loads] == [2] * 15
