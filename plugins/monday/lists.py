@@ -17,7 +17,7 @@ from plugins.monday import update_chains
 from plugins.monday.client import Answer, MondayClient
 from plugins.monday.tables import subitems_board_of
 from plugins.monday.timestamps import iso, latest, parse_ts
-from shared.core.http import ApiError
+from shared.core.http import ApiError, Throttled
 
 
 def _list(answer: Answer, field: str) -> list[dict[str, Any]]:
@@ -146,10 +146,26 @@ async def _split_below(client: MondayClient, first: list[dict[str, Any]], oldest
 
 
 async def _fetch_range(client: MondayClient, cursor: dict[str, Any]) -> Page:
-    """One page of a range chain: keyset on created_at, newest first (update_chains.range_step)."""
+    """Up to update_chains.STEPS_PER_PAGE keyset steps of a range chain, one landed page (update_chains.range_step).
+
+    Several steps a page because a chain's pages are fetched round by round among every stream's activities, and
+    on a busy host each round waits far longer for a thread than its calls take: fewer, longer rounds. A throttle
+    after the first step ends the page with what it read (the next fetch meets the throttle and waits it out)."""
     assert client.settings is not None
-    limit, span = client.settings.list_page_size, cursor[update_chains.RANGE]
-    answer = await client.query("Updates", {"limit": limit, "page": int(span["page"]), "from": span["lo"],
-                                            "to": span["hi"]}, rows=limit)
-    fresh, following = update_chains.range_step(cursor, _list(answer, "updates"), limit)
-    return Page(records=_envelopes("update", fresh, answer), next_cursor=following)
+    limit = client.settings.list_page_size
+    records: list[dict[str, Any]] = []
+    following: dict[str, Any] | None = cursor
+    for step in range(update_chains.STEPS_PER_PAGE):
+        span = following[update_chains.RANGE]
+        try:
+            answer = await client.query("Updates", {"limit": limit, "page": int(span["page"]), "from": span["lo"],
+                                                    "to": span["hi"]}, rows=limit)
+        except Throttled:
+            if step == 0:
+                raise
+            break
+        fresh, following = update_chains.range_step(following, _list(answer, "updates"), limit)
+        records += _envelopes("update", fresh, answer)
+        if following is None:
+            break
+    return Page(records=records, next_cursor=following)

@@ -20,7 +20,8 @@ partition.py uses too):
    its range). The first chain's top is the first page's oldest, its ids at that second skipped; the last chain
    has no lower bound, so anything older than every probe (or an account larger than the probes reach) is read
    too. When a whole page lies at one second (more than a page of updates created in one second, or a server
-   that widens the bounds) the chain goes on by page number at that second.
+   that widens the bounds) the chain goes on by page number at that second. One landed page holds up to
+   STEPS_PER_PAGE such steps (lists._fetch_range).
 4. The stream's own chain, parked until every range chain has ended (sync_stream), reads nothing: its one step
    writes the watermark, so an incremental run never starts from a complete read that did not finish.
 
@@ -56,6 +57,9 @@ SPLIT = "split"  # in a complete read's first cursor: split into at most this ma
 RANGE = "range"  # a range chain's cursor: {lo, hi, skip, page}
 FINISH = "finish"  # the stream's own chain after a split: the watermark to write once every chain has ended
 MAX_CHAINS = 4
+# Keyset steps (monday pages) a range chain reads into one landed page: a chain's fetches queue among every stream's
+# activities, so on a busy host fewer, longer rounds end it sooner (docs/SCALING.md).
+STEPS_PER_PAGE = 4
 MIN_PAGES = 8  # fewer pages left than this: the probes a split costs buy too little
 DOUBLINGS = 14  # the first round's probes reach 200 * 2**14 = 3.3M updates (the last chain reads any beyond)
 BRACKET = 8  # the second round narrows the count to an eighth of the doubling it lies in
