@@ -117,3 +117,45 @@ def test_a_complete_plan_marks_the_updates_to_split_and_an_incremental_one_does_
         from plugins.monday.settings import read_settings
 
         read_settings(connection(updates_chains=0))
+
+
+class _Client:
+    """What lists._fetch_range uses of a MondayClient: settings, and query answering from `updates` (a range page)
+    until `throttle_at` (a call number), which is refused as the budget would."""
+
+    def __init__(self, updates: list[dict], limit: int, throttle_at: int | None = None) -> None:
+        from plugins.monday.settings import read_settings
+
+        self.settings = read_settings(connection(list_page_size=limit))
+        self.updates, self.limit, self.throttle_at, self.calls = updates, limit, throttle_at, 0
+
+    async def query(self, kind: str, variables: dict, *, rows: int):
+        from plugins.monday.client import Answer
+        from shared.core.http import Throttled
+
+        self.calls += 1
+        if self.calls == self.throttle_at:
+            raise Throttled(30, "the minute's complexity is spent")
+        span = {"lo": variables.get("from"), "hi": variables["to"], "page": variables["page"]}
+        return Answer({"updates": _query(self.updates, span, self.limit)}, "2026-05-04T09:00:00Z", None)
+
+
+def test_a_range_page_holds_several_keyset_steps_and_a_throttle_after_the_first_keeps_what_was_read():
+    from plugins.monday import lists
+    from shared.core.http import Throttled
+
+    updates = _account(list(range(40)))
+    start = update_chains.range_cursor(update_chains.created_of(updates[0]), None, [])
+    page = asyncio.run(lists.fetch_updates(_Client(updates, 3), start))
+    # Each step after the first asks to_date = the oldest second read, so it reads that update again (skipped).
+    assert len(page.records) == 3 + 2 * (update_chains.STEPS_PER_PAGE - 1) and page.next_cursor is not None
+    cut_short = asyncio.run(lists.fetch_updates(_Client(updates, 3, throttle_at=3), start))
+    assert [r["id"] for r in cut_short.records] == [r["id"] for r in page.records][:5]
+    with pytest.raises(Throttled):
+        asyncio.run(lists.fetch_updates(_Client(updates, 3, throttle_at=1), start))
+    landed, cursor = [], start
+    while cursor is not None:
+        fetched = asyncio.run(lists.fetch_updates(_Client(updates, 3), cursor))
+        landed += [r["id"] for r in fetched.records]
+        cursor = fetched.next_cursor
+    assert sorted(landed) == sorted(u["id"] for u in updates)
