@@ -45,6 +45,7 @@ from bench.common import database
 QBO_REALM = "9130350000000009"  # datagen's default realm
 QBO_TOKEN = "demo-access-token"  # the simulators' default tokens
 MONDAY_TOKEN = "demo-monday-token"
+MONDAY_UPDATES_CHAINS = 4  # the monday plugin's default updates_chains
 MONDAY_ACCOUNT = "24000007"  # the simulator's demo account at its default seed
 QBO_PER_MINUTE = 500
 MONDAY_COMPLEXITY_PER_MINUTE = 10_000_000
@@ -367,15 +368,19 @@ def bench_monday(options: argparse.Namespace) -> None:
             with psycopg.connect(dsn) as conn:
                 upsert_connection(conn, Connection(connection_id, "monday", "bench account", {
                     "api_token_secret": secret, "base_url": url, "account_id": "bench-account",
-                    "plan": "enterprise", "daily_call_cap": 1_000_000}))
+                    "plan": "enterprise", "daily_call_cap": 1_000_000,
+                    **({"updates_chains": options.updates_chains} if options.updates_chains else {})}))
                 conn.commit()
             with _cpu(pid, spent), _database_cpu(dsn, spent):
                 wall, run_id, _ = _sync(dsn, connection_id, options.workers, options.timeout, options.trace,
                                         options.processes, spent)
             rows = _streams(dsn, run_id)
             charged = _complexity_charged(url)
-    # The updates, one cursor chain read beside the boards' item streams, may be the longest chain.
-    updates = sum(r[1] for r in rows if r[0] == "updates") * options.latency
+    # The updates, read beside the boards' item streams, may be the longest chain: one chain of pages, or after a
+    # split (its first page, then three rounds of about 24 probes side by side) its calls shared by the chains.
+    chains = options.updates_chains or MONDAY_UPDATES_CHAINS
+    calls = sum(r[1] for r in rows if r[0] == "updates")
+    updates = (calls if chains < 2 or calls < 40 else 4 + math.ceil((calls - 25) / chains)) * options.latency
     chain = max(math.ceil(options.items_per_board / MONDAY_PAGE) * options.latency, updates)
     bounds = {"longest chain (a board's or the updates', its pages one after another)": chain,
               f"complexity budget ({charged:,} points at 10M per minute, or the chain)":
@@ -400,6 +405,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="run the activities in this many worker processes (FUNCTIONS_WORKER_PROCESS_COUNT); "
                              "0 or 1: in the host's threads")
     parser.add_argument("--max-chains", type=int, help="QuickBooks: the connection's max_chains (default 4)")
+    parser.add_argument("--updates-chains", type=int,
+                        help=f"monday: the connection's updates_chains (default {MONDAY_UPDATES_CHAINS}; 1: one chain)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--trace", action="store_true", help="print where the time went (activities, streams)")
     parser.add_argument("--keep", help="keep (and reuse) the database of this name")

@@ -5,8 +5,9 @@ nothing and notes what a failed updates stream left unsynced.
 The updates are read beside the items, not before them, because nothing about them waits for anything else: the
 `updates` query is account-wide (it names no board), monday_update has no foreign key, no metric trigger watches
 it and no view or metric joins it to the items (migrations 0020, 0022; metrics.py reads monday_item alone), so
-an update may load before its item. The updates are the account's longest chain (one cursor, newest first):
-read in the first phase they held every item stream back until their last page.
+an update may load before its item. The updates were the account's longest chain (one cursor, newest first):
+read in the first phase they held every item stream back until their last page; a complete read now splits them
+into chains of created ranges after its first page (update_chains.py).
 
 The item streams depend on the boards stream only: a failed directory leaves them planned, a failed boards
 stream leaves none (the updates are still read), and either way the run's notes say what was not synced and
@@ -54,9 +55,11 @@ def _cap_notes(settings: MondaySettings, store: MondayStore) -> list[str]:
     return []
 
 
-def _updates_plan(mode: str, watermarks: dict[str, dict[str, Any]]) -> StreamPlan:
+def _updates_plan(settings: MondaySettings, mode: str, watermarks: dict[str, dict[str, Any]]) -> StreamPlan:
+    """From the watermark on an incremental run; else a complete read, through several chains when it is long
+    (update_chains.py), and swept."""
     since = (watermarks.get("updates") or {}).get("since") if mode == "incremental" else None
-    return StreamPlan("updates", lists.updates_start(since), sweep=since is None)
+    return StreamPlan("updates", lists.updates_start(since, settings.updates_chains), sweep=since is None)
 
 
 def account_phase(settings: MondaySettings, store: MondayStore) -> Plan:
@@ -132,7 +135,7 @@ def items_phase(settings: MondaySettings, mode: str, watermarks: dict[str, dict[
                 failed: Mapping[str, str], store: MondayStore) -> Plan:
     """Phase 1: the updates and one item stream per board; `failed` is how phase 0 of this run ended ({stream:
     error}). The updates come first: theirs is the longest chain, and no failure of phase 0 holds them back."""
-    updates = _updates_plan(mode, watermarks)
+    updates = _updates_plan(settings, mode, watermarks)
     boards = store.known_boards(settings.connection_id)
     failures = dict(failed)
     plans: list[StreamPlan] = []
@@ -206,7 +209,7 @@ def focus(settings: MondaySettings, watermarks: dict[str, dict[str, Any]], chang
     streams = [_board_plan(settings, "incremental", board_id, boards[board_id],
                            watermarks.get(ITEMS_PREFIX + board_id) or {}) for board_id in chosen]
     if with_updates:
-        streams.append(_updates_plan("incremental", watermarks))
+        streams.append(_updates_plan(settings, "incremental", watermarks))
     notes = _cap_notes(settings, store)
     read = ", ".join(chosen[:NAMED_BOARDS]) or "none"
     if len(chosen) > NAMED_BOARDS:

@@ -103,9 +103,9 @@ query Directory($limit: Int, $page: Int, $workspaces: Boolean!, $users: Boolean!
 }}"""
 
 UPDATES = f"""
-query Updates($limit: Int, $page: Int, $from: String) {{
+query Updates($limit: Int, $page: Int, $from: String, $to: String) {{
   {COMPLEXITY}
-  updates(limit: $limit, page: $page, from_date: $from) {{
+  updates(limit: $limit, page: $page, from_date: $from, to_date: $to) {{
     id item_id creator_id body text_body created_at updated_at edited_at original_creation_date
   }}
 }}"""

@@ -25,6 +25,7 @@ DEFAULT_API_VERSION = "2026-10"
 SUPPORTED_API_VERSIONS = ("2026-07", "2026-10")
 ITEM_PAGE_MAX = 500
 LIST_PAGE_MAX = 1000  # users(limit:) at most 1,000
+MAX_UPDATES_CHAINS = 16  # every chain holds a page of the account's minute budget in flight
 # The stored credential's name, and the config flag the API sets while one is stored.
 API_TOKEN = "api_token"
 TOKEN_STORED = "api_token_stored"
@@ -71,6 +72,8 @@ class MondaySettings:
     log_page_size: int = 1000
     list_page_size: int = 200
     board_page_size: int = 50
+    # A complete read of the updates goes through at most this many chains of created ranges (update_chains.py).
+    updates_chains: int = 4
     overlap_seconds: int = 3600
     log_overlap_seconds: int = 300
     skip_unchanged_boards: bool = True
@@ -156,6 +159,10 @@ def read_settings(connection: Connection) -> MondaySettings:
     lists = int(config.get("list_page_size", 200))
     if not 1 <= lists <= LIST_PAGE_MAX:
         raise ValueError(f"monday connection {connection.connection_id}: list_page_size must be 1..{LIST_PAGE_MAX}")
+    chains = int(config.get("updates_chains", 4))
+    if not 1 <= chains <= MAX_UPDATES_CHAINS:
+        raise ValueError(f"monday connection {connection.connection_id}: updates_chains must be "
+                         f"1..{MAX_UPDATES_CHAINS}")
     share = float(config.get("daily_call_share", 0.9))
     if not 0 < share <= 1:
         raise ValueError(f"monday connection {connection.connection_id}: daily_call_share must be in (0, 1]")
@@ -184,6 +191,7 @@ def read_settings(connection: Connection) -> MondaySettings:
         log_page_size=int(config.get("log_page_size", 1000)),
         list_page_size=lists,
         board_page_size=int(config.get("board_page_size", 50)),
+        updates_chains=chains,
         overlap_seconds=int(config.get("overlap_seconds", 3600)),
         log_overlap_seconds=int(config.get("log_overlap_seconds", 300)),
         skip_unchanged_boards=bool(config.get("skip_unchanged_boards", True)),

@@ -196,3 +196,15 @@ def add_update(account: MondayAccount, item_id: str, body: str, *, moment: datet
     # a sync that filters on __last_updated__ (it must read updates some other way).
     activity.record(account, board, item, "create_update", moment, user_id, update_id=int(update.id))
     return update
+
+
+def delete_update(account: MondayAccount, update_id: str, *, moment: datetime, user_id: str) -> Update:
+    """As the delete_update mutation: the update is gone from every list (monday keeps no deleted state for
+    updates that a query can read back)."""
+    update = account.updates.pop(update_id)
+    item = account.items.get(update.item_id)
+    if item is not None:
+        item.update_ids = [u for u in item.update_ids if u != update_id]
+        activity.record(account, account.board(item.board_id), item, "delete_update", moment, user_id,
+                        update_id=int(update_id))
+    return update

@@ -5,7 +5,7 @@ resolution.field_resolver with a clear UNSUPPORTED_BY_SIMULATOR error.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -161,14 +161,29 @@ def _instant(text: str | None) -> datetime | None:
         raise errors.invalid_argument(f"{text!r} is not an ISO 8601 date or date-time") from None
 
 
+def _through(text: str | None) -> datetime | None:
+    """The first instant past an inclusive `to_date`: monday documents it as inclusive and takes a date or a
+    date-time (e.g. YYYY-MM-DD or YYYY-MM-DDTHH:mm), so it covers the whole day, minute or second it names."""
+    end = _instant(text)
+    if end is None or text is None:
+        return None
+    clock = text.strip().partition("T")[2] or text.strip().partition(" ")[2]
+    if not clock:
+        return end + timedelta(days=1)
+    digits = clock.replace("Z", "").replace("z", "").split("+")[0].split("-")[0]
+    if digits.count(":") < 2:
+        return end + timedelta(minutes=1)
+    return end + (timedelta(microseconds=1) if "." in digits else timedelta(seconds=1))
+
+
 @resolves("Query", "updates")
 def updates(_: Any, info: GraphQLResolveInfo, **args: Any) -> list[Update]:
-    """Newest first; from_date / to_date (2025-10+) bound created_at."""
+    """Newest first; from_date / to_date (2025-10+) bound created_at, both inclusive (_through)."""
     wanted = _wanted(args.get("ids"))
-    start, end = _instant(args.get("from_date")), _instant(args.get("to_date"))
+    start, past = _instant(args.get("from_date")), _through(args.get("to_date"))
     found = sorted((u for u in context(info).account.updates.values()
                     if (wanted is None or u.id in wanted) and (start is None or u.created_at >= start)
-                    and (end is None or u.created_at <= end)),
+                    and (past is None or u.created_at < past)),
                    key=lambda u: (u.created_at, int(u.id)), reverse=True)
     return page_of(found, args.get("limit"), args.get("page"))
 

@@ -102,7 +102,7 @@ class MondayState:
     def _owner_of(self, kind: str, ident: str | int) -> MondayAccount:
         key = str(ident)
         for account in self.accounts.values():
-            if key in (account.items if kind == "item" else account.boards):
+            if key in {"item": account.items, "update": account.updates}.get(kind, account.boards):
                 return account
         raise KeyError(f"unknown {kind} {ident}")
 
@@ -232,3 +232,9 @@ class MondayState:
         account = self._owner_of("item", item_id)
         return mutations.add_update(account, str(item_id), body, moment=self._stamp(),
                                     user_id=self._acting(account, user_id))
+
+    @_publishes
+    def delete_update(self, update_id: str | int, *, user_id: str | int | None = None) -> Update:
+        account = self._owner_of("update", update_id)
+        return mutations.delete_update(account, str(update_id), moment=self._stamp(),
+                                       user_id=self._acting(account, user_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -150,6 +151,28 @@ async def test_updates_are_readable_per_item_and_account_wide(api: Api, state: M
     since = added.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     recent = await api.data("query ($from: String) { updates(from_date: $from, limit: 100) { id } }", {"from": since})
     assert recent["updates"] == [{"id": added.id}]
+
+
+async def test_updates_from_and_to_date_are_inclusive_of_the_day_minute_or_second_they_name(
+        api: Api, state: MondayState) -> None:
+    account = state.account()
+    newest = max(account.updates.values(), key=lambda u: (u.created_at, int(u.id)))
+    moment = newest.created_at
+    query = "query ($from: String, $to: String) { updates(from_date: $from, to_date: $to, limit: 500) { id } }"
+
+    async def ids(**bounds: str) -> set[str]:
+        return {u["id"] for u in (await api.data(query, bounds))["updates"]}
+
+    every = {u.id for u in account.updates.values()}
+    for to in (moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m-%dT%H:%M"), moment.strftime("%Y-%m-%dT%H:%M:%SZ")):
+        assert newest.id in await ids(to=to), to
+    before = moment.replace(microsecond=0) - dt.timedelta(seconds=1)
+    assert await ids(to=before.strftime("%Y-%m-%dT%H:%M:%SZ")) == {
+        u.id for u in account.updates.values() if u.created_at < moment.replace(microsecond=0)}
+    day = moment.strftime("%Y-%m-%d")
+    assert await ids(**{"from": day, "to": day}) == {u.id for u in account.updates.values()
+                                                       if u.created_at.date() == moment.date()}
+    assert await ids(**{"from": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}) | await ids(to=before.isoformat()) == every
 
 
 async def test_any_valid_selection_runs_even_where_the_simulator_has_no_data(api: Api) -> None:
