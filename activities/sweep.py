@@ -78,6 +78,10 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
             for target in sorted(targets)
         )
         runs.add_counts(conn, run_id, connection_id, stream, deleted=deleted)
-        # The buckets the tombstones touched, in the sweep's transaction.
-        refresh_dirty(conn, connection_id, registry.metric_catalogs())
+        if deleted:
+            # The buckets the tombstones touched, in the sweep's transaction, unless another refresh of the
+            # connection holds its lock: then they wait committed for the next one (refresh_aggregates at the
+            # latest). Waiting behind the other streams' refreshes (each a few seconds at the end of a large sync)
+            # held the streams' ends back, and a sweep that tombstoned nothing has nothing of its own to refresh.
+            refresh_dirty(conn, connection_id, registry.metric_catalogs(), wait=False)
     return SweepResult(deleted).to_json()

@@ -5,6 +5,7 @@ Real Azurite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,12 +13,16 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from activities.aggregates import refresh_aggregates
 from activities.load import load_pages
 from activities.sweep import _seen_ids, sweep_deletes
 from plugins import registry
 from shared.blob.landing import LandingZone, PageNotFound, page_ref
 from shared.core.config import load_settings
 from shared.db.connections import Connection, upsert_connection
+from shared.metrics import rebuild
+from shared.metrics.refresh import _LOCK_CLASS as LOCK_CLASS
+from tests.metrics.conftest import points
 
 
 def invoice(id_: str) -> dict:
@@ -192,3 +197,51 @@ def test_a_page_holding_a_record_without_an_id_keeps_none_and_the_sweep_then_del
     assert stream.seen(run)[1] is False  # as the old sweep: it cannot tell which rows it saw
     assert sweep_deletes(stream.key(run)) == {"deleted": 0}
     assert stream.tombstoned() == set()
+
+
+def test_a_sweep_that_tombstones_while_another_refresh_runs_leaves_its_marks_for_refresh_aggregates(
+        pg_dsn: str, landing_container: str) -> None:
+    """It does not wait behind the other streams' refreshes; the connection's refresh_aggregates (after every
+    stream) restates what its tombstones touched, as a rebuild would."""
+    source = QUICKBOOKS
+    stream = Stream(source, f"sweep-ids-{uuid.uuid4().hex[:8]}", pg_dsn)
+    with psycopg.connect(pg_dsn) as conn:
+        upsert_connection(conn, Connection(stream.connection_id, source.plugin, "Sweep ids", {"realm_id": "1"}))
+    stream.load(new_run(), [[str(i) for i in range(1, 13)]])
+    refresh_aggregates({"connection_id": stream.connection_id})
+    run = new_run()
+    stream.load(run, READ)
+    refresh_aggregates({"connection_id": stream.connection_id})
+    with psycopg.connect(pg_dsn, autocommit=True) as other:
+        # Another stream's refresh of the connection, holding its lock.
+        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, stream.connection_id))
+        swept: list[dict] = []
+        sweeping = threading.Thread(target=lambda: swept.append(sweep_deletes(stream.key(run))), daemon=True)
+        sweeping.start()
+        sweeping.join(timeout=60)
+        assert swept == [{"deleted": 2}]  # done without the lock
+        assert marks(pg_dsn, stream.connection_id) > 0  # the tombstones' marks wait, committed
+        other.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_CLASS, stream.connection_id))
+    before = series(pg_dsn, stream.connection_id)
+    refresh_aggregates({"connection_id": stream.connection_id})
+    assert marks(pg_dsn, stream.connection_id) == 0
+    after = series(pg_dsn, stream.connection_id)
+    assert after != before and after == rebuilt(pg_dsn, stream.connection_id)
+
+
+def marks(dsn: str, connection_id: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM metric_dirty WHERE connection_id = %s",
+                            (connection_id,)).fetchone()[0]
+
+
+def series(dsn: str, connection_id: str) -> set[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return points(conn, connection_id)
+
+
+def rebuilt(dsn: str, connection_id: str) -> set[tuple]:
+    """What a from-scratch aggregation of the committed raw rows gives (rolled back)."""
+    with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
+        rebuild(conn, connection_id, registry.metric_catalogs())
+        return points(conn, connection_id)
