@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.seen_ids import UNREADABLE, record_ids
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
@@ -26,7 +27,7 @@ from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.db.loader import RawRecord, UpsertCounts, upsert_records
-from shared.db.pages import claim_page, quarantine
+from shared.db.pages import claim_page, keep_seen_ids, quarantine
 from shared.db.watermarks import set_watermark
 from shared.metrics import refresh_dirty
 
@@ -48,20 +49,44 @@ class _ReadPage:
 
     grouped: dict[str, list[RawRecord]] = field(default_factory=lambda: defaultdict(list))
     unreadable: list[tuple[int, Any, str]] = field(default_factory=list)  # (position, record, reason)
+    # The ids the page held per target table, as a complete read's sweep counts them (activities/seen_ids.py),
+    # kept beside the page's claim so the sweep need not parse the page again; None: the sweep parses it.
+    seen: dict[str, list[str]] | None = field(default_factory=lambda: defaultdict(list))
+
+    def saw(self, ids: list[tuple[str, str]] | None) -> None:
+        if self.seen is None:
+            return
+        if ids is None:  # a record only a parse can judge (no id, or one its split refuses): no ids kept
+            self.seen = None
+            return
+        for target, record_id in ids:
+            self.seen[target].append(record_id)
+
+
+def _unreadable_ids(plugin: SourcePlugin, stream: str, record: Any) -> list[tuple[str, str]] | None:
+    try:
+        return record_ids(plugin, stream, record)
+    except UNREADABLE:
+        return None
 
 
 def _read_page(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str) -> _ReadPage:
     """Download, parse, split and type one page (no database: this runs ahead on the reader thread)."""
     page = _ReadPage()
     for position, (record, text) in enumerate(landing.read_page_text(ref), start=1):
+        ids: list[tuple[str, str]] = []
         try:
             for target, part in plugin.split(stream, record):
                 raw = plugin.to_raw(target, part)
                 if raw.payload is record:  # the landed record itself: its landed text is its payload
                     raw = dataclasses.replace(raw, payload_json=text)
                 page.grouped[target].append(raw)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                ids.append((target, raw.id))  # record_id's answer (plugins/base.py), with no second reading
+        except UNREADABLE as exc:
             page.unreadable.append((position, record, f"{type(exc).__name__}: {exc}"[:MAX_REASON]))
+            page.saw(_unreadable_ids(plugin, stream, record))
+        else:
+            page.saw(ids)
     return page
 
 
@@ -111,6 +136,8 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
             read = reading.result()
+            if read.seen is not None:
+                keep_seen_ids(conn, page.ref, read.seen)
             for position, record, reason in read.unreadable:
                 quarantine(conn, connection_id, stream, run_id, page.ref, position, _record_id(record), reason,
                            record)

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from activities.seen_ids import record_ids
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
@@ -21,31 +22,36 @@ from shared.core.messages import StreamKey, SweepResult
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
-from shared.db.pages import pages_of
+from shared.db.pages import forget_seen_ids, seen_ids_of
 from shared.db.sweep import MAX_SHARE, tombstone_missing
 from shared.metrics import refresh_dirty
 
 
 def _seen_ids(conn: psycopg.Connection, plugin: SourcePlugin, landing: LandingZone, run_id: str,
-              connection_id: str, stream: str) -> tuple[dict[str, set[str]], bool]:
-    """Ids per target table in every page this run landed for the stream; False if some record had no id."""
+              connection_id: str, stream: str) -> tuple[dict[str, set[str]], bool, list[str]]:
+    """Ids per target table in every page this run landed for the stream; False if some record had no id; the
+    pages whose kept ids were read.
+
+    A page's load kept its ids (shared/db/pages.py keep_seen_ids); a page without them (loaded by an older
+    version, or holding a record only a parse can judge) is downloaded and parsed as before."""
     prefix = f"{connection_id}/{stream}/{run_id}/"
-    refs = pages_of(conn, run_id, prefix)
     seen: dict[str, set[str]] = defaultdict(set)
     complete = True
-    for ref in refs:
+    kept: list[str] = []
+    for ref, ids in seen_ids_of(conn, run_id, prefix):
+        if ids is not None:
+            for target, values in ids.items():
+                seen[target].update(values)
+            kept.append(ref)
+            continue
         for record in landing.read_page(ref):
-            for target, part in plugin.split(stream, record):
-                try:
-                    # Only the id: typing each record again (to_raw) was half of a sweep's time.
-                    seen[target].add(plugin.record_id(target, part))
-                except (ValueError, TypeError, KeyError, AttributeError):
-                    raw_id = part.get("Id", part.get("id")) if isinstance(part, dict) else None
-                    if raw_id in (None, ""):
-                        complete = False
-                    else:
-                        seen[target].add(str(raw_id))
-    return seen, complete
+            found = record_ids(plugin, stream, record)
+            if found is None:
+                complete = False
+                continue
+            for target, record_id in found:
+                seen[target].add(record_id)
+    return seen, complete, kept
 
 
 def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
@@ -58,7 +64,9 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
         with collector_paused():  # the pages' records are trees the collector would only traverse (as a load's)
-            seen, complete = _seen_ids(conn, plugin, landing, run_id, connection_id, stream)
+            seen, complete, kept = _seen_ids(conn, plugin, landing, run_id, connection_id, stream)
+        # Read once: with the sweep's commit they go (a retried sweep parses those pages instead).
+        forget_seen_ids(conn, kept)
         if not complete:
             return SweepResult(deleted=0).to_json()
         scope = plugin.sweep_scope(stream)
@@ -70,6 +78,10 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
             for target in sorted(targets)
         )
         runs.add_counts(conn, run_id, connection_id, stream, deleted=deleted)
-        # The buckets the tombstones touched, in the sweep's transaction.
-        refresh_dirty(conn, connection_id, registry.metric_catalogs())
+        if deleted:
+            # The buckets the tombstones touched, in the sweep's transaction, unless another refresh of the
+            # connection holds its lock: then they wait committed for the next one (refresh_aggregates at the
+            # latest). Waiting behind the other streams' refreshes (each a few seconds at the end of a large sync)
+            # held the streams' ends back, and a sweep that tombstoned nothing has nothing of its own to refresh.
+            refresh_dirty(conn, connection_id, registry.metric_catalogs(), wait=False)
     return SweepResult(deleted).to_json()

@@ -122,22 +122,52 @@ class Governor(Protocol):
     async def acquire(self) -> None: ...
 
 
+# How many new reservations a send that woke up late on its slot takes before it goes late anyway (a process that
+# misses four slots in a row is starved for seconds; the windows, counting every slot taken, stay kept).
+LATE_RESERVATIONS = 3
+
+
+async def send_on_time(reserve: Callable[[], Awaitable[tuple[float, float]]], *, clock: Callable[[], float],
+                       sleep: Callable[[float], Awaitable[None]], late_margin: float | None) -> None:
+    """Wait for a reserved send time and, when the wait ends more than `late_margin` seconds after it, reserve again
+    instead of sending late. `reserve` returns the reserved time on `clock` as (earliest, latest) it can be (one
+    time, or a span when the reservation was timed by another clock): the wait lasts until the latest, never
+    sending early, and lateness counts from the earliest, never hiding it.
+
+    A send that goes out late (its thread waited for a CPU, or its event loop was busy) bunches with the sends
+    reserved after it: the source, which counts arrivals, then sees more in its window than the governor let out
+    (docs/SCALING.md, the 429s). The late slot stays counted, as if it had been used: the windows only get more
+    cautious. None: no check, a late send goes as it is."""
+    for attempt in range(LATE_RESERVATIONS + 1):
+        earliest, latest = await reserve()
+        wait = latest - clock()
+        if wait > 0:
+            await sleep(wait)
+        if late_margin is None or attempt == LATE_RESERVATIONS or clock() - earliest <= late_margin:
+            return
+
+
 class RateGovernor:
     """Sliding-window limits (e.g. 10/s and 500/min); short waits sleep, long ones become a Throttled hint.
 
     Shared by every activity of a process for one account, so its bookkeeping takes a thread lock
-    (activities may run on different threads and event loops) and reserves a slot before sleeping.
+    (activities may run on different threads and event loops) and reserves a slot before sleeping. With a
+    `late_margin`, a send that wakes up later than that after its slot reserves another (send_on_time).
     """
 
     def __init__(self, limits: list[tuple[int, float]], *, max_sleep: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, late_margin: float | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.limits = limits
         self._windows: list[deque[float]] = [deque() for _ in limits]
         self._max_sleep = max_sleep
         self._clock = clock
+        self._late_margin = late_margin
+        self._sleep = sleep
         self._lock = threading.Lock()
 
     def _reserve(self) -> float:
+        """The send time reserved, on the clock."""
         with self._lock:
             now = self._clock()
             wait = 0.0
@@ -150,12 +180,14 @@ class RateGovernor:
                 raise Throttled(wait, "local request budget used up")
             for window in self._windows:
                 window.append(now + wait)
-            return wait
+            return now + wait
+
+    async def _reserved(self) -> tuple[float, float]:
+        slot = self._reserve()
+        return slot, slot
 
     async def acquire(self) -> None:
-        wait = self._reserve()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await send_on_time(self._reserved, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
 
 
 @dataclass

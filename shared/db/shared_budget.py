@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import psycopg
 
-from shared.core.http import Throttled
+from shared.core.http import Throttled, send_on_time
 
 # A slot's lease: renewed every third of it while the request runs, so only a dead holder loses it.
 SLOT_LEASE_SECONDS = 30.0
@@ -223,11 +224,13 @@ class SharedBudgets:
 
 class SharedRateGovernor:
     """shared.core.http.Governor over a rate budget every worker shares: sleeps short waits, raises Throttled
-    for long ones (RateGovernor's behaviour, across processes)."""
+    for long ones (RateGovernor's behaviour, across processes), and with a `late_margin` reserves again when its
+    wait ends later than that after the reserved send time (send_on_time)."""
 
     def __init__(self, key: str, limits: Sequence[tuple[int, float]], budgets: SharedBudgets, *,
                  max_sleep: float = 2.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 paced: bool = False) -> None:
+                 paced: bool = False, late_margin: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not limits:
             raise ValueError("a rate budget needs at least one (requests, seconds) limit")
         self.key = key
@@ -241,13 +244,23 @@ class SharedRateGovernor:
         self._budgets = budgets
         self._max_sleep = max_sleep
         self._sleep = sleep
+        self._late_margin = late_margin
+        self._clock = clock
 
-    async def acquire(self) -> None:
-        wait, reserved = await asyncio.to_thread(self._budgets.reserve_send, self.key, self.limits, self._max_sleep)
+    def _reserve(self) -> tuple[float, float]:
+        """The reserved send time on this process's clock, between the statement's start and its answer: the
+        database timed it by its own clock somewhere in between."""
+        sent = self._clock()
+        wait, reserved = self._budgets.reserve_send(self.key, self.limits, self._max_sleep)
         if not reserved:
             raise Throttled(wait, "the request budget the app's workers share is used up")
-        if wait > 0:
-            await self._sleep(wait)
+        return sent + wait, self._clock() + wait
+
+    async def _reserved(self) -> tuple[float, float]:
+        return await asyncio.to_thread(self._reserve)
+
+    async def acquire(self) -> None:
+        await send_on_time(self._reserved, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
 
 
 class SharedSlots:

@@ -56,6 +56,9 @@ class RefreshResult:
     rebuilt: int = 0
     refreshed: int = 0
     marks: int = 0
+    # Another refresh of the connection held its lock and the caller would not wait: nothing was taken, the
+    # caller's marks wait committed for the next refresh (the connection's refresh_aggregates at the latest).
+    deferred: bool = False
 
     def as_dict(self) -> dict[str, int]:
         return {"rebuilt": self.rebuilt, "refreshed": self.refreshed, "marks": self.marks}
@@ -70,13 +73,21 @@ def _take_marks(conn: psycopg.Connection, connection_id: str) -> dict[str, list[
     return dict(rows)
 
 
-def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs) -> RefreshResult:
+def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *,
+                  wait: bool = True) -> RefreshResult:
     """Recompute the buckets this transaction's (and any committed, unconsumed) changes touched.
 
     Call it inside the transaction that changed the raw rows, after the last change; `catalogs` are the
-    installed plugins' (the connection's plugin picks its own).
+    installed plugins' (the connection's plugin picks its own). With `wait=False` it refreshes only when no other
+    refresh of the connection holds the lock, and otherwise returns `deferred` at once: the transaction's marks
+    then commit with its rows and wait for a later refresh, which someone must run (sync_connection's
+    refresh_aggregates does, after every stream).
     """
-    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
+    if wait:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
+    elif not conn.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                          (_LOCK_CLASS, connection_id)).fetchone()[0]:
+        return RefreshResult(deferred=True)
     # These statements run in milliseconds but their cost estimates can pass jit_above_cost, and compiling
     # them took 0.7 s (measured, bench/bench_metrics.py): no JIT for the rest of this transaction.
     conn.execute("SET LOCAL jit = off")

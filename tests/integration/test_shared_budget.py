@@ -4,6 +4,7 @@ one worker sees the same sleeps and Throttled hints as with the in-process RateG
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 
@@ -150,3 +151,33 @@ async def test_a_paced_budget_spreads_the_sends_evenly_at_the_rate_its_windows_s
     # Each send is half a second after the one before, whichever worker sends it.
     assert len(sleeps.slept) == 3
     assert [round(s, 1) for s in sleeps.slept] == [0.5, 1.0, 1.5]
+
+
+async def test_a_send_that_wakes_up_late_reserves_again_and_every_worker_counts_its_late_slot(workers):
+    """The late worker's clock is the test's: its first wait ends 0.3 s late, more than its 0.1 s margin."""
+    budget = key()
+    now = [0.0]
+    lateness = iter([0.3])
+    slept: list[float] = []
+
+    async def late_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds + next(lateness, 0.0)
+
+    limits = [(4, 1.0)]  # paced: one send every 0.25 s
+    on_time = SharedRateGovernor(budget, limits, SharedBudgets(workers[0]), paced=True, sleep=Sleeps())
+    late = SharedRateGovernor(budget, limits, SharedBudgets(workers[1]), paced=True, sleep=late_sleep,
+                              late_margin=0.1, clock=lambda: now[0])
+    await on_time.acquire()
+    await late.acquire()
+    # Reserved 0.25 s after the first send, woke 0.3 s after that: it reserved again, 0.25 s after its late slot.
+    assert len(slept) == 2 and 0.15 < slept[0] <= 0.25 and 0.4 < slept[1] <= 0.5  # less the statements' time
+    with workers[0].cursor() as cur:
+        sent = cur.execute("SELECT array(SELECT t FROM unnest(sent) AS t WHERE t > '-infinity' ORDER BY t) "
+                           "FROM rate_budgets WHERE budget_key = %s", (budget,)).fetchone()[0]
+    assert len(sent) == 3  # the late slot is kept, as if used
+    assert all((b - a).total_seconds() >= 0.25 for a, b in itertools.pairwise(sent))
+    sleeps = Sleeps()
+    on_time = SharedRateGovernor(budget, limits, SharedBudgets(workers[0]), paced=True, sleep=sleeps)
+    await on_time.acquire()  # the other worker's next send comes after all three
+    assert len(sleeps.slept) == 1 and 0.5 < sleeps.slept[0] <= 0.75
