@@ -136,7 +136,7 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
             read = reading.result()
-            if read.seen is not None:
+            if asked.keep_ids and read.seen is not None:
                 keep_seen_ids(conn, page.ref, read.seen)
             for position, record, reason in read.unreadable:
                 quarantine(conn, connection_id, stream, run_id, page.ref, position, _record_id(record), reason,

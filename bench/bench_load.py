@@ -250,7 +250,8 @@ def child(job_path: str) -> None:
         batch = refs[start:start + size]
         start += size
         request = LoadRequest(job["run_id"], CONNECTION, STREAM, pages=[PageRef(**ref) for ref in batch],
-                              ends_stream=start >= len(refs))  # as sync_stream: fetched.done
+                              ends_stream=start >= len(refs),  # as sync_stream: fetched.done
+                              keep_ids=True)  # a complete read: its sweep follows
         call_started = time.perf_counter()
         for key, value in load_pages(request.to_json()).items():
             totals[key] = totals.get(key, 0) + value

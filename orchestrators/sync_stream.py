@@ -71,8 +71,9 @@ class _Pending:
 class _Loads:
     """Turns pending pages into load_pages calls: in chain order, the stream's last load marked `ends_stream`."""
 
-    def __init__(self, key: StreamKey) -> None:
+    def __init__(self, key: StreamKey, keep_ids: bool) -> None:
         self.key = key
+        self.keep_ids = keep_ids  # the sweep follows: the loads keep each page's ids for it
         self.ended = False  # a load marked ends_stream was scheduled
 
     def calls(self, context: df.DurableOrchestrationContext, pending: list[_Pending],
@@ -84,7 +85,8 @@ class _Loads:
         self.ended = self.ended or ends
         return [context.call_activity_with_retry(
             "load_pages", ACTIVITY_RETRY,
-            LoadRequest(*dataclasses.astuple(self.key), pages=p.pages, ends_stream=ends).to_json(),
+            LoadRequest(*dataclasses.astuple(self.key), pages=p.pages, ends_stream=ends,
+                        keep_ids=self.keep_ids).to_json(),
         ) for p in pending]
 
     def finish(self, context: df.DurableOrchestrationContext) -> Any | None:
@@ -156,7 +158,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     totals, throttles, throttle_waits = state.totals, state.throttles, state.throttle_waits
     lanes = list(state.lanes) or [Lane(state.cursor, state.sequence)]
     pending: list[_Pending] = []
-    loads = _Loads(key)
+    loads = _Loads(key, keep_ids=state.sweep)
     # Options let tests and operators shrink the loop (e.g. to exercise continue_as_new).
     iterations = int(state.options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
     try:

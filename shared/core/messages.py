@@ -375,12 +375,15 @@ class FetchResult(Message):
 @dataclass(frozen=True)
 class LoadRequest(StreamKey):
     """load_pages' input. The metric refresh of a stream's loads runs once, in the transaction of its last load
-    (`ends_stream`): the dirty marks of the loads before it are committed with their rows and wait for it."""
+    (`ends_stream`): the dirty marks of the loads before it are committed with their rows and wait for it.
+    `keep_ids`: the stream's read is complete and its sweep follows, so each page's ids are kept for it
+    (shared/db/pages.py keep_seen_ids); other loads keep none (nothing would read them)."""
 
     NESTED: ClassVar[Mapping[str, type[Message]]] = {"pages": PageRef}
 
     pages: list[PageRef]
     ends_stream: bool = field(default=False, metadata=LATER)
+    keep_ids: bool = field(default=False, metadata=LATER)
 
 
 @dataclass(frozen=True)

@@ -79,10 +79,14 @@ class Stream:
     def key(self, run_id: str) -> dict:
         return {"run_id": run_id, "connection_id": self.connection_id, "stream": self.source.stream}
 
+    def load_key(self, run_id: str) -> dict:
+        """A load of a complete read, whose sweep follows (sync_stream sets keep_ids then)."""
+        return {**self.key(run_id), "keep_ids": True}
+
     def load(self, run_id: str, pages: list[list[str]], *, first: int = 0) -> list[dict]:
         """Land each page of ids (sequence from `first`) and load them in one load_pages call."""
         landed = [self.land(run_id, first + n, [self.source.record(i) for i in ids]) for n, ids in enumerate(pages)]
-        load_pages({**self.key(run_id), "pages": landed})
+        load_pages({**self.load_key(run_id), "pages": landed})
         return landed
 
     def kept(self, run_id: str) -> list[str]:
@@ -164,17 +168,26 @@ def test_the_sweep_tombstones_exactly_what_the_read_missed_whether_it_reads_kept
     assert stream.kept(run) == []  # read once: they went with the sweep's commit
 
 
+def test_a_load_whose_stream_does_not_sweep_keeps_no_ids(stream: Stream) -> None:
+    # An incremental run's loads (no sweep follows): nothing would read their ids, so none are kept.
+    run = new_run()
+    landed = stream.land(run, 0, [stream.source.record(i) for i in READ[0]])
+    load_pages({**stream.key(run), "pages": [landed]})
+    assert stream.kept(run) == []
+    assert stream.tombstoned() == set()
+
+
 def test_a_retried_load_keeps_a_pages_ids_once_and_a_failed_one_keeps_none(stream: Stream) -> None:
     run = new_run()
     landed = stream.load(run, READ[:1])
-    load_pages({**stream.key(run), "pages": landed})  # retried: the page is skipped, its ids stay as they were
+    load_pages({**stream.load_key(run), "pages": landed})  # retried: the page is skipped, its ids stay as they were
     assert stream.kept(run) == [landed[0]["ref"]]
     second = stream.land(run, 1, [stream.source.record(i) for i in READ[1]])
     ghost = {"ref": page_ref(stream.connection_id, stream.source.stream, run, 99), "records": 1, "watermark": None}
     with pytest.raises(PageNotFound):
-        load_pages({**stream.key(run), "pages": [second, ghost]})
+        load_pages({**stream.load_key(run), "pages": [second, ghost]})
     assert stream.kept(run) == [landed[0]["ref"]]  # rolled back with the page's rows
-    load_pages({**stream.key(run), "pages": [second]})
+    load_pages({**stream.load_key(run), "pages": [second]})
     stream.load(run, READ[2:], first=2)
     assert len(stream.kept(run)) == 4
     assert stream.seen(run) == (expected_seen(stream.source), True)
@@ -191,7 +204,7 @@ def test_a_page_holding_a_record_without_an_id_keeps_none_and_the_sweep_then_del
     else:
         nameless["id"] = nameless["record"]["id"] = ""
     first = stream.land(run, 0, [stream.source.record(i) for i in READ[0]] + [nameless])
-    load_pages({**stream.key(run), "pages": [first]})
+    load_pages({**stream.load_key(run), "pages": [first]})
     stream.load(run, READ[1:], first=1)
     assert first["ref"] not in stream.kept(run) and len(stream.kept(run)) == 3
     assert stream.seen(run)[1] is False  # as the old sweep: it cannot tell which rows it saw

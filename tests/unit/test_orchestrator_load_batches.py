@@ -29,6 +29,7 @@ from shared.core.messages import (
     PageRef,
     StreamFinished,
     StreamRequest,
+    SweepResult,
 )
 
 PAGES_PER_FETCH, LOAD_PAGES_MAX = 2, 10
@@ -81,8 +82,15 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
     asked = LoadRequest.from_json(request)
     pages = _pages_of(asked.pages)
     _remember("loads", (pages, asked.ends_stream))
+    _remember("keep_ids", asked.keep_ids)
     return LoadResult(pages=len(pages), fetched=100 * len(pages), inserted=100 * len(pages),
                       seconds=SEEN["load_seconds"](pages)).to_json()
+
+
+@stand_ins.activity_trigger(input_name="request")
+def sweep_deletes(request: dict[str, Any]) -> dict[str, Any]:
+    _remember("sweeps", request["stream"])
+    return SweepResult(0).to_json()
 
 
 @stand_ins.activity_trigger(input_name="request")
@@ -111,11 +119,11 @@ FAST_FETCH, SLOW_FETCH = per_page(0.01, 0.05), per_page(0.01, 0.5)
 LOAD = per_page(0.045, 0.15)  # bench/bench_load.py's fixed cost per call; 150 ms a page
 
 
-def sync(host: LocalDurableHost, chains: dict[str, int], fetch: Timing, load: Timing,
+def sync(host: LocalDurableHost, chains: dict[str, int], fetch: Timing, load: Timing, sweep: bool = False,
          **options: int) -> list[list[tuple[str, int]]]:
     """Run one stream; the pages of each load, in the order the loads ran, once the stream succeeded."""
     SEEN.update(chains=chains, fetch_seconds=fetch, load_seconds=load)
-    request = StreamRequest(*KEY, {"chain": "main", "page": 0}, options=options)
+    request = StreamRequest(*KEY, {"chain": "main", "page": 0}, sweep=sweep, options=options)
     status = host.run_until_complete(host.start_new("sync_stream", "stream-1", request.to_json()), timeout=120)
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"] == {"stream": "Invoice", "status": "succeeded", "error": None}
@@ -145,6 +153,15 @@ def test_a_load_bound_stream_hands_bigger_loads_up_to_the_cap(host):
     assert set(sizes[4:-1]) == {10}, sizes
     assert len(loads) < 60 // PAGES_PER_FETCH
     assert [r.get("doublings", 0) for r in SEEN["fetch_inputs"]][:6] == [0, 0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("sweep", [True, False])
+def test_the_loads_keep_their_pages_ids_exactly_when_a_sweep_follows(host, sweep):
+    # A complete read's loads keep each page's ids for the sweep (activities/sweep.py reads them instead of parsing
+    # the pages again); an incremental read's keep none: nothing would read them.
+    loads = sync(host, {"main": 7, "a": 5}, FAST_FETCH, LOAD, sweep=sweep)
+    assert SEEN["keep_ids"] == [sweep] * len(SEEN["keep_ids"]) and len(SEEN["keep_ids"]) >= len(loads)
+    assert SEEN.get("sweeps", []) == (["Invoice"] if sweep else [])
 
 
 def test_bench_load_sizes_its_load_bound_calls_as_the_orchestrator_hands_them(host):
