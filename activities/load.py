@@ -70,9 +70,10 @@ def _unreadable_ids(plugin: SourcePlugin, stream: str, record: Any) -> list[tupl
         return None
 
 
-def _read_page(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str) -> _ReadPage:
-    """Download, parse, split and type one page (no database: this runs ahead on the reader thread)."""
-    page = _ReadPage()
+def _read_page(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str, keep_ids: bool) -> _ReadPage:
+    """Download, parse, split and type one page (no database: this runs ahead on the reader thread); with
+    `keep_ids`, the ids the page held for the sweep too."""
+    page = _ReadPage(seen=defaultdict(list) if keep_ids else None)
     for position, (record, text) in enumerate(landing.read_page_text(ref), start=1):
         ids: list[tuple[str, str]] = []
         try:
@@ -84,23 +85,25 @@ def _read_page(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str
                 ids.append((target, raw.id))  # record_id's answer (plugins/base.py), with no second reading
         except UNREADABLE as exc:
             page.unreadable.append((position, record, f"{type(exc).__name__}: {exc}"[:MAX_REASON]))
-            page.saw(_unreadable_ids(plugin, stream, record))
+            if page.seen is not None:
+                page.saw(_unreadable_ids(plugin, stream, record))
         else:
             page.saw(ids)
     return page
 
 
-def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone,
-                pages: list[PageRef]) -> Iterator[tuple[PageRef, Future[_ReadPage]]]:
+def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone, pages: list[PageRef],
+                keep_ids: bool) -> Iterator[tuple[PageRef, Future[_ReadPage]]]:
     """Each page with its read, the next page's read started before this one is loaded.
 
     The reader thread parses while the load waits on PostgreSQL (psycopg releases the GIL while it waits): the
     server's work and the parsing overlap. One page ahead at most, so memory holds two pages."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-read") as reader:
-        ahead = [reader.submit(_read_page, plugin, stream, landing, page.ref) for page in pages[:1]]
+        ahead = [reader.submit(_read_page, plugin, stream, landing, page.ref, keep_ids) for page in pages[:1]]
         for index, page in enumerate(pages):
             if index + 1 < len(pages):
-                ahead.append(reader.submit(_read_page, plugin, stream, landing, pages[index + 1].ref))
+                ahead.append(reader.submit(_read_page, plugin, stream, landing, pages[index + 1].ref,
+                                           keep_ids))
             yield page, ahead[index]
             ahead[index] = None  # type: ignore[call-overload]  # the loaded page's records can go
 
@@ -132,7 +135,7 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
     with connect() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
-        for page, reading in _read_ahead(plugin, stream, landing, asked.pages):
+        for page, reading in _read_ahead(plugin, stream, landing, asked.pages, asked.keep_ids):
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
             read = reading.result()

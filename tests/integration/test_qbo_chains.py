@@ -127,10 +127,10 @@ def test_a_failed_load_stops_its_chain_before_the_page_fetched_beside_it_and_the
     _configure(pg_dsn, page_size=PAGE_SIZE, max_chains=1)  # one chain: page 4 is fetched while page 3 loads
     original = load_activity._read_page
 
-    def failing_read(plugin, stream, landing, ref):
+    def failing_read(plugin, stream, landing, ref, keep_ids):
         if stream == "Invoice" and ref.endswith("/000003.jsonl.gz"):
             raise RuntimeError("the landing zone went away while loading page 3")
-        return original(plugin, stream, landing, ref)
+        return original(plugin, stream, landing, ref, keep_ids)
 
     monkeypatch.setattr(load_activity, "_read_page", failing_read)
     run_id, output = _sync_run(host, "full", max_pages=1)
