@@ -162,5 +162,12 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
             # call recomputed buckets across the whole table each time (a first load's pages span every date):
             # 4 s per page at 144 pages. The earlier loads' marks wait committed beside their rows; a stream
             # that fails before its end leaves them to the connection's refresh_aggregates.
-            refresh_dirty(conn, connection_id, registry.metric_catalogs())
+            # Unless another refresh of the connection holds its lock: then the marks wait, committed, for the
+            # next one (sync_connection's refresh_aggregates after every stream at the latest). Waiting there,
+            # many streams ending together (fifty boards after a budget window) refreshed one after another, each
+            # holding an activity thread and its transaction open: their loads took 20-45 s at the end of a sync.
+            refreshed = refresh_dirty(conn, connection_id, registry.metric_catalogs(), wait=False)
+            if refreshed.deferred:
+                log.info("the refresh of %s's series waits for the connection's next one (another holds it)",
+                         stream)
     return counts.to_json(), connection.plugin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import psycopg
@@ -147,6 +148,28 @@ def test_a_failed_last_load_leaves_the_series_and_the_waiting_marks_as_they_were
     load_pages({**request(run, [land(run, 2, [invoice("3", 3)])]), "ends_stream": True})
     refreshed, marks = _series(pg_dsn)
     assert marks == 0 and refreshed == _rebuilt(pg_dsn) and refreshed != before[0]
+
+
+def test_a_last_load_does_not_wait_for_another_refresh_and_the_connections_refresh_takes_its_marks(
+        run, pg_dsn, series_cleanup):
+    from activities.aggregates import refresh_aggregates
+    from shared.metrics.refresh import _LOCK_CLASS
+
+    with psycopg.connect(pg_dsn, autocommit=True) as other:  # another stream's refresh of the connection
+        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (_LOCK_CLASS, CONNECTION))
+        last = {**request(run, [land(run, 0, [invoice("1", 1, 10.0)])]), "ends_stream": True}
+        loading = threading.Thread(target=load_pages, args=(last,), daemon=True)
+        loading.start()
+        loading.join(timeout=60)
+        assert not loading.is_alive(), "the last load waited for the other refresh"
+        deferred, marks = _series(pg_dsn)
+        assert deferred == set() and marks > 0  # committed with the rows, left for the next refresh
+        other.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, CONNECTION))
+    ids, _, _ = state(pg_dsn, run)
+    assert ids == ["1"]
+    refresh_aggregates({"connection_id": CONNECTION})
+    refreshed, marks = _series(pg_dsn)
+    assert marks == 0 and refreshed and refreshed == _rebuilt(pg_dsn)
 
 
 def test_a_loaded_record_keeps_its_landed_json_as_its_payload(run, pg_dsn):
