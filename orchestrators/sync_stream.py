@@ -1,16 +1,13 @@
 """sync_stream: the page loop of one stream: fetch -> land -> load, waiting out throttles on durable timers.
 
-Fetch and load overlap: each round of a chain loads the pages its previous round fetched while it fetches the
-next ones, so the API and the database work side by side. A chain's pages are loaded in the order they were
-fetched, one load at a time, and a failed load fails the stream before any later page of it is loaded.
+Fetch and load overlap: each round loads the pages the previous round fetched while it fetches the next ones
+(context.task_all), so the API and the database work side by side. A chain's pages are loaded in the order they
+were fetched, one load at a time, and a failed load fails the stream before any later page of it is loaded.
 A fetch may split the stream into several cursor chains (FetchResult.chains, e.g. ranges of a large entity);
 they are read side by side, each with its own sequence numbers, and the chain they split from goes on only
-once all of them are read to their end. Chains do not go round together: a chain starts its next round as soon
-as its own load and fetch are done (context.task_any over what is in flight), so one slow fetch (a slow answer,
-an activity queued for a thread, a throttle's inline wait) holds up its own chain only; a throttled chain waits
-alone (Lane.not_before) while the others go on, on a durable timer once nothing else is left to do. A stream of
-one chain schedules the activities it always did, in the same order (fetch, load, fetch, load: each round's load
-comes before its fetch, the two awaited together; a throttle: its load, the timer).
+once all of them are read to their end; a throttled chain of several waits alone (Lane.not_before) while the
+others go on. A stream of one chain schedules the activities it always did, in the same order (fetch, load,
+fetch, load: each round's loads come before its fetch; a throttle: its load, the timer), now two at a time.
 
 Bigger loads when loading is the slower (issue 13 §1): each load_pages call has a fixed cost (connection, page
 claims, counts, commit, and its first page's parse that nothing overlaps: about 45 ms, bench/bench_load.py),
@@ -26,10 +23,8 @@ whose fetches grew carries its size through continue_as_new (as a Lane). A strea
 whose outputs were recorded before durations were reported (0 s each), or whose options pin max_pages,
 schedules exactly what it did before.
 
-History stays bounded: after a fixed number of fetches per chain the loop loads what it fetched and continues as
-new (a round's events hold at most LOAD_PAGES_MAX page refs per chain). Deploying this over streams of several
-chains in flight: their histories were recorded round by round, so a replay of one may not match (the stream
-fails, and the connection's next run reads it again); streams of one chain replay as before.
+History stays bounded: after a fixed number of rounds the loop loads what it fetched and continues as new (a
+round's events hold at most LOAD_PAGES_MAX page refs per chain).
 """
 
 from __future__ import annotations
@@ -73,21 +68,6 @@ class _Pending:
     last: bool
 
 
-@dataclasses.dataclass
-class _Round:
-    """One chain's activities in flight: the load of what it fetched last, beside its next fetch (either may be
-    absent). The chain's next round starts once both are done, whatever the other chains are doing."""
-
-    load: Any | None
-    fetch: Any | None
-
-    def tasks(self) -> list[Any]:
-        return [task for task in (self.load, self.fetch) if task is not None]
-
-    def done(self) -> bool:
-        return all(task.is_completed for task in self.tasks())
-
-
 class _Loads:
     """Turns pending pages into load_pages calls: in chain order, the stream's last load marked `ends_stream`."""
 
@@ -97,12 +77,11 @@ class _Loads:
         self.ended = False  # a load marked ends_stream was scheduled
 
     def calls(self, context: df.DurableOrchestrationContext, pending: list[_Pending],
-              lanes: list[Lane], others_loading: bool = False) -> list[Any]:
-        # The stream ends with these loads when nothing is left to fetch; with one load (and no other in flight) it
-        # refreshes the metrics in its own transaction (as one chain always did), with several a refresh follows
-        # them (finish()).
+              lanes: list[Lane]) -> list[Any]:
+        # The stream ends with these loads when nothing is left to fetch; with one load it refreshes the metrics
+        # in its own transaction (as one chain always did), with several a refresh follows them (finish()).
         stream_ends = all(lane.cursor is None for lane in lanes) and all(p.last for p in pending)
-        ends = stream_ends and len(pending) == 1 and not others_loading
+        ends = stream_ends and len(pending) == 1
         self.ended = self.ended or ends
         return [context.call_activity_with_retry(
             "load_pages", ACTIVITY_RETRY,
@@ -126,26 +105,6 @@ def _together(context: df.DurableOrchestrationContext, tasks: list[Any]) -> Gene
     if len(tasks) == 1:
         return [(yield tasks[0])]
     return list((yield context.task_all(tasks)) or [])
-
-
-def _settled(context: df.DurableOrchestrationContext,
-             rounds: dict[int, _Round]) -> Generator[Any, Any, list[int]]:
-    """Wait until some chain's round is done; the chains whose rounds are (in chain order).
-
-    One chain in flight waits for its whole round at once (task_all: what a stream of one chain always scheduled);
-    several wait for whichever task ends first (task_any), so a chain goes on as soon as its own round is done. A
-    failed activity raises here, before anything after it on its chain is scheduled."""
-    if len(rounds) == 1:
-        yield from _together(context, next(iter(rounds.values())).tasks())
-    else:
-        open_tasks = [task for r in rounds.values() for task in r.tasks() if not task.is_completed]
-        if open_tasks:
-            yield context.task_any(open_tasks)
-    for r in rounds.values():
-        for task in r.tasks():
-            if task.is_completed and isinstance(task.result, Exception):
-                raise task.result
-    return [lane for lane, r in sorted(rounds.items()) if r.done()]
 
 
 def _doublings(lane: Lane, fetched: FetchResult, load_seconds: float | None, pinned: bool) -> int:
@@ -198,79 +157,83 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     status_head = key.to_json()
     totals, throttles, throttle_waits = state.totals, state.throttles, state.throttle_waits
     lanes = list(state.lanes) or [Lane(state.cursor, state.sequence)]
-    pending: dict[int, _Pending] = {}  # per chain: the pages its last fetch landed, not loaded yet
-    rounds: dict[int, _Round] = {}  # per chain: its activities in flight
-    started = [0] * len(lanes)  # per chain: the fetches this execution scheduled (history stays bounded)
+    pending: list[_Pending] = []
     loads = _Loads(key, keep_ids=state.sweep)
-    pinned = "max_pages" in state.options
     # Options let tests and operators shrink the loop (e.g. to exercise continue_as_new).
     iterations = int(state.options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
     try:
-        while True:
+        rounds = 0
+        while rounds < iterations:
             now = context.current_utc_datetime
-            started += [0] * (len(lanes) - len(started))
-            fetching = [i for i in _fetching(lanes, now) if i not in rounds and started[i] < iterations]
-            loading = [p for i, p in sorted(pending.items()) if i not in rounds]
-            if not loading and not fetching and not rounds:
-                asleep = [lane for i, lane in enumerate(lanes) if started[i] < iterations]
-                if not _asleep(asleep):
+            fetching = _fetching(lanes, now)
+            if not pending and not fetching:
+                if not _asleep(lanes):
                     break
                 # Every chain left waits out a throttle: sleep until the first may go on.
-                wake = min(_asleep(asleep))
-                context.set_custom_status({**status_head, "phase": "throttled",
-                                           "retry_after": max((wake - now).total_seconds(), 0.0)})
-                yield context.create_timer(wake)
+                yield context.create_timer(min(_asleep(lanes)))
                 continue
-            # Each idle chain's round: its load first, then its fetch (with one chain, the order it always had).
-            others_loading = any(r.load is not None and not r.load.is_completed for r in rounds.values())
-            load_tasks = dict(zip([p.lane for p in loading],
-                                  loads.calls(context, loading, lanes, others_loading), strict=True))
-            for p in loading:
-                del pending[p.lane]
-            for i in sorted({*load_tasks, *fetching}):
-                fetch = None
-                if i in fetching:
-                    started[i] += 1
-                    fetch = context.call_activity_with_retry(
-                        "fetch_pages", ACTIVITY_RETRY,
-                        FetchRequest(*dataclasses.astuple(key), cursor=lanes[i].cursor, sequence=lanes[i].sequence,
-                                     max_pages=state.options.get("max_pages"),
-                                     doublings=lanes[i].doublings).to_json())
-                rounds[i] = _Round(load_tasks.get(i), fetch)
-            for i in (yield from _settled(context, rounds)):
-                done = rounds.pop(i)
-                load_seconds = None
-                if done.load is not None:
-                    loaded = LoadResult.from_json(done.load.result)
-                    totals += loaded
-                    load_seconds = loaded.seconds
-                if done.fetch is None:
-                    continue
-                now = context.current_utc_datetime
-                fetched = FetchResult.from_json(done.fetch.result)
+            rounds += 1
+            # Loads first, then fetches: with one chain, the order one chain has always scheduled (replay).
+            tasks = loads.calls(context, pending, lanes) + [context.call_activity_with_retry(
+                "fetch_pages", ACTIVITY_RETRY,
+                FetchRequest(*dataclasses.astuple(key), cursor=lanes[i].cursor, sequence=lanes[i].sequence,
+                             max_pages=state.options.get("max_pages"), doublings=lanes[i].doublings).to_json(),
+            ) for i in fetching]
+            results = yield from _together(context, tasks)
+            load_seconds: dict[int, float] = {}  # this round's load of each chain: how long it took
+            for waited, loaded in zip(pending, results[:len(pending)], strict=True):
+                done = LoadResult.from_json(loaded)
+                totals += done
+                load_seconds[waited.lane] = done.seconds
+            pending = []
+            throttled: list[FetchResult] = []
+            waiting = False  # a chain of several waits out its throttle alone
+            for i, raw in zip(fetching, results[len(results) - len(fetching):], strict=True):
+                fetched = FetchResult.from_json(raw)
                 lanes[i] = dataclasses.replace(lanes[i], cursor=fetched.cursor, not_before=None,
                                                sequence=lanes[i].sequence + len(fetched.pages),
-                                               doublings=_doublings(lanes[i], fetched, load_seconds, pinned))
+                                               doublings=_doublings(lanes[i], fetched, load_seconds.get(i),
+                                                                    pinned="max_pages" in state.options))
                 if fetched.chains:
                     lanes = _split(lanes, i, fetched.chains)
-                if fetched.retry_after is None:
-                    throttles = 0
-                else:
-                    # The chain waits out its throttle alone (a durable timer once nothing else is left to do);
-                    # what it fetched before the throttle is loaded meanwhile.
-                    throttles += 1
-                    throttle_waits += 1
-                    if throttles > MAX_CONSECUTIVE_THROTTLES:
-                        raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
-                                           f"{fetched.throttle_reason}")
-                    wake = now + dt.timedelta(seconds=float(fetched.retry_after))
-                    lanes[i] = dataclasses.replace(lanes[i], not_before=wake.isoformat())
+                if fetched.retry_after is not None:
+                    throttled.append(fetched)
+                    if sum(lane.cursor is not None for lane in lanes) > 1:
+                        # Of several chains only this one waits; the others go on (one chain waits on a timer).
+                        wake = now + dt.timedelta(seconds=float(fetched.retry_after))
+                        lanes[i] = dataclasses.replace(lanes[i], not_before=wake.isoformat())
+                        waiting = True
                 if fetched.pages:
-                    pending[i] = _Pending(i, fetched.pages, lanes[i].cursor is None)
+                    pending.append(_Pending(i, fetched.pages, lanes[i].cursor is None))
             lanes = _unpark(lanes)
-            context.set_custom_status({**status_head, "phase": "loading",
-                                       "chains": len(_fetching(lanes, context.current_utc_datetime)),
+            context.set_custom_status({**status_head, "phase": "loading", "chains": len(_fetching(lanes, now)),
                                        **totals.to_json()})
+            if waiting:
+                throttles += 1
+                throttle_waits += len(throttled)
+                if throttles > MAX_CONSECUTIVE_THROTTLES:
+                    raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
+                                       f"{throttled[0].throttle_reason}")
+                continue
+            if throttled:
+                throttles += 1
+                throttle_waits += 1
+                # What was fetched before the throttle is loaded before the wait, as one chain always did.
+                if pending:
+                    for loaded in (yield from _together(context, loads.calls(context, pending, lanes))):
+                        totals += LoadResult.from_json(loaded)
+                    pending = []
+                if throttles > MAX_CONSECUTIVE_THROTTLES:
+                    raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
+                                       f"{throttled[0].throttle_reason}")
+                retry_after = max(float(f.retry_after or 0) for f in throttled)
+                context.set_custom_status({**status_head, "phase": "throttled", "retry_after": retry_after})
+                yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=retry_after))
+                continue
+            throttles = 0
+        if pending:  # the last round's pages (the stream's end, or a continue_as_new)
+            for loaded in (yield from _together(context, loads.calls(context, pending, lanes))):
+                totals += LoadResult.from_json(loaded)
         if any(lane.cursor is not None for lane in lanes):
             carried = [lane for lane in lanes if lane.cursor is not None]
             one = (len(carried) == 1 and not carried[0].parked and carried[0].not_before is None
