@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from shared.db import runs
 from shared.db.connections import Connection, upsert_connection
 from tests.integration.helpers import CONNECTION, REALM, TABLES, TOKEN, UNMETERED
 from tests.sim_server import serve
@@ -22,8 +23,8 @@ def no_run_outlives_its_test(request) -> Iterator[None]:
     if "pg_dsn" not in request.fixturenames:
         return
     with psycopg.connect(request.getfixturevalue("pg_dsn")) as conn:
-        conn.execute("""UPDATE sync_runs SET status = 'cancelled', cancelled_by = 'test teardown', ended_at = now()
-                        WHERE status = 'running'""")
+        for (run_id,) in conn.execute("SELECT run_id FROM sync_runs WHERE status = 'running'").fetchall():
+            runs.cancel_run(conn, run_id, "test teardown")
 
 
 @pytest.fixture
