@@ -139,7 +139,7 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
             read = reading.result()
-            if asked.keep_ids and read.seen is not None:
+            if read.seen is not None:  # read with keep_ids, and no record only a parse can judge
                 keep_seen_ids(conn, page.ref, read.seen)
             for position, record, reason in read.unreadable:
                 quarantine(conn, connection_id, stream, run_id, page.ref, position, _record_id(record), reason,
