@@ -102,6 +102,7 @@ class ComplexityWindow:
         self._resets_at = 0.0
         self._open: dict[int, Ticket] = {}
         self._seq = itertools.count(1)
+        self._last_report = 0
         self._costs: dict[str, int] = {}
 
     def expected_cost(self, kind: str, rows: int, extra: int = 0) -> int:
@@ -119,7 +120,8 @@ class ComplexityWindow:
         with self._lock:
             now = self._clock()
             if now >= self._resets_at:
-                self._left = self.limit
+                # Queries still unanswered may reach monday in the new window (shared_budget._TAKE_POINTS).
+                self._left = self.limit - sum(t.cost for t in self._open.values())
                 self._resets_at = now + self.window
             if cost > self._left - self.reserve:
                 return max(0.5, self._resets_at - now + 0.5), None
@@ -129,7 +131,8 @@ class ComplexityWindow:
             return 0.0, ticket
 
     def settle(self, ticket: Ticket | None, charge: dict[str, Any] | None, rows: int = 0) -> None:
-        """Believe monday: its `after` is what is left, less what was sent after this query and is still open."""
+        """Believe monday: its `after` is what is left, less every other query still open (monday may count one
+        admitted earlier after this one: shared_budget._SETTLE_POINTS)."""
         if ticket is None:
             return
         with self._lock:
@@ -141,8 +144,10 @@ class ComplexityWindow:
             except (KeyError, TypeError, ValueError):
                 return
             self._costs[f"{ticket.kind}:{rows}"] = spent  # (under the lock already: not learn())
-            later = sum(t.cost for seq, t in self._open.items() if seq > ticket.seq)
-            self._left = after - later
+            if ticket.seq < self._last_report:
+                return  # an older answer arriving after a newer one: what it says is left is out of date
+            self._last_report = ticket.seq
+            self._left = after - sum(t.cost for t in self._open.values())
             self._resets_at = self._clock() + reset
 
     def refund(self, ticket: Ticket) -> None:

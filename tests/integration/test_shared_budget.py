@@ -5,6 +5,7 @@ one worker sees the same sleeps and Throttled hints as with the in-process RateG
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -138,6 +139,31 @@ def test_a_points_budget_is_shared_and_believes_the_sources_latest_report(worker
     a.exhaust_points(budget, 45)
     ticket, wait = b.take_points(budget, cost=1, **terms)
     assert ticket is None and 40 <= wait <= 45
+
+
+def test_a_report_leaves_out_a_query_admitted_earlier_that_the_source_has_not_counted_yet(workers):
+    budget = key()
+    a, b = SharedBudgets(workers[0]), SharedBudgets(workers[1])
+    terms = {"limit": 1000, "reserve": 100, "window": 60.0, "ttl": 60.0}
+    large, _ = a.take_points(budget, cost=400, **terms)
+    cheap, _ = b.take_points(budget, cost=50, **terms)
+    assert large is not None and cheap is not None and cheap > large
+    # The source got to the cheap query first (the large one still queued there): 950 left, the 400 not in it.
+    b.settle_points(budget, cheap, after=950, reset_in=30)
+    assert a.take_points(budget, cost=500, **terms)[0] is None  # 950 - 400 open - 100 reserve = 450
+    assert a.take_points(budget, cost=450, **terms)[0] is not None
+
+
+def test_a_new_window_starts_less_the_queries_still_unanswered(workers):
+    budget = key()
+    a = SharedBudgets(workers[0])
+    terms = {"limit": 1000, "reserve": 100, "window": 0.2, "ttl": 60.0}
+    assert a.take_points(budget, cost=400, **terms)[0] is not None  # sent late in one window, unanswered
+    time.sleep(0.3)
+    # The window has reset, but the query may reach the source in the new one: 1000 - 400 - 100 reserve = 500.
+    ticket, wait = a.take_points(budget, cost=550, **terms)
+    assert ticket is None and 0 < wait <= 0.2
+    assert a.take_points(budget, cost=500, **terms)[0] is not None
 
 
 async def test_a_paced_budget_spreads_the_sends_evenly_at_the_rate_its_windows_sustain(workers):

@@ -82,6 +82,26 @@ def test_what_monday_reports_wins_over_the_local_count_less_what_is_still_in_fli
     assert window.expected_cost("ItemsNextPage", 500) == 200_000  # learnt from monday, not the hint
 
 
+def test_a_query_admitted_earlier_that_monday_counts_later_still_counts_against_the_window():
+    window = ComplexityWindow(1_000_000, Clock())
+    _, items = window.take("ItemsNextPage", 300_000)  # queued at monday behind the cheaper query below
+    _, updates = window.take("Updates", 2_000)
+    window.settle(updates, charge(1_000_000, 2_000, 50), 10)  # monday's report does not count the item page yet
+    assert window._left == 998_000 - 300_000
+    window.settle(items, charge(998_000, 300_000, 49), 500)  # an older ticket's report, out of date: not believed
+    assert window._left == 698_000
+    assert window.take("ItemsNextPage", 600_000)[1] is None  # 698,000 less the 100,000 reserve
+
+
+def test_a_new_window_starts_less_the_queries_still_unanswered():
+    clock = Clock()
+    window = ComplexityWindow(1_000_000, clock)
+    window.take("ItemsNextPage", 400_000)  # admitted late in one window, still unanswered
+    clock.now += 61
+    assert window.take("ItemsNextPage", 550_000)[1] is None  # it may reach monday in the new window
+    assert window.take("ItemsNextPage", 500_000)[1] is not None
+
+
 def test_a_query_that_was_never_sent_gives_its_points_back():
     window = ComplexityWindow(1_000_000, Clock())
     _, ticket = window.take("Boards", 400_000)
