@@ -37,6 +37,14 @@ TICKET_SECONDS = 120.0
 WINDOW_PAD = 0.25
 # Kept free of every window: other integrations of the account spend from it too, and estimates can be low.
 COMPLEXITY_RESERVE_SHARE = 0.1
+# A large query (an item page: about 210,000 points) leaves this share of each window to small ones (a step of
+# updates, a page of the activity log: 2,000-7,000). Without it a board's item pages take each window whole at its
+# reset, and the account's updates, a few small queries a window, wait for the next reset every time (a 50-board
+# sync: 27 such waits, its updates ending 12 s after the last board).
+SMALL_QUERY_POINTS = 10_000
+SMALL_QUERY_SHARE = 0.01
+# A query held back waits until just after the window's reset (which already errs late).
+WAKE_PAD = 0.1
 REQUESTS_SHARE = 0.9
 # Until monday has reported what a kind of query costs, it is assumed to cost this much per row it asks for
 # (a little above what the simulator's estimate charges for the plugin's documents).
@@ -96,6 +104,7 @@ class ComplexityWindow:
         self.limit = limit
         self.window = window
         self.reserve = round(limit * reserve_share)
+        self.small_share = round(limit * SMALL_QUERY_SHARE)
         self._clock = clock
         self._lock = threading.Lock()
         self._left = limit
@@ -111,6 +120,10 @@ class ComplexityWindow:
         known = self._costs.get(f"{kind}:{rows}")
         return known if known is not None else COST_HINTS.get(kind, 100) * max(rows, 1) + extra + 100
 
+    def reserve_for(self, cost: int) -> int:
+        """What a query of `cost` must leave free: the reserve, and for a large query the small queries' share."""
+        return self.reserve + (self.small_share if cost > SMALL_QUERY_POINTS else 0)
+
     def learn(self, kind: str, rows: int, spent: int) -> None:
         with self._lock:
             self._costs[f"{kind}:{rows}"] = spent
@@ -123,8 +136,8 @@ class ComplexityWindow:
                 # Queries still unanswered may reach monday in the new window (shared_budget._TAKE_POINTS).
                 self._left = self.limit - sum(t.cost for t in self._open.values())
                 self._resets_at = now + self.window
-            if cost > self._left - self.reserve:
-                return max(0.5, self._resets_at - now + 0.5), None
+            if cost > self._left - self.reserve_for(cost):
+                return max(WAKE_PAD, self._resets_at - now + WAKE_PAD), None
             self._left -= cost
             ticket = Ticket(next(self._seq), cost, kind)
             self._open[ticket.seq] = ticket
@@ -187,10 +200,10 @@ class SharedComplexity:
 
     def take(self, kind: str, cost: int) -> tuple[float, Ticket | None]:
         ticket, wait = self._shared.take_points(
-            self.key, limit=self.limit, reserve=self._learned.reserve, cost=cost,
+            self.key, limit=self.limit, reserve=self._learned.reserve_for(cost), cost=cost,
             window=_padded(self._learned.window), ttl=TICKET_SECONDS)
         if ticket is None:
-            return max(0.5, wait + 0.5), None
+            return max(WAKE_PAD, wait + WAKE_PAD), None
         return 0.0, Ticket(ticket, cost, kind)
 
     def settle(self, ticket: Ticket | None, charge: dict[str, Any] | None, rows: int = 0) -> None:

@@ -98,8 +98,20 @@ def test_a_new_window_starts_less_the_queries_still_unanswered():
     window = ComplexityWindow(1_000_000, clock)
     window.take("ItemsNextPage", 400_000)  # admitted late in one window, still unanswered
     clock.now += 61
-    assert window.take("ItemsNextPage", 550_000)[1] is None  # it may reach monday in the new window
-    assert window.take("ItemsNextPage", 500_000)[1] is not None
+    # It may reach monday in the new window: 1,000,000 - 400,000, less the reserve and the small queries' share.
+    assert window.take("ItemsNextPage", 500_000)[1] is None
+    assert window.take("ItemsNextPage", 490_000)[1] is not None
+
+
+def test_large_queries_leave_a_share_of_the_window_to_small_ones():
+    clock = Clock()
+    window = ComplexityWindow(1_000_000, clock)
+    assert window.take("ItemsNextPage", 890_000)[1] is not None  # all but the reserve and the small share
+    wait, refused = window.take("ItemsNextPage", 10_001)
+    assert refused is None and 60 < wait < 61
+    for _ in range(5):  # updates steps of 2,000 points go on in the same window
+        assert window.take("Updates", 2_000)[1] is not None
+    assert window.take("Updates", 1)[1] is None  # the reserve itself stays free
 
 
 def test_a_query_that_was_never_sent_gives_its_points_back():
