@@ -11,7 +11,6 @@ validation errors without any code; a cut-off body; the edge's plain-text 504.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -128,10 +127,10 @@ def _verdict_for(found: list[MondayError], response: Response) -> Verdict:
 
 def classify(response: Response) -> Verdict:
     """ok / retry / throttle / fail for one monday response."""
-    text = response.body.decode("utf-8", errors="replace")
     try:
-        doc = json.loads(text) if text.strip() else None
-    except json.JSONDecodeError:
+        # Parsed once: the client reads the same document (Response.json).
+        doc = response.json() if response.body.strip() else None
+    except ValueError:  # not JSON, or not UTF-8
         doc = None
         if response.status == 200 or response.status >= 500:
             # A cut-off body or the edge's plain-text 504 is a transport accident: ask again.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -74,18 +73,18 @@ def classify(response: Response, *, throttle_wait: float = THROTTLE_WAIT_SECONDS
     """ok / retry / throttle / fail for one QuickBooks response."""
     header = response.retry_after()
     retry_after = throttle_wait if header is None else max(header, 1.0)
-    text = response.body.decode("utf-8", errors="replace")
     # Intuit has answered a JSON request with an XML fault: trust the body, not the Accept header.
-    if "xml" in response.content_type or text.lstrip().startswith("<"):
-        errors = _xml_errors(text)
+    if "xml" in response.content_type or response.body.lstrip().startswith(b"<"):
+        errors = _xml_errors(response.body.decode("utf-8", errors="replace"))
         if errors or response.status >= 400:
             return _verdict_for(response.status, errors, retry_after)
         return Verdict("retry", "QuickBooks answered XML where JSON was asked")
     if response.status == 429:
         return _verdict_for(429, [], retry_after)
     try:
-        doc = json.loads(text) if text.strip() else None
-    except json.JSONDecodeError:
+        # Parsed once: the plugin reads the same document (Response.json).
+        doc = response.json() if response.body.strip() else None
+    except ValueError:  # not JSON, or not UTF-8
         if response.status >= 500 or response.status == 200:
             # A cut-off body is a transport accident: ask again.
             return Verdict("retry", f"QuickBooks sent a malformed JSON body (HTTP {response.status})")

@@ -84,6 +84,7 @@ def test_a_query_over_the_per_query_complexity_cap_asks_for_smaller_pages():
     (200, b'{"data":{"boards":[{"items_page":{"cur'),  # cut off mid-body
     (504, b"upstream request timeout"),  # the edge's plain-text timeout
     (502, b"<html>bad gateway</html>"),
+    (200, b'{"data":{"boards":[{"name":"\xff\xfe"}]}}'),  # bytes that are not UTF-8
 ])
 def test_transport_accidents_are_asked_again(status, body):
     assert classify(Response(status, {"Content-Type": "text/plain"}, body)).kind == "retry"

@@ -81,3 +81,14 @@ def test_truncated_body_and_5xx_are_retried():
     assert classify(Response(200, {"Content-Type": "application/json"}, b'{"QueryResponse":{"Inv')).kind == "retry"
     assert classify(Response(503, {"Content-Type": "text/html"}, b"<html>down</html>")).kind == "retry"
     assert classify(Response(500, {"Content-Type": "application/json"}, b"")).kind == "retry"
+
+
+def test_a_body_that_is_not_utf8_is_asked_again():
+    body = b'{"QueryResponse":{"Invoice":[{"Id":"1","DocNumber":"\xff"}]}}'
+    assert classify(Response(200, {"Content-Type": "application/json"}, body)).kind == "retry"
+
+
+def test_the_body_is_parsed_once_for_the_classifier_and_the_plugin():
+    response = Response(200, {"Content-Type": "application/json"}, b'{"QueryResponse":{"Invoice":[]}}')
+    assert classify(response).kind == "ok"
+    assert response.json() is response.json() == {"QueryResponse": {"Invoice": []}}
