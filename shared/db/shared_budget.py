@@ -124,9 +124,9 @@ SELECT (SELECT ticket FROM ticket), extract(epoch FROM s.resets - s.now)::float8
 
 # Believe the source: what it says is left, less every other query still unanswered. Not only those admitted
 # after this one: the source counts a query when it gets to it, and a large query admitted earlier can still be
-# queued there behind cheap ones admitted later (seen in a 50-board sync: twelve item pages admitted 2-6 s before
-# an update step were counted 1-7 s after it, and the window overran by 1.2M points). A query the source has
-# counted but not yet answered is subtracted twice until the next report: the cautious side.
+# queued there behind cheap ones admitted later (seen in a sync of 50 streams: twelve large queries admitted 2-6 s
+# before a small one were counted 1-7 s after it, and the window overran by 1.2M points; docs/SCALING.md). A query
+# the source has counted but not yet answered is subtracted twice until the next report: the cautious side.
 _SETTLE_POINTS = """
 WITH gone AS (
     DELETE FROM points_tickets WHERE budget_key = %(key)s AND ticket = %(ticket)s RETURNING ticket
