@@ -89,6 +89,16 @@ class DailyCounter(Protocol):
     def mark_exhausted(self, account_key: str, cap: int) -> None: ...
 
 
+def _charge(charge: dict[str, Any] | None) -> tuple[int, int, float] | None:
+    """(points left after the query, what it cost, seconds until the window resets) from monday's report."""
+    if not charge:
+        return None
+    try:
+        return int(charge["after"]), int(charge["query"]), float(charge["reset_in_x_seconds"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @dataclass
 class Ticket:
     seq: int
@@ -97,7 +107,7 @@ class Ticket:
 
 
 class ComplexityWindow:
-    """Points left in the current minute as monday reported them, less the queries sent since."""
+    """Points left in the current minute as monday reported them, less every query still unanswered."""
 
     def __init__(self, limit: int, clock: Callable[[], float], window: float = 60.0,
                  reserve_share: float = COMPLEXITY_RESERVE_SHARE) -> None:
@@ -150,12 +160,10 @@ class ComplexityWindow:
             return
         with self._lock:
             self._open.pop(ticket.seq, None)
-            if not charge:
+            reported = _charge(charge)
+            if reported is None:
                 return
-            try:
-                after, spent, reset = int(charge["after"]), int(charge["query"]), float(charge["reset_in_x_seconds"])
-            except (KeyError, TypeError, ValueError):
-                return
+            after, spent, reset = reported
             self._costs[f"{ticket.kind}:{rows}"] = spent  # (under the lock already: not learn())
             if ticket.seq < self._last_report:
                 return  # an older answer arriving after a newer one: what it says is left is out of date
@@ -175,19 +183,10 @@ class ComplexityWindow:
             self._resets_at = self._clock() + seconds
 
 
-def _charge(charge: dict[str, Any] | None) -> tuple[int, int, float] | None:
-    """(points left after the query, what it cost, seconds until the window resets) from monday's report."""
-    if not charge:
-        return None
-    try:
-        return int(charge["after"]), int(charge["query"]), float(charge["reset_in_x_seconds"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 class SharedComplexity:
     """ComplexityWindow's interface over the account's window in PostgreSQL, shared by every worker: what monday
-    last reported is left, less what any worker sent since. Costs are learned into the process's window."""
+    last reported is left, less every query any worker sent that is not answered yet. Costs are learned into the
+    process's window."""
 
     def __init__(self, key: str, learned: ComplexityWindow, shared: SharedBudgets) -> None:
         self.key = key
