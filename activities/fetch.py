@@ -50,7 +50,7 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
     landing = LandingZone(settings.storage, settings.landing_container)
     size, doublings = pages_to_read(asked, settings.pages_per_fetch, settings.load_pages_max)
     cursor = asked.cursor
-    pages: list[PageRef] = []
+    landings: list[_Landing] = []
     chains: list[dict[str, Any]] = []
     retry_after: float | None = None
     throttle_reason = None
@@ -63,10 +63,14 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
         api = await plugin.open_api(connection, session, plugin.storage(db))
         try:
             for _ in range(size):
+                if any(each.failed() for each in landings):
+                    break  # no more calls for a fetch that fails: the finally below raises why
                 page = await plugin.fetch_page(api, connection, stream, cursor or {})
-                ref = page_ref(connection_id, stream, run_id, asked.sequence + len(pages))
-                count = await asyncio.to_thread(landing.put_page, ref, page.records)
-                pages.append(PageRef(ref, count, page.watermark))
+                ref = page_ref(connection_id, stream, run_id, asked.sequence + len(landings))
+                # The page lands while the next one is asked for: a chain goes at its pages' round trips, not at
+                # their round trips and their landings one after another.
+                landings.append(_Landing(ref, page.watermark, asyncio.ensure_future(
+                    asyncio.to_thread(landing.put_page, ref, page.records))))
                 cursor = page.next_cursor
                 if page.chains:
                     # The stream forks here: sync_stream reads the chains side by side, then goes on from cursor.
@@ -78,6 +82,8 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
             retry_after, throttle_reason = throttled.retry_after, throttled.reason
             meters.throttle_waits.add(1, attributes)
         finally:
+            # Every page asked for is landed (or has failed to) before the fetch answers.
+            pages, landing_failure = await _landed(landings)
             meters.api_calls.add(api.calls, attributes)
             meters.pages.add(len(pages), {**attributes, "phase": "fetched"})
             meters.records_fetched.add(sum(p.records for p in pages), attributes)
@@ -85,8 +91,33 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
             with db.transaction():
                 runs.add_counts(db, run_id, connection_id, stream, api_calls=api.calls)
                 runs.count_api_calls(db, connection_id, connection.plugin, api.calls, _meter(plugin, connection))
+    if landing_failure is not None:
+        raise landing_failure  # the activity's retry fetches the pages again (page refs are deterministic)
     done = retry_after is None and cursor is None and not chains
     return FetchResult(pages, cursor, done, retry_after, throttle_reason, chains, doublings=doublings)
+
+
+@dataclasses.dataclass
+class _Landing:
+    """A fetched page on its way to its blob."""
+
+    ref: str
+    watermark: dict[str, Any] | None
+    count: asyncio.Future[int]
+
+    def failed(self) -> bool:
+        return self.count.done() and self.count.exception() is not None
+
+
+async def _landed(landings: list[_Landing]) -> tuple[list[PageRef], BaseException | None]:
+    """The pages landed, in order, up to the first whose landing failed, and that failure; waits for every one."""
+    counts = await asyncio.gather(*(each.count for each in landings), return_exceptions=True)
+    pages: list[PageRef] = []
+    for each, count in zip(landings, counts, strict=True):
+        if isinstance(count, BaseException):
+            return pages, count
+        pages.append(PageRef(each.ref, count, each.watermark))
+    return pages, None
 
 
 def _meter(plugin: Any, connection: Any) -> str:
