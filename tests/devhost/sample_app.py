@@ -151,6 +151,20 @@ def timer_wait(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def any_over_earlier_tasks(context: df.DurableOrchestrationContext):
+    # A task_any over a task yielded before (late) and a new one (later), then an activity: the SDK goes on when
+    # `late` fires, the extension's replay only when `later` does (see test_timers).
+    start = context.current_utc_datetime
+    early = context.create_timer(start + timedelta(minutes=1))
+    late = context.create_timer(start + timedelta(minutes=5))
+    yield context.task_any([early, late])
+    later = context.create_timer(start + timedelta(minutes=10))
+    yield context.task_any([late, later])
+    value = yield context.call_activity("double", 21)
+    return {"value": value, "after_minutes": (context.current_utc_datetime - start).total_seconds() / 60}
+
+
+@bp.orchestration_trigger(context_name="context")
 def short_real_timer(context: df.DurableOrchestrationContext):
     yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=300))
     return "fired"
