@@ -13,7 +13,7 @@ from azure.durable_functions.models.history import HistoryEventType as T
 from devhost import history as ev
 from devhost import sequencer as sq
 from devhost.clock import Clock, format_ts, parse_ts
-from devhost.determinism import check_prefix
+from devhost.determinism import check_prefix, describe
 from devhost.functions import ACTIVITY, ORCHESTRATOR, FunctionIndex, OrchestratorResult
 from devhost.sequencer import Leaf, Sequencer, UnsupportedAction
 from devhost.store import RUNNING_STATES, ChildStart, Episode, EpisodeCommit, Instance, Store
@@ -74,7 +74,7 @@ class EpisodeRunner:
             seq = Sequencer(actions, inst.execution_id).replay(full)
         except UnsupportedAction as exc:
             return outcome.failed(str(exc), None, result)
-        problem = problem or _history_conflict(seq, past, inst.name)
+        problem = problem or _history_conflict(seq, past, inst.name) or _held_back(seq, inst.name)
         if problem:
             return outcome.failed(problem, None, result)
         scheduled = {e["EventId"] for e in past if e["EventType"] in ev.SCHEDULING_TYPES}
@@ -246,6 +246,19 @@ def _history_conflict(seq: Sequencer, past: list[dict[str, Any]], name: str) -> 
     if seq.conflicts:
         return f"Non-deterministic orchestrator '{name}': {seq.conflicts[0]}"
     return None
+
+
+def _held_back(seq: Sequencer, name: str) -> str | None:
+    """Stricter than the extension, which runs such an orchestrator on: it schedules what follows late, and when a
+    retry takes a task id in between, its ids and the SDK's part and results reach the wrong tasks."""
+    if seq.held_back is None:
+        return None
+    waiting, following = seq.held_back
+    return (f"Orchestrator '{name}' went on past {describe(waiting)} and yielded {describe(following)}, but the "
+            "Durable extension replays one yield at a time and is still waiting on that one: a task_any over tasks "
+            "yielded before lists only its new tasks, and the extension waits for those alone. In Azure "
+            "what follows is scheduled late, and with retries results can reach the wrong tasks. Yield each task "
+            "once (devhost/README.md).")
 
 
 def _dumps_or_none(value: Any) -> str | None:

@@ -161,6 +161,17 @@ class Sequencer:
         self._waiters: dict[str, list[Leaf]] = defaultdict(list)
         self._buffered: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
 
+    @property
+    def held_back(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(the yield this replay still waits on, the SDK's next yield) when the SDK went past a yield the extension
+        has not finished: a task_any over tasks yielded before lists only its new tasks in its action, so the
+        extension waits for those alone while the SDK goes on when an earlier task ends. None when in step."""
+        # Only a task_any: a task_all the SDK leaves early (a task failed: it fails at once, the extension waits for
+        # every task) holds back what follows too, but only until its tasks end (a failed round's finish_stream).
+        if 0 < self._cursor < len(self.actions) and self.actions[self._cursor - 1].get("actionType") == A.WHEN_ANY:
+            return self.actions[self._cursor - 1], self.actions[self._cursor]
+        return None
+
     def replay(self, events: list[dict[str, Any]]) -> Sequencer:
         """Feed every history event in order; returns self for chaining."""
         for event in events:

@@ -153,7 +153,7 @@ def timer_wait(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context")
 def any_over_earlier_tasks(context: df.DurableOrchestrationContext):
     # A task_any over a task yielded before (late) and a new one (later), then an activity: the SDK goes on when
-    # `late` fires, the extension's replay only when `later` does (see test_timers).
+    # `late` fires, the extension's replay only when `later` does; the host refuses it (see test_timers).
     start = context.current_utc_datetime
     early = context.create_timer(start + timedelta(minutes=1))
     late = context.create_timer(start + timedelta(minutes=5))
