@@ -25,6 +25,12 @@ SERVICE_LIMITS: tuple[tuple[int, float], ...] = ((10, 1.0), (500, 60.0))
 # varying delays. A tenth of a second leaves them 0.17 s; a wake-up on time is late by a millisecond or two.
 LATE_MARGIN = 0.1
 
+# How far ahead an ordinary request may reserve its send; an urgent one (a split's COUNT and probes, the pages of
+# the chains it starts: what a large entity's complete read, the sync's longest path, waits on) goes after at most
+# this much of the ordinary ones queued before it instead of after all of them (shared/core/http.py take_turn).
+# Four sends at the governor's pace; the budget's rate does not change.
+ORDINARY_HORIZON = 0.5
+
 
 def service_limits(config: Mapping[str, Any]) -> list[tuple[int, float]]:
     raw = config.get("realm_limits")
@@ -69,8 +75,9 @@ def realm_governor(realm: str, config: Mapping[str, Any], store: SharedBudgets |
     """The governor of one client of `realm`: shared through `store` when the caller lent one."""
     limits = governor_limits(service_limits(config))
     if isinstance(store, SharedBudgets):
-        return SharedRateGovernor(realm_key(realm), limits, store, paced=True, late_margin=LATE_MARGIN)
+        return SharedRateGovernor(realm_key(realm), limits, store, paced=True, late_margin=LATE_MARGIN,
+                                  horizon=ORDINARY_HORIZON)
     governor = local.get(realm)
     if governor is None or governor.limits != limits:
-        governor = local[realm] = RateGovernor(limits, late_margin=LATE_MARGIN)
+        governor = local[realm] = RateGovernor(limits, late_margin=LATE_MARGIN, horizon=ORDINARY_HORIZON)
     return governor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -213,14 +214,16 @@ class QuickBooksPlugin(BasePlugin):
         spec = self._stream(stream)
         page_size = int(connection.config.get("page_size", paging.PAGE_SIZE))
 
-        async def ask(query: str) -> dict[str, Any]:
-            doc = (await api.request("GET", _url(connection, "query", {"query": query}))).json()
+        async def ask(query: str, urgent: bool = False) -> dict[str, Any]:
+            doc = (await api.request("GET", _url(connection, "query", {"query": query}), urgent=urgent)).json()
             if not isinstance(doc.get("QueryResponse"), dict):
                 raise ApiError(f"QuickBooks answered the {stream} query without a QueryResponse", transient=True)
             return doc
 
+        # A chain of a split read is urgent: the chains of the large entities are the sync's longest path, and the
+        # other streams' requests can wait the turn they take (governor.ORDINARY_HORIZON).
         doc = await ask(paging.query_for(spec.entity, cursor, has_active_flag=spec.has_active_flag,
-                                         page_size=page_size))
+                                         page_size=page_size), urgent=bool(cursor.get(paging.BEFORE)))
         records = doc["QueryResponse"].get(spec.entity, [])
         fresh, watermark, done, _ = paging.advance(
             cursor, records, page_size=page_size, record_id=RECORD_ID.get(spec.entity, paging.record_id_of))
@@ -235,8 +238,9 @@ class QuickBooksPlugin(BasePlugin):
             # A complete read of a large entity: the rest is read through several chains at once (partition.py).
             # A throttle here (the realm's budget or a 429) drops this page too: the wait it asks for must come
             # before the next request, so the stream waits and fetches the page again.
-            chains, after = await partition.split(ask, spec.entity, watermark, has_active_flag=spec.has_active_flag,
-                                                  page_size=page_size, max_chains=int(cursor[partition.SPLIT]))
+            chains, after = await partition.split(functools.partial(ask, urgent=True), spec.entity, watermark,
+                                                  has_active_flag=spec.has_active_flag, page_size=page_size,
+                                                  max_chains=int(cursor[partition.SPLIT]))
             return Page(records=fresh, next_cursor=after, watermark=watermark, chains=chains)
         # A chain of a split read keeps its range's end from page to page.
         following = {**watermark, paging.BEFORE: cursor[paging.BEFORE]} if cursor.get(paging.BEFORE) else watermark

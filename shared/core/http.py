@@ -126,9 +126,10 @@ class RetryPolicy:
 
 
 class Governor(Protocol):
-    """Asked before every attempt: waits briefly for a free slot or raises Throttled (RateGovernor is one)."""
+    """Asked before every attempt: waits briefly for a free slot or raises Throttled (RateGovernor is one). An
+    `urgent` request may go ahead of ordinary ones the governor holds back (take_turn)."""
 
-    async def acquire(self) -> None: ...
+    async def acquire(self, *, urgent: bool = False) -> None: ...
 
 
 # How many new reservations a send that woke up late on its slot takes before it goes late anyway (a process that
@@ -156,6 +157,33 @@ async def send_on_time(reserve: Callable[[], Awaitable[tuple[float, float]]], *,
             return
 
 
+# What a governor's reserve step answers: the send time it reserved, as (earliest, latest) on the clock, or, when
+# the first free send time is further away than it was allowed to reserve, how far away that is (nothing reserved).
+Reservation = tuple[float, float] | float
+
+
+async def take_turn(reserve: Callable[[float], Awaitable[Reservation]], *, urgent: bool, horizon: float | None,
+                    max_sleep: float, sleep: Callable[[float], Awaitable[None]], reason: str) -> tuple[float, float]:
+    """A send time from `reserve(within)`, which reserves the first free one when it is at most `within` seconds
+    away. An urgent request (or any, without a `horizon`) takes it up to `max_sleep` away. An ordinary one takes it
+    only up to `horizon` away: further, it sleeps until the queue of reserved sends has shortened to the horizon
+    and asks again, so ordinary sends never hold more than `horizon` of the budget ahead and an urgent request
+    arriving meanwhile goes after at most that much (a sync's critical path: what it waits on longest). Either
+    raises Throttled when its send would go more than `max_sleep` after it first asked: the wait becomes a durable
+    timer. The budget's rate is the same; only who goes first changes, among requests waiting anyway."""
+    waited = 0.0
+    while True:
+        left = max(0.0, max_sleep - waited)
+        within = left if urgent or horizon is None else min(horizon, left)
+        got = await reserve(within)
+        if isinstance(got, tuple):
+            return got
+        if got > left:
+            raise Throttled(got, reason)
+        await sleep(got - within)
+        waited += got - within
+
+
 class RateGovernor:
     """Sliding-window limits (e.g. 10/s and 500/min); short waits sleep, long ones become a Throttled hint.
 
@@ -166,17 +194,18 @@ class RateGovernor:
 
     def __init__(self, limits: list[tuple[int, float]], *, max_sleep: float = 2.0,
                  clock: Callable[[], float] = time.monotonic, late_margin: float | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, horizon: float | None = None) -> None:
         self.limits = limits
         self._windows: list[deque[float]] = [deque() for _ in limits]
         self._max_sleep = max_sleep
         self._clock = clock
         self._late_margin = late_margin
         self._sleep = sleep
+        self._horizon = horizon  # how far ahead an ordinary request may reserve (take_turn); None: as urgent ones
         self._lock = threading.Lock()
 
-    def _reserve(self) -> float:
-        """The send time reserved, on the clock."""
+    def _reserve(self, within: float) -> Reservation:
+        """The send time reserved on the clock, or how far away the first free one is when beyond `within`."""
         with self._lock:
             now = self._clock()
             wait = 0.0
@@ -185,18 +214,20 @@ class RateGovernor:
                     window.popleft()
                 if len(window) >= count:
                     wait = max(wait, window[-count] + period - now)
-            if wait > self._max_sleep:
-                raise Throttled(wait, "local request budget used up")
+            if wait > within:
+                return wait
             for window in self._windows:
                 window.append(now + wait)
-            return now + wait
+            return now + wait, now + wait
 
-    async def _reserved(self) -> tuple[float, float]:
-        slot = self._reserve()
-        return slot, slot
+    async def _reserved(self, within: float) -> Reservation:
+        return self._reserve(within)
 
-    async def acquire(self) -> None:
-        await send_on_time(self._reserved, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
+    async def acquire(self, *, urgent: bool = False) -> None:
+        async def turn() -> tuple[float, float]:
+            return await take_turn(self._reserved, urgent=urgent, horizon=self._horizon, max_sleep=self._max_sleep,
+                                   sleep=self._sleep, reason="local request budget used up")
+        await send_on_time(turn, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
 
 
 @dataclass
@@ -219,14 +250,16 @@ class ApiClient:
                 text = text.replace(secret, "***")
         return text[:MAX_ERROR_TEXT]
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+    async def request(self, method: str, url: str, *, urgent: bool = False, **kwargs: Any) -> Response:
+        """The response once the classifier accepts it. `urgent`: the governor lets this request go ahead of
+        ordinary ones it holds back (take_turn), e.g. the requests a sync's longest chain of calls waits on."""
         last_problem = "no attempt made"
         renewed = False
         attempt = 0
         while attempt < self.policy.attempts:
             attempt += 1
             if self.governor:
-                await self.governor.acquire()
+                await self.governor.acquire(urgent=urgent)
             self.calls += 1
             try:
                 # Never follow a redirect: the request carries the connection's credentials, and a source API

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import psycopg
 
-from shared.core.http import Throttled, send_on_time
+from shared.core.http import Reservation, Throttled, send_on_time, take_turn
 
 # A slot's lease: renewed every third of it while the request runs, so only a dead holder loses it.
 SLOT_LEASE_SECONDS = 30.0
@@ -238,7 +238,7 @@ class SharedRateGovernor:
     def __init__(self, key: str, limits: Sequence[tuple[int, float]], budgets: SharedBudgets, *,
                  max_sleep: float = 2.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  paced: bool = False, late_margin: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, horizon: float | None = None) -> None:
         if not limits:
             raise ValueError("a rate budget needs at least one (requests, seconds) limit")
         self.key = key
@@ -254,21 +254,26 @@ class SharedRateGovernor:
         self._sleep = sleep
         self._late_margin = late_margin
         self._clock = clock
+        self._horizon = horizon  # how far ahead an ordinary request may reserve (take_turn); None: as urgent ones
 
-    def _reserve(self) -> tuple[float, float]:
-        """The reserved send time on this process's clock, between the statement's start and its answer: the
-        database timed it by its own clock somewhere in between."""
+    def _reserve(self, within: float) -> Reservation:
+        """The reserved send time on this process's clock, between the statement's start and its answer (the
+        database timed it by its own clock somewhere in between); or, when the first free one is further away than
+        `within`, how far."""
         sent = self._clock()
-        wait, reserved = self._budgets.reserve_send(self.key, self.limits, self._max_sleep)
+        wait, reserved = self._budgets.reserve_send(self.key, self.limits, within)
         if not reserved:
-            raise Throttled(wait, "the request budget the app's workers share is used up")
+            return wait
         return sent + wait, self._clock() + wait
 
-    async def _reserved(self) -> tuple[float, float]:
-        return await asyncio.to_thread(self._reserve)
+    async def _reserved(self, within: float) -> Reservation:
+        return await asyncio.to_thread(self._reserve, within)
 
-    async def acquire(self) -> None:
-        await send_on_time(self._reserved, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
+    async def acquire(self, *, urgent: bool = False) -> None:
+        async def turn() -> tuple[float, float]:
+            return await take_turn(self._reserved, urgent=urgent, horizon=self._horizon, max_sleep=self._max_sleep,
+                                   sleep=self._sleep, reason="the request budget the app's workers share is used up")
+        await send_on_time(turn, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
 
 
 class SharedSlots:

@@ -4,6 +4,7 @@ one worker sees the same sleeps and Throttled hints as with the in-process RateG
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 import uuid
@@ -207,3 +208,38 @@ async def test_a_send_that_wakes_up_late_reserves_again_and_every_worker_counts_
     on_time = SharedRateGovernor(budget, limits, SharedBudgets(workers[0]), paced=True, sleep=sleeps)
     await on_time.acquire()  # the other worker's next send comes after all three
     assert len(sleeps.slept) == 1 and 0.5 < sleeps.slept[0] <= 0.75
+
+
+async def test_an_urgent_request_of_one_worker_goes_ahead_of_the_ordinary_ones_another_holds_back(workers):
+    """Worker one has reserved sends 1.5 s ahead (ten, one every 0.15 s, asked urgently); an ordinary request of
+    worker two may reserve only its horizon (0.3 s) ahead, so it sleeps and reserves nothing; an urgent one of
+    worker two reserves at once, after worker one's ten. Nothing sleeps here (Sleeps): the waits are what each
+    would sleep."""
+    budget = key()
+    limits = [(10, 1.5)]  # paced: one send every 0.15 s
+    first = SharedRateGovernor(budget, limits, SharedBudgets(workers[0]), paced=True, sleep=Sleeps(), horizon=0.3)
+    for _ in range(10):
+        await first.acquire(urgent=True)
+    ordinary_sleeps = Sleeps()
+    ordinary = SharedRateGovernor(budget, limits, SharedBudgets(workers[1]), paced=True, sleep=ordinary_sleeps,
+                                  horizon=0.3, max_sleep=0.5)
+    with pytest.raises(Throttled) as throttled:
+        await ordinary.acquire()  # the first free send is about 1.5 s away: more than its max_sleep
+    assert 1.2 < throttled.value.retry_after <= 1.5 and ordinary_sleeps.slept == []
+    urgent_sleeps = Sleeps()
+    urgent = SharedRateGovernor(budget, limits, SharedBudgets(workers[1]), paced=True, sleep=urgent_sleeps,
+                                horizon=0.3, max_sleep=2.0)
+    await urgent.acquire(urgent=True)
+    assert len(urgent_sleeps.slept) == 1 and 1.2 < urgent_sleeps.slept[0] <= 1.5
+    # With room to wait, an ordinary request sleeps (really, about 1.35 s) until the queue is its horizon away,
+    # then reserves the send after the urgent one.
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.sleep(seconds)
+    waiting = SharedRateGovernor(budget, limits, SharedBudgets(workers[1]), paced=True, sleep=sleep,
+                                 horizon=0.3, max_sleep=3.0)
+    await waiting.acquire()
+    assert 1.1 < slept[0] <= 1.35  # to the horizon: about 1.65 - 0.3 s
+    assert 1.5 < sum(slept) <= 1.75  # then to its send, 0.15 s after the urgent one's
