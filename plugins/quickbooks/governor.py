@@ -28,8 +28,8 @@ LATE_MARGIN = 0.1
 # How far ahead an ordinary request may reserve its send; an urgent one (a split's COUNT and probes, the pages of
 # the chains it starts: what a large entity's complete read, the sync's longest path, waits on) goes after at most
 # this much of the ordinary ones queued before it instead of after all of them (shared/core/http.py take_turn).
-# Four sends at the governor's pace; the budget's rate does not change.
-ORDINARY_HORIZON = 0.5
+# Under two sends at the governor's pace (0.127 s apart); the budget's rate does not change.
+ORDINARY_HORIZON = 0.2
 
 
 def service_limits(config: Mapping[str, Any]) -> list[tuple[int, float]]:
