@@ -1,30 +1,36 @@
 """sync_stream: the page loop of one stream: fetch -> land -> load, waiting out throttles on durable timers.
 
 Fetch and load overlap: each round loads the pages the previous round fetched while it fetches the next ones
-(context.task_all), so the API and the database work side by side. A chain's pages are loaded in the order they
+(context.task_all), so the API and the database work side by side. An instance's pages are loaded in the order they
 were fetched, one load at a time, and a failed load fails the stream before any later page of it is loaded.
-A fetch may split the stream into several cursor chains (FetchResult.chains, e.g. ranges of a large entity);
-they are read side by side, each with its own sequence numbers, and the chain they split from goes on only
-once all of them are read to their end; a throttled chain of several waits alone (Lane.not_before) while the
-others go on. A stream of one chain schedules the activities it always did, in the same order (fetch, load,
-fetch, load: each round's loads come before its fetch; a throttle: its load, the timer), now two at a time.
+
+A fetch may split the stream into several cursor chains (FetchResult.chains, e.g. ranges of a large entity). Each
+chain is read by a sync_stream sub-orchestration of its own (StreamState.chain, instance `<stream's id>:chain<first
+sequence number>`), started in the round after the split beside the load of the page the split came with: a chain
+fetches, loads, grows its loads and waits out its throttles at its own pace, so a chain whose page is answered late
+or throttled holds up no other (one loop over all chains went round at the pace of the slowest). A chain loads its
+pages and returns what they did (ChainResult); the stream's own chain goes on only once every one of them has ended
+(what it reads next may rely on them, e.g. what changed meanwhile), and its last load refreshes the metrics, or a
+refresh follows when the split page was its last. A chain that fails fails its stream with the chain's error.
+A stream of one chain schedules the activities it always did, in the same order (fetch, load, fetch, load: each
+round's load comes before its fetch; a throttle: its load, the timer), two at a time.
 
 Bigger loads when loading is the slower (issue 13 §1): each load_pages call has a fixed cost (connection, page
 claims, counts, commit, and its first page's parse that nothing overlaps: about 45 ms, bench/bench_load.py),
 so ten pages per call come nearer PostgreSQL's own limit than two (docs/SCALING.md). fetch_pages and load_pages
 report how long they took (FetchResult.seconds, LoadResult.seconds): recorded activity outputs, so branching on
-them replays. When a chain's load took longer than the fetch beside it, its next fetch reads twice the pages
+them replays. When a load took longer than the fetch beside it, the next fetch reads twice the pages
 (FetchRequest.doublings; fetch_pages caps it at LOAD_PAGES_MAX), and the load after gets them all in one
 transaction; when the fetch took more than twice the load it halves (_doublings). A load still gets exactly what
-its chain's previous fetch landed, so nothing waits unloaded for a later round: the load never idles a round to
-gather pages (which would cost a round's fetch time of the database's work per batch), and a fetch-bound chain,
-whose load hides behind its fetch, never grows (bigger loads would only lengthen the tail at its end). A chain
-whose fetches grew carries its size through continue_as_new (as a Lane). A stream that is never load-bound, or
-whose outputs were recorded before durations were reported (0 s each), or whose options pin max_pages,
-schedules exactly what it did before.
+the previous fetch landed, so nothing waits unloaded for a later round: the load never idles a round to gather
+pages (which would cost a round's fetch time of the database's work per batch), and a fetch-bound chain, whose
+load hides behind its fetch, never grows (bigger loads would only lengthen the tail at its end). A chain whose
+fetches grew carries its size through continue_as_new (as a Lane). A stream that is never load-bound, or whose
+outputs were recorded before durations were reported (0 s each), or whose options pin max_pages, schedules
+exactly what it did before.
 
 History stays bounded: after a fixed number of rounds the loop loads what it fetched and continues as new (a
-round's events hold at most LOAD_PAGES_MAX page refs per chain).
+round's events hold at most LOAD_PAGES_MAX page refs, and the results of the chains it started).
 """
 
 from __future__ import annotations
@@ -39,14 +45,15 @@ import azure.durable_functions as df
 from orchestrators.blueprint import ACTIVITY_RETRY, bp
 from orchestrators.errors import short_error
 from shared.core.messages import (
+    ChainResult,
     FetchRequest,
     FetchResult,
     Lane,
+    LoadCounts,
     LoadRequest,
     LoadResult,
     PageRef,
     StreamFinished,
-    StreamKey,
     StreamResult,
     StreamState,
     SweepResult,
@@ -61,38 +68,35 @@ LANE_STRIDE = 100_000
 
 @dataclasses.dataclass
 class _Pending:
-    """Pages a chain fetched that are not loaded yet, and whether that chain has nothing more to fetch after them."""
+    """Pages fetched and not loaded yet, and whether the instance's chain has nothing more to read after them."""
 
-    lane: int
     pages: list[PageRef]
     last: bool
 
 
 class _Loads:
-    """Turns pending pages into load_pages calls: in chain order, the stream's last load marked `ends_stream`."""
+    """Turns pending pages into load_pages calls; the stream's last load is marked `ends_stream` (never a chain's)."""
 
-    def __init__(self, key: StreamKey, keep_ids: bool) -> None:
-        self.key = key
-        self.keep_ids = keep_ids  # the sweep follows: the loads keep each page's ids for it
+    def __init__(self, state: StreamState) -> None:
+        self.key = state.key()
+        self.keep_ids = state.sweep  # the sweep follows: the loads keep each page's ids for it
+        self.chain = state.chain
         self.ended = False  # a load marked ends_stream was scheduled
 
-    def calls(self, context: df.DurableOrchestrationContext, pending: list[_Pending],
-              lanes: list[Lane]) -> list[Any]:
-        # The stream ends with these loads when nothing is left to fetch; with one load it refreshes the metrics
-        # in its own transaction (as one chain always did), with several a refresh follows them (finish()).
-        stream_ends = all(lane.cursor is None for lane in lanes) and all(p.last for p in pending)
-        ends = stream_ends and len(pending) == 1
+    def call(self, context: df.DurableOrchestrationContext, pending: _Pending) -> Any:
+        # The stream ends with this load when its own chain has nothing left to read after it and no chain of a split
+        # is still loading beside it: it refreshes the metrics in its own transaction, as one chain always did.
+        ends = pending.last and not self.chain
         self.ended = self.ended or ends
-        return [context.call_activity_with_retry(
+        return context.call_activity_with_retry(
             "load_pages", ACTIVITY_RETRY,
-            LoadRequest(*dataclasses.astuple(self.key), pages=p.pages, ends_stream=ends,
-                        keep_ids=self.keep_ids).to_json(),
-        ) for p in pending]
+            LoadRequest(*dataclasses.astuple(self.key), pages=pending.pages, ends_stream=ends,
+                        keep_ids=self.keep_ids).to_json())
 
     def finish(self, context: df.DurableOrchestrationContext) -> Any | None:
-        """The refresh of a stream whose last pages were loaded by several calls at once (none of them could do it:
-        it must see every one of them committed)."""
-        if self.ended:
+        """The refresh of a stream whose last load could not do it (its chains loaded beside it, or its last fetch
+        landed nothing): it must see every page committed. None for a chain: its stream refreshes."""
+        if self.ended or self.chain:
             return None
         self.ended = True
         return context.call_activity_with_retry(
@@ -125,124 +129,106 @@ def _doublings(lane: Lane, fetched: FetchResult, load_seconds: float | None, pin
     return fetched.doublings
 
 
-def _fetching(lanes: list[Lane], now: dt.datetime) -> list[int]:
-    return [i for i, lane in enumerate(lanes) if lane.cursor is not None and not lane.parked
-            and (lane.not_before is None or dt.datetime.fromisoformat(lane.not_before) <= now)]
+def _lanes(state: StreamState) -> tuple[Lane, list[Lane]]:
+    """The instance's own chain and the chains of a split it has yet to start.
+
+    A state recorded before each chain became a sub-orchestration of its own (an upgrade that did not drain, see
+    docs/deployment.md) may hold several chains, the stream's own first: the others are started as chains now, and
+    what they waited for (parked, not_before) is left to them."""
+    if not state.lanes:
+        return Lane(state.cursor, state.sequence), []
+    own = dataclasses.replace(state.lanes[0], parked=False, not_before=None)
+    return own, [lane for lane in state.lanes[1:] if lane.cursor is not None]
 
 
-def _asleep(lanes: list[Lane]) -> list[dt.datetime]:
-    """When the chains waiting out a throttle may fetch again."""
-    return [dt.datetime.fromisoformat(lane.not_before) for lane in lanes
-            if lane.cursor is not None and not lane.parked and lane.not_before is not None]
+def _split_off(lane: Lane, chains: list[dict[str, Any]]) -> list[Lane]:
+    return [Lane(cursor, lane.sequence + (j + 1) * LANE_STRIDE) for j, cursor in enumerate(chains)]
 
 
-def _unpark(lanes: list[Lane]) -> list[Lane]:
-    """A parked chain goes on once every chain split off after it has nothing more to fetch."""
-    return [dataclasses.replace(lane, parked=False)
-            if lane.parked and all(later.cursor is None for later in lanes[i + 1:]) else lane
-            for i, lane in enumerate(lanes)]
-
-
-def _split(lanes: list[Lane], index: int, chains: list[dict[str, Any]]) -> list[Lane]:
-    parent = lanes[index]
-    children = [Lane(cursor, parent.sequence + (j + 1) * LANE_STRIDE) for j, cursor in enumerate(chains)]
-    return [*lanes[:index], dataclasses.replace(parent, parked=parent.cursor is not None), *lanes[index + 1:],
-            *children]
+def _chain_tasks(context: df.DurableOrchestrationContext, state: StreamState, splits: list[Lane]) -> list[Any]:
+    """A sync_stream sub-orchestration per chain, named after the stream's instance and the chain's first page."""
+    return [context.call_sub_orchestrator(
+        "sync_stream",
+        dataclasses.replace(state, cursor=lane.cursor, sequence=lane.sequence, lanes=[lane] if lane.doublings else [],
+                            chain=True, totals=LoadCounts(), throttles=0, throttle_waits=0).to_json(),
+        f"{context.instance_id}:chain{lane.sequence}",
+    ) for lane in splits]
 
 
 @bp.orchestration_trigger(context_name="context")
 def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
     state = StreamState.from_json(context.get_input())
     key = state.key()
-    status_head = key.to_json()
+    status_head = {**key.to_json(), **({"chain": True} if state.chain else {})}
     totals, throttles, throttle_waits = state.totals, state.throttles, state.throttle_waits
-    lanes = list(state.lanes) or [Lane(state.cursor, state.sequence)]
-    pending: list[_Pending] = []
-    loads = _Loads(key, keep_ids=state.sweep)
+    lane, splits = _lanes(state)
+    pending: _Pending | None = None
+    loads = _Loads(state)
+    pinned = "max_pages" in state.options
     # Options let tests and operators shrink the loop (e.g. to exercise continue_as_new).
     iterations = int(state.options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
     try:
         rounds = 0
-        while rounds < iterations:
-            now = context.current_utc_datetime
-            fetching = _fetching(lanes, now)
-            if not pending and not fetching:
-                if not _asleep(lanes):
-                    break
-                # Every chain left waits out a throttle: sleep until the first may go on.
-                yield context.create_timer(min(_asleep(lanes)))
-                continue
+        while rounds < iterations and (pending is not None or lane.cursor is not None or splits):
             rounds += 1
-            # Loads first, then fetches: with one chain, the order one chain has always scheduled (replay).
-            tasks = loads.calls(context, pending, lanes) + [context.call_activity_with_retry(
+            # The chains of a split run beside the load of the page it came with; the instance's own chain goes on
+            # once they have ended. Otherwise the load, then the fetch: the order one chain has always scheduled.
+            fetching = lane.cursor is not None and not splits
+            loading = [loads.call(context, pending)] if pending is not None else []
+            chains = _chain_tasks(context, state, splits)
+            fetch = [context.call_activity_with_retry(
                 "fetch_pages", ACTIVITY_RETRY,
-                FetchRequest(*dataclasses.astuple(key), cursor=lanes[i].cursor, sequence=lanes[i].sequence,
-                             max_pages=state.options.get("max_pages"), doublings=lanes[i].doublings).to_json(),
-            ) for i in fetching]
-            results = yield from _together(context, tasks)
-            load_seconds: dict[int, float] = {}  # this round's load of each chain: how long it took
-            for waited, loaded in zip(pending, results[:len(pending)], strict=True):
-                done = LoadResult.from_json(loaded)
+                FetchRequest(*dataclasses.astuple(key), cursor=lane.cursor, sequence=lane.sequence,
+                             max_pages=state.options.get("max_pages"), doublings=lane.doublings).to_json(),
+            )] if fetching else []
+            if chains:
+                context.set_custom_status({**status_head, "phase": "chains", "chains": len(chains), **totals.to_json()})
+            results = yield from _together(context, loading + chains + fetch)
+            load_seconds = None
+            if loading:
+                done = LoadResult.from_json(results[0])
                 totals += done
-                load_seconds[waited.lane] = done.seconds
-            pending = []
-            throttled: list[FetchResult] = []
-            waiting = False  # a chain of several waits out its throttle alone
-            for i, raw in zip(fetching, results[len(results) - len(fetching):], strict=True):
-                fetched = FetchResult.from_json(raw)
-                lanes[i] = dataclasses.replace(lanes[i], cursor=fetched.cursor, not_before=None,
-                                               sequence=lanes[i].sequence + len(fetched.pages),
-                                               doublings=_doublings(lanes[i], fetched, load_seconds.get(i),
-                                                                    pinned="max_pages" in state.options))
-                if fetched.chains:
-                    lanes = _split(lanes, i, fetched.chains)
-                if fetched.retry_after is not None:
-                    throttled.append(fetched)
-                    if sum(lane.cursor is not None for lane in lanes) > 1:
-                        # Of several chains only this one waits; the others go on (one chain waits on a timer).
-                        wake = now + dt.timedelta(seconds=float(fetched.retry_after))
-                        lanes[i] = dataclasses.replace(lanes[i], not_before=wake.isoformat())
-                        waiting = True
-                if fetched.pages:
-                    pending.append(_Pending(i, fetched.pages, lanes[i].cursor is None))
-            lanes = _unpark(lanes)
-            context.set_custom_status({**status_head, "phase": "loading", "chains": len(_fetching(lanes, now)),
-                                       **totals.to_json()})
-            if waiting:
-                throttles += 1
-                throttle_waits += len(throttled)
-                if throttles > MAX_CONSECUTIVE_THROTTLES:
-                    raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
-                                       f"{throttled[0].throttle_reason}")
+                load_seconds = done.seconds
+            for raw in results[len(loading):len(loading) + len(chains)]:
+                chained = ChainResult.from_json(raw)
+                totals += chained.totals
+                throttle_waits += chained.throttle_waits
+            pending, splits = None, []
+            if not fetching:
                 continue
-            if throttled:
-                throttles += 1
-                throttle_waits += 1
-                # What was fetched before the throttle is loaded before the wait, as one chain always did.
-                if pending:
-                    for loaded in (yield from _together(context, loads.calls(context, pending, lanes))):
-                        totals += LoadResult.from_json(loaded)
-                    pending = []
-                if throttles > MAX_CONSECUTIVE_THROTTLES:
-                    raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
-                                       f"{throttled[0].throttle_reason}")
-                retry_after = max(float(f.retry_after or 0) for f in throttled)
-                context.set_custom_status({**status_head, "phase": "throttled", "retry_after": retry_after})
-                yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=retry_after))
+            fetched = FetchResult.from_json(results[-1])
+            lane = dataclasses.replace(lane, cursor=fetched.cursor, sequence=lane.sequence + len(fetched.pages),
+                                       doublings=_doublings(lane, fetched, load_seconds, pinned))
+            splits = _split_off(lane, fetched.chains)
+            if fetched.pages:
+                pending = _Pending(fetched.pages, last=lane.cursor is None and not splits)
+            context.set_custom_status({**status_head, "phase": "loading", **totals.to_json()})
+            if fetched.retry_after is None:
+                throttles = 0
                 continue
-            throttles = 0
-        if pending:  # the last round's pages (the stream's end, or a continue_as_new)
-            for loaded in (yield from _together(context, loads.calls(context, pending, lanes))):
-                totals += LoadResult.from_json(loaded)
-        if any(lane.cursor is not None for lane in lanes):
-            carried = [lane for lane in lanes if lane.cursor is not None]
-            one = (len(carried) == 1 and not carried[0].parked and carried[0].not_before is None
-                   and not carried[0].doublings)  # a chain whose fetches grew goes on as a lane, with its size
+            throttles += 1
+            throttle_waits += 1
+            # What was fetched before the throttle is loaded before the wait, as one chain always did.
+            if pending is not None:
+                totals += LoadResult.from_json((yield loads.call(context, pending)))
+                pending = None
+            if throttles > MAX_CONSECUTIVE_THROTTLES:
+                raise RuntimeError(f"still throttled after {MAX_CONSECUTIVE_THROTTLES} waits: "
+                                   f"{fetched.throttle_reason}")
+            retry_after = float(fetched.retry_after)
+            context.set_custom_status({**status_head, "phase": "throttled", "retry_after": retry_after})
+            yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=retry_after))
+        if pending is not None:  # the last round's pages (the chain's end, or a continue_as_new)
+            totals += LoadResult.from_json((yield loads.call(context, pending)))
+        if lane.cursor is not None or splits:
+            # A chain whose fetches grew goes on as a lane, with its size; chains not started yet go along.
             context.continue_as_new(dataclasses.replace(
-                state, cursor=carried[0].cursor if one else None, sequence=carried[0].sequence if one else 0,
-                lanes=[] if one else carried, totals=totals, throttles=throttles,
+                state, cursor=lane.cursor, sequence=lane.sequence,
+                lanes=[lane, *splits] if splits or lane.doublings else [], totals=totals, throttles=throttles,
                 throttle_waits=throttle_waits).to_json())
             return None
+        if state.chain:
+            return ChainResult(totals, throttle_waits).to_json()
         finishing = loads.finish(context)
         if finishing is not None:
             totals += LoadResult.from_json((yield finishing))
@@ -252,6 +238,8 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             totals = dataclasses.replace(totals, deleted=totals.deleted + swept.deleted)
             context.set_custom_status({**status_head, "phase": "swept", **totals.to_json()})
     except Exception as exc:
+        if state.chain:
+            raise  # its stream fails with this error, and records it
         error = short_error(exc)
         yield context.call_activity_with_retry(
             "finish_stream", ACTIVITY_RETRY,

@@ -3,8 +3,8 @@
 One chain reads the `updates` list a page of 200 at a time, newest first: 151 pages for a 30,000-update account,
 one after another, ending well after every item stream. The root `updates` query takes `from_date` and `to_date`
 (created range, both inclusive, a date or a date-time), so a complete read cuts the created range into chains that
-sync_stream reads side by side (plugins.base.Page.chains, shared.core.messages.Lane: the mechanism QuickBooks'
-partition.py uses too):
+sync_stream reads side by side, each in a sub-orchestration of its own (plugins.base.Page.chains: the mechanism
+QuickBooks' partition.py uses too):
 
 1. The first page is read as before (page 1, no bounds): the 200 newest updates. Its newest `created_at` is the
    run's watermark (the incremental run's `since`, the max created over every chain: each chain reads only what is

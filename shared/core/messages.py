@@ -293,8 +293,9 @@ class StreamRequest(StreamKey):
 
 @dataclass(frozen=True)
 class Lane(Message):
-    """One cursor chain of a stream read through several at once (FetchResult.chains): where it goes on (None: read
-    to its end), the sequence number of its next landed page, and whether it waits for the chains split off it."""
+    """A cursor chain carried through continue_as_new: where it goes on (None: read to its end), the sequence number
+    of its next landed page, and how many doublings its fetches reached. `parked` and `not_before` are read only from
+    states recorded before each chain of a split became a sub-orchestration of its own (see StreamState)."""
 
     cursor: dict[str, Any] | None
     sequence: int = 0
@@ -309,7 +310,10 @@ class Lane(Message):
 class StreamState(StreamRequest):
     """sync_stream's input as it continues as new: the request moved on, with what the earlier executions did.
 
-    lanes: the stream's cursor chains once a fetch split it; empty while it is one chain (cursor and sequence)."""
+    lanes: empty while the instance's own chain is all it carries (cursor and sequence); otherwise its own chain
+    first (with the size its fetches grew to), then the chains a split handed it that it has not started yet, each
+    started as a sub-orchestration of its own. chain: this instance is one of those chains: it loads its pages and
+    returns a ChainResult; the stream's end (the metric refresh, the sweep, finish_stream) is its parent's."""
 
     NESTED: ClassVar[Mapping[str, type[Message]]] = {"totals": LoadCounts, "lanes": Lane}
 
@@ -317,6 +321,18 @@ class StreamState(StreamRequest):
     throttles: int = 0  # consecutive throttled fetches
     throttle_waits: int = 0
     lanes: list[Lane] = field(default_factory=list, metadata=LATER)
+    chain: bool = field(default=False, metadata=LATER)
+
+
+@dataclass(frozen=True)
+class ChainResult(Message):
+    """sync_stream's output as a chain of a split stream (StreamState.chain): what its loads did and how many
+    throttles it waited out, for the stream to add to its own."""
+
+    NESTED: ClassVar[Mapping[str, type[Message]]] = {"totals": LoadCounts}
+
+    totals: LoadCounts = field(default_factory=LoadCounts)
+    throttle_waits: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ order, the stream's last load alone marked ends_stream."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
+from azure.durable_functions.models.history import HistoryEventType
 
 import orchestrators
 from activities.fetch import pages_to_read
@@ -63,6 +65,17 @@ def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     asked = FetchRequest.from_json(request)
     size, doublings = pages_to_read(asked, PAGES_PER_FETCH, LOAD_PAGES_MAX)
     cursor: dict[str, Any] | None = asked.cursor
+    at = (cursor["chain"], cursor["page"]) if cursor else None
+    started = time.monotonic()
+    time.sleep(SEEN.get("fetch_sleep", {}).get(at and at[0], 0.0))  # an API answering this chain late, for real
+    if at is not None and at == SEEN.get("fetch_fails"):
+        raise RuntimeError(f"HTTP 400 reading {at[0]} page {at[1]}")
+    with LOCK:
+        throttled = at is not None and at == SEEN.get("throttle_once")
+        if throttled:
+            SEEN["throttle_once"] = None
+    if throttled:
+        return FetchResult([], cursor, False, 60.0, "HTTP 429").to_json()
     pages: list[PageRef] = []
     chains: list[dict[str, Any]] = []
     while cursor is not None and len(pages) < size:
@@ -73,6 +86,7 @@ def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
             chains = [{"chain": other, "page": 0} for other in SEEN["chains"] if other != "main"]
             break
     seconds = SEEN["fetch_seconds"](_pages_of(pages))
+    _remember("fetch_times", (at, started, time.monotonic()))
     return FetchResult(pages, cursor, cursor is None and not chains, chains=chains, seconds=seconds,
                        doublings=doublings).to_json()
 
@@ -123,12 +137,18 @@ FAST_FETCH, SLOW_FETCH = per_page(0.01, 0.05), per_page(0.01, 0.5)
 LOAD = per_page(0.045, 0.15)  # bench/bench_load.py's fixed cost per call; 150 ms a page
 
 
+def run(host: LocalDurableHost, chains: dict[str, int], fetch: Timing, load: Timing, sweep: bool = False,
+        **options: int) -> dict[str, Any]:
+    """Run one stream to its end; its instance's status."""
+    SEEN.update(chains=chains, fetch_seconds=fetch, load_seconds=load)
+    request = StreamRequest(*KEY, {"chain": "main", "page": 0}, sweep=sweep, options=options)
+    return host.run_until_complete(host.start_new("sync_stream", "stream-1", request.to_json()), timeout=120)
+
+
 def sync(host: LocalDurableHost, chains: dict[str, int], fetch: Timing, load: Timing, sweep: bool = False,
          **options: int) -> list[list[tuple[str, int]]]:
     """Run one stream; the pages of each load, in the order the loads ran, once the stream succeeded."""
-    SEEN.update(chains=chains, fetch_seconds=fetch, load_seconds=load)
-    request = StreamRequest(*KEY, {"chain": "main", "page": 0}, sweep=sweep, options=options)
-    status = host.run_until_complete(host.start_new("sync_stream", "stream-1", request.to_json()), timeout=120)
+    status = run(host, chains, fetch, load, sweep, **options)
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"] == {"stream": "Invoice", "status": "succeeded", "error": None}
     assert [f.status for f in SEEN["finished"]] == ["succeeded"]
@@ -222,6 +242,49 @@ def test_chains_read_side_by_side_grow_each_alone_and_load_each_page_once_in_ord
     assert max(sizes["a"]) == LOAD_PAGES_MAX, sizes
     assert set(sizes["b"]) == {2}, sizes  # its loads hide behind its fetches: it never grows
     assert sizes["main"][0] == 1  # the page the split came with
+
+
+def _fetched(chain: str) -> list[tuple[float, float]]:
+    """When each fetch of a chain started and ended (time.monotonic), in order."""
+    return sorted((start, end) for at, start, end in SEEN["fetch_times"] if at and at[0] == chain)
+
+
+def test_each_chain_of_a_split_goes_at_its_own_pace_in_a_sub_orchestration_of_its_own(host):
+    # Chain "a" is answered two seconds late; "b" at once. Read in one loop, "b" would fetch once a round, each round
+    # waiting for "a": its second fetch could not start before "a"'s first ended. Each in its own instance, "b" is
+    # read to its end while "a" waits for its first answer.
+    SEEN["fetch_sleep"] = {"a": 2.0}
+    loads = sync(host, {"main": 3, "a": 4, "b": 8}, FAST_FETCH, per_page(0.0, 0.001))
+    slow, fast = _fetched("a"), _fetched("b")
+    assert len(slow) == 2 and len(fast) == 4
+    assert fast[-1][1] < slow[0][1], (fast, slow)
+    # The chains' instances are the stream's, named after their first page; the stream's own chain went on after.
+    children = [e["InstanceId"] for e in host.history("stream-1")
+                if e["EventType"] == HistoryEventType.SUB_ORCHESTRATION_INSTANCE_CREATED]
+    assert children == ["stream-1:chain100001", "stream-1:chain200001"]
+    assert _fetched("main")[-1][0] > max(slow[-1][1], fast[-1][1])
+    assert [pages for pages in loads if pages[0][0] == "main"] == [[("main", 0)], [("main", 1), ("main", 2)]]
+
+
+def test_a_chain_that_fails_fails_its_stream_saying_why(host):
+    SEEN["fetch_fails"] = ("b", 2)
+    status = run(host, {"main": 3, "a": 4, "b": 8}, FAST_FETCH, per_page(0.0, 0.001))
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"]["status"] == "failed"
+    assert "HTTP 400 reading b page 2" in status["output"]["error"]
+    assert [(f.status, f.error) for f in SEEN["finished"]] == [("failed", status["output"]["error"])]
+    assert not any(ends for _, ends in SEEN["loads"])  # no refresh: the stream did not end
+    assert "sweeps" not in SEEN
+
+
+def test_a_chain_waits_out_its_throttle_in_its_own_instance_and_the_wait_counts_for_its_stream(host):
+    SEEN["throttle_once"] = ("a", 2)
+    sync(host, {"main": 3, "a": 6, "b": 6}, FAST_FETCH, per_page(0.0, 0.001))
+    assert SEEN["throttle_once"] is None
+    timers = {instance: [e for e in host.history(instance) if e["EventType"] == HistoryEventType.TIMER_CREATED]
+              for instance in ("stream-1", "stream-1:chain100001", "stream-1:chain200001")}
+    assert [len(found) for found in timers.values()] == [0, 1, 0], timers
+    assert [f.throttle_waits for f in SEEN["finished"]] == [1]
 
 
 @pytest.mark.parametrize("chains", [{"main": 9}, {"main": 9, "a": 12, "b": 12}])
