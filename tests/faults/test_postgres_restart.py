@@ -48,7 +48,9 @@ def test_a_postgres_restart_mid_load_is_retried_and_loads_every_record_once(own_
     with serving(create_app(state)) as url:
         connection = qbo_connection(dsn, url, page_size=100)
         # Real time: the activity retry policy's 5 s waits are what carries a load over the restart, as in Azure.
-        host = LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=False)
+        # Threads for more activities than the invoices' split read loads at once (its own chain and up to four
+        # chains, each with a load waiting at the lock): the other streams' pages must still load to reach 3.
+        host = LocalDurableHost(app, tmp_path / "devhost.sqlite", virtual_time=False, max_activity_workers=8)
         # The restart lands inside a load: the invoices' loads wait at the table this test locks until it comes.
         with closing(psycopg.connect(dsn)) as holder:  # the restart ends its session and the lock with it
             holder.execute("LOCK TABLE qbo_invoice IN EXCLUSIVE MODE")  # readers go on, writers wait
