@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from activities.seen_ids import UNREADABLE, record_ids
+from activities.stream_end import refresh_at_stream_end
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
@@ -29,7 +30,6 @@ from shared.db.connections import get_connection
 from shared.db.loader import RawRecord, UpsertCounts, upsert_records
 from shared.db.pages import claim_page, keep_seen_ids, quarantine
 from shared.db.watermarks import set_watermark
-from shared.metrics import refresh_dirty
 
 MAX_REASON = 1000
 
@@ -158,16 +158,10 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
         )
         runs.add_counts(conn, run_id, connection_id, stream, **counts.to_json())
         if asked.ends_stream:
-            # The buckets this stream's loads touched, in the last one's transaction. Refreshing after every
-            # call recomputed buckets across the whole table each time (a first load's pages span every date):
-            # 4 s per page at 144 pages. The earlier loads' marks wait committed beside their rows; a stream
-            # that fails before its end leaves them to the connection's refresh_aggregates.
-            # Unless another refresh of the connection holds its lock: then the marks wait, committed, for the
-            # next one (sync_connection's refresh_aggregates after every stream at the latest). Waiting there,
-            # many streams ending together (fifty boards after a budget window) refreshed one after another, each
-            # holding an activity thread and its transaction open: their loads took 20-45 s at the end of a sync.
-            refreshed = refresh_dirty(conn, connection_id, registry.metric_catalogs(), wait=False)
-            if refreshed.deferred:
-                log.info("the refresh of %s's series waits for the connection's next one (another holds it)",
-                         stream)
+            # The buckets this stream's loads touched, in the last one's transaction (stream_end.py says when
+            # they wait for the connection's refresh instead). Refreshing after every call recomputed buckets
+            # across the whole table each time (a first load's pages span every date): 4 s per page at 144 pages.
+            # The earlier loads' marks wait committed beside their rows; a stream that fails before its end leaves
+            # them to the connection's refresh_aggregates.
+            refresh_at_stream_end(conn, run_id, connection_id, stream)
     return counts.to_json(), connection.plugin

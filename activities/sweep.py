@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from activities.seen_ids import record_ids
+from activities.stream_end import refresh_at_stream_end
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
@@ -24,7 +25,6 @@ from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.db.pages import forget_seen_ids, seen_ids_of
 from shared.db.sweep import MAX_SHARE, tombstone_missing
-from shared.metrics import refresh_dirty
 
 
 def _seen_ids(conn: psycopg.Connection, plugin: SourcePlugin, landing: LandingZone, run_id: str,
@@ -79,9 +79,7 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
         )
         runs.add_counts(conn, run_id, connection_id, stream, deleted=deleted)
         if deleted:
-            # The buckets the tombstones touched, in the sweep's transaction, unless another refresh of the
-            # connection holds its lock: then they wait committed for the next one (refresh_aggregates at the
-            # latest). Waiting behind the other streams' refreshes (each a few seconds at the end of a large sync)
-            # held the streams' ends back, and a sweep that tombstoned nothing has nothing of its own to refresh.
-            refresh_dirty(conn, connection_id, registry.metric_catalogs(), wait=False)
+            # The buckets the tombstones touched, in the sweep's transaction (or left to the connection's refresh,
+            # stream_end.py); a sweep that tombstoned nothing has nothing of its own to refresh.
+            refresh_at_stream_end(conn, run_id, connection_id, stream)
     return SweepResult(deleted).to_json()

@@ -60,6 +60,15 @@ def end_stream(
     )
 
 
+def others_running(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str) -> bool:
+    """Whether another stream of the connection planned in this run has not ended yet (nor been recorded as
+    ended: a stream whose orchestration was lost stays running, and the answer stays yes)."""
+    return conn.execute(
+        """SELECT EXISTS (SELECT 1 FROM sync_run_streams WHERE run_id = %s AND connection_id = %s AND stream <> %s
+                                                          AND status = 'running')""",
+        (run_id, connection_id, stream)).fetchone()[0]
+
+
 def ended_streams(conn: psycopg.Connection, run_id: str, connection_id: str, status: str) -> dict[str, str | None]:
     """The streams of one connection in a run that ended with `status`, with their errors: what a sharded phase's
     orchestrations do not carry (they count the streams, and name only the first failures)."""

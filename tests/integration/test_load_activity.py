@@ -14,6 +14,7 @@ from activities.runs import begin_sync
 from plugins.registry import metric_catalogs
 from shared.blob.landing import LandingZone, PageNotFound, page_ref
 from shared.core.config import load_settings
+from shared.db import runs
 from shared.db.connections import Connection, upsert_connection
 from shared.metrics import rebuild
 from tests.metrics.conftest import points
@@ -31,7 +32,9 @@ def invoice(id_: str, second: int, total: float = 10.0) -> dict:
 @pytest.fixture
 def run(pg_dsn, landing_container):
     with psycopg.connect(pg_dsn) as conn:
-        upsert_connection(conn, Connection(CONNECTION, "quickbooks", "Load test", {"realm_id": "1"}))
+        # The run plans Invoice alone: a stream's end refreshes only once no other stream of its run is running.
+        upsert_connection(conn, Connection(CONNECTION, "quickbooks", "Load test",
+                                           {"realm_id": "1", "streams": ["Invoice"], "reports": False}))
         conn.commit()
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     begin_sync({"run_id": run_id, "scope": CONNECTION, "mode": "full", "instance_id": "test"})
@@ -170,6 +173,24 @@ def test_a_last_load_does_not_wait_for_another_refresh_and_the_connections_refre
     refresh_aggregates({"connection_id": CONNECTION})
     refreshed, marks = _series(pg_dsn)
     assert marks == 0 and refreshed and refreshed == _rebuilt(pg_dsn)
+
+
+def test_a_last_load_leaves_the_refresh_to_the_connection_while_another_stream_of_its_run_runs(
+        run, pg_dsn, series_cleanup):
+    from activities.aggregates import refresh_aggregates
+
+    with psycopg.connect(pg_dsn) as conn:  # a second stream of the run, planned and not ended
+        runs.begin_stream(conn, run, CONNECTION, "Payment")
+    load_pages({**request(run, [land(run, 0, [invoice("1", 1, 10.0)])]), "ends_stream": True})
+    deferred, marks = _series(pg_dsn)
+    assert deferred == set() and marks > 0  # committed with the rows, left for the connection's refresh
+    with psycopg.connect(pg_dsn) as conn:
+        runs.end_stream(conn, run, CONNECTION, "Payment", "succeeded")
+    load_pages({**request(run, [land(run, 1, [invoice("2", 2, 20.0)])]), "ends_stream": True})
+    alone, marks = _series(pg_dsn)  # the other stream ended: this stream's end refreshes both loads' marks
+    assert marks == 0 and alone and alone == _rebuilt(pg_dsn)
+    refresh_aggregates({"connection_id": CONNECTION})
+    assert _series(pg_dsn) == (alone, 0)
 
 
 def test_a_loaded_record_keeps_its_landed_json_as_its_payload(run, pg_dsn):

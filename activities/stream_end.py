@@ -1,0 +1,37 @@
+"""The metric refresh at a stream's end (its last load, or its sweep when it tombstoned rows).
+
+A stream's changes are refreshed in the transaction that ends it, so its series are consistent with its raw rows
+when it commits, unless one of these holds; the marks then wait, committed beside their rows, for the
+connection's refresh_aggregates, which sync_connection runs once every stream of the run has ended:
+
+- another stream of the connection in the same run has not ended: its loads go on marking the same tables, and a
+  first sync's refresh rebuilds each metric whole from every raw row so far (its marks span every date), so a
+  refresh now is repeated after it. Measured in a 100k QuickBooks sync: one such refresh ran 14.4 s beside the
+  large entities' loads, and the sync ended 8 s after its last page (docs/SCALING.md);
+- another refresh of the connection holds its lock: waiting for it held the streams' ends back (fifty boards
+  ending together after a budget window refreshed one after another, their loads taking 20-45 s).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+from plugins import registry
+from shared.db import runs
+from shared.metrics import refresh_dirty
+
+log = logging.getLogger(__name__)
+
+
+def refresh_at_stream_end(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str) -> bool:
+    """Refresh what the connection's committed and this transaction's marks touched; False when it is left to the
+    connection's next refresh (module docstring)."""
+    if runs.others_running(conn, run_id, connection_id, stream):
+        log.info("the refresh of %s's series waits for the connection's (other streams are still running)", stream)
+        return False
+    if refresh_dirty(conn, connection_id, registry.metric_catalogs(), wait=False).deferred:
+        log.info("the refresh of %s's series waits for the connection's next one (another holds it)", stream)
+        return False
+    return True
