@@ -57,6 +57,9 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
     # One connection for the whole fetch: the connection's settings, the plugin's storage (e.g. a daily call
     # counter) and the call counts at the end all go over it.
     async with aiohttp.ClientSession() as session, held_connection() as db:
+        ended = _ended(db, run_id, connection_id, stream)
+        if ended is not None:
+            return FetchResult([], cursor, False, stopped=ended)
         connection = get_connection(db, connection_id)
         plugin = registry.get(connection.plugin)
         attributes = meters.stream_attributes(connection.plugin, connection_id, stream)
@@ -118,6 +121,16 @@ async def _landed(landings: list[_Landing]) -> tuple[list[PageRef], BaseExceptio
             return pages, count
         pages.append(PageRef(each.ref, count, each.watermark))
     return pages, None
+
+
+def _ended(db: Any, run_id: str, connection_id: str, stream: str) -> str | None:
+    """Why the stream is not to be read on, when its run has already recorded its end: a chain of a split stream
+    failed and recorded its stream's failure (sync_stream), and each call of the other chains would spend the
+    source's budget on pages nothing will use."""
+    status = runs.stream_status(db, run_id, connection_id, stream)
+    if status in (None, "running"):
+        return None
+    return f"{stream} already ended {status} in run {run_id}: nothing more is read for it"
 
 
 def _meter(plugin: Any, connection: Any) -> str:

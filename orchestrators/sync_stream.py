@@ -11,7 +11,9 @@ fetches, loads, grows its loads and waits out its throttles at its own pace, so 
 or throttled holds up no other (one loop over all chains went round at the pace of the slowest). A chain loads its
 pages and returns what they did (ChainResult); the stream's own chain goes on only once every one of them has ended
 (what it reads next may rely on them, e.g. what changed meanwhile), and its last load refreshes the metrics, or a
-refresh follows when the split page was its last. A chain that fails fails its stream with the chain's error.
+refresh follows when the split page was its last. A chain that fails fails its stream with the chain's error, once
+every chain has ended (Durable's task_all waits for them all); it records the stream's failure first, so the other
+chains end at their next fetch, which finds the stream ended (FetchResult.stopped) and reads nothing.
 A stream of one chain schedules the activities it always did, in the same order (fetch, load, fetch, load: each
 round's load comes before its fetch; a throttle: its load, the timer), two at a time.
 
@@ -197,6 +199,11 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             if not fetching:
                 continue
             fetched = FetchResult.from_json(results[-1])
+            if fetched.stopped is not None:
+                if not state.chain:
+                    raise RuntimeError(fetched.stopped)
+                lane = dataclasses.replace(lane, cursor=None)  # its stream has ended: this chain ends here
+                continue
             lane = dataclasses.replace(lane, cursor=fetched.cursor, sequence=lane.sequence + len(fetched.pages),
                                        doublings=_doublings(lane, fetched, load_seconds, pinned))
             splits = _split_off(lane, fetched.chains)
@@ -238,9 +245,17 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             totals = dataclasses.replace(totals, deleted=totals.deleted + swept.deleted)
             context.set_custom_status({**status_head, "phase": "swept", **totals.to_json()})
     except Exception as exc:
-        if state.chain:
-            raise  # its stream fails with this error, and records it
         error = short_error(exc)
+        if state.chain:
+            # Its stream fails with this error, but only once every chain has ended (Durable's task_all waits for
+            # them all): recorded now, the other chains stop at their next fetch instead of reading their ranges to
+            # the end. The stream records its own end again then; this chain's throttle waits count here.
+            yield context.call_activity_with_retry(
+                "finish_stream", ACTIVITY_RETRY,
+                StreamFinished(*dataclasses.astuple(key), status="failed", error=error,
+                               throttle_waits=throttle_waits).to_json(),
+            )
+            raise
         yield context.call_activity_with_retry(
             "finish_stream", ACTIVITY_RETRY,
             StreamFinished(*dataclasses.astuple(key), status="failed", error=error,

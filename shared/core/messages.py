@@ -386,6 +386,9 @@ class FetchResult(Message):
     # The doublings of FetchRequest.doublings this fetch's size came to (LOAD_PAGES_MAX caps them; 0 from versions
     # that did not double): where the chain's next doubling or halving starts.
     doublings: int = field(default=0, metadata=LATER)
+    # Why nothing was read: the stream has already ended in this run (a chain of it failed and recorded its stream's
+    # failure while this chain went on). A chain stops there; the stream's own chain fails with it.
+    stopped: str | None = field(default=None, metadata=LATER)
 
 
 @dataclass(frozen=True)

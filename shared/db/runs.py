@@ -60,6 +60,13 @@ def end_stream(
     )
 
 
+def stream_status(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str) -> str | None:
+    """The stream's status in the run ('running', 'succeeded', 'failed'); None when the run did not plan it."""
+    row = conn.execute("SELECT status FROM sync_run_streams WHERE run_id = %s AND connection_id = %s AND stream = %s",
+                       (run_id, connection_id, stream)).fetchone()
+    return row[0] if row else None
+
+
 def others_running(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str) -> bool:
     """Whether another stream of the connection planned in this run has not ended yet (nor been recorded as
     ended: a stream whose orchestration was lost stays running, and the answer stays yes)."""

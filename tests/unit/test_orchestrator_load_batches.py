@@ -70,6 +70,9 @@ def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
     time.sleep(SEEN.get("fetch_sleep", {}).get(at and at[0], 0.0))  # an API answering this chain late, for real
     if at is not None and at == SEEN.get("fetch_fails"):
         raise RuntimeError(f"HTTP 400 reading {at[0]} page {at[1]}")
+    if any(f.status != "running" for f in SEEN.get("finished", [])):  # as fetch_pages reads sync_run_streams
+        _remember("stopped", at)
+        return FetchResult([], cursor, False, stopped="Invoice already ended failed").to_json()
     with LOCK:
         throttled = at is not None and at == SEEN.get("throttle_once")
         if throttled:
@@ -272,9 +275,37 @@ def test_a_chain_that_fails_fails_its_stream_saying_why(host):
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"]["status"] == "failed"
     assert "HTTP 400 reading b page 2" in status["output"]["error"]
-    assert [(f.status, f.error) for f in SEEN["finished"]] == [("failed", status["output"]["error"])]
+    # The chain recorded its stream's failure as it failed, the stream again once every chain had ended.
+    chain, stream = SEEN["finished"]
+    assert (stream.status, stream.error) == ("failed", status["output"]["error"])
+    assert chain.status == "failed" and chain.error in stream.error
     assert not any(ends for _, ends in SEEN["loads"])  # no refresh: the stream did not end
     assert "sweeps" not in SEEN
+
+
+def test_the_other_chains_of_a_failed_stream_stop_at_their_next_fetch(host):
+    # Chain "b" fails on its third page, after its fetch's retries (about 10 s); "a" is answered a second late and has
+    # forty pages (20 s). "b" records its stream's failure as it fails; "a" then reads nothing more, and the stream
+    # (whose task_all waits for every chain) fails with b's error.
+    SEEN["fetch_fails"] = ("b", 2)
+    SEEN["fetch_sleep"] = {"a": 1.0}
+    status = run(host, {"main": 3, "a": 40, "b": 8}, FAST_FETCH, per_page(0.0, 0.001))
+    assert status["output"]["status"] == "failed" and "HTTP 400 reading b page 2" in status["output"]["error"]
+    chain_a = host.run_until_complete("stream-1:chain100001", timeout=60)
+    assert chain_a["runtimeStatus"] == "Completed", chain_a
+    stopped = [at for at in SEEN["stopped"] if at and at[0] == "a"]
+    assert len(stopped) == 1  # its first fetch after the stream's end, and nothing after it
+    read = [page for pages, _ in SEEN["loads"] for page in pages if page[0] == "a"]
+    assert len(read) < 30 and read == [("a", n) for n in range(len(read))]  # in order, 10 s of its 20
+    assert [f.status for f in SEEN["finished"]] == ["failed", "failed"]  # the chain's record, then the stream's
+
+
+def test_a_streams_own_chain_told_its_stream_ended_fails_rather_than_reading_on_or_sweeping(host):
+    # Not a chain: ending quietly would look like a complete read, and its sweep would follow.
+    SEEN["finished"] = [StreamFinished(*KEY, status="failed", error="recorded elsewhere")]
+    status = run(host, {"main": 9}, FAST_FETCH, per_page(0.0, 0.001), sweep=True)
+    assert status["output"]["status"] == "failed" and "Invoice already ended failed" in status["output"]["error"]
+    assert "sweeps" not in SEEN and "loads" not in SEEN
 
 
 def test_a_chain_waits_out_its_throttle_in_its_own_instance_and_the_wait_counts_for_its_stream(host):
