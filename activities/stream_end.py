@@ -6,8 +6,8 @@ connection's refresh_aggregates, which sync_connection runs once every stream of
 
 - another stream of the connection in the same run has not ended: its loads go on marking the same tables, and a
   first sync's refresh rebuilds each metric whole from every raw row so far (its marks span every date), so a
-  refresh now is repeated after it. Measured in a 100k QuickBooks sync: one such refresh ran 14.4 s beside the
-  large entities' loads, and the sync ended 8 s after its last page (docs/SCALING.md);
+  refresh now is repeated after it. Measured in the full-sync benchmark (docs/SCALING.md): one such refresh ran
+  14.4 s beside the large streams' loads, and the sync ended 8 s after its last page;
 - another refresh of the connection holds its lock: waiting for it held the streams' ends back (fifty boards
   ending together after a budget window refreshed one after another, their loads taking 20-45 s).
 """
