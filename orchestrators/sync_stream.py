@@ -246,21 +246,17 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             context.set_custom_status({**status_head, "phase": "swept", **totals.to_json()})
     except Exception as exc:
         error = short_error(exc)
-        if state.chain:
-            # Its stream fails with this error, but only once every chain has ended (Durable's task_all waits for
-            # them all): recorded now, the other chains stop at their next fetch instead of reading their ranges to
-            # the end. The stream records its own end again then; this chain's throttle waits count here.
-            yield context.call_activity_with_retry(
-                "finish_stream", ACTIVITY_RETRY,
-                StreamFinished(*dataclasses.astuple(key), status="failed", error=error,
-                               throttle_waits=throttle_waits).to_json(),
-            )
-            raise
+        # A chain records its stream's failure too: the stream fails with this error only once every chain has ended
+        # (Durable's task_all waits for them all), and recorded now, the other chains stop at their next fetch
+        # instead of reading their ranges to the end. The stream records its own end again then; a chain's throttle
+        # waits count in its own record.
         yield context.call_activity_with_retry(
             "finish_stream", ACTIVITY_RETRY,
             StreamFinished(*dataclasses.astuple(key), status="failed", error=error,
                            throttle_waits=throttle_waits).to_json(),
         )
+        if state.chain:
+            raise
         return StreamResult(key.stream, "failed", error).to_json()
     yield context.call_activity_with_retry(
         "finish_stream", ACTIVITY_RETRY,
