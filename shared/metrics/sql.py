@@ -232,9 +232,10 @@ def insert_distinct_from_parts(metric: Metric) -> str:
     columns = dimension_columns(metric)
     dims = "".join(f", dims[{i}] AS {c}" for i, c in enumerate(columns, start=1))
     starts = "".join(f", metric_bucket('{g}', day, %(fs)s) AS start_{g}" for g in COARSE_GRAINS)
-    # lag over value (and member): the previous day this value had, or NULL on its first.
-    previous = ["lag(day) OVER (PARTITION BY value ORDER BY day) AS prev"] + [
-        f"lag(day) OVER (PARTITION BY value, dims[{i}] ORDER BY day) AS prev_{c}"
+    # lag over value (and member): the previous day this value had, or NULL on its first. The parts are sorted for
+    # it; under "C" the sort compares bytes (a value's parts are the same whatever the collation).
+    previous = ['lag(day) OVER (PARTITION BY value COLLATE "C" ORDER BY day) AS prev'] + [
+        f'lag(day) OVER (PARTITION BY value COLLATE "C", dims[{i}] ORDER BY day) AS prev_{c}'
         for i, c in enumerate(columns, start=1)]
 
     def firsts(prev: str, name: str) -> str:
@@ -264,20 +265,26 @@ def insert_distinct_from_parts(metric: Metric) -> str:
         {group_by}"""
 
 
+# The key of metric_distinct_parts' hash index (migration 0041), written as the index has it so the planner uses it.
+PART_KEY = "(p.connection_id || ' ' || p.metric || ' ' || p.value)"
+
+
 def distinct_changes(metric: Metric) -> str:
     """(grain, bucket, dimension, member, value change, records change) of every bucket containing one of
     %(days)s, from metric_distinct_change (the marked days' parts whose records changed: before, after) and the
     parts now stored. Only values whose presence on a marked day changed can change a count: for each of them,
     its distinct presence in the bucket after minus before (before: its stored parts but those that have just
-    appeared, plus the changed parts' former selves)."""
+    appeared, plus the changed parts' former selves). Those values' parts are found through their hash index
+    (PART_KEY), one lookup per value."""
     dimension, member, group_by = _grouping(metric, "x.grain, x.bucket")
     dims = "".join(f", r.dims[{i}] AS {c}" for i, c in enumerate(dimension_columns(metric), start=1))
     return f"""WITH a AS MATERIALIZED ({affected_buckets("SELECT unnest(%(days)s::date[]) AS d", GRAINS)}),
         v AS MATERIALIZED (SELECT DISTINCT value FROM metric_distinct_change
                            WHERE value IS NOT NULL AND (before > 0) <> (after > 0)),
-        now AS MATERIALIZED (SELECT p.day, p.dims, p.value FROM metric_distinct_parts p
-                             WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s
-                               AND p.value IN (SELECT value FROM v)),
+        now AS MATERIALIZED (SELECT p.day, p.dims, p.value FROM v
+                             JOIN metric_distinct_parts p
+                               ON {PART_KEY} = %(cid)s::text || ' ' || %(metric)s::text || ' ' || v.value
+                             WHERE p.connection_id = %(cid)s AND p.metric = %(metric)s AND p.value = v.value),
         r AS (SELECT day, dims, value, 1 AS side, 0::bigint AS records FROM now
               UNION ALL
               SELECT day, dims, value, -1, 0 FROM now n

@@ -90,3 +90,42 @@ def test_a_rebuild_from_parts_counts_each_value_once_per_bucket_and_member(pg_ds
     assert len(stored) == len(_expected(parts, breakdowns))  # one point per bucket and member
     fiscal_years = {start for grain, start, *_ in stored if grain == "fiscal_year"}
     assert fiscal_years == {dt.date(2024, 4, 1), dt.date(2025, 4, 1), dt.date(2026, 4, 1)}
+
+
+def test_a_restatement_finds_its_values_parts_by_lookup_and_only_its_connections(pg_dsn: str) -> None:
+    """A backdated change restates from the stored days of the values whose presence changed
+    (sql.distinct_changes): those are found through the parts' hash index (migration 0041), one lookup per value,
+    not by reading the connection's parts, and another connection's parts of the same value count for nothing."""
+    other = f"{CID}-other"
+    days = [dt.date(2025, 1, 1) + dt.timedelta(days=7 * i) for i in range(20)]
+    marked = dt.date(2025, 6, 18)  # a Wednesday: its week started on 2025-06-16
+    with psycopg.connect(pg_dsn) as conn:
+        for connection in (CID, other):
+            conn.execute("DELETE FROM metric_distinct_parts WHERE connection_id = %s", (connection,))
+        # 1,000 buyers on 20 days in each connection; buyer b7 also bought on the marked day's Monday in the other.
+        conn.execute("""INSERT INTO metric_distinct_parts (connection_id, metric, day, dims, value, records)
+                        SELECT c, %s, d, ARRAY['north', 'orders'], 'b' || v, 1
+                        FROM unnest(%s::text[]) c, unnest(%s::date[]) d, generate_series(0, 999) v""",
+                     (METRIC.name, [CID, other], days))
+        conn.execute("""INSERT INTO metric_distinct_parts (connection_id, metric, day, dims, value, records)
+                        VALUES (%s, %s, '2025-06-16', ARRAY['north', 'orders'], 'b7', 1)""", (other, METRIC.name))
+        conn.execute("ANALYZE metric_distinct_parts")
+        # What refresh.py leaves before restating: b7 has appeared on the marked day (its part is stored now).
+        conn.execute("""INSERT INTO metric_distinct_parts (connection_id, metric, day, dims, value, records)
+                        VALUES (%s, %s, %s, ARRAY['north', 'orders'], 'b7', 1)""", (CID, METRIC.name, marked))
+        conn.execute("CREATE TEMP TABLE metric_distinct_change (day date, dims text[], value text, before bigint, "
+                     "after bigint) ON COMMIT DROP")
+        conn.execute("INSERT INTO metric_distinct_change VALUES (%s, ARRAY['north', 'orders'], 'b7', 0, 1)", (marked,))
+        params = {"cid": CID, "metric": METRIC.name, "fs": FISCAL, "days": [marked]}
+        plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {sql.distinct_changes(METRIC)}", params))
+        changes = {(grain, start, dimension): (value, records) for grain, start, dimension, member, value, records
+                   in conn.execute(sql.distinct_changes(METRIC), params) if member in ("", "north")}
+        conn.rollback()
+    assert "metric_distinct_parts_lookup" in plan, plan
+    # b7 is new to the day and the week (the other connection's Monday part counts for nothing); the month of June
+    # had no b7 before either, and the year had (its 20 days from January on).
+    assert changes[("day", marked, "")] == (1, 1)
+    assert changes[("week", dt.date(2025, 6, 16), "")] == (1, 1)
+    assert changes[("week", dt.date(2025, 6, 16), "region")] == (1, 1)
+    assert changes[("month", dt.date(2025, 6, 1), "")] == (1, 1)
+    assert changes[("year", dt.date(2025, 1, 1), "")] == (0, 1)
