@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -41,12 +40,9 @@ class LandingZone:
     def put_page(self, ref: str, records: Iterable[dict[str, Any]]) -> int:
         """Write (or overwrite: a retried fetch lands the same page again) one page; returns its record count."""
         self._ensure_container()
-        count = 0
-        lines = []
-        for record in records:
-            lines.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
-            count += 1
-        body = gzip.compress(("\n".join(lines) + ("\n" if lines else "")).encode(), compresslevel=5)
+        lines = [fastjson.dumps_line(record) for record in records]
+        count = len(lines)
+        body = gzip.compress(b"\n".join(lines) + (b"\n" if lines else b""), compresslevel=5)
         self._container.upload_blob(
             ref,
             body,
