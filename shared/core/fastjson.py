@@ -40,12 +40,12 @@ def dumps_compact(value: Any) -> bytes:
 
 def dumps_line(value: Any) -> bytes:
     """A record as a landed page's line: what json.dumps(value, separators=(",", ":"), ensure_ascii=False) writes,
-    UTF-8, made by orjson wherever the two write the same values (three to six times faster on QuickBooks'
-    records, and the same text: docs/SCALING.md). orjson writes NaN and Infinity as null where the standard
-    library writes NaN and Infinity, so a line holding "null" anywhere is written by the standard library instead
-    (no source sends such numbers in practice; QuickBooks leaves empty fields out, monday's records hold nulls and
-    are written as before), as is whatever orjson cannot write (integers beyond 64 bits, non-string keys). Floats
-    in exponent form may be spelled differently (1e+16 and 1e16): the same number either way."""
+    UTF-8, made by orjson wherever the two write the same values (three to six times faster on a page of invoices,
+    and the same text: docs/SCALING.md). orjson writes NaN and Infinity as null where the standard library writes
+    NaN and Infinity, so a line holding "null" anywhere is written by the standard library instead (no source sends
+    such numbers in practice; a source that leaves empty fields out gets orjson's speed, records that hold nulls are
+    written as before), as is whatever orjson cannot write (integers beyond 64 bits, non-string keys). Floats in
+    exponent form may be spelled differently (1e+16 and 1e16): the same number either way."""
     try:
         text = orjson.dumps(value)
     except TypeError:
