@@ -46,8 +46,5 @@ def dumps_line(value: Any) -> bytes:
     such numbers in practice; a source that leaves empty fields out gets orjson's speed, records that hold nulls are
     written as before), as is whatever orjson cannot write (integers beyond 64 bits, non-string keys). Floats in
     exponent form may be spelled differently (1e+16 and 1e16): the same number either way."""
-    try:
-        text = orjson.dumps(value)
-    except TypeError:
-        return _COMPACT.encode(value).encode()
+    text = dumps_compact(value)
     return _COMPACT.encode(value).encode() if b"null" in text else text

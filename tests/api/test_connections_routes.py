@@ -94,9 +94,10 @@ def test_the_listing_shows_health_settings_without_secret_names_and_each_sources
                                       "holder": "monday-account:acct-route-test", "allowance": 9_000,
                                       "projected_at_reset": None, "connection_calls_this_month": 0,
                                       "held_back": []}]
-    # These two connections' views (the listing also holds whatever connections other tests left in the database,
-    # whose ids may say "secret").
+    # These two connections' views whole; every listed connection's settings by their names (the listing also holds
+    # whatever connections other tests left in the database, whose ids may say "secret").
     assert "secret" not in json.dumps([books_view, board_view])
+    assert not [name for view in listed.values() for name in view["settings"] if "secret" in name]
 
 
 def test_oauth_token_dates_are_listed_and_a_missing_consent_is_a_warning(as_caller, db, key):
