@@ -1,6 +1,7 @@
 """An initial load and a 10%-newer upsert pass: PostgreSQL's own limit vs the production load path, in one run.
 
-Usage: .venv/bin/python -m bench.bench_load [--pages 100] [--upsert-share 0.1] [--pages-per-call N | --load-bound]
+Usage: .venv/bin/python -m bench.bench_load [--pages 100] [--upsert-share 0.1]
+                                            [--pages-per-call N | --load-bound | --split K]
 
 N QuickBooks query pages of 1,000 invoices each (~3.5 lines each) are landed in Azurite exactly as fetch_pages
 lands them (LandingZone, page_ref). Each method gets its own freshly migrated database:
@@ -12,6 +13,10 @@ lands them (LandingZone, page_ref). Each method gets its own freshly migrated da
   With `--load-bound`, the calls are sized as sync_stream sizes them when each load is slower than the fetch beside
   it, as here where every page is landed already: PAGES_PER_FETCH, then doubling up to LOAD_PAGES_MAX (2, 2, 4, 8,
   10, 10, ...; tests/unit/test_orchestrator_load_batches.py checks the orchestrator hands over the same).
+  With `--split K`, the pages are loaded as sync_stream loads a large entity's complete read that the plugin split
+  into K chains (plugins/quickbooks/partition.py): the first page's load beside K chains, each loading its range
+  in load-bound calls, in threads of the one worker process (as the Functions host's thread pool runs activities),
+  then the stream's own chain's last page, whose load holds the refresh.
 Then the same pages again with `--upsert-share` of the invoices newer, through both. Prints seconds, the ratio
 limit/production (1.0: as fast as the limit) and the peak RSS of the process doing the load.
 """
@@ -30,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -224,12 +230,42 @@ def load_bound_calls(pages: int, pages_per_fetch: int, load_pages_max: int) -> l
     return calls
 
 
-def run_production(dsn: str, container: str, run_id: str, refs: list[dict[str, Any]], calls: list[int],
-                   folder: Path) -> dict[str, Any]:
-    """Calls load_pages in a child process, `calls` pages each; returns its seconds, peak RSS and the sum of its
+# A call: (first page, pages). Lanes run side by side, each its calls in order; then the stream's last call.
+Call = tuple[int, int]
+
+
+def one_chain(calls: list[int]) -> tuple[list[list[Call]], Call]:
+    """One chain's calls in order: the last one ends the stream (with the refresh)."""
+    starts = [sum(calls[:i]) for i in range(len(calls))]
+    chain = list(zip(starts, calls, strict=True))
+    return [chain[:-1]], chain[-1]
+
+
+def split_chains(pages: int, chains: int, pages_per_fetch: int, load_pages_max: int) -> tuple[list[list[Call]], Call]:
+    """The loads of a complete read split after its first page (sync_stream with FetchResult.chains): the first
+    page's load beside `chains` chains of whole pages (as partition.cut_positions sizes them: at least two pages,
+    the last chain the smaller), each in load-bound calls, then the stream's own chain's last load. Here the
+    stream's own chain loads the last landed page; the real one reads what lies after the newest cut (a record),
+    so this errs on the slow side."""
+    middle = pages - 2
+    if chains < 1 or middle < 1:
+        raise ValueError("a split needs at least one chain and three pages")
+    per_chain = max(2, -(-middle // chains))
+    lanes: list[list[Call]] = [[(0, 1)]]
+    for first in range(1, pages - 1, per_chain):
+        size = min(per_chain, pages - 1 - first)
+        calls = load_bound_calls(size, pages_per_fetch, load_pages_max)
+        lanes.append([(first + sum(calls[:i]), n) for i, n in enumerate(calls)])
+    return lanes, (pages - 1, 1)
+
+
+def run_production(dsn: str, container: str, run_id: str, refs: list[dict[str, Any]],
+                   plan: tuple[list[list[Call]], Call], folder: Path) -> dict[str, Any]:
+    """Calls load_pages in a child process as `plan` says; returns its seconds, peak RSS and the sum of its
     counts."""
+    lanes, last = plan
     job = folder / f"{run_id}.json"
-    job.write_text(json.dumps({"run_id": run_id, "refs": refs, "calls": calls}))
+    job.write_text(json.dumps({"run_id": run_id, "refs": refs, "lanes": lanes, "last": last}))
     env = {**os.environ, "BIZ_PG_DSN": dsn, "LANDING_CONTAINER": container}
     out = subprocess.run([sys.executable, "-m", "bench.bench_load", "--child", str(job)], env=env, check=True,
                          capture_output=True, text=True)
@@ -241,23 +277,31 @@ def child(job_path: str) -> None:
     from shared.core.messages import LoadRequest, PageRef
 
     job = json.loads(Path(job_path).read_text())
-    refs, calls = job["refs"], job["calls"]
-    totals: dict[str, int] = {}
-    started = time.perf_counter()
-    last = 0.0
-    start = 0
-    for size in calls:
-        batch = refs[start:start + size]
-        start += size
-        request = LoadRequest(job["run_id"], CONNECTION, STREAM, pages=[PageRef(**ref) for ref in batch],
-                              ends_stream=start >= len(refs),  # as sync_stream: fetched.done
+    refs = job["refs"]
+
+    def call(first: int, size: int, ends_stream: bool) -> dict[str, int]:
+        batch = [PageRef(**ref) for ref in refs[first:first + size]]
+        request = LoadRequest(job["run_id"], CONNECTION, STREAM, pages=batch,
+                              ends_stream=ends_stream,  # as sync_stream: the stream's own chain's last load
                               keep_ids=True)  # a complete read: its sweep follows
-        call_started = time.perf_counter()
-        for key, value in load_pages(request.to_json()).items():
-            totals[key] = totals.get(key, 0) + value
-        last = time.perf_counter() - call_started
+        return load_pages(request.to_json())
+
+    def lane(calls: list[list[int]]) -> list[dict[str, int]]:
+        return [call(first, size, False) for first, size in calls]
+
+    started = time.perf_counter()
+    # The chains load side by side, as the worker's thread pool runs the activities of the chains' orchestrations.
+    with ThreadPoolExecutor(max_workers=max(1, len(job["lanes"]))) as pool:
+        results = [counts for done in pool.map(lane, job["lanes"]) for counts in done]
+    last_started = time.perf_counter()
+    results.append(call(*job["last"], True))
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "last_call": last, "peak_mb": peak_rss_mb(), "counts": totals}))
+    totals: dict[str, int] = {}
+    for counts in results:
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    print(json.dumps({"seconds": seconds, "last_call": time.perf_counter() - last_started, "peak_mb": peak_rss_mb(),
+                      "counts": totals}))
 
 
 # -- the comparison ------------------------------------------------------------------------------------------------
@@ -287,19 +331,27 @@ def main() -> None:
                         help="pages per load_pages call (default: PAGES_PER_FETCH, as sync_stream hands them over)")
     parser.add_argument("--load-bound", action="store_true",
                         help="size the calls as sync_stream does when loading is the slower (2, 2, 4, 8, 10, ...)")
+    parser.add_argument("--split", type=int, default=0, metavar="K",
+                        help="load as a complete read split into K chains (plugins/quickbooks/partition.py: 4)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
     settings = load_settings()
-    if args.load_bound and args.pages_per_call:
-        parser.error("--load-bound sizes the calls itself: leave out --pages-per-call")
-    if args.load_bound:
+    if (args.load_bound or args.split) and args.pages_per_call:
+        parser.error("--load-bound and --split size the calls themselves: leave out --pages-per-call")
+    if args.split:
+        plan = split_chains(args.pages, args.split, settings.pages_per_fetch, settings.load_pages_max)
+        sizing = (f"the first page beside {len(plan[0]) - 1} chains of {len(plan[0][1])} load-bound calls "
+                  f"({', '.join(str(n) for _, n in plan[0][1][:6])}, ...), then the last page")
+    elif args.load_bound:
         calls = load_bound_calls(args.pages, settings.pages_per_fetch, settings.load_pages_max)
+        plan = one_chain(calls)
         sizing = f"calls sized as a load-bound stream's ({', '.join(map(str, calls[:6]))}, ...)"
     else:
         calls = fixed_calls(args.pages, args.pages_per_call or settings.pages_per_fetch)
+        plan = one_chain(calls)
         sizing = f"{calls[0]} page(s) per load_pages call"
     container = f"bench-load-{uuid.uuid4().hex[:8]}"
     landing = LandingZone(settings.storage, container)
@@ -326,7 +378,7 @@ def main() -> None:
                 for path in cols[2]:
                     path.unlink()
                 prepare(prod_dsn, run_id)
-                prod = run_production(prod_dsn, container, run_id, refs[label], calls, folder)
+                prod = run_production(prod_dsn, container, run_id, refs[label], plan, folder)
                 results[label] = {"limit": (limit_seconds, limit_peak),
                                   "load_pages": (prod["seconds"], prod["peak_mb"])}
                 print(f"\n{label}: {prod['counts']}; load_pages' last call (with the metric refresh) "

@@ -1,11 +1,14 @@
 """Metric aggregation: a full rebuild vs the incremental refresh after a load that changed a few records.
 
 Usage: .venv/bin/python -m bench.bench_metrics [--rows 1000000] [--runs 5] [--keep NAME] [--explain] [--only TEXT]
+                                               [--by-metric]
 Raw records are made in SQL (bench/synth.py); the refresh is timed inside a transaction that is rolled
 back, so every run restates the same change from the same state (after an ANALYZE of the metric tables, as
 autovacuum does soon after the rebuild). --explain prints the plan (EXPLAIN
 ANALYZE, through auto_explain; needs a superuser, as the local cluster's role is) of every statement of each
-scenario's refresh that took over 20 ms.
+scenario's refresh that took over 20 ms. --by-metric times each metric's rebuild alone, as a first load's refresh
+runs it (its points and parts empty), `--runs` times in rolled-back transactions: where a rebuild's time goes
+(the scenarios then run only if --only names them).
 """
 
 from __future__ import annotations
@@ -74,6 +77,29 @@ def _scenario(conn: psycopg.Connection, statement: str, runs: int) -> tuple[floa
     return statistics.median(totals), per_metric
 
 
+def _rebuild_by_metric(conn: psycopg.Connection, dsn: str, runs: int) -> dict[str, float]:
+    """Median milliseconds of each metric's rebuild (refresh._build with no days), as a first load's refresh runs it:
+    points and parts empty and vacuumed, every metric in turn in one transaction (rolled back). The connection's
+    metrics are rebuilt and committed again at the end."""
+    tables = ("metric_points", "metric_distinct_parts", "metric_balance_parts")
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        with conn.transaction():
+            for table in tables:
+                conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
+        with psycopg.connect(dsn, autocommit=True) as vacuum:
+            vacuum.execute(f"VACUUM {', '.join(tables)}")
+        with conn.transaction(force_rollback=True):
+            conn.execute("SET LOCAL jit = off")  # as refresh_dirty does
+            calendar = load_calendar(conn, CONNECTION, CATALOGS["quickbooks"].fiscal_start_sql)
+            for metric in CATALOGS["quickbooks"].metrics:
+                ms = timed(lambda m=metric, c=calendar: _build(conn, m, CONNECTION, c, None)) * 1000
+                samples.setdefault(metric.name, []).append(ms)
+    with conn.transaction():
+        rebuild(conn, CONNECTION, CATALOGS)
+    return {name: statistics.median(ms) for name, ms in samples.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -81,6 +107,8 @@ def main() -> None:
     parser.add_argument("--keep", help="keep (or reuse) the database of this name")
     parser.add_argument("--explain", action="store_true", help="print the plans of each refresh's slow statements")
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this")
+    parser.add_argument("--by-metric", action="store_true",
+                        help="time each metric's rebuild alone (--runs times); the scenarios only with --only")
     args = parser.parse_args()
     with database(args.keep) as dsn, psycopg.connect(dsn) as conn:
         if args.explain:
@@ -91,14 +119,19 @@ def main() -> None:
             print(f"generated {args.rows:,} raw records in {seconds:.1f} s")
         full = timed(lambda: print("rebuild:", rebuild(conn, CONNECTION, CATALOGS).as_dict()))
         conn.commit()
-        # As autovacuum does soon after a rebuild's inserts: the scenarios stand for changes made later.
-        conn.execute("ANALYZE metric_points, metric_balance_parts, metric_distinct_parts")
-        conn.commit()
         points = conn.execute("SELECT count(*) FROM metric_points").fetchone()[0]
         print(f"\nfull rebuild of all {len(CATALOGS['quickbooks'].metrics)} metrics: {full * 1000:,.0f} ms "
               f"({points:,} metric points)")
+        if args.by_metric:
+            by_metric = _rebuild_by_metric(conn, dsn, args.runs)
+            print(f"each metric rebuilt alone, median of {args.runs} (sum {sum(by_metric.values()):,.0f} ms):")
+            for metric, ms in sorted(by_metric.items(), key=lambda kv: -kv[1]):
+                print(f"    {metric:32} {ms:8.1f} ms")
+        # As autovacuum does soon after a rebuild's inserts: the scenarios stand for changes made later.
+        conn.execute("ANALYZE metric_points, metric_balance_parts, metric_distinct_parts")
+        conn.commit()
         for name, statement in SCENARIOS.items():
-            if args.only not in name:
+            if args.only not in name or (args.by_metric and not args.only):
                 continue
             median, per_metric = _scenario(conn, statement, args.runs)
             load = ", ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -201,6 +201,26 @@ def test_bench_load_sizes_its_load_bound_calls_as_the_orchestrator_hands_them(ho
     assert fixed_calls(45, PAGES_PER_FETCH) == [2] * 22 + [1]
 
 
+def test_bench_load_splits_its_pages_as_the_orchestrator_loads_a_split_read(host):
+    # bench_load --split 4 stands for a complete read split into four chains after its first page: the first page's
+    # load beside the chains, each chain's load-bound calls, then the stream's own chain's last load, alone marked
+    # ends_stream (the refresh).
+    from bench.bench_load import split_chains
+
+    lanes, last = split_chains(100, 4, PAGES_PER_FETCH, LOAD_PAGES_MAX)
+    chains = {"main": 2, **{name: sum(n for _, n in calls) for name, calls in zip("abcd", lanes[1:], strict=True)}}
+    assert chains == {"main": 2, "a": 25, "b": 25, "c": 25, "d": 23}
+    sync(host, chains, FAST_FETCH, LOAD)
+    loads = [(pages, ends) for pages, ends in SEEN["loads"] if pages]
+    assert loads[0] == ([("main", 0)], False) and loads[-1] == ([("main", 1)], True)
+    assert last == (99, 1) and lanes[0] == [(0, 1)]
+    for name, calls in zip("abcd", lanes[1:], strict=True):
+        assert [len(pages) for pages, _ in loads if pages[0][0] == name] == [n for _, n in calls], name
+    # The bench's calls cover pages 1-98 once, in order, chain after chain.
+    covered = [first + i for calls in lanes[1:] for first, n in calls for i in range(n)]
+    assert covered == list(range(1, 99))
+
+
 def test_a_fetch_bound_stream_schedules_what_it_always_did(host):
     loads = sync(host, {"main": 30}, SLOW_FETCH, LOAD)
     assert [len(pages) for pages in loads] == [2] * 15
