@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ import psycopg
 
 from bench.common import database
 from plugins import registry
+from plugins.quickbooks.partition import MIN_PAGES_PER_CHAIN
 from shared.blob.landing import LandingZone, page_ref
 from shared.blob.service import blob_service
 from shared.core.config import load_settings
@@ -234,10 +235,14 @@ def load_bound_calls(pages: int, pages_per_fetch: int, load_pages_max: int) -> l
 Call = tuple[int, int]
 
 
+def placed(first: int, sizes: list[int]) -> list[Call]:
+    """Calls of `sizes` pages each, one after another from page `first`."""
+    return list(zip(accumulate(sizes[:-1], initial=first), sizes, strict=True))
+
+
 def one_chain(calls: list[int]) -> tuple[list[list[Call]], Call]:
     """One chain's calls in order: the last one ends the stream (with the refresh)."""
-    starts = [sum(calls[:i]) for i in range(len(calls))]
-    chain = list(zip(starts, calls, strict=True))
+    chain = placed(0, calls)
     return [chain[:-1]], chain[-1]
 
 
@@ -250,12 +255,11 @@ def split_chains(pages: int, chains: int, pages_per_fetch: int, load_pages_max: 
     middle = pages - 2
     if chains < 1 or middle < 1:
         raise ValueError("a split needs at least one chain and three pages")
-    per_chain = max(2, -(-middle // chains))
+    per_chain = max(MIN_PAGES_PER_CHAIN, -(-middle // chains))
     lanes: list[list[Call]] = [[(0, 1)]]
     for first in range(1, pages - 1, per_chain):
         size = min(per_chain, pages - 1 - first)
-        calls = load_bound_calls(size, pages_per_fetch, load_pages_max)
-        lanes.append([(first + sum(calls[:i]), n) for i, n in enumerate(calls)])
+        lanes.append(placed(first, load_bound_calls(size, pages_per_fetch, load_pages_max)))
     return lanes, (pages - 1, 1)
 
 
