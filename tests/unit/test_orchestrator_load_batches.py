@@ -221,6 +221,17 @@ def test_bench_load_splits_its_pages_as_the_orchestrator_loads_a_split_read(host
     assert covered == list(range(1, 99))
 
 
+def test_bench_load_gives_a_split_chain_the_least_pages_the_partition_does():
+    from bench import bench_load
+    from plugins.quickbooks import partition
+
+    assert bench_load.MIN_PAGES_PER_CHAIN == partition.MIN_PAGES_PER_CHAIN
+    # Ten pages in eight chains: the middle eight pages go two to a chain, as cut_positions cuts them.
+    lanes, _ = bench_load.split_chains(10, 8, PAGES_PER_FETCH, LOAD_PAGES_MAX)
+    assert [sum(n for _, n in calls) for calls in lanes[1:]] == [2, 2, 2, 2]
+    assert len(partition.cut_positions(9000, 0, 1000, 8)) - 1 == 4
+
+
 def test_a_fetch_bound_stream_schedules_what_it_always_did(host):
     loads = sync(host, {"main": 30}, SLOW_FETCH, LOAD)
     assert [len(pages) for pages in loads] == [2] * 15
