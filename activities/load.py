@@ -6,7 +6,9 @@ A record the plugin cannot read is quarantined with its reason; the rest of its 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -16,13 +18,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+
 from activities.seen_ids import UNREADABLE, record_ids
 from activities.stream_end import refresh_at_stream_end
 from plugins import registry
 from plugins.base import SourcePlugin
 from shared.blob.landing import LandingZone
 from shared.core import meters
-from shared.core.config import load_settings
+from shared.core.config import Settings, load_settings
 from shared.core.gcpause import collector_paused
 from shared.core.messages import LoadCounts, LoadRequest, LoadResult, PageRef
 from shared.db import runs
@@ -93,17 +97,54 @@ def _read_page(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str
     return page
 
 
-# Pages read ahead in this process at a time, across every load running in it (the chains of a split read load
-# side by side on the worker's thread pool). One load reads its next page while PostgreSQL writes the one before,
-# which uses a core the load would leave idle; with several loads running, the others use it, and each page read
-# ahead holds about 10 MB of parsed records (1,000 invoices): five loads reading ahead peaked at 200-208 MB.
-_AHEAD = threading.BoundedSemaphore(1)
+class _Running:
+    """How many loads this process runs now (in their slots).
+
+    A load reads its next page while PostgreSQL writes the one before, which uses a core the load would leave
+    idle, but only while it is the only load of its process: with several running (the chains of a split read load
+    side by side on the worker's thread pool) the others use that core, and each page read ahead holds about 10 MB
+    of parsed records (1,000 invoices). Five loads each reading ahead peaked at 200-208 MB; one page ahead in the
+    process at 183-191 MB; three loads none ahead at 128-133 MB (docs/SCALING.md)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    @contextlib.contextmanager
+    def one(self) -> Iterator[None]:
+        with self._lock:
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.count -= 1
+
+    @property
+    def alone(self) -> bool:
+        return self.count <= 1
+
+
+_RUNNING = _Running()
+
+
+@functools.cache
+def _load_slots(count: int) -> threading.BoundedSemaphore:
+    """The slots of the loads running at once in this process (LOADS_PER_WORKER).
+
+    A split read's chains load side by side in one worker: a large entity's first page beside its four chains is
+    five loads, two such entities ten, each holding a parsed page (about 10 MB for 1,000 invoices) and its buffers.
+    Every load's Python work shares one interpreter lock, so a worker gains little from more than a few at once:
+    at 100 pages five loads peaked at 170-178 MB (0.85-0.87 of the limit), three at 128-133 MB (0.74-0.81), four
+    at 142-146 MB (0.73-0.80; docs/SCALING.md). A load waits for its slot before it opens its transaction, so a
+    waiting load holds no lock another load could wait for."""
+    return threading.BoundedSemaphore(count)
 
 
 def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone, pages: list[PageRef],
                 keep_ids: bool) -> Iterator[tuple[PageRef, Future[_ReadPage]]]:
-    """Each page with its read, the next page's read started before this one is loaded when no other load of the
-    process is reading ahead (_AHEAD).
+    """Each page with its read, the next page's read started before this one is loaded while no other load of the
+    process runs (_RUNNING).
 
     The reader thread parses while the load waits on PostgreSQL (psycopg releases the GIL while it waits): the
     server's work and the parsing overlap. One page ahead at most, so memory holds two pages."""
@@ -111,23 +152,12 @@ def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone, pages: 
         return reader.submit(_read_page, plugin, stream, landing, page.ref, keep_ids)
 
     upcoming: Future[_ReadPage] | None = None
-    holding = False
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-read") as reader:
-        try:
-            for index, page in enumerate(pages):
-                current = upcoming if upcoming is not None else read(page)
-                upcoming = None
-                if holding:  # the page read ahead is now the one loaded: the one before it is done with
-                    _AHEAD.release()
-                    holding = False
-                if index + 1 < len(pages) and _AHEAD.acquire(blocking=False):
-                    holding = True
-                    upcoming = read(pages[index + 1])
-                yield page, current
-                del current  # the loaded page's records can go
-        finally:
-            if holding:
-                _AHEAD.release()
+        for index, page in enumerate(pages):
+            current = upcoming if upcoming is not None else read(page)
+            upcoming = read(pages[index + 1]) if index + 1 < len(pages) and _RUNNING.alone else None
+            yield page, current
+            del current  # the loaded page's records can go
 
 
 def load_pages(request: dict[str, Any]) -> dict[str, Any]:
@@ -136,9 +166,12 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     # Log ids are bound for every activity where they are registered (activities/logging_ids.py).
     with meters.tracer.start_as_current_span("load_pages", attributes={
-            "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}):
-        with collector_paused():  # the pages' records are trees: the collector would only traverse them
-            counts, source = _load(asked)
+            "run_id": asked.run_id, "connection_id": asked.connection_id, "stream": asked.stream}) as span:
+        settings = load_settings()
+        with _load_slots(settings.loads_per_worker), _RUNNING.one():
+            span.set_attribute("slot_wait_s", round(time.monotonic() - started, 3))
+            with collector_paused():  # the pages' records are trees: the collector would only traverse them
+                counts, source = _load(asked, settings)
         seconds = time.monotonic() - started
         meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts, seconds)
         log.info("loaded %d page(s) of %s in %.2f s: %d inserted, %d updated, %d unchanged, %d deleted",
@@ -148,8 +181,24 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
     return LoadResult(**counts, seconds=round(seconds, 3)).to_json()
 
 
-def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
-    settings = load_settings()
+def _load_page(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadRequest, page: PageRef, read: _ReadPage,
+               totals: UpsertCounts, batch_rows: int) -> int:
+    """One claimed page's records upserted into `totals` and its unreadable ones quarantined; returns how many.
+
+    A function of its own so that the page's parsed records (about 10 MB for 1,000 invoices) are dropped when it
+    returns: held by a variable of the page loop, they lived on while the next page was read."""
+    if read.seen is not None:  # read with keep_ids, and no record only a parse can judge
+        keep_seen_ids(conn, page.ref, read.seen)
+    for position, record, reason in read.unreadable:
+        quarantine(conn, asked.connection_id, asked.stream, asked.run_id, page.ref, position, _record_id(record),
+                   reason, record)
+    for target, records in read.grouped.items():
+        totals.add(upsert_records(conn, plugin.table(target), asked.connection_id, asked.run_id, records,
+                                  batch_rows=batch_rows))
+    return len(read.unreadable)
+
+
+def _load(asked: LoadRequest, settings: Settings) -> tuple[dict[str, int], str]:
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     landing = LandingZone(settings.storage, settings.landing_container)
     totals = UpsertCounts()
@@ -160,16 +209,8 @@ def _load(asked: LoadRequest) -> tuple[dict[str, int], str]:
         for page, reading in _read_ahead(plugin, stream, landing, asked.pages, asked.keep_ids):
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
-            read = reading.result()
-            if read.seen is not None:  # read with keep_ids, and no record only a parse can judge
-                keep_seen_ids(conn, page.ref, read.seen)
-            for position, record, reason in read.unreadable:
-                quarantine(conn, connection_id, stream, run_id, page.ref, position, _record_id(record), reason,
-                           record)
-            quarantined += len(read.unreadable)
-            for target, records in read.grouped.items():
-                totals.add(upsert_records(conn, plugin.table(target), connection_id, run_id, records,
-                                          batch_rows=settings.load_batch_rows))
+            quarantined += _load_page(conn, plugin, asked, page, reading.result(), totals,
+                                      settings.load_batch_rows)
             pages_loaded += 1
         last = asked.pages[-1] if asked.pages else None
         if last and last.watermark:

@@ -16,7 +16,8 @@ lands them (LandingZone, page_ref). Each method gets its own freshly migrated da
   With `--split K`, the pages are loaded as sync_stream loads a large entity's complete read that the plugin split
   into K chains (plugins/quickbooks/partition.py): the first page's load beside K chains, each loading its range
   in load-bound calls, in threads of the one worker process (as the Functions host's thread pool runs activities),
-  then the stream's own chain's last page, whose load holds the refresh.
+  then the stream's own chain's last page, whose load holds the refresh. As in a worker, at most LOADS_PER_WORKER
+  of those calls run at once (activities/load.py); the others wait for a slot.
 Then the same pages again with `--upsert-share` of the invoices newer, through both. Prints seconds, the ratio
 limit/production (1.0: as fast as the limit) and the peak RSS of the process doing the load.
 """
@@ -361,7 +362,8 @@ def main() -> None:
         sizing = f"{calls[0]} page(s) per load_pages call"
     container = f"bench-load-{uuid.uuid4().hex[:8]}"
     landing = LandingZone(settings.storage, container)
-    print(f"{args.pages} pages of {PER_PAGE} invoices, {sizing}; load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"{args.pages} pages of {PER_PAGE} invoices, {sizing}, at most {settings.loads_per_worker} loads at once "
+          f"(LOADS_PER_WORKER); load average {os.getloadavg()[0]:.2f} at the start")
     started = time.perf_counter()
     runs = {"first load": (f"run-first-{uuid.uuid4().hex[:6]}", 0.0),
             f"{args.upsert_share:.0%} newer": (f"run-again-{uuid.uuid4().hex[:6]}", args.upsert_share)}

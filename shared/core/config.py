@@ -50,6 +50,8 @@ class Settings:
     pages_per_fetch: int
     # The most pages one fetch reads (and so one load gets) while sync_stream finds loading the slower.
     load_pages_max: int = 10
+    # load_pages calls running at once in one worker process; the others wait for a slot (activities/load.py).
+    loads_per_worker: int = 3
 
 
 def int_setting(name: str, default: int) -> int:
@@ -114,4 +116,12 @@ def load_settings() -> Settings:
         load_batch_rows=int_setting("LOAD_BATCH_ROWS", 5000),
         pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),
         load_pages_max=int_setting("LOAD_PAGES_MAX", 10),
+        loads_per_worker=_at_least_one("LOADS_PER_WORKER", 3),
     )
+
+
+def _at_least_one(name: str, default: int) -> int:
+    value = int_setting(name, default)
+    if value < 1:
+        raise ValueError(f"App setting {name} must be at least 1, got {value}")
+    return value

@@ -206,3 +206,39 @@ def test_a_loaded_record_keeps_its_landed_json_as_its_payload(run, pg_dsn):
         conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
     assert payload == record
     assert line[0] == record["Line"][0] and (line[1], float(line[2])) == ("3", 2.0)
+
+
+def test_a_loaded_page_is_let_go_before_the_next_page_is_read(run, pg_dsn, monkeypatch):
+    # Each parsed page holds about 10 MB (1,000 invoices), and the chains of a split read load side by side in one
+    # worker: a load that kept the page it had loaded while reading the next held two. Another load runs in the
+    # process here, so each page is read only once the load reaches it; the read waits until the load has claimed
+    # the page, then looks whether any page read before it is still alive.
+    import gc
+    import weakref
+
+    from activities import load as load_activity
+
+    pages = [land(run, n, [invoice(f"{n}-{i}", n) for i in range(3)]) for n in range(3)]
+    claimed: dict[str, threading.Event] = {page["ref"]: threading.Event() for page in pages}
+    parsed: list[weakref.ref] = []
+    alive_at_read: list[int] = []
+    read_page, claim_page = load_activity._read_page, load_activity.claim_page
+
+    def claim(conn, ref, *args):
+        claimed[ref].set()
+        return claim_page(conn, ref, *args)
+
+    def read(plugin, stream, landing, ref, keep_ids):
+        assert claimed[ref].wait(10)
+        gc.collect()
+        alive_at_read.append(sum(1 for page in parsed if page() is not None))
+        page = read_page(plugin, stream, landing, ref, keep_ids)
+        parsed.append(weakref.ref(page))
+        return page
+
+    monkeypatch.setattr(load_activity, "claim_page", claim)
+    monkeypatch.setattr(load_activity, "_read_page", read)
+    with load_activity._RUNNING.one():  # another load runs in the process: this one reads no page ahead
+        assert load_pages(request(run, pages))["inserted"] == 9
+    assert alive_at_read == [0, 0, 0]
+    assert state(pg_dsn, run)[0] == sorted(f"{n}-{i}" for n in range(3) for i in range(3))

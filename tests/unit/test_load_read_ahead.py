@@ -1,6 +1,6 @@
-"""load_pages reads the next page ahead while PostgreSQL writes the one before, one page ahead in the whole process
-(activities/load.py, _AHEAD): the chains of a split read load side by side in one worker, and a page read ahead
-holds its parsed records (about 10 MB for 1,000 invoices)."""
+"""load_pages reads the next page ahead while PostgreSQL writes the one before, only while it is the only load of
+its process (activities/load.py, _RUNNING): the chains of a split read load side by side in one worker, and a page
+read ahead holds its parsed records (about 10 MB for 1,000 invoices)."""
 
 from __future__ import annotations
 
@@ -45,15 +45,11 @@ def test_a_load_alone_reads_each_next_page_ahead_and_every_page_once_in_order(re
     assert loaded == reads == [f"a/{n}" for n in range(4)]
 
 
-def test_while_one_load_reads_ahead_another_reads_only_the_page_it_loads_and_the_slot_passes_on(reads):
-    first, second = ahead("a", 3), ahead("b", 3)
-    _, reading = next(first)
-    assert reading.result() == "a/0" and reads == ["a/0", "a/1"]  # a holds the slot: a/1 read ahead
-    _, reading = next(second)
-    assert reading.result() == "b/0" and reads[2:] == ["b/0"]  # b loads b/0 with nothing read ahead
-    first.close()  # a ends (a failed load closes it too): the slot is free again
-    _, reading = next(second)
-    assert reading.result() == "b/1" and reads[3:] == ["b/1", "b/2"]  # b/1 read when loaded, b/2 ahead
-    assert [r.result() for _, r in second] == ["b/2"] and len(reads) == 5
-    assert load_activity._AHEAD.acquire(blocking=False)  # every load ended: nothing holds the slot
-    load_activity._AHEAD.release()
+def test_a_load_beside_another_reads_no_page_ahead(reads):
+    # Two loads run in the process (in their slots): both keep the cores busy, so neither holds a page ahead.
+    with load_activity._RUNNING.one(), load_activity._RUNNING.one():
+        for page, reading in ahead("a", 3):
+            assert reads[-1] == page.ref  # only the page being loaded was asked for
+            assert reading.result() == page.ref
+    assert reads == ["a/0", "a/1", "a/2"]
+    assert load_activity._RUNNING.count == 0
