@@ -55,6 +55,9 @@ PER_PAGE = 1000
 # The plugin's partition.MIN_PAGES_PER_CHAIN: benchmarks reach a plugin only through the registry, so this is a
 # copy, and tests/unit/test_orchestrator_load_batches.py checks the two agree.
 MIN_PAGES_PER_CHAIN = 2
+# What infra/modules/functionapp.bicep sets in a worker's environment that changes how a load runs; the child runs
+# with it too (tests/infra/test_templates.py checks the two agree).
+WORKER_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
 LIMIT_PAGES_PER_TXN = 10
 PLUGIN = registry.get("quickbooks")
 T0 = dt.datetime(2021, 11, 1, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
@@ -273,7 +276,7 @@ def run_production(dsn: str, container: str, run_id: str, refs: list[dict[str, A
     lanes, last = plan
     job = folder / f"{run_id}.json"
     job.write_text(json.dumps({"run_id": run_id, "refs": refs, "lanes": lanes, "last": last}))
-    env = {**os.environ, "BIZ_PG_DSN": dsn, "LANDING_CONTAINER": container}
+    env = {**os.environ, **WORKER_ENVIRONMENT, "BIZ_PG_DSN": dsn, "LANDING_CONTAINER": container}
     out = subprocess.run([sys.executable, "-m", "bench.bench_load", "--child", str(job)], env=env, check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

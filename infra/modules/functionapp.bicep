@@ -66,6 +66,9 @@ var baseSettings = {
   BIZ_ENTRA_TENANT_ID: entraTenantId
   BIZ_ENTRA_AUDIENCE: entraAudience
   QBO_REDIRECT_URI: 'https://${name}.azurewebsites.net/api/connections/quickbooks/callback'
+  // glibc gives each thread that allocates its own malloc arena, and a worker's loads and their readers are many
+  // threads: two arenas kept four loads at once at 146 MB instead of about 155 (docs/SCALING.md, bench_load).
+  MALLOC_ARENA_MAX: '2'
 }
 
 var secretReferences = secretsAsKeyVaultReferences ? {

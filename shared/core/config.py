@@ -51,7 +51,7 @@ class Settings:
     # The most pages one fetch reads (and so one load gets) while sync_stream finds loading the slower.
     load_pages_max: int = 10
     # load_pages calls running at once in one worker process; the others wait for a slot (activities/load.py).
-    loads_per_worker: int = 3
+    loads_per_worker: int = 4
 
 
 def int_setting(name: str, default: int) -> int:
@@ -116,7 +116,7 @@ def load_settings() -> Settings:
         load_batch_rows=int_setting("LOAD_BATCH_ROWS", 5000),
         pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),
         load_pages_max=int_setting("LOAD_PAGES_MAX", 10),
-        loads_per_worker=_at_least_one("LOADS_PER_WORKER", 3),
+        loads_per_worker=_at_least_one("LOADS_PER_WORKER", 4),
     )
 
 

@@ -266,3 +266,12 @@ def test_managed_grafana_is_optional_keyless_and_reads_monitoring_with_its_own_i
     admin = template["resources"]["grafanaAdmin"]["config"]
     assert admin["scope"] == "grafana" and admin["properties"]["principalId"] == "adminPrincipalId"
     assert set(template["outputs"]) == {"name", "endpoint"}
+
+
+def test_the_load_benchmark_runs_its_worker_with_the_environment_the_template_sets() -> None:
+    # bench_load's child stands for a worker: what the template sets that changes a load's memory, it sets too.
+    from bench.bench_load import WORKER_ENVIRONMENT
+
+    settings = app_settings()
+    assert {name: settings[name] for name in WORKER_ENVIRONMENT} == WORKER_ENVIRONMENT
+    assert settings["MALLOC_ARENA_MAX"] == "2"
