@@ -67,9 +67,7 @@ def apply(conn: psycopg.Connection, plugin: SourcePlugin, connection: Connection
     if gate.action != "defer" or plan.refused:
         return plan
     deferrable = [s.stream for s in plan.streams if plugin.deferrable(s.stream)]
-    hours = int_setting(MAX_DEFER_SETTING, DEFAULT_MAX_DEFER_HOURS)
-    if hours < 1:
-        raise ValueError(f"App setting {MAX_DEFER_SETTING} must be at least 1 (hours), got {hours}")
+    hours = int_setting(MAX_DEFER_SETTING, DEFAULT_MAX_DEFER_HOURS, minimum=1, unit=" (hours)")
     fresh = budgets.synced_within(conn, connection.connection_id, deferrable, hours)
     held = [stream for stream in deferrable if stream in fresh]
     overdue = [stream for stream in deferrable if stream not in fresh]

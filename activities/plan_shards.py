@@ -27,13 +27,8 @@ DEFAULT_SHARDS_AT_ONCE = 4
 
 def shard_settings() -> tuple[int, int]:
     """(streams per shard, shards at once), checked."""
-    size = int_setting(SHARD_STREAMS_SETTING, DEFAULT_SHARD_STREAMS)
-    at_once = int_setting(SHARDS_AT_ONCE_SETTING, DEFAULT_SHARDS_AT_ONCE)
-    if size < 1:
-        raise ValueError(f"App setting {SHARD_STREAMS_SETTING} must be at least 1 (streams), got {size}")
-    if at_once < 1:
-        raise ValueError(f"App setting {SHARDS_AT_ONCE_SETTING} must be at least 1 (shards), got {at_once}")
-    return size, at_once
+    return (int_setting(SHARD_STREAMS_SETTING, DEFAULT_SHARD_STREAMS, minimum=1, unit=" (streams)"),
+            int_setting(SHARDS_AT_ONCE_SETTING, DEFAULT_SHARDS_AT_ONCE, minimum=1, unit=" (shards)"))
 
 
 def store_plan(run_id: str, connection_id: str, phase: int, streams: list[StreamPlan]) -> StoredPlan | None:

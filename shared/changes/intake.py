@@ -98,10 +98,7 @@ class Receipt(BaseModel):
 
 
 def replay_window() -> dt.timedelta:
-    seconds = int_setting(REPLAY_WINDOW_SETTING, DEFAULT_REPLAY_WINDOW)
-    if seconds < 60:
-        raise ValueError(f"App setting {REPLAY_WINDOW_SETTING} must be at least 60 seconds, got {seconds}")
-    return dt.timedelta(seconds=seconds)
+    return dt.timedelta(seconds=int_setting(REPLAY_WINDOW_SETTING, DEFAULT_REPLAY_WINDOW, minimum=60, unit=" seconds"))
 
 
 def safe_id(value: Any) -> str:

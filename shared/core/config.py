@@ -54,15 +54,20 @@ class Settings:
     loads_per_worker: int = 4
 
 
-def int_setting(name: str, default: int) -> int:
-    """A whole-number app setting; empty or unset: the default."""
+def int_setting(name: str, default: int, *, minimum: int | None = None, unit: str = "") -> int:
+    """A whole-number app setting; empty or unset: the default. Below `minimum`, a ValueError naming the setting,
+    the least it may be (followed by `unit`, e.g. " seconds") and the value given."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"App setting {name} must be a whole number, got {raw!r}") from exc
+        value = default
+    else:
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise ValueError(f"App setting {name} must be a whole number, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ValueError(f"App setting {name} must be at least {minimum}{unit}, got {value}")
+    return value
 
 
 def strict_settings() -> bool:
@@ -116,12 +121,5 @@ def load_settings() -> Settings:
         load_batch_rows=int_setting("LOAD_BATCH_ROWS", 5000),
         pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),
         load_pages_max=int_setting("LOAD_PAGES_MAX", 10),
-        loads_per_worker=_at_least_one("LOADS_PER_WORKER", 4),
+        loads_per_worker=int_setting("LOADS_PER_WORKER", 4, minimum=1),
     )
-
-
-def _at_least_one(name: str, default: int) -> int:
-    value = int_setting(name, default)
-    if value < 1:
-        raise ValueError(f"App setting {name} must be at least 1, got {value}")
-    return value

@@ -18,10 +18,7 @@ DEFAULT_CONNECT_TIMEOUT = 10
 
 def connect_timeout() -> int:
     """The connect timeout in seconds (at least 2: libpq treats 1 as 2 and 0 as "wait forever")."""
-    seconds = int_setting(CONNECT_TIMEOUT_SETTING, DEFAULT_CONNECT_TIMEOUT)
-    if seconds < 2:
-        raise ValueError(f"App setting {CONNECT_TIMEOUT_SETTING} must be at least 2 seconds, got {seconds}")
-    return seconds
+    return int_setting(CONNECT_TIMEOUT_SETTING, DEFAULT_CONNECT_TIMEOUT, minimum=2, unit=" seconds")
 
 
 def connect(dsn: str | None = None, *, autocommit: bool = False,
