@@ -242,3 +242,58 @@ def test_a_loaded_page_is_let_go_before_the_next_page_is_read(run, pg_dsn, monke
         assert load_pages(request(run, pages))["inserted"] == 9
     assert alive_at_read == [0, 0, 0]
     assert state(pg_dsn, run)[0] == sorted(f"{n}-{i}" for n in range(3) for i in range(3))
+
+
+def test_loads_beyond_the_workers_slots_wait_for_one_and_every_page_lands(run, pg_dsn, monkeypatch):
+    # Six calls at once, as a split read's chains hand them to one worker, with two slots (LOADS_PER_WORKER): at most
+    # two hold a database transaction at a time, the others wait before they open one, and every page lands once.
+    # Each transaction is held a little longer than its load needs, so that without slots all six would overlap.
+    import contextlib
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from activities import load as load_activity
+
+    monkeypatch.setenv("LOADS_PER_WORKER", "2")
+    pages = [land(run, n, [invoice(f"{n}-{i}", i) for i in range(20)]) for n in range(6)]
+    lock = threading.Lock()
+    open_now, most = [0], [0]
+    real_connect = load_activity.connect
+
+    @contextlib.contextmanager
+    def counted_connect(*args, **kwargs):
+        with real_connect(*args, **kwargs) as conn:
+            with lock:
+                open_now[0] += 1
+                most[0] = max(most[0], open_now[0])
+            try:
+                time.sleep(0.3)
+                yield conn
+            finally:
+                with lock:
+                    open_now[0] -= 1
+
+    monkeypatch.setattr(load_activity, "connect", counted_connect)
+    with ThreadPoolExecutor(max_workers=6) as workers:
+        results = list(workers.map(lambda page: load_pages(request(run, [page])), pages))
+    assert most[0] == 2
+    assert [r["inserted"] for r in results] == [20] * 6
+    ids, _, counts = state(pg_dsn, run)
+    assert ids == sorted(f"{n}-{i}" for n in range(6) for i in range(20))
+    assert counts == (6, 120, 120)
+
+
+def test_a_failed_load_gives_its_slot_back(run, pg_dsn, monkeypatch):
+    # One slot: a load that fails (its page is missing) must not keep it, or every later load of the worker would
+    # wait forever.
+    monkeypatch.setenv("LOADS_PER_WORKER", "1")
+    ghost = {"ref": page_ref(CONNECTION, "Invoice", run, 98), "records": 1, "watermark": None}
+    with pytest.raises(PageNotFound):
+        load_pages(request(run, [ghost]))
+    page = land(run, 0, [invoice("1", 1)])
+    loaded: list[dict] = []
+    worker = threading.Thread(target=lambda: loaded.append(load_pages(request(run, [page]))), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert loaded and loaded[0]["inserted"] == 1
+    assert state(pg_dsn, run)[0] == ["1"]
