@@ -134,11 +134,10 @@ def _load_slots(count: int) -> threading.BoundedSemaphore:
 
     A split read's chains load side by side in one worker: a large entity's first page beside its four chains is
     five loads, two such entities ten, each holding a parsed page (about 10 MB for 1,000 invoices) and its buffers.
-    Every load's Python work shares one interpreter lock, so a worker gains little from many at once. At 1,000
-    pages (docs/SCALING.md) three at once reached 0.75 of the limit at 138 MB, four 0.85 at 146 MB (with the
-    MALLOC_ARENA_MAX=2 that infra/modules/functionapp.bicep sets), five 1.00 at 207 MB before the pages were let go
-    sooner. A load waits for its slot before it opens its transaction, so a waiting load holds no lock another load
-    could wait for."""
+    At 1,000 pages (docs/SCALING.md) three at once reached 0.75 of the limit at 138 MB, four 0.77-0.85 at
+    146-148 MB (with the MALLOC_ARENA_MAX=2 that infra/modules/functionapp.bicep sets), five 0.91 at 152 MB (1.00 at
+    207 MB before the pages were let go sooner): four is the most measured under 150 MB. A load waits for its slot
+    before it opens its transaction, so a waiting load holds no lock another load could wait for."""
     return threading.BoundedSemaphore(count)
 
 
