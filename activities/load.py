@@ -48,20 +48,28 @@ def _record_id(record: Any) -> str | None:
     return None
 
 
+# A page's records read, parsed and upserted at a time. A whole parsed page holds about 10 MB (1,000 invoices, 8 MB
+# of it dicts) for as long as its upsert runs, and a worker runs several loads at once (_load_slots); a part of 250
+# holds about 2.6 MB (docs/SCALING.md).
+PART_RECORDS = 250
+
+
 @dataclass
-class _ReadPage:
-    """A landed page as the plugin reads it: its records grouped by target table, and the unreadable ones."""
+class _ReadPart:
+    """Up to PART_RECORDS records of a landed page as the plugin reads them: grouped by target table, and the
+    unreadable ones."""
 
     grouped: dict[str, list[RawRecord]] = field(default_factory=lambda: defaultdict(list))
-    unreadable: list[tuple[int, Any, str]] = field(default_factory=list)  # (position, record, reason)
-    # The ids the page held per target table, as a complete read's sweep counts them (activities/seen_ids.py),
-    # kept beside the page's claim so the sweep need not parse the page again; None: the sweep parses it.
+    unreadable: list[tuple[int, Any, str]] = field(default_factory=list)  # (position in the page, record, reason)
+    # The ids the part held per target table, as a complete read's sweep counts them (activities/seen_ids.py);
+    # None: a record only a parse can judge (no id, or one its split refuses), so the sweep parses the page.
     seen: dict[str, list[str]] | None = field(default_factory=lambda: defaultdict(list))
+    records: int = 0
 
     def saw(self, ids: list[tuple[str, str]] | None) -> None:
         if self.seen is None:
             return
-        if ids is None:  # a record only a parse can judge (no id, or one its split refuses): no ids kept
+        if ids is None:
             self.seen = None
             return
         for target, record_id in ids:
@@ -75,26 +83,48 @@ def _unreadable_ids(plugin: SourcePlugin, stream: str, record: Any) -> list[tupl
         return None
 
 
-def _read_page(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str, keep_ids: bool) -> _ReadPage:
-    """Download, parse, split and type one page (no database: this runs ahead on the reader thread); with
-    `keep_ids`, the ids the page held for the sweep too."""
-    page = _ReadPage(seen=defaultdict(list) if keep_ids else None)
+def _read_parts(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str,
+                keep_ids: bool) -> Iterator[_ReadPart]:
+    """Download one page, then parse, split and type it PART_RECORDS records at a time (no database: a page read
+    ahead runs on the reader thread); with `keep_ids`, the ids each part held for the sweep too. A page yields at
+    least one part, empty for an empty page."""
+    def new_part() -> _ReadPart:
+        return _ReadPart(seen=defaultdict(list) if keep_ids else None)
+
+    part = new_part()
     for position, (record, text) in enumerate(landing.read_page_text(ref), start=1):
+        if part.records == PART_RECORDS:
+            yield part
+            part = new_part()
+        part.records += 1
         ids: list[tuple[str, str]] = []
         try:
-            for target, part in plugin.split(stream, record):
-                raw = plugin.to_raw(target, part)
+            for target, piece in plugin.split(stream, record):
+                raw = plugin.to_raw(target, piece)
                 if raw.payload is record:  # the landed record itself: its landed text is its payload
                     raw = dataclasses.replace(raw, payload_json=text)
-                page.grouped[target].append(raw)
+                part.grouped[target].append(raw)
                 ids.append((target, raw.id))  # record_id's answer (plugins/base.py), with no second reading
         except UNREADABLE as exc:
-            page.unreadable.append((position, record, f"{type(exc).__name__}: {exc}"[:MAX_REASON]))
-            if page.seen is not None:
-                page.saw(_unreadable_ids(plugin, stream, record))
+            part.unreadable.append((position, record, f"{type(exc).__name__}: {exc}"[:MAX_REASON]))
+            if part.seen is not None:
+                part.saw(_unreadable_ids(plugin, stream, record))
         else:
-            page.saw(ids)
-    return page
+            part.saw(ids)
+    yield part
+
+
+def _read_whole(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: str, keep_ids: bool) -> list[_ReadPart]:
+    """A page read ahead: all its parts, on the reader thread."""
+    return list(_read_parts(plugin, stream, landing, ref, keep_ids))
+
+
+def _taken(read: Future[list[_ReadPart]]) -> Iterator[_ReadPart]:
+    """The parts of a page read ahead, each let go of as the next is taken."""
+    parts = read.result()
+    parts.reverse()
+    while parts:
+        yield parts.pop()
 
 
 class _Running:
@@ -142,19 +172,21 @@ def _load_slots(count: int) -> threading.BoundedSemaphore:
 
 
 def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone, pages: list[PageRef],
-                keep_ids: bool) -> Iterator[tuple[PageRef, Future[_ReadPage]]]:
-    """Each page with its read, the next page's read started before this one is loaded while no other load of the
-    process runs (_RUNNING).
+                keep_ids: bool) -> Iterator[tuple[PageRef, Iterator[_ReadPart]]]:
+    """Each page with its parts; the next page read whole on the reader thread before this one is loaded while no
+    other load of the process runs (_RUNNING), otherwise each page read a part at a time as its load takes them.
 
     The reader thread parses while the load waits on PostgreSQL (psycopg releases the GIL while it waits): the
-    server's work and the parsing overlap. One page ahead at most, so memory holds two pages."""
-    def read(page: PageRef) -> Future[_ReadPage]:
-        return reader.submit(_read_page, plugin, stream, landing, page.ref, keep_ids)
+    server's work and the parsing overlap. One page ahead at most, so memory holds two pages. With other loads
+    running, they use the core the reader would, and a part at a time keeps each load's parsed records small."""
+    def read(page: PageRef) -> Future[list[_ReadPart]]:
+        return reader.submit(_read_whole, plugin, stream, landing, page.ref, keep_ids)
 
-    upcoming: Future[_ReadPage] | None = None
+    upcoming: Future[list[_ReadPart]] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-read") as reader:
         for index, page in enumerate(pages):
-            current = upcoming if upcoming is not None else read(page)
+            current = (_taken(upcoming) if upcoming is not None
+                       else _read_parts(plugin, stream, landing, page.ref, keep_ids))
             upcoming = read(pages[index + 1]) if index + 1 < len(pages) and _RUNNING.alone else None
             yield page, current
             del current  # the loaded page's records can go
@@ -181,22 +213,37 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
     return LoadResult(**counts, seconds=round(seconds, 3)).to_json()
 
 
-def _load_page(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadRequest, page: PageRef, read: _ReadPage,
-               totals: UpsertCounts, batch_rows: int) -> int:
-    """One claimed page's records upserted into `totals` and its unreadable ones quarantined; returns how many.
+def _load_page(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadRequest, page: PageRef,
+               parts: Iterator[_ReadPart], totals: UpsertCounts, batch_rows: int) -> int:
+    """One claimed page's records upserted into `totals` a part at a time and its unreadable ones quarantined;
+    returns how many were quarantined.
 
-    A function of its own so that nothing in the page loop holds the page's parsed records (about 10 MB for 1,000
-    invoices) past its turn: once the loop takes the next page's read, they go, before that read is awaited. Held by
-    a variable of the loop, they had lived on while the next page was read."""
-    if read.seen is not None:  # read with keep_ids, and no record only a parse can judge
-        keep_seen_ids(conn, page.ref, read.seen)
-    for position, record, reason in read.unreadable:
+    Each part goes before the next is read: the loop lets go of it at the end of its turn (its variable would hold
+    it while the next part is parsed), and nothing else here refers to its records."""
+    seen: dict[str, list[str]] | None = defaultdict(list) if asked.keep_ids else None
+    quarantined = 0
+    for part in parts:
+        quarantined += _load_part(conn, plugin, asked, page, part, totals, batch_rows)
+        if seen is not None and part.seen is not None:
+            for target, ids in part.seen.items():
+                seen[target].extend(ids)
+        else:
+            seen = None
+        del part
+    if seen is not None:  # read with keep_ids, and no record only a parse can judge
+        keep_seen_ids(conn, page.ref, seen)
+    return quarantined
+
+
+def _load_part(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadRequest, page: PageRef, part: _ReadPart,
+               totals: UpsertCounts, batch_rows: int) -> int:
+    for position, record, reason in part.unreadable:
         quarantine(conn, asked.connection_id, asked.stream, asked.run_id, page.ref, position, _record_id(record),
                    reason, record)
-    for target, records in read.grouped.items():
+    for target, records in part.grouped.items():
         totals.add(upsert_records(conn, plugin.table(target), asked.connection_id, asked.run_id, records,
                                   batch_rows=batch_rows))
-    return len(read.unreadable)
+    return len(part.unreadable)
 
 
 def _load(asked: LoadRequest, settings: Settings) -> tuple[dict[str, int], str]:
@@ -210,8 +257,7 @@ def _load(asked: LoadRequest, settings: Settings) -> tuple[dict[str, int], str]:
         for page, reading in _read_ahead(plugin, stream, landing, asked.pages, asked.keep_ids):
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
-            quarantined += _load_page(conn, plugin, asked, page, reading.result(), totals,
-                                      settings.load_batch_rows)
+            quarantined += _load_page(conn, plugin, asked, page, reading, totals, settings.load_batch_rows)
             pages_loaded += 1
         last = asked.pages[-1] if asked.pages else None
         if last and last.watermark:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -20,6 +21,10 @@ from shared.core.config import StorageTarget
 
 class PageNotFound(LookupError):
     """A page reference that no blob answers to (deleted, or a wrong container)."""
+
+
+class PageCorrupt(ValueError):
+    """A landed page whose body does not decompress (cut short, or not gzip)."""
 
 
 class LandingZone:
@@ -65,10 +70,41 @@ class LandingZone:
         except ResourceNotFoundError as exc:
             container = self._container.container_name
             raise PageNotFound(f"Landed page {ref!r} is missing from container {container!r}") from exc
-        # Split on the newline byte: JSON text escapes every control character, so only line ends match.
-        for line in gzip.decompress(raw).split(b"\n"):
-            if line:
+        try:
+            for line in gzip_lines(raw):
                 yield fastjson.loads(line), line
+        except (zlib.error, EOFError) as exc:
+            raise PageCorrupt(f"Landed page {ref!r} is not a complete gzip body ({exc}); a new sync run fetches "
+                              "its records again") from exc
+
+
+# How much of a page's text is decompressed at a time (gzip_lines).
+_INFLATE_BYTES = 256 * 1024
+
+
+def gzip_lines(body: bytes) -> Iterator[bytes]:
+    """The non-empty lines of a gzip body (one member or several), decompressed a block at a time: a page's whole
+    text (about 1.5 MB for 1,000 invoices) is never held at once, only the lines its reader keeps. As fast as
+    gzip.decompress().split() (measured); gzip.GzipFile's line iterator took twice as long."""
+    pending: list[bytes] = []  # the start of a line longer than the blocks read so far (joined once, when it ends)
+    while body:
+        inflate = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer around the deflate stream
+        while body and not inflate.eof:
+            block = inflate.decompress(body, _INFLATE_BYTES)
+            body = inflate.unconsumed_tail
+            # Split on the newline byte: JSON text escapes every control character, so only line ends match.
+            lines = block.split(b"\n")
+            if len(lines) == 1:
+                pending.append(block)
+                continue
+            lines[0] = b"".join((*pending, lines[0]))
+            pending = [lines.pop()]
+            yield from filter(None, lines)
+        if not inflate.eof:
+            raise EOFError("Compressed page ended before the end-of-stream marker was reached")
+        body = inflate.unused_data  # a next member, if the body was written in several
+    if last := b"".join(pending):
+        yield last
 
 
 def page_ref(connection_id: str, stream: str, run_id: str, sequence: int) -> str:

@@ -12,7 +12,7 @@ from activities.load import load_pages
 from activities.planning import plan_streams
 from activities.runs import begin_sync
 from plugins.registry import metric_catalogs
-from shared.blob.landing import LandingZone, PageNotFound, page_ref
+from shared.blob.landing import LandingZone, PageCorrupt, PageNotFound, page_ref
 from shared.core.config import load_settings
 from shared.db import runs
 from shared.db.connections import Connection, upsert_connection
@@ -99,6 +99,30 @@ def test_a_missing_blob_names_the_page(run):
     ghost = {"ref": page_ref(CONNECTION, "Invoice", run, 99), "records": 1, "watermark": None}
     with pytest.raises(PageNotFound, match=r"000099\.jsonl\.gz"):
         load_pages(request(run, [ghost]))
+
+
+def test_a_landed_page_cut_short_fails_its_load_naming_it_and_nothing_of_the_call_stays(run, pg_dsn, monkeypatch):
+    # Read a part at a time, the cut page's first parts are upserted before its end shows the cut: the call's
+    # transaction takes them back with the page before it, and what an earlier call loaded stays.
+    import gzip
+    import json
+
+    from activities import load as load_activity
+    from shared.blob.service import blob_service
+
+    monkeypatch.setattr(load_activity, "PART_RECORDS", 2)
+    load_pages(request(run, [land(run, 0, [invoice("1", 1)])]))
+    second = land(run, 1, [invoice("2", 2)])
+    cut = page_ref(CONNECTION, "Invoice", run, 2)
+    body = gzip.compress(b"\n".join(json.dumps(invoice(str(i), 3)).encode() for i in range(3, 400)))
+    settings = load_settings()
+    blob_service(settings.storage).get_container_client(settings.landing_container).upload_blob(
+        cut, body[:len(body) // 2], overwrite=True)
+    with pytest.raises(PageCorrupt, match=r"000002\.jsonl\.gz' is not a complete gzip body"):
+        load_pages(request(run, [second, {"ref": cut, "records": 397, "watermark": None}]))
+    ids, watermark, counts = state(pg_dsn, run)
+    assert ids == ["1"] and counts == (1, 1, 1)
+    assert watermark == {"ts": "2026-02-03T10:00:01-08:00", "seen": ["1"]}
 
 
 def _series(pg_dsn: str) -> tuple[set[tuple], int]:
@@ -208,40 +232,59 @@ def test_a_loaded_record_keeps_its_landed_json_as_its_payload(run, pg_dsn):
     assert line[0] == record["Line"][0] and (line[1], float(line[2])) == ("3", 2.0)
 
 
-def test_a_loaded_page_is_let_go_before_the_next_page_is_read(run, pg_dsn, monkeypatch):
-    # Each parsed page holds about 10 MB (1,000 invoices), and the chains of a split read load side by side in one
-    # worker: a load that kept the page it had loaded while reading the next held two. Another load runs in the
-    # process here, so each page is read only once the load reaches it; the read waits until the load has claimed
-    # the page, then looks whether any page read before it is still alive.
+def test_a_page_is_loaded_a_few_records_at_a_time_and_each_part_is_let_go_before_the_next_is_parsed(
+        run, pg_dsn, monkeypatch):
+    # A parsed page holds about 10 MB (1,000 invoices) and a worker runs several loads at once (the chains of a split
+    # read): beside another load, a load reads its page a part at a time (PART_RECORDS), and holds only the part it
+    # upserts. Here parts of two records, pages of five: as each record is typed, the part it goes into is the only
+    # one alive, across parts and across pages.
     import gc
     import weakref
 
     from activities import load as load_activity
+    from plugins import registry
 
-    pages = [land(run, n, [invoice(f"{n}-{i}", n) for i in range(3)]) for n in range(3)]
-    claimed: dict[str, threading.Event] = {page["ref"]: threading.Event() for page in pages}
-    parsed: list[weakref.ref] = []
-    alive_at_read: list[int] = []
-    read_page, claim_page = load_activity._read_page, load_activity.claim_page
+    monkeypatch.setattr(load_activity, "PART_RECORDS", 2)
+    made: list[weakref.ref] = []
 
-    def claim(conn, ref, *args):
-        claimed[ref].set()
-        return claim_page(conn, ref, *args)
+    class Part(load_activity._ReadPart):
+        def __init__(self, **fields):
+            super().__init__(**fields)
+            made.append(weakref.ref(self))
 
-    def read(plugin, stream, landing, ref, keep_ids):
-        assert claimed[ref].wait(10)
+    alive_at_typing: list[int] = []
+    plugin = registry.get("quickbooks")
+    to_raw = plugin.to_raw
+
+    def typed(target, record):
         gc.collect()
-        alive_at_read.append(sum(1 for page in parsed if page() is not None))
-        page = read_page(plugin, stream, landing, ref, keep_ids)
-        parsed.append(weakref.ref(page))
-        return page
+        alive_at_typing.append(sum(1 for part in made if part() is not None))
+        return to_raw(target, record)
 
-    monkeypatch.setattr(load_activity, "claim_page", claim)
-    monkeypatch.setattr(load_activity, "_read_page", read)
+    monkeypatch.setattr(load_activity, "_ReadPart", Part)
+    monkeypatch.setattr(plugin, "to_raw", typed)
+    pages = [land(run, n, [invoice(f"{n}-{i}", n * 5 + i) for i in range(5)]) for n in range(3)]
     with load_activity._RUNNING.one():  # another load runs in the process: this one reads no page ahead
-        assert load_pages(request(run, pages))["inserted"] == 9
-    assert alive_at_read == [0, 0, 0]
-    assert state(pg_dsn, run)[0] == sorted(f"{n}-{i}" for n in range(3) for i in range(3))
+        loaded = load_pages(request(run, pages))
+    assert (loaded["pages"], loaded["inserted"]) == (3, 15)
+    assert len(made) == 9  # three parts a page
+    assert alive_at_typing == [1] * 15
+    assert state(pg_dsn, run)[0] == sorted(f"{n}-{i}" for n in range(3) for i in range(5))
+
+
+def test_a_page_read_in_parts_quarantines_by_the_pages_position_and_loads_the_rest(run, pg_dsn, monkeypatch):
+    from activities import load as load_activity
+
+    monkeypatch.setattr(load_activity, "PART_RECORDS", 2)
+    broken = invoice("5", 5)
+    del broken["MetaData"]
+    records = [invoice(str(i), i) for i in range(1, 5)] + [broken, invoice("6", 6), invoice("7", 7)]
+    loaded = load_pages(request(run, [land(run, 0, records)]))
+    assert (loaded["inserted"], loaded["quarantined"], loaded["fetched"]) == (6, 1, 7)
+    assert state(pg_dsn, run)[0] == ["1", "2", "3", "4", "6", "7"]
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute("SELECT record_id, position FROM quarantine WHERE run_id = %s", (run,)).fetchall()
+    assert rows == [("5", 5)]  # the page's fifth record, the first of its third part
 
 
 def test_loads_beyond_the_workers_slots_wait_for_one_and_every_page_lands(run, pg_dsn, monkeypatch):

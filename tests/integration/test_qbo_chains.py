@@ -125,14 +125,14 @@ def test_a_failed_load_stops_its_chain_before_the_page_fetched_beside_it_and_the
         host, simulator, connection, pg_dsn, monkeypatch):
     state, _ = simulator
     _configure(pg_dsn, page_size=PAGE_SIZE, max_chains=1)  # one chain: page 4 is fetched while page 3 loads
-    original = load_activity._read_page
+    original = load_activity._read_parts
 
     def failing_read(plugin, stream, landing, ref, keep_ids):
         if stream == "Invoice" and ref.endswith("/000003.jsonl.gz"):
             raise RuntimeError("the landing zone went away while loading page 3")
         return original(plugin, stream, landing, ref, keep_ids)
 
-    monkeypatch.setattr(load_activity, "_read_page", failing_read)
+    monkeypatch.setattr(load_activity, "_read_parts", failing_read)
     run_id, output = _sync_run(host, "full", max_pages=1)
     assert output["status"] != "succeeded" and "Invoice" in output["errors"][0]["error"], output
     assert streams_of(run_id)["Invoice"]["status"] == "failed"
@@ -147,7 +147,7 @@ def test_a_failed_load_stops_its_chain_before_the_page_fetched_beside_it_and_the
     # watermark of page 2, not beyond it.
     assert 3 * (PAGE_SIZE - 1) <= loaded <= 3 * PAGE_SIZE and parse_ts(mark["ts"]) == newest
 
-    monkeypatch.setattr(load_activity, "_read_page", original)
+    monkeypatch.setattr(load_activity, "_read_parts", original)
     sync(host, "full")
     assert_database_equals_simulator(pg_dsn, state)
 

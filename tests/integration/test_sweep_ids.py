@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from activities import load as load_activity
 from activities.aggregates import refresh_aggregates
 from activities.load import load_pages
 from activities.sweep import _seen_ids, sweep_deletes
@@ -210,6 +211,28 @@ def test_a_page_holding_a_record_without_an_id_keeps_none_and_the_sweep_then_del
     assert stream.seen(run)[1] is False  # as the old sweep: it cannot tell which rows it saw
     assert sweep_deletes(stream.key(run)) == {"deleted": 0}
     assert stream.tombstoned() == set()
+
+
+def test_a_page_read_in_parts_keeps_the_ids_of_every_part_or_none_at_all(stream: Stream, monkeypatch) -> None:
+    # A load reads a page a few records at a time (load.PART_RECORDS); here two, so READ's pages of three are read
+    # in two parts. The ids kept are the whole page's; a record without an id in a page's last part keeps none of
+    # that page's, its first part's included.
+    monkeypatch.setattr(load_activity, "PART_RECORDS", 2)
+    run = new_run()
+    refs = [page["ref"] for page in stream.load(run, READ)]
+    assert stream.kept(run) == refs
+    assert stream.seen(run) == (expected_seen(stream.source), True)
+
+    nameless = stream.source.record("13")
+    if stream.source.plugin == "quickbooks":
+        nameless["Id"] = ""
+    else:
+        nameless["id"] = nameless["record"]["id"] = ""
+    later = new_run()
+    page = stream.land(later, 0, [stream.source.record(i) for i in READ[0]] + [nameless])
+    load_pages({**stream.load_key(later), "pages": [page]})
+    assert stream.kept(later) == []
+    assert stream.seen(later)[1] is False
 
 
 def test_a_sweep_that_tombstones_while_another_refresh_runs_leaves_its_marks_for_refresh_aggregates(
