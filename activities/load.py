@@ -49,9 +49,11 @@ def _record_id(record: Any) -> str | None:
 
 
 # A page's records read, parsed and upserted at a time. A whole parsed page holds about 10 MB (1,000 invoices, 8 MB
-# of it dicts) for as long as its upsert runs, and a worker runs several loads at once (_load_slots); a part of 250
-# holds about 2.6 MB (docs/SCALING.md).
-PART_RECORDS = 250
+# of it dicts) for as long as its upsert runs, and a worker runs several loads at once (_load_slots). Smaller parts
+# cost upserts: each call has a fixed ~6 ms and pipelines less of its COPY, so 20,000 invoices upserted in parts of
+# 250 took 5.6-5.9 s against 4.1 s in parts of 1,000. At 100 pages with five loads at once (docs/SCALING.md) parts
+# of 250 peaked at 96 MB at 0.74-0.76 of the limit, 500 at 109 MB at 0.82, whole pages at 134 MB at 0.82.
+PART_RECORDS = 500
 
 
 @dataclass
@@ -163,11 +165,11 @@ def _load_slots(count: int) -> threading.BoundedSemaphore:
     """The slots of the loads running at once in this process (LOADS_PER_WORKER).
 
     A split read's chains load side by side in one worker: a large entity's first page beside its four chains is
-    five loads, two such entities ten, each holding a parsed page (about 10 MB for 1,000 invoices) and its buffers.
-    At 1,000 pages (docs/SCALING.md) three at once reached 0.75 of the limit at 138 MB, four 0.77-0.85 at
-    146-148 MB (with the MALLOC_ARENA_MAX=2 that infra/modules/functionapp.bicep sets), five 0.91 at 152 MB (1.00 at
-    207 MB before the pages were let go sooner): four is the most measured under 150 MB. A load waits for its slot
-    before it opens its transaction, so a waiting load holds no lock another load could wait for."""
+    five loads, two such entities ten, each holding the part of a page it upserts (PART_RECORDS) and its buffers.
+    At 1,000 pages (docs/SCALING.md, with the MALLOC_ARENA_MAX=2 that infra/modules/functionapp.bicep sets) five at
+    once upserting parts of 500 reached 0.91 of the limit at 113 MB, and 1.06 on the 10% pass; holding whole pages,
+    four had reached 0.77-0.85 at 146-148 MB and five 0.91 at 152 MB. A load waits for its slot before it opens its
+    transaction, so a waiting load holds no lock another load could wait for."""
     return threading.BoundedSemaphore(count)
 
 
@@ -177,8 +179,9 @@ def _read_ahead(plugin: SourcePlugin, stream: str, landing: LandingZone, pages: 
     other load of the process runs (_RUNNING), otherwise each page read a part at a time as its load takes them.
 
     The reader thread parses while the load waits on PostgreSQL (psycopg releases the GIL while it waits): the
-    server's work and the parsing overlap. One page ahead at most, so memory holds two pages. With other loads
-    running, they use the core the reader would, and a part at a time keeps each load's parsed records small."""
+    server's work and the parsing overlap. One page ahead at most, so a load alone holds two pages at most. With
+    other loads running, they use the core the reader would, and a part at a time keeps each load's parsed records
+    small."""
     def read(page: PageRef) -> Future[list[_ReadPart]]:
         return reader.submit(_read_whole, plugin, stream, landing, page.ref, keep_ids)
 
@@ -237,6 +240,8 @@ def _load_page(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadReques
 
 def _load_part(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadRequest, page: PageRef, part: _ReadPart,
                totals: UpsertCounts, batch_rows: int) -> int:
+    """A part's unreadable records quarantined and the others upserted into `totals`; returns how many were
+    quarantined."""
     for position, record, reason in part.unreadable:
         quarantine(conn, asked.connection_id, asked.stream, asked.run_id, page.ref, position, _record_id(record),
                    reason, record)

@@ -51,7 +51,7 @@ class Settings:
     # The most pages one fetch reads (and so one load gets) while sync_stream finds loading the slower.
     load_pages_max: int = 10
     # load_pages calls running at once in one worker process; the others wait for a slot (activities/load.py).
-    loads_per_worker: int = 4
+    loads_per_worker: int = 5
 
 
 def int_setting(name: str, default: int, *, minimum: int | None = None, unit: str = "") -> int:
@@ -121,5 +121,5 @@ def load_settings() -> Settings:
         load_batch_rows=int_setting("LOAD_BATCH_ROWS", 5000),
         pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),
         load_pages_max=int_setting("LOAD_PAGES_MAX", 10),
-        loads_per_worker=int_setting("LOADS_PER_WORKER", 4, minimum=1),
+        loads_per_worker=int_setting("LOADS_PER_WORKER", 5, minimum=1),
     )

@@ -53,6 +53,6 @@ def test_a_worker_without_a_load_slot_is_refused_by_name(monkeypatch, value):
         load_settings()
 
 
-def test_four_loads_at_once_unless_set(monkeypatch):
+def test_five_loads_at_once_unless_set(monkeypatch):
     monkeypatch.delenv("LOADS_PER_WORKER", raising=False)
-    assert load_settings().loads_per_worker == 4
+    assert load_settings().loads_per_worker == 5
