@@ -167,9 +167,9 @@ def _load_slots(count: int) -> threading.BoundedSemaphore:
     A split read's chains load side by side in one worker: a large entity's first page beside its four chains is
     five loads, two such entities ten, each holding the part of a page it upserts (PART_RECORDS) and its buffers.
     At 1,000 pages (docs/SCALING.md, with the MALLOC_ARENA_MAX=2 that infra/modules/functionapp.bicep sets) five at
-    once upserting parts of 500 reached 0.91 of the limit at 113 MB, and 1.06 on the 10% pass; holding whole pages,
-    four had reached 0.77-0.85 at 146-148 MB and five 0.91 at 152 MB. A load waits for its slot before it opens its
-    transaction, so a waiting load holds no lock another load could wait for."""
+    once upserting parts of 500 reached 0.86-0.91 of the limit at 113 MB, and 1.06-1.09 on the 10% pass; holding
+    whole pages, four had reached 0.77-0.85 at 146-148 MB and five 0.91 at 152 MB. A load waits for its slot before
+    it opens its transaction, so a waiting load holds no lock another load could wait for."""
     return threading.BoundedSemaphore(count)
 
 
