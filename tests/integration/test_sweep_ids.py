@@ -150,6 +150,16 @@ def expected_tombstones(source: Source) -> set[tuple[str, str]]:
     return {(table, row_id) for gone in GONE for _, table, row_id in source.parts(gone)}
 
 
+def without_id(source: Source, id_: str) -> dict:
+    """A record of the source whose id is empty: only a parse can judge it, so its page keeps no ids."""
+    record = source.record(id_)
+    if source.plugin == "quickbooks":
+        record["Id"] = ""
+    else:
+        record["id"] = record["record"]["id"] = ""
+    return record
+
+
 @pytest.mark.parametrize("forgotten", ["none", "all", "some"])
 def test_the_sweep_tombstones_exactly_what_the_read_missed_whether_it_reads_kept_ids_or_parses(
         stream: Stream, forgotten: str) -> None:
@@ -199,11 +209,7 @@ def test_a_retried_load_keeps_a_pages_ids_once_and_a_failed_one_keeps_none(strea
 def test_a_page_holding_a_record_without_an_id_keeps_none_and_the_sweep_then_deletes_nothing(
         stream: Stream) -> None:
     run = new_run()
-    nameless = stream.source.record("13")
-    if stream.source.plugin == "quickbooks":
-        nameless["Id"] = ""
-    else:
-        nameless["id"] = nameless["record"]["id"] = ""
+    nameless = without_id(stream.source, "13")
     first = stream.land(run, 0, [stream.source.record(i) for i in READ[0]] + [nameless])
     load_pages({**stream.load_key(run), "pages": [first]})
     stream.load(run, READ[1:], first=1)
@@ -223,11 +229,7 @@ def test_a_page_read_in_parts_keeps_the_ids_of_every_part_or_none_at_all(stream:
     assert stream.kept(run) == refs
     assert stream.seen(run) == (expected_seen(stream.source), True)
 
-    nameless = stream.source.record("13")
-    if stream.source.plugin == "quickbooks":
-        nameless["Id"] = ""
-    else:
-        nameless["id"] = nameless["record"]["id"] = ""
+    nameless = without_id(stream.source, "13")
     later = new_run()
     page = stream.land(later, 0, [stream.source.record(i) for i in READ[0]] + [nameless])
     load_pages({**stream.load_key(later), "pages": [page]})
