@@ -1,14 +1,16 @@
 """Metric aggregation: a full rebuild vs the incremental refresh after a load that changed a few records.
 
 Usage: .venv/bin/python -m bench.bench_metrics [--rows 1000000] [--runs 5] [--keep NAME] [--explain] [--only TEXT]
-                                               [--by-metric]
+                                               [--by-metric] [--sessions N]
 Raw records are made in SQL (bench/synth.py); the refresh is timed inside a transaction that is rolled
 back, so every run restates the same change from the same state (after an ANALYZE of the metric tables, as
 autovacuum does soon after the rebuild). --explain prints the plan (EXPLAIN
 ANALYZE, through auto_explain; needs a superuser, as the local cluster's role is) of every statement of each
 scenario's refresh that took over 20 ms. --by-metric times each metric's rebuild alone, as a first load's refresh
 runs it (its points and parts empty), `--runs` times in rolled-back transactions: where a rebuild's time goes
-(the scenarios then run only if --only names them).
+(the scenarios then run only if --only names them). --sessions N times the full rebuild again spread over N database
+sessions, as the connection's refresh_aggregates runs a first sync's (shared/metrics/sessions.py), `--runs` times,
+each against the one-session rebuild beside it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import time
 
 import psycopg
 
@@ -25,6 +28,7 @@ from plugins.registry import metric_catalogs
 from shared.metrics import rebuild, refresh_dirty
 from shared.metrics.calendar import load_calendar
 from shared.metrics.refresh import _build
+from shared.metrics.sessions import refresh_in_sessions
 
 CATALOGS = metric_catalogs()
 
@@ -100,6 +104,20 @@ def _rebuild_by_metric(conn: psycopg.Connection, dsn: str, runs: int) -> dict[st
     return {name: statistics.median(ms) for name, ms in samples.items()}
 
 
+def _rebuild_in_sessions(conn: psycopg.Connection, dsn: str, sessions: int, runs: int) -> list[tuple[float, float]]:
+    """(one session, `sessions` sessions) seconds of the connection's full rebuild, alternating, commit included."""
+
+    def rebuilt_in(spread: int) -> float:
+        with conn.transaction():
+            conn.execute("DELETE FROM metric_state WHERE connection_id = %s", (CONNECTION,))
+        started = time.perf_counter()
+        with conn.transaction():
+            refresh_in_sessions(conn, CONNECTION, CATALOGS, sessions=spread, connect=lambda: psycopg.connect(dsn))
+        return time.perf_counter() - started
+
+    return [(rebuilt_in(1), rebuilt_in(sessions)) for _ in range(runs)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -107,6 +125,8 @@ def main() -> None:
     parser.add_argument("--keep", help="keep (or reuse) the database of this name")
     parser.add_argument("--explain", action="store_true", help="print the plans of each refresh's slow statements")
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this")
+    parser.add_argument("--sessions", type=int, default=0,
+                        help="time the full rebuild in this many sessions against one (--runs pairs)")
     parser.add_argument("--by-metric", action="store_true",
                         help="time each metric's rebuild alone (--runs times); the scenarios only with --only")
     args = parser.parse_args()
@@ -120,6 +140,7 @@ def main() -> None:
         full = timed(lambda: print("rebuild:", rebuild(conn, CONNECTION, CATALOGS).as_dict()))
         conn.commit()
         points = conn.execute("SELECT count(*) FROM metric_points").fetchone()[0]
+        conn.commit()  # each rebuild below is then a transaction of its own, not a savepoint of this one
         print(f"\nfull rebuild of all {len(CATALOGS['quickbooks'].metrics)} metrics: {full * 1000:,.0f} ms "
               f"({points:,} metric points)")
         if args.by_metric:
@@ -127,6 +148,10 @@ def main() -> None:
             print(f"each metric rebuilt alone, median of {args.runs} (sum {sum(by_metric.values()):,.0f} ms):")
             for metric, ms in sorted(by_metric.items(), key=lambda kv: -kv[1]):
                 print(f"    {metric:32} {ms:8.1f} ms")
+        if args.sessions > 1:
+            for one, spread in _rebuild_in_sessions(conn, dsn, args.sessions, args.runs):
+                print(f"full rebuild in one session {one:6.2f} s, in {args.sessions} sessions {spread:6.2f} s "
+                      f"({one / spread:.2f}x)")
         # As autovacuum does soon after a rebuild's inserts: the scenarios stand for changes made later.
         conn.execute("ANALYZE metric_points, metric_balance_parts, metric_distinct_parts")
         conn.commit()

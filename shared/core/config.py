@@ -52,6 +52,8 @@ class Settings:
     load_pages_max: int = 10
     # load_pages calls running at once in one worker process; the others wait for a slot (activities/load.py).
     loads_per_worker: int = 5
+    # Database sessions a connection's refresh rebuilds its metrics in, side by side (shared/metrics/sessions.py).
+    refresh_sessions: int = 2
 
 
 def int_setting(name: str, default: int, *, minimum: int | None = None, unit: str = "") -> int:
@@ -122,4 +124,5 @@ def load_settings() -> Settings:
         pages_per_fetch=int_setting("PAGES_PER_FETCH", 2),
         load_pages_max=int_setting("LOAD_PAGES_MAX", 10),
         loads_per_worker=int_setting("LOADS_PER_WORKER", 5, minimum=1),
+        refresh_sessions=int_setting("METRIC_REFRESH_SESSIONS", 2, minimum=1),
     )

@@ -56,15 +56,64 @@ class RefreshResult:
     rebuilt: int = 0
     refreshed: int = 0
     marks: int = 0
-    # Another refresh of the connection held its lock and the caller would not wait: nothing was taken, the
-    # caller's marks wait committed for the next refresh (the connection's refresh_aggregates at the latest).
+    # Another refresh of the connection held its lock and the caller would not wait, or (rebuilds set) the refresh
+    # would have rebuilt that many metrics whole and the caller left them: nothing was taken, the caller's marks wait
+    # committed for the next refresh (the connection's refresh_aggregates at the latest).
     deferred: bool = False
+    rebuilds: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"rebuilt": self.rebuilt, "refreshed": self.refreshed, "marks": self.marks}
 
 
-def _take_marks(conn: psycopg.Connection, connection_id: str) -> dict[str, list[dt.date]]:
+def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *,
+                  wait: bool = True, leave_rebuilds: bool = False) -> RefreshResult:
+    """Recompute the buckets this transaction's (and any committed, unconsumed) changes touched.
+
+    Call it inside the transaction that changed the raw rows, after the last change; `catalogs` are the
+    installed plugins' (the connection's plugin picks its own). With `wait=False` it refreshes only when no other
+    refresh of the connection holds the lock, and otherwise returns `deferred` at once: the transaction's marks
+    then commit with its rows and wait for a later refresh, which someone must run (sync_connection's
+    refresh_aggregates does, after every stream). With `leave_rebuilds` a refresh that would rebuild two metrics
+    or more whole is deferred the same way (with `rebuilds` set), for a refresh that spreads them over sessions
+    (shared/metrics/sessions.py).
+    """
+    if not lock_refresh(conn, connection_id, wait=wait):
+        return RefreshResult(deferred=True)
+    try:
+        with conn.transaction():  # a savepoint: leaving the rebuilds puts the marks back
+            plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
+            if leave_rebuilds and plan.whole() >= 2:
+                raise _RebuildsLeft(plan.whole())
+    except _RebuildsLeft as left:
+        return RefreshResult(deferred=True, rebuilds=left.count)
+    for work in plan.works:
+        run_work(conn, plan, work)
+    return plan.result()
+
+
+class _RebuildsLeft(Exception):
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} metrics to rebuild whole")
+        self.count = count
+
+
+def lock_refresh(conn: psycopg.Connection, connection_id: str, *, wait: bool = True) -> bool:
+    """Take the connection's refresh lock for this transaction (False: another holds it and `wait` is off), with
+    no JIT for the rest of the transaction."""
+    if wait:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
+    elif not conn.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                          (_LOCK_CLASS, connection_id)).fetchone()[0]:
+        return False
+    # These statements run in milliseconds but their cost estimates can pass jit_above_cost, and compiling
+    # them took 0.7 s (measured, bench/bench_metrics.py): no JIT for the rest of this transaction.
+    conn.execute("SET LOCAL jit = off")
+    return True
+
+
+def take_marks(conn: psycopg.Connection, connection_id: str) -> dict[str, list[dt.date]]:
+    """The connection's marks (table -> its marked days), deleted in this transaction: a rollback puts them back."""
     rows = conn.execute(
         """WITH taken AS (DELETE FROM metric_dirty WHERE connection_id = %s RETURNING source, day)
            SELECT source, array_agg(DISTINCT day ORDER BY day) FROM taken GROUP BY source""",
@@ -73,51 +122,79 @@ def _take_marks(conn: psycopg.Connection, connection_id: str) -> dict[str, list[
     return dict(rows)
 
 
-def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *,
-                  wait: bool = True) -> RefreshResult:
-    """Recompute the buckets this transaction's (and any committed, unconsumed) changes touched.
+@dataclass(frozen=True)
+class MetricWork:
+    """One metric's part of a refresh."""
 
-    Call it inside the transaction that changed the raw rows, after the last change; `catalogs` are the
-    installed plugins' (the connection's plugin picks its own). With `wait=False` it refreshes only when no other
-    refresh of the connection holds the lock, and otherwise returns `deferred` at once: the transaction's marks
-    then commit with its rows and wait for a later refresh, which someone must run (sync_connection's
-    refresh_aggregates does, after every stream).
-    """
-    if wait:
-        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, connection_id))
-    elif not conn.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
-                          (_LOCK_CLASS, connection_id)).fetchone()[0]:
-        return RefreshResult(deferred=True)
-    # These statements run in milliseconds but their cost estimates can pass jit_above_cost, and compiling
-    # them took 0.7 s (measured, bench/bench_metrics.py): no JIT for the rest of this transaction.
-    conn.execute("SET LOCAL jit = off")
-    marks = _take_marks(conn, connection_id)
-    result = RefreshResult(marks=sum(len(days) for days in marks.values()))
+    metric: Metric
+    days: list[dt.date] | None  # the marked days whose buckets are restated; None: the metric is rebuilt whole
+    # Set when the metric was never built or was built with another definition or calendar: written to
+    # metric_state with its rebuild.
+    signature: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """What a refresh of one connection does, metric by metric (plan_refresh)."""
+
+    connection_id: str
+    calendar: Calendar
+    marks: dict[str, list[dt.date]]
+    works: tuple[MetricWork, ...]
+
+    def whole(self) -> int:
+        """How many metrics it rebuilds whole."""
+        return sum(1 for work in self.works if work.days is None)
+
+    def result(self) -> RefreshResult:
+        rebuilt = sum(1 for work in self.works if work.signature is not None)
+        return RefreshResult(rebuilt=rebuilt, refreshed=len(self.works) - rebuilt,
+                             marks=sum(len(days) for days in self.marks.values()))
+
+
+def plan_refresh(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs,
+                 marks: dict[str, list[dt.date]]) -> RefreshPlan:
+    """Which metrics of the connection's catalog the marks touch, and how each is recomputed: rebuilt whole when
+    its definition or calendar changed (metric_state) or the marks cover most of its days, else restated on the
+    marked days."""
     row = conn.execute("SELECT plugin FROM connections WHERE connection_id = %s", (connection_id,)).fetchone()
     catalog = catalogs.get(row[0]) if row else None
     if catalog is None:
-        return result
+        return RefreshPlan(connection_id, Calendar(), marks, ())
     calendar = load_calendar(conn, connection_id, catalog.fiscal_start_sql)
-    built = dict(conn.execute("SELECT metric, signature FROM metric_state WHERE connection_id = %s",
-                              (connection_id,)).fetchall())
+    built = _built_signatures(conn, connection_id)
+    works = []
     for metric in catalog.metrics:
-        signature = metric.signature(f"{calendar};sql={sql.VERSION}")
+        signature = _signature(metric, calendar)
         if built.get(metric.name) != signature:
-            _build(conn, metric, connection_id, calendar, None)
-            conn.execute(
-                """INSERT INTO metric_state (connection_id, metric, signature) VALUES (%s, %s, %s)
-                   ON CONFLICT (connection_id, metric)
-                   DO UPDATE SET signature = EXCLUDED.signature, built_at = now()""",
-                (connection_id, metric.name, signature),
-            )
-            result.rebuilt += 1
+            works.append(MetricWork(metric, None, signature))
             continue
         days = sorted({d for table in metric.tables for d in marks.get(table, ())})
         if days:
-            whole = _mostly(conn, connection_id, metric, days)
-            _build(conn, metric, connection_id, calendar, None if whole else days, None if whole else marks)
-            result.refreshed += 1
-    return result
+            works.append(MetricWork(metric, None if _mostly(conn, connection_id, metric, days) else days))
+    return RefreshPlan(connection_id, calendar, marks, tuple(works))
+
+
+def run_work(conn: psycopg.Connection, plan: RefreshPlan, work: MetricWork) -> None:
+    """Recompute one metric as planned, in conn's transaction (and record what a rebuild was built with)."""
+    _build(conn, work.metric, plan.connection_id, plan.calendar, work.days,
+           None if work.days is None else plan.marks)
+    if work.signature is not None:
+        conn.execute(
+            """INSERT INTO metric_state (connection_id, metric, signature) VALUES (%s, %s, %s)
+               ON CONFLICT (connection_id, metric)
+               DO UPDATE SET signature = EXCLUDED.signature, built_at = now()""",
+            (plan.connection_id, work.metric.name, work.signature),
+        )
+
+
+def _built_signatures(conn: psycopg.Connection, connection_id: str) -> dict[str, str]:
+    return dict(conn.execute("SELECT metric, signature FROM metric_state WHERE connection_id = %s",
+                             (connection_id,)).fetchall())
+
+
+def _signature(metric: Metric, calendar: Calendar) -> str:
+    return metric.signature(f"{calendar};sql={sql.VERSION}")
 
 
 def _mostly(conn: psycopg.Connection, connection_id: str, metric: Metric, days: list[dt.date]) -> bool:

@@ -141,6 +141,9 @@ def _rebuilt(pg_dsn: str) -> set[tuple]:
 
 @pytest.fixture
 def series_cleanup(pg_dsn):
+    """A connection past its first sync: its (empty) metrics built, so a stream's end refreshes them in place."""
+    with psycopg.connect(pg_dsn) as conn:
+        rebuild(conn, CONNECTION, metric_catalogs())
     yield
     with psycopg.connect(pg_dsn) as conn:
         for table in ("metric_points", "metric_state", "metric_dirty"):
@@ -175,6 +178,31 @@ def test_a_failed_last_load_leaves_the_series_and_the_waiting_marks_as_they_were
     load_pages({**request(run, [land(run, 2, [invoice("3", 3)])]), "ends_stream": True})
     refreshed, marks = _series(pg_dsn)
     assert marks == 0 and refreshed == _rebuilt(pg_dsn) and refreshed != before[0]
+
+
+def test_a_first_syncs_last_load_leaves_the_rebuild_to_the_connections_refresh(run, pg_dsn, monkeypatch):
+    from activities.aggregates import refresh_aggregates
+
+    try:
+        load_pages({**request(run, [land(run, 0, [invoice("1", 1, 10.0), invoice("2", 2, 20.0)])]),
+                    "ends_stream": True})
+        left, marks = _series(pg_dsn)
+        assert left == set() and marks > 0  # never built: the rebuild waits, its marks committed with the rows
+        refresh_aggregates({"connection_id": CONNECTION})  # in two sessions, the default
+        rebuilt, marks = _series(pg_dsn)
+        assert marks == 0 and rebuilt and rebuilt == _rebuilt(pg_dsn)
+        # With one session the rebuild gains nothing by waiting: the last load of a new connection runs it.
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute("DELETE FROM metric_state WHERE connection_id = %s", (CONNECTION,))
+        monkeypatch.setenv("METRIC_REFRESH_SESSIONS", "1")
+        load_pages({**request(run, [land(run, 1, [invoice("3", 3, 30.0)])]), "ends_stream": True})
+        in_place, marks = _series(pg_dsn)
+        assert marks == 0 and in_place == _rebuilt(pg_dsn) and in_place != rebuilt
+    finally:
+        with psycopg.connect(pg_dsn) as conn:
+            for table in ("metric_points", "metric_state", "metric_dirty"):
+                conn.execute(f"DELETE FROM {table} WHERE connection_id = %s", (CONNECTION,))
+            conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
 
 
 def test_a_last_load_does_not_wait_for_another_refresh_and_the_connections_refresh_takes_its_marks(

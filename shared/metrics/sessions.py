@@ -1,0 +1,123 @@
+"""A connection's refresh spread over several database sessions, for the refreshes that rebuild metrics whole.
+
+A first sync's refresh rebuilds every metric of the connection from its raw rows, one after another, on one core
+of the database, and it is the last thing the sync does: 26 s for the 13 metrics of a 1M-record company
+(docs/SCALING.md). The metrics do not read each other's points or parts, so they can be rebuilt side by side,
+each in a session of its own: at 100,000 records on the 2-core development machine, 5.6-6.0 s in one session
+and 2.6-3.4 s in two (bench/bench_metrics.py --rows 100000 --sessions 2).
+
+What changes is only when each metric's new points become visible:
+
+- The coordinating transaction (the caller's) takes the connection's refresh lock and its marks, and commits last;
+  the lock keeps every other refresh of the connection out until then.
+- Each metric's work runs in one transaction, which commits when it is done: the metric's points are then
+  consistent with the raw rows as one whole, as they are after any refresh; two metrics may briefly be from
+  different moments.
+- If any work fails, no further work starts, and the error is raised: the coordinating transaction rolls back, so
+  the marks are back for the next refresh. The metrics already committed stay, and are correct. Recomputing a
+  metric from the raw rows again gives the same points, so the next refresh redoing them restates nothing wrong.
+- A load that commits while the works run has its marks left: its own refresh, or the next one, recomputes its
+  days once this one releases the lock (what any refresh relies on: refresh.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+
+from shared.metrics.catalog import Aggregation
+from shared.metrics.refresh import (
+    MetricWork,
+    RefreshPlan,
+    RefreshResult,
+    lock_refresh,
+    plan_refresh,
+    run_work,
+    take_marks,
+)
+from shared.metrics.registry import Catalogs
+
+log = logging.getLogger(__name__)
+
+# No other transaction writes a connection's metric rows while its refresh lock is held, so a session of the refresh
+# that waits for a row lock waits for something that will not end (the coordinating transaction having written them
+# itself): give up and fail the refresh, which keeps the marks.
+LOCK_TIMEOUT = "30s"
+
+
+def refresh_in_sessions(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *, sessions: int,
+                        connect: Callable[[], psycopg.Connection]) -> RefreshResult:
+    """refresh_dirty(conn, connection_id, catalogs) waiting for the lock, with its metrics spread over `sessions`
+    sessions when it rebuilds at least two of them whole: conn's own and sessions - 1 more from `connect`.
+
+    Call it inside conn's transaction, which holds the marks until it commits; a refresh that rebuilds fewer than
+    two metrics runs in that transaction alone, as refresh_dirty does. That transaction must not have written any
+    of the connection's metric rows before: the other sessions would wait for it while it waits for them (they
+    give up after LOCK_TIMEOUT instead of waiting for ever)."""
+    lock_refresh(conn, connection_id, wait=True)
+    plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
+    if sessions < 2 or plan.whole() < 2:
+        for work in plan.works:
+            run_work(conn, plan, work)
+    else:
+        _run_side_by_side(conn, plan, min(sessions, len(plan.works)), connect)
+    return plan.result()
+
+
+def _cost_rank(work: MetricWork) -> int:
+    """Larger first, so that the longest rebuilds start at once and the short ones fill the gaps: a distinct count
+    writes a part per value and day, a balance reads every event up to each day; a sum, count or average is one
+    grouped scan (measured per metric: bench/bench_metrics.py --by-metric)."""
+    if work.days is not None:
+        return 0
+    metric = work.metric
+    if metric.aggregation is Aggregation.DISTINCT:
+        return 3
+    return 2 if metric.keyed or metric.aggregation in (Aggregation.BALANCE, Aggregation.MEDIAN) else 1
+
+
+def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int,
+                      connect: Callable[[], psycopg.Connection]) -> None:
+    pending = sorted(plan.works, key=_cost_rank, reverse=True)
+    taking = threading.Lock()
+    failed = threading.Event()
+
+    def next_work() -> MetricWork | None:
+        with taking:
+            return None if failed.is_set() or not pending else pending.pop(0)
+
+    def in_own_session() -> None:
+        with connect() as own:
+            while (work := next_work()) is not None:
+                try:
+                    with own.transaction():
+                        own.execute("SET LOCAL jit = off")  # as lock_refresh sets it for the coordinator
+                        own.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                        run_work(own, plan, work)
+                except BaseException:
+                    failed.set()
+                    raise
+
+    def in_coordinator() -> None:
+        while (work := next_work()) is not None:
+            try:
+                run_work(conn, plan, work)
+            except BaseException:
+                failed.set()
+                raise
+
+    with ThreadPoolExecutor(max_workers=sessions - 1, thread_name_prefix="metric-refresh") as pool:
+        others = [pool.submit(in_own_session) for _ in range(sessions - 1)]
+        try:
+            in_coordinator()
+        finally:
+            # Every session ends its work in hand before the error, if any, reaches the caller.
+            errors = [future.exception() for future in others]
+    first = next((error for error in errors if error is not None), None)
+    if first is not None:
+        log.warning("a metric's refresh failed in its own session; the connection's marks stay for the next refresh")
+        raise first
