@@ -23,7 +23,9 @@ exactly the buckets they touch:
   own and the other marked days).
 
 Every part table changes in the refresh's transaction, under its lock: a rolled-back load leaves them as they
-were, and a rebuild of a metric rewrites its parts from the raw rows.
+were, and a rebuild of a metric rewrites its parts from the raw rows. (The connection's refresh_aggregates may
+rebuild metrics in sessions of their own, each metric in one transaction while its own holds the lock:
+sessions.py.)
 
 Concurrent loads of one connection (streams load in parallel) are safe: refreshes take a per-connection
 advisory lock, and each transaction marks only its own rows' dates, so the last refresh to touch a day sees

@@ -16,14 +16,19 @@ What changes is only when each metric's new points become visible:
 - If any work fails, no further work starts, and the error is raised: the coordinating transaction rolls back, so
   the marks are back for the next refresh. The metrics already committed stay, and are correct. Recomputing a
   metric from the raw rows again gives the same points, so the next refresh redoing them restates nothing wrong.
-- A load that commits while the works run has its marks left: its own refresh, or the next one, recomputes its
-  days once this one releases the lock (what any refresh relies on: refresh.py).
+- A load that commits while the works run has its marks left, committed beside its rows: the next refresh of the
+  connection recomputes its days (a refresh at a stream's end that finds the lock held leaves them, as it does
+  beside any refresh, to the connection's refresh_aggregates: activities/stream_end.py).
+- The extra sessions do not hold the lock themselves: were the coordinating session to end while they work (its
+  backend killed), another refresh could start on a metric one of them is still writing, and would wait for its
+  rows or fail on their keys; it would not count a change twice, since every refresh recomputes from the raw rows.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,24 +48,19 @@ from shared.metrics.registry import Catalogs
 
 log = logging.getLogger(__name__)
 
-# No other transaction writes a connection's metric rows while its refresh lock is held, so a session of the refresh
-# that waits for a row lock waits for something that will not end (the coordinating transaction having written them
-# itself): give up and fail the refresh, which keeps the marks.
-LOCK_TIMEOUT = "30s"
-
 
 def refresh_in_sessions(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *, sessions: int,
                         connect: Callable[[], psycopg.Connection]) -> RefreshResult:
     """refresh_dirty(conn, connection_id, catalogs) waiting for the lock, with its metrics spread over `sessions`
     sessions when it rebuilds at least two of them whole: conn's own and sessions - 1 more from `connect`.
 
-    Call it inside conn's transaction, which holds the marks until it commits; a refresh that rebuilds fewer than
-    two metrics runs in that transaction alone, as refresh_dirty does. That transaction must not have written any
-    of the connection's metric rows before: the other sessions would wait for it while it waits for them (they
-    give up after LOCK_TIMEOUT instead of waiting for ever)."""
+    Call it inside conn's transaction, which holds the marks until it commits. The refresh runs in that transaction
+    alone, as refresh_dirty does, when it rebuilds fewer than two metrics whole, or when the transaction has written
+    anything before (the other sessions would not see its rows, and would wait for the metric rows it wrote)."""
     lock_refresh(conn, connection_id, wait=True)
+    wrote = conn.execute("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").fetchone()[0]
     plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
-    if sessions < 2 or plan.whole() < 2:
+    if sessions < 2 or plan.whole() < 2 or wrote:
         for work in plan.works:
             run_work(conn, plan, work)
     else:
@@ -80,6 +80,11 @@ def _cost_rank(work: MetricWork) -> int:
     return 2 if metric.keyed or metric.aggregation in (Aggregation.BALANCE, Aggregation.MEDIAN) else 1
 
 
+def _done(work: MetricWork, started: float, *, committed: bool) -> None:
+    log.info("%s %s in %.2f s (%s)", "rebuilt" if work.days is None else "restated", work.metric.name,
+             time.monotonic() - started, "committed" if committed else "with the connection's transaction")
+
+
 def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int,
                       connect: Callable[[], psycopg.Connection]) -> None:
     pending = sorted(plan.works, key=_cost_rank, reverse=True)
@@ -91,13 +96,20 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
             return None if failed.is_set() or not pending else pending.pop(0)
 
     def in_own_session() -> None:
-        with connect() as own:
+        try:
+            own = connect()
+        except psycopg.OperationalError as exc:
+            # The server's connection limit, a login that failed: the sessions that opened do the works.
+            log.warning("a session of the metric refresh could not open (%s); the others do its share", exc)
+            return
+        with own:
             while (work := next_work()) is not None:
                 try:
+                    started = time.monotonic()
                     with own.transaction():
                         own.execute("SET LOCAL jit = off")  # as lock_refresh sets it for the coordinator
-                        own.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                         run_work(own, plan, work)
+                    _done(work, started, committed=True)
                 except BaseException:
                     failed.set()
                     raise
@@ -105,7 +117,9 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
     def in_coordinator() -> None:
         while (work := next_work()) is not None:
             try:
+                started = time.monotonic()
                 run_work(conn, plan, work)
+                _done(work, started, committed=False)
             except BaseException:
                 failed.set()
                 raise
