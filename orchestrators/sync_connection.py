@@ -38,6 +38,7 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
     sharded = ShardResult()  # those of phases run through sync_phase: counts, and the first failures by name
     plan_context: dict[str, Any] = {}
     # A failure here is this connection's alone: report it instead of failing the siblings' parent.
+    failure: str | None = None
     try:
         for phase in range(MAX_PHASES):
             plan = PlanResult.from_json((yield context.call_activity_with_retry(
@@ -48,7 +49,8 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
                             changed=request.changed, since=request.since).to_json(),
             )))
             if plan.refused:
-                return ConnectionResult(connection_id, "failed", plan.refused).to_json()
+                failure = plan.refused
+                break
             if plan.skipped:
                 return ConnectionResult(connection_id, "skipped", plan.skipped).to_json()
             plan_context.update(plan.context)
@@ -67,16 +69,23 @@ def sync_connection(context: df.DurableOrchestrationContext) -> Generator[Any, A
             if not plan.next_phase:
                 break
         failed = [r for r in results if r.status != "succeeded"]
-        if not failed and not sharded.failed:
+        if failure is None and not failed and not sharded.failed:
             yield context.call_activity_with_retry(
                 "finish_connection", ACTIVITY_RETRY,
                 FinishConnection(run_id, connection_id, plan_context, [r.stream for r in results],
                                  streams_in_audit=sharded.succeeded > 0).to_json(),
             )
+    except Exception as exc:
+        failure = short_error(exc)
+    # Whatever failed above, the streams that ended may have left their refresh to this one (a first sync's rebuild:
+    # activities/stream_end.py); a refresh with nothing marked changes nothing.
+    try:
         yield context.call_activity_with_retry("refresh_aggregates", ACTIVITY_RETRY,
                                                ConnectionKey(connection_id).to_json())
     except Exception as exc:
-        return ConnectionResult(connection_id, "failed", short_error(exc)).to_json()
+        failure = failure or short_error(exc)
+    if failure is not None:
+        return ConnectionResult(connection_id, "failed", failure).to_json()
     return ConnectionResult(
         connection_id,
         "failed" if failed or sharded.failed else "succeeded",

@@ -47,6 +47,10 @@ def _remember(key: str, value: Any) -> None:
 def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     asked = PlanRequest.from_json(request)
     _remember("plans", asked)
+    if asked.phase == SEEN.get("plan_fails_in"):
+        raise RuntimeError("the boards' plan could not be read")
+    if asked.phase == SEEN.get("refused_in"):
+        return PlanResult(refused="the account's token was revoked").to_json()
     if asked.phase == 0:  # an account phase of two streams, passed as they are
         return PlanResult([StreamPlan("boards", {}), StreamPlan("users", {})], {"kept": 1}, next_phase=True).to_json()
     total = SEEN["streams"]
@@ -88,7 +92,7 @@ def finish_connection(request: dict[str, Any]) -> None:
 
 @stand_ins.activity_trigger(input_name="request")
 def refresh_aggregates(request: dict[str, Any]) -> None:
-    return None
+    _remember("refreshed", request["connection_id"])
 
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -161,3 +165,14 @@ def test_a_phase_that_fits_one_shard_runs_its_streams_as_it_always_did(host):
     assert not {"sync_phase", "sync_shard"} & set(instances.values())
     (finish,) = SEEN["finish_connection"]
     assert (len(finish.streams), finish.streams_in_audit) == (SHARD + 2, False)
+
+
+@pytest.mark.parametrize("failing_phase", ["plan_fails_in", "refused_in"])
+def test_a_connection_that_fails_after_its_first_phase_still_refreshes_what_its_streams_left(host, failing_phase):
+    # The first phase's streams loaded and may have left a first sync's rebuild to the connection's refresh.
+    SEEN[failing_phase] = 1
+    output = run_connection(host, streams=4)
+    assert output["status"] == "failed"
+    assert output["error"].endswith(("the boards' plan could not be read", "the account's token was revoked"))
+    assert {f.stream for f in SEEN["finished"]} == {"boards", "users"}
+    assert SEEN["refreshed"] == ["m-1"] and "finish_connection" not in SEEN
