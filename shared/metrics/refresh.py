@@ -82,22 +82,16 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalo
     """
     if not lock_refresh(conn, connection_id, wait=wait):
         return RefreshResult(deferred=True)
-    try:
-        with conn.transaction():  # a savepoint: leaving the rebuilds puts the marks back
-            plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
-            if leave_rebuilds and plan.whole() >= 2:
-                raise _RebuildsLeft(plan.whole())
-    except _RebuildsLeft as left:
-        return RefreshResult(deferred=True, rebuilds=left.count)
+    with conn.transaction() as savepoint:
+        plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
+        left = plan.whole() if leave_rebuilds and plan.whole() >= 2 else 0
+        if left:
+            raise psycopg.Rollback(savepoint)  # back to the savepoint: the marks are put back
+    if left:
+        return RefreshResult(deferred=True, rebuilds=left)
     for work in plan.works:
         run_work(conn, plan, work)
     return plan.result()
-
-
-class _RebuildsLeft(Exception):
-    def __init__(self, count: int) -> None:
-        super().__init__(f"{count} metrics to rebuild whole")
-        self.count = count
 
 
 def lock_refresh(conn: psycopg.Connection, connection_id: str, *, wait: bool = True) -> bool:
@@ -164,10 +158,11 @@ def plan_refresh(conn: psycopg.Connection, connection_id: str, catalogs: Catalog
     if catalog is None:
         return RefreshPlan(connection_id, Calendar(), marks, ())
     calendar = load_calendar(conn, connection_id, catalog.fiscal_start_sql)
-    built = _built_signatures(conn, connection_id)
+    built = dict(conn.execute("SELECT metric, signature FROM metric_state WHERE connection_id = %s",
+                              (connection_id,)).fetchall())
     works = []
     for metric in catalog.metrics:
-        signature = _signature(metric, calendar)
+        signature = metric.signature(f"{calendar};sql={sql.VERSION}")
         if built.get(metric.name) != signature:
             works.append(MetricWork(metric, None, signature))
             continue
@@ -188,15 +183,6 @@ def run_work(conn: psycopg.Connection, plan: RefreshPlan, work: MetricWork) -> N
                DO UPDATE SET signature = EXCLUDED.signature, built_at = now()""",
             (plan.connection_id, work.metric.name, work.signature),
         )
-
-
-def _built_signatures(conn: psycopg.Connection, connection_id: str) -> dict[str, str]:
-    return dict(conn.execute("SELECT metric, signature FROM metric_state WHERE connection_id = %s",
-                             (connection_id,)).fetchall())
-
-
-def _signature(metric: Metric, calendar: Calendar) -> str:
-    return metric.signature(f"{calendar};sql={sql.VERSION}")
 
 
 def _mostly(conn: psycopg.Connection, connection_id: str, metric: Metric, days: list[dt.date]) -> bool:

@@ -80,11 +80,6 @@ def _cost_rank(work: MetricWork) -> int:
     return 2 if metric.keyed or metric.aggregation in (Aggregation.BALANCE, Aggregation.MEDIAN) else 1
 
 
-def _done(work: MetricWork, started: float, *, committed: bool) -> None:
-    log.info("%s %s in %.2f s (%s)", "rebuilt" if work.days is None else "restated", work.metric.name,
-             time.monotonic() - started, "committed" if committed else "with the connection's transaction")
-
-
 def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int,
                       connect: Callable[[], psycopg.Connection]) -> None:
     pending = sorted(plan.works, key=_cost_rank, reverse=True)
@@ -95,6 +90,24 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
         with taking:
             return None if failed.is_set() or not pending else pending.pop(0)
 
+    def work_through(session: psycopg.Connection, *, committing: bool) -> None:
+        """Take works until none is left or one failed: in a transaction of their own each (an extra session), or
+        in the caller's (the coordinating session)."""
+        while (work := next_work()) is not None:
+            started = time.monotonic()
+            try:
+                if committing:
+                    with session.transaction():
+                        session.execute("SET LOCAL jit = off")  # as lock_refresh sets it for the coordinator
+                        run_work(session, plan, work)
+                else:
+                    run_work(session, plan, work)
+            except BaseException:
+                failed.set()
+                raise
+            log.info("%s %s in %.2f s (%s)", "rebuilt" if work.days is None else "restated", work.metric.name,
+                     time.monotonic() - started, "committed" if committing else "with the connection's transaction")
+
     def in_own_session() -> None:
         try:
             own = connect()
@@ -103,31 +116,12 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
             log.warning("a session of the metric refresh could not open (%s); the others do its share", exc)
             return
         with own:
-            while (work := next_work()) is not None:
-                try:
-                    started = time.monotonic()
-                    with own.transaction():
-                        own.execute("SET LOCAL jit = off")  # as lock_refresh sets it for the coordinator
-                        run_work(own, plan, work)
-                    _done(work, started, committed=True)
-                except BaseException:
-                    failed.set()
-                    raise
-
-    def in_coordinator() -> None:
-        while (work := next_work()) is not None:
-            try:
-                started = time.monotonic()
-                run_work(conn, plan, work)
-                _done(work, started, committed=False)
-            except BaseException:
-                failed.set()
-                raise
+            work_through(own, committing=True)
 
     with ThreadPoolExecutor(max_workers=sessions - 1, thread_name_prefix="metric-refresh") as pool:
         others = [pool.submit(in_own_session) for _ in range(sessions - 1)]
         try:
-            in_coordinator()
+            work_through(conn, committing=False)
         finally:
             # Every session ends its work in hand before the error, if any, reaches the caller.
             errors = [future.exception() for future in others]

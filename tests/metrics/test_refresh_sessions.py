@@ -39,12 +39,24 @@ def _loaded(pg_dsn: str, cid: str, records: dict) -> None:
         load_records(conn, cid, records)
 
 
+def _next_version(record: dict, **fields) -> dict:
+    """The record (changed in place) with `fields`, as its next version."""
+    record.update(fields, SyncToken=str(int(record["SyncToken"]) + 1),
+                  MetaData={**record["MetaData"], "LastUpdatedTime": "2026-11-02T10:00:00-08:00"})
+    return record
+
+
 def _edited(invoice: dict, more: float) -> dict:
     """The invoice (changed in place) with `more` on its total, as its next version: one day's buckets change."""
-    invoice.update(TotalAmt=float(invoice["TotalAmt"]) + more, HomeTotalAmt=None,
-                   SyncToken=str(int(invoice["SyncToken"]) + 1),
-                   MetaData={**invoice["MetaData"], "LastUpdatedTime": "2026-11-02T10:00:00-08:00"})
-    return invoice
+    return _next_version(invoice, TotalAmt=float(invoice["TotalAmt"]) + more, HomeTotalAmt=None)
+
+
+def _built_then_changed(conn: psycopg.Connection, cid: str, changed: dict) -> None:
+    """The connection's metrics built from what is loaded, then `changed` loaded: its marks wait."""
+    with conn.transaction():
+        refresh_dirty(conn, cid, CATALOGS)
+    with conn.transaction():
+        load_records(conn, cid, changed)
 
 
 class Sessions:
@@ -110,10 +122,7 @@ def test_a_refresh_that_rebuilds_nothing_whole_stays_in_the_callers_transaction(
     records = copy.deepcopy(company.records)
     _loaded(pg_dsn, cid, records)
     with psycopg.connect(pg_dsn) as conn:
-        with conn.transaction():
-            refresh_dirty(conn, cid, CATALOGS)
-        with conn.transaction():
-            load_records(conn, cid, {"Invoice": [_edited(records["Invoice"][3], 12.5)]})
+        _built_then_changed(conn, cid, {"Invoice": [_edited(records["Invoice"][3], 12.5)]})
         sessions = Sessions(pg_dsn)
         with conn.transaction():
             result = refresh_in_sessions(conn, cid, CATALOGS, sessions=4, connect=sessions)
@@ -149,13 +158,8 @@ def test_restatements_redone_after_a_failed_refresh_change_nothing(pg_dsn, cid, 
     records = copy.deepcopy(company.records)
     _loaded(pg_dsn, cid, records)
     with psycopg.connect(pg_dsn) as conn:
-        with conn.transaction():
-            refresh_dirty(conn, cid, CATALOGS)
-        payment = records["Payment"][2]
-        payment.update(TxnDate="2024-03-15", SyncToken=str(int(payment["SyncToken"]) + 1),
-                       MetaData={**payment["MetaData"], "LastUpdatedTime": "2026-11-02T10:00:00-08:00"})
-        with conn.transaction():
-            load_records(conn, cid, {"Invoice": [_edited(records["Invoice"][4], 7.5)], "Payment": [payment]})
+        _built_then_changed(conn, cid, {"Invoice": [_edited(records["Invoice"][4], 7.5)],
+                                        "Payment": [_next_version(records["Payment"][2], TxnDate="2024-03-15")]})
         taken = conn.execute("SELECT connection_id, source, day FROM metric_dirty WHERE connection_id = %s",
                              (cid,)).fetchall()
         with conn.transaction():
