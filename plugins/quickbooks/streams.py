@@ -10,10 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from plugins.quickbooks.fields import Field, Fields, f, is_voided, parse_ts, ref
-from shared.db.loader import ChildTable, Column, TableSpec, compact_json
+from shared.db.loader import ChildTable, Column, TableSpec
 
 __all__ = ["LINES", "STREAMS", "Stream", "parse_ts"]
 
@@ -52,8 +50,11 @@ def _line_rows(payload: dict[str, Any]) -> list[tuple[Any, ...]]:
     for position, line in enumerate(payload.get("Line") or [], start=1):
         if not isinstance(line, dict):
             raise ValueError(f"Line #{position} is not an object")
-        rows.append((_line_id(position, line), *_LINE_FIELDS.read(line), *_DETAIL_FIELDS.read(_detail(line)),
-                     Jsonb(line, dumps=compact_json)))
+        try:
+            rows.append((_line_id(position, line), *_LINE_FIELDS.read(line), *_DETAIL_FIELDS.read(_detail(line)),
+                         line))
+        except ValueError as exc:
+            raise ValueError(f"Line #{position}: {exc}") from exc
     return rows
 
 

@@ -23,8 +23,13 @@ def as_date(value: Any) -> dt.date | None:
 
 
 def as_money(value: Any) -> Decimal | None:
-    # str() first: a JSON float's shortest repr is the decimal text the source sent.
-    return None if value in (None, "") else Decimal(str(value))
+    if value is None or value == "":
+        return None
+    try:
+        # str() first: a JSON float's shortest repr is the decimal text the source sent.
+        return Decimal(str(value))
+    except ArithmeticError:  # decimal's own says only [<class 'decimal.ConversionSyntax'>]
+        raise ValueError(f"expected a number, got {value!r}") from None
 
 
 def as_int(value: Any) -> int | None:

@@ -1,0 +1,151 @@
+"""Rows rendered as COPY's text format takes them: each value as the text PostgreSQL reads for its column's type
+(psycopg escapes it for COPY), checked against that type as it is rendered.
+
+The loader writes child rows (transaction lines, column values, report rows: several per record) this way.
+psycopg's binary COPY dumps each Decimal and each jsonb value in Python, three times the client's CPU for the same
+lines (docs/SCALING.md); here a row is one compiled function call, and a value of the wrong type is refused with its
+column's name when the record is read, so the load quarantines that record instead of failing at its COPY.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from psycopg.types.json import Jsonb
+
+from shared.core.fastjson import dumps_compact
+
+
+class _Column(Protocol):
+    name: str
+    pg_type: str
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _text(value: Any, column: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if type(value) in (int, float, Decimal):  # bool is refused: True is no text a source sent
+        return str(value)
+    raise ValueError(f"column {column}: expected text, got {_kind(value)}")
+
+
+def _integer(value: Any, column: str) -> str:
+    if type(value) is int:
+        return str(value)
+    raise ValueError(f"column {column}: expected an integer, got {_kind(value)} {value!r}")
+
+
+def _numeric(value: Any, column: str) -> str:
+    kind = type(value)
+    if kind is Decimal:
+        return "NaN" if value.is_nan() else str(value)  # sNaN included, as psycopg's dumper writes it
+    if kind is int:
+        return str(value)
+    if kind is float:
+        if math.isfinite(value):
+            return repr(value)
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    raise ValueError(f"column {column}: expected a number, got {_kind(value)} {value!r}")
+
+
+def _boolean(value: Any, column: str) -> str:
+    if type(value) is bool:
+        return "t" if value else "f"
+    raise ValueError(f"column {column}: expected a boolean, got {_kind(value)} {value!r}")
+
+
+def _date(value: Any, column: str) -> str:
+    if isinstance(value, dt.date):  # a datetime's own date, as psycopg's date dumper takes it
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    raise ValueError(f"column {column}: expected a date, got {_kind(value)} {value!r}")
+
+
+def _timestamptz(value: Any, column: str) -> str:
+    if isinstance(value, dt.datetime):
+        if value.utcoffset() is None:
+            raise ValueError(f"column {column}: the time {value.isoformat()} has no time zone")
+        return value.isoformat()
+    raise ValueError(f"column {column}: expected an aware datetime, got {_kind(value)} {value!r}")
+
+
+def _jsonb(value: Any, column: str) -> str:
+    try:
+        return dumps_compact(value.obj if isinstance(value, Jsonb) else value).decode()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"column {column}: not JSON: {exc}") from exc
+
+
+def _element(value: Any, column: str) -> str:
+    if value is None:
+        return "NULL"
+    text = _text(value, column)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'  # type: ignore[union-attr]
+
+
+def _text_array(value: Any, column: str) -> str:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"column {column}: expected a list of text, got {_kind(value)}")
+    return "{" + ",".join(_element(item, column) for item in value) + "}"
+
+
+_RENDERERS: dict[str, Callable[[Any, str], str | None]] = {
+    "text": _text,
+    "integer": _integer,
+    "bigint": _integer,
+    "smallint": _integer,
+    "numeric": _numeric,
+    "boolean": _boolean,
+    "date": _date,
+    "timestamptz": _timestamptz,
+    "jsonb": _jsonb,
+    "text[]": _text_array,
+}
+
+
+def row_renderer(columns: Iterable[_Column]) -> Callable[[tuple[Any, ...]], tuple[str | None, ...]]:
+    """One function rendering a row of `columns`' values (a tuple, in order) to text, None staying NULL.
+
+    Written out as one function per table (like shared.db.fields' readers): a call per value costs as much as the
+    rendering on millions of lines. Raises ValueError at once for a column type it cannot render."""
+    columns = tuple(columns)
+    if not columns:
+        raise ValueError("a row of no columns")
+    names: dict[str, Any] = {"Decimal": Decimal}
+    values = []
+    for index, column in enumerate(columns):
+        render = _RENDERERS.get(column.pg_type)
+        if render is None:
+            raise ValueError(f"column {column.name}: no text rendering for type {column.pg_type}; "
+                             f"add one to shared/db/copy_text.py ({', '.join(_RENDERERS)})")
+        names[f"r{index}"], names[f"n{index}"] = render, column.name
+        value = f"v{index}"
+        call = f"r{index}({value}, n{index})"
+        # The common cases written out, the others left to the renderer: a call per value costs as much as the
+        # rendering on millions of lines.
+        if render is _text:
+            values.append(f"{value} if {value} is None or {value}.__class__ is str else {call}")
+        elif render is _integer:
+            values.append(f"None if {value} is None else str({value}) if {value}.__class__ is int else {call}")
+        elif render is _numeric:
+            values.append(f"None if {value} is None else str({value}) if {value}.__class__ is Decimal "
+                          f"and {value}.is_finite() else {call}")
+        else:
+            values.append(f"None if {value} is None else {call}")
+    width = len(columns)
+    unpack = ", ".join(f"v{index}" for index in range(width)) + ("," if width == 1 else "")
+    body = ", ".join(f"({value})" for value in values) + ("," if width == 1 else "")
+    source = (f"def render(row):\n"
+              f"    if len(row) != {width}:\n"
+              f"        raise ValueError(f'a row of {{len(row)}} values for {width} columns')\n"
+              f"    {unpack} = row\n"
+              f"    return ({body})\n")
+    exec(compile(source, "<shared.db.copy_text>", "exec"), names)  # built from the column types only, never data
+    return names["render"]
