@@ -41,9 +41,50 @@ def forget_seen_ids(conn: psycopg.Connection, page_refs: list[str]) -> None:
 
 def quarantine(conn: psycopg.Connection, connection_id: str, stream: str, run_id: str, page_ref: str,
                position: int, record_id: str | None, reason: str, record: Any) -> None:
-    """Put a record that cannot be loaded aside with its reason (once per page position)."""
+    """Put a record that cannot be loaded aside with its reason (once per page position); a U+0000 in it is
+    shown as U+FFFD (the record is whole in its landed page, at `position`)."""
     conn.execute(
         """INSERT INTO quarantine (connection_id, stream, run_id, page_ref, position, record_id, reason, payload)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (page_ref, position) DO NOTHING""",
-        (connection_id, stream, run_id, page_ref, position, record_id, reason, Jsonb(record)),
+        (connection_id, stream, run_id, page_ref, position, storable(record_id), storable(reason),
+         Jsonb(storable(record))),
     )
+
+
+# PostgreSQL stores no U+0000 in text or jsonb: a record holding one fails its COPY, and with it every attempt of
+# its load. JSON writes it only escaped, so a record's text without this escape holds none and is not walked.
+NUL = "\x00"
+_NUL_ESCAPED = b"\\u0000"
+
+
+def nul_at(record: Any, text: bytes) -> str | None:
+    """Where in `record` (parsed from the JSON `text`) a string or key holds U+0000, e.g. "Line[1].Description";
+    None when none does."""
+    return _find_nul(record, "") if _NUL_ESCAPED in text else None
+
+
+def _find_nul(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return (path or "the record") if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in str(key):
+                return f"a key of {path or 'the record'}"
+            if (found := _find_nul(item, f"{path}.{key}" if path else str(key))) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _find_nul(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def storable(value: Any) -> Any:
+    """`value` with every U+0000 in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
