@@ -33,7 +33,7 @@ from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.db.loader import RawRecord, UpsertCounts, child_rows, upsert_records
-from shared.db.pages import claim_page, keep_seen_ids, nul_at, quarantine
+from shared.db.pages import claim_page, keep_seen_ids, quarantine, unstorable_at
 from shared.db.watermarks import set_watermark
 
 MAX_REASON = 1000
@@ -101,9 +101,9 @@ def _read_parts(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: st
         part.records += 1
         ids: list[tuple[str, str]] = []
         try:
-            if (where := nul_at(record, text)) is not None:
-                raise ValueError(f"{where} holds the character U+0000, which PostgreSQL cannot store (shown here as "
-                                 "U+FFFD; the record is whole in its landed page)")
+            if (unstorable := unstorable_at(record, text)) is not None:
+                raise ValueError(f"{unstorable}, which PostgreSQL cannot store (shown here as U+FFFD; the record is "
+                                 "whole in its landed page)")
             for target, piece in plugin.split(stream, record):
                 raw = plugin.to_raw(target, piece)
                 # Its child rows rendered now, so a record whose lines cannot be loaded is quarantined here.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.base import SourcePlugin
-from shared.db.pages import NUL
+from shared.db.pages import UNSTORABLE
 
 # What a plugin's record_id (or to_raw) raises for a record it cannot read.
 UNREADABLE = (ValueError, TypeError, KeyError, AttributeError)
@@ -31,6 +31,6 @@ def record_ids(plugin: SourcePlugin, stream: str, record: Any) -> list[tuple[str
                 complete = False
             else:
                 seen.append((target, str(raw_id)))
-    # An id holding U+0000 is no stored row's (PostgreSQL stores none, and such a record is quarantined): the sweep
+    # An id holding a character PostgreSQL cannot store is no stored row's (such a record is quarantined): the sweep
     # has nothing to keep for it, and could not send it to the database.
-    return [(target, found) for target, found in seen if NUL not in found] if complete else None
+    return [(target, found) for target, found in seen if not UNSTORABLE.search(found)] if complete else None

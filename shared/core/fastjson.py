@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_ASCII = json.JSONEncoder(separators=(",", ":"))
 
 
 # Digits mapped to "0", then a search for 19 zeros: both C loops over the bytes (a regular expression for \d{19}
@@ -31,11 +32,15 @@ def loads(text: bytes) -> Any:
 
 
 def dumps_compact(value: Any) -> bytes:
-    """UTF-8 JSON without spaces after separators."""
+    """UTF-8 JSON without spaces after separators. A string holding a lone UTF-16 surrogate, which a source's JSON
+    can send escaped and UTF-8 cannot write, keeps its escape (the line then escapes every character beyond ASCII)."""
     try:
         return orjson.dumps(value)
-    except TypeError:  # e.g. an integer beyond 64 bits, a non-string key, a Decimal
-        return _COMPACT.encode(value).encode()
+    except TypeError:  # e.g. an integer beyond 64 bits, a non-string key, a Decimal, a lone surrogate
+        try:
+            return _COMPACT.encode(value).encode()
+        except UnicodeEncodeError:
+            return _ASCII.encode(value).encode()
 
 
 def dumps_line(value: Any) -> bytes:
@@ -47,4 +52,9 @@ def dumps_line(value: Any) -> bytes:
     written as before), as is whatever orjson cannot write (integers beyond 64 bits, non-string keys). Floats in
     exponent form may be spelled differently (1e+16 and 1e16): the same number either way."""
     text = dumps_compact(value)
-    return _COMPACT.encode(value).encode() if b"null" in text else text
+    if b"null" not in text:
+        return text
+    try:
+        return _COMPACT.encode(value).encode()
+    except UnicodeEncodeError:  # a lone UTF-16 surrogate ("\\ud800" in the source's JSON): UTF-8 has no byte for it
+        return _ASCII.encode(value).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,8 +42,8 @@ def forget_seen_ids(conn: psycopg.Connection, page_refs: list[str]) -> None:
 
 def quarantine(conn: psycopg.Connection, connection_id: str, stream: str, run_id: str, page_ref: str,
                position: int, record_id: str | None, reason: str, record: Any) -> None:
-    """Put a record that cannot be loaded aside with its reason (once per page position); a U+0000 in it is
-    shown as U+FFFD (the record is whole in its landed page, at `position`)."""
+    """Put a record that cannot be loaded aside with its reason (once per page position); a character PostgreSQL
+    cannot store is shown as U+FFFD (the record is whole in its landed page, at `position`)."""
     conn.execute(
         """INSERT INTO quarantine (connection_id, stream, run_id, page_ref, position, record_id, reason, payload)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (page_ref, position) DO NOTHING""",
@@ -51,38 +52,51 @@ def quarantine(conn: psycopg.Connection, connection_id: str, stream: str, run_id
     )
 
 
-# PostgreSQL stores no U+0000 in text or jsonb: a record holding one fails its COPY, and with it every attempt of
-# its load. JSON writes it only escaped, so a record's text without this escape holds none and is not walked.
-NUL = "\x00"
-_NUL_ESCAPED = b"\\u0000"
+# Characters PostgreSQL stores in no text or jsonb: U+0000, and a UTF-16 surrogate left alone (a source's JSON can
+# send "\\ud800" escaped; UTF-8 has no bytes for it). A record holding one failed its COPY, and with it every
+# attempt of its load. A landed line holds them only escaped (shared.core.fastjson), so a record whose text has
+# neither escape holds none and is not walked.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ESCAPES = (b"\\u0000", b"\\ud")
 
 
-def nul_at(record: Any, text: bytes) -> str | None:
-    """Where in `record` (parsed from the JSON `text`) a string or key holds U+0000, e.g. "Line[1].Description";
-    None when none does."""
-    return _find_nul(record, "") if _NUL_ESCAPED in text else None
+def unstorable_at(record: Any, text: bytes) -> str | None:
+    """Where in `record` (parsed from the JSON `text`) a string or key holds a character PostgreSQL cannot store,
+    e.g. "Line[1].Description holds U+0000"; None when none does."""
+    if not any(escape in text for escape in _ESCAPES):
+        return None
+    return _find(record, "")
 
 
-def _find_nul(value: Any, path: str) -> str | None:
+def _held(text: str) -> str | None:
+    found = UNSTORABLE.search(text)
+    if found is None:
+        return None
+    code = f"U+{ord(found.group()):04X}"
+    return code if code == "U+0000" else f"{code} (half of a UTF-16 surrogate pair, alone)"
+
+
+def _find(value: Any, path: str) -> str | None:
     if isinstance(value, str):
-        return (path or "the record") if NUL in value else None
+        held = _held(value)
+        return None if held is None else f"{path or 'the record'} holds {held}"
     if isinstance(value, dict):
         for key, item in value.items():
-            if NUL in str(key):
-                return f"a key of {path or 'the record'}"
-            if (found := _find_nul(item, f"{path}.{key}" if path else str(key))) is not None:
+            if (held := _held(str(key))) is not None:
+                return f"a key of {path or 'the record'} holds {held}"
+            if (found := _find(item, f"{path}.{key}" if path else str(key))) is not None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if (found := _find_nul(item, f"{path}[{index}]")) is not None:
+            if (found := _find(item, f"{path}[{index}]")) is not None:
                 return found
     return None
 
 
 def storable(value: Any) -> Any:
-    """`value` with every U+0000 in its strings and keys replaced by U+FFFD."""
+    """`value` with every character PostgreSQL cannot store, in its strings and keys, replaced by U+FFFD."""
     if isinstance(value, str):
-        return value.replace(NUL, "\ufffd")
+        return UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, list):

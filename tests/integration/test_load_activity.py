@@ -124,33 +124,40 @@ def test_a_record_whose_lines_cannot_be_read_is_quarantined_and_the_rest_of_the_
                                                        ("4", "9", "5.25", "7", "3", "5.25")]
 
 
-def test_a_record_holding_a_nul_character_is_quarantined_and_the_rest_of_the_page_loads(run, pg_dsn):
-    # PostgreSQL stores no U+0000 in text or jsonb: before, such a record failed its page's COPY on every attempt.
-    in_field, in_line, in_key, in_id = (invoice(str(n), n) for n in (3, 4, 5, 6))
+def test_a_record_holding_a_character_postgresql_cannot_store_is_quarantined_and_the_rest_of_the_page_loads(
+        run, pg_dsn):
+    # PostgreSQL stores no U+0000 and no lone UTF-16 surrogate in text or jsonb: before, such a record failed its
+    # page's COPY (or, for a surrogate, its landing) on every attempt.
+    in_field, in_line, in_key, in_id, half = (invoice(str(n), n) for n in (3, 4, 5, 6, 7))
     in_field["PrivateNote"] = "call \x00 first"
     in_line["Line"] = [{"Id": "1", "DetailType": "SalesItemLineDetail", "Amount": 1, "Description": "a\x00b"}]
     in_key["CustomField"] = {"odd\x00key": 1}
     in_id["Id"] = "6\x00"
-    escaped_text = {**invoice("7", 7), "PrivateNote": "the six characters \\u0000, no NUL"}
-    page = land(run, 0, [invoice("2", 2), in_field, in_line, in_key, in_id, escaped_text])
+    half["CustomerMemo"] = {"value": "cut \ud83d in half"}
+    escaped_text = {**invoice("8", 8), "PrivateNote": "the six characters \\u0000 and \\ud800, an emoji \U0001f600"}
+    page = land(run, 0, [invoice("2", 2), in_field, in_line, in_key, in_id, half, escaped_text])
     loaded = load_pages({**request(run, [page]), "keep_ids": True})
-    assert (loaded["inserted"], loaded["quarantined"], loaded["fetched"]) == (2, 4, 6)
-    assert state(pg_dsn, run)[0] == ["2", "7"]
+    assert (loaded["inserted"], loaded["quarantined"], loaded["fetched"]) == (2, 5, 7)
+    assert state(pg_dsn, run)[0] == ["2", "8"]
     with psycopg.connect(pg_dsn) as conn:
         put_aside = conn.execute(
             "SELECT position, record_id, reason, payload FROM quarantine WHERE run_id = %s ORDER BY position",
             (run,)).fetchall()
-        note = conn.execute("SELECT payload->>'PrivateNote' FROM qbo_invoice WHERE connection_id = %s AND id = '7'",
+        note = conn.execute("SELECT payload->>'PrivateNote' FROM qbo_invoice WHERE connection_id = %s AND id = '8'",
                             (CONNECTION,)).fetchone()[0]
         seen = conn.execute("SELECT ids FROM page_seen_ids WHERE page_ref = %s", (page["ref"],)).fetchone()[0]
-    assert [(position, record_id, reason.split(" holds")[0]) for position, record_id, reason, _ in put_aside] == [
-        (2, "3", "ValueError: PrivateNote"), (3, "4", "ValueError: Line[0].Description"),
-        (4, "5", "ValueError: a key of CustomField"), (5, "6\ufffd", "ValueError: Id")]
-    assert all("the character U+0000, which PostgreSQL cannot store" in reason for _, _, reason, _ in put_aside)
+    cannot = ", which PostgreSQL cannot store (shown here as U+FFFD; the record is whole in its landed page)"
+    assert [(position, record_id, reason) for position, record_id, reason, _ in put_aside] == [
+        (2, "3", f"ValueError: PrivateNote holds U+0000{cannot}"),
+        (3, "4", f"ValueError: Line[0].Description holds U+0000{cannot}"),
+        (4, "5", f"ValueError: a key of CustomField holds U+0000{cannot}"),
+        (5, "6\ufffd", f"ValueError: Id holds U+0000{cannot}"),
+        (6, "7", f"ValueError: CustomerMemo.value holds U+D83D (half of a UTF-16 surrogate pair, alone){cannot}")]
     assert put_aside[0][3]["PrivateNote"] == "call \ufffd first"
     assert put_aside[2][3]["CustomField"] == {"odd\ufffdkey": 1}
-    assert note == "the six characters \\u0000, no NUL"
-    assert sorted(seen["Invoice"]) == ["2", "3", "4", "5", "7"]  # an id holding U+0000 is no stored row's
+    assert put_aside[4][3]["CustomerMemo"] == {"value": "cut \ufffd in half"}
+    assert note == escaped_text["PrivateNote"]
+    assert sorted(seen["Invoice"]) == ["2", "3", "4", "5", "7", "8"]  # an id PostgreSQL cannot store is no row's
 
 
 def test_a_missing_blob_names_the_page(run):

@@ -16,19 +16,23 @@ from tests.integration.helpers import CONNECTION, REALM, TOKEN, database, sync, 
 from tests.sim_server import serve
 
 
-def _strip(doc: Any, entity: str, ident: str) -> None:
-    """Remove LastUpdatedTime from the entity's record `ident` wherever it appears in a response."""
+def _strip(doc: Any, entity: str, ident: str, note: str | None = None) -> None:
+    """Remove LastUpdatedTime from the entity's record `ident` wherever it appears in a response, or with `note`,
+    set its PrivateNote to it instead."""
     if isinstance(doc, dict):
         for key, value in doc.items():
             if key == entity and isinstance(value, list):
                 for record in value:
                     if isinstance(record, dict) and record.get("Id") == ident:
-                        record.get("MetaData", {}).pop("LastUpdatedTime", None)
+                        if note is None:
+                            record.get("MetaData", {}).pop("LastUpdatedTime", None)
+                        else:
+                            record["PrivateNote"] = note
             else:
-                _strip(value, entity, ident)
+                _strip(value, entity, ident, note)
     elif isinstance(doc, list):
         for item in doc:
-            _strip(item, entity, ident)
+            _strip(item, entity, ident, note)
 
 
 @pytest.fixture
@@ -51,8 +55,8 @@ def simulator(broken: dict[str, str]) -> Iterator[tuple[object, str]]:
         response = await handler(request)
         if broken and response.status == 200 and isinstance(response, web.Response) and response.body:
             doc = json.loads(response.body)
-            _strip(doc, broken["entity"], broken["id"])
-            return web.json_response(doc)
+            _strip(doc, broken["entity"], broken["id"], broken.get("note"))
+            return web.json_response(doc)  # json.dumps: ASCII, a lone surrogate written as its escape
         return response
 
     app = create_app(state)
@@ -111,3 +115,21 @@ def test_a_change_without_a_last_updated_time_is_quarantined_and_the_other_chang
     assert (stream, record_id) == ("cdc", bad) and f"Invoice {bad} has no MetaData.LastUpdatedTime" in reason
     assert database(pg_dsn, "qbo_invoice")[good] == truth(state, "Invoice")[good]
 
+
+
+def test_a_record_holding_a_lone_surrogate_is_landed_then_quarantined_and_its_page_loads(
+        host, simulator, broken, connection, clean_quarantine, pg_dsn):
+    # "\ud83d" alone is valid JSON that UTF-8 cannot write: before, landing its page failed on every attempt of the
+    # fetch (and PostgreSQL would refuse it too).
+    state, _ = simulator
+    bad = sorted(truth(state, "Invoice"), key=int)[5]
+    broken.update(entity="Invoice", id=bad, note="an emoji cut \ud83d in half")
+    sync(host, "full")
+    quarantined_count, _, status = counts(pg_dsn, "Invoice")
+    assert (quarantined_count, status) == (1, "succeeded")
+    (stream, reason, record_id), = quarantined(pg_dsn)
+    assert (stream, record_id) == ("Invoice", bad)
+    assert reason.startswith("ValueError: PrivateNote holds U+D83D (half of a UTF-16 surrogate pair, alone), which "
+                             "PostgreSQL cannot store")
+    expected = {i: r for i, r in truth(state, "Invoice").items() if i != bad}
+    assert database(pg_dsn, "qbo_invoice") == expected

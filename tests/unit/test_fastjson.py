@@ -56,3 +56,16 @@ def test_what_orjson_writes_differently_or_not_at_all_is_written_by_the_standard
     assert dumps_line({1: "int key"}) == _stdlib_line({1: "int key"})
     for number in (1e16, 1.5e-7, 0.1, 2.0**60):  # spelled either way, the same number
         assert json.loads(dumps_line({"x": number}))["x"] == number
+
+
+def test_a_lone_surrogate_a_source_sent_escaped_is_landed_escaped_and_reads_back_the_same():
+    # Valid JSON ("\ud800" alone), no UTF-8 for it: writing it failed, and with it every attempt of its page's fetch.
+    sent = b'{"Id":"1","Name":"cut \\ud83d in half","Note":"caf\\u00e9 \\ud83d\\ude00"}'
+    record = loads(sent)
+    assert record["Name"] == "cut \ud83d in half" and record["Note"] == "caf\u00e9 \U0001f600"
+    for write in (dumps_compact, dumps_line):
+        line = write(record)
+        assert line.isascii() and b"\\ud83d in half" in line
+        assert loads(line) == record
+    with_null = {**record, "Gone": None}
+    assert loads(dumps_line(with_null)) == with_null
