@@ -32,7 +32,7 @@ from shared.core.messages import LoadCounts, LoadRequest, LoadResult, PageRef
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
-from shared.db.loader import RawRecord, UpsertCounts, child_rows, upsert_records
+from shared.db.loader import RawRecord, UpsertCounts, check_typed, child_rows, upsert_records
 from shared.db.pages import claim_page, keep_seen_ids, quarantine, unstorable_at
 from shared.db.watermarks import set_watermark
 
@@ -106,8 +106,10 @@ def _read_parts(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: st
                                  "whole in its landed page)")
             for target, piece in plugin.split(stream, record):
                 raw = plugin.to_raw(target, piece)
-                # Its child rows rendered now, so a record whose lines cannot be loaded is quarantined here.
-                children = child_rows(plugin.table(target), raw)
+                # Checked and its child rows rendered now, so a record that cannot be loaded is quarantined here.
+                spec = plugin.table(target)
+                check_typed(spec, raw)
+                children = child_rows(spec, raw)
                 if raw.payload is record or children is not None:
                     # The landed record itself: its landed text is its payload.
                     raw = dataclasses.replace(raw, payload_json=text if raw.payload is record else raw.payload_json,

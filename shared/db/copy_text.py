@@ -37,10 +37,29 @@ def _text(value: Any, column: str) -> str | None:
     raise ValueError(f"column {column}: expected text, got {_kind(value)}")
 
 
-def _integer(value: Any, column: str) -> str:
-    if type(value) is int:
+# PostgreSQL's integer types' ranges. psycopg's binary COPY stores a Python int beyond its column's range wrapped
+# around (99999999999 into an integer column became 1215752191), so the loader checks typed values against them too.
+INTEGER_RANGES = {"smallint": (-2**15, 2**15 - 1), "integer": (-2**31, 2**31 - 1), "bigint": (-2**63, 2**63 - 1)}
+
+
+def out_of_range(value: Any, pg_type: str) -> bool:
+    """Whether `value` is an int its integer column cannot hold (anything else is left to the column's dumper)."""
+    low, high = INTEGER_RANGES[pg_type]
+    return type(value) is int and not low <= value <= high
+
+
+def _integer_of(pg_type: str) -> Callable[[Any, str], str]:
+    low, high = INTEGER_RANGES[pg_type]
+
+    def integer(value: Any, column: str) -> str:
+        if type(value) is not int:
+            raise ValueError(f"column {column}: expected an integer, got {_kind(value)} {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"column {column}: {value} is out of range for type {pg_type}")
         return str(value)
-    raise ValueError(f"column {column}: expected an integer, got {_kind(value)} {value!r}")
+
+    integer.bounds = (low, high)  # type: ignore[attr-defined]  # read by row_renderer
+    return integer
 
 
 def _numeric(value: Any, column: str) -> str:
@@ -98,9 +117,7 @@ def _text_array(value: Any, column: str) -> str:
 
 _RENDERERS: dict[str, Callable[[Any, str], str | None]] = {
     "text": _text,
-    "integer": _integer,
-    "bigint": _integer,
-    "smallint": _integer,
+    **{name: _integer_of(name) for name in INTEGER_RANGES},
     "numeric": _numeric,
     "boolean": _boolean,
     "date": _date,
@@ -132,8 +149,10 @@ def row_renderer(columns: Iterable[_Column]) -> Callable[[tuple[Any, ...]], tupl
         # rendering on millions of lines.
         if render is _text:
             values.append(f"{value} if {value} is None or {value}.__class__ is str else {call}")
-        elif render is _integer:
-            values.append(f"None if {value} is None else str({value}) if {value}.__class__ is int else {call}")
+        elif hasattr(render, "bounds"):  # an integer type
+            names[f"lo{index}"], names[f"hi{index}"] = render.bounds
+            values.append(f"None if {value} is None else str({value}) if {value}.__class__ is int "
+                          f"and lo{index} <= {value} <= hi{index} else {call}")
         elif render is _numeric:
             values.append(f"None if {value} is None else str({value}) if {value}.__class__ is Decimal "
                           f"and {value}.is_finite() else {call}")

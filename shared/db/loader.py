@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from shared.core.fastjson import dumps_compact
-from shared.db.copy_text import row_renderer
+from shared.db.copy_text import INTEGER_RANGES, out_of_range, row_renderer
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,17 @@ class TableSpec:
     # no earlier than the stored one (updated_at then holds the observation time).
     version: tuple[str, ...] = ("updated_at",)
     children: tuple[ChildTable, ...] = ()
+    # (position, name, type) of the typed columns of an integer type (check_typed), found once.
+    integer_columns: tuple[tuple[int, str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [c.name for c in (*COMMON_HEAD, *self.columns, *COMMON_TAIL, Column("loaded_at", "timestamptz"))]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ValueError(f"{self.table}: columns named twice (or named like a common column): {', '.join(twice)}")
+        object.__setattr__(self, "integer_columns", tuple(
+            (index, column.name, column.pg_type) for index, column in enumerate(self.columns)
+            if column.pg_type in INTEGER_RANGES))
 
 
 COMMON_HEAD = (
@@ -105,6 +110,14 @@ class RawRecord:
     # when the record was read (with_child_rows) so that a parent whose children cannot be read is quarantined
     # there; None: rendered when they are written.
     child_rows: tuple[list[tuple[str | None, ...]], ...] | None = None
+
+
+def check_typed(spec: TableSpec, record: RawRecord) -> None:
+    """Raises ValueError naming the column when a typed value is an integer its column cannot hold: binary COPY
+    would store it wrapped around, not refuse it."""
+    for index, name, pg_type in spec.integer_columns:
+        if index < len(record.typed) and out_of_range(record.typed[index], pg_type):
+            raise ValueError(f"column {name}: {record.typed[index]} is out of range for type {pg_type}")
 
 
 def child_rows(spec: TableSpec, record: RawRecord) -> tuple[list[tuple[str | None, ...]], ...] | None:
@@ -254,11 +267,17 @@ def _typed_names_checked(spec: TableSpec, rec: RawRecord) -> tuple[str, ...] | N
 def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[RawRecord]) -> Iterator[tuple]:
     checked: object = _NOT_CHECKED
     width = len(spec.columns)
+    integers = spec.integer_columns
     for rec in records:
         if rec.updated_at.tzinfo is None:
             raise ValueError(f"{spec.table}: record {rec.id} has a naive updated_at; a time zone is required")
         if rec.columns is not checked or len(rec.typed) != width:
             checked = _typed_names_checked(spec, rec)
+        if integers:
+            try:
+                check_typed(spec, rec)
+            except ValueError as exc:  # a load reads and checks its records first (check_typed): this is a bug
+                raise ValueError(f"{spec.table}: record {rec.id}: {exc}") from exc
         deleted_at = rec.updated_at if rec.deleted else None
         yield (
             connection_id, rec.id, rec.created_at, rec.updated_at, deleted_at,

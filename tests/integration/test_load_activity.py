@@ -101,6 +101,8 @@ def test_a_bad_record_is_quarantined_with_its_reason_while_the_rest_of_the_page_
     ("a line that is not an object", "qbo_txn_line: Line #2 is not an object"),
     ({"Id": "1", "DetailType": "SalesItemLineDetail", "Amount": 1, "LineNum": [2]},
      "qbo_txn_line: Line #2: field line_num:"),
+    ({"Id": "1", "DetailType": "SalesItemLineDetail", "Amount": 1, "LineNum": 2**31},
+     "qbo_txn_line: column line_num: 2147483648 is out of range for type integer"),
 ])
 def test_a_record_whose_lines_cannot_be_read_is_quarantined_and_the_rest_of_the_page_loads_with_its_lines(
         run, pg_dsn, line, reason):
@@ -158,6 +160,17 @@ def test_a_record_holding_a_character_postgresql_cannot_store_is_quarantined_and
     assert put_aside[4][3]["CustomerMemo"] == {"value": "cut \ufffd in half"}
     assert note == escaped_text["PrivateNote"]
     assert sorted(seen["Invoice"]) == ["2", "3", "4", "5", "7", "8"]  # an id PostgreSQL cannot store is no row's
+
+
+def test_a_record_with_an_integer_its_column_cannot_hold_is_quarantined_and_the_rest_of_the_page_loads(run, pg_dsn):
+    # Binary COPY stored it wrapped around (99999999999 as 1215752191), into the version guard's own column.
+    page = land(run, 0, [invoice("2", 2), {**invoice("3", 3), "SyncToken": "99999999999"}, invoice("4", 4)])
+    loaded = load_pages(request(run, [page]))
+    assert (loaded["inserted"], loaded["quarantined"]) == (2, 1)
+    with psycopg.connect(pg_dsn) as conn:
+        reasons = conn.execute("SELECT record_id, reason FROM quarantine WHERE run_id = %s", (run,)).fetchall()
+    assert reasons == [("3", "ValueError: column sync_token: 99999999999 is out of range for type integer")]
+    assert state(pg_dsn, run)[0] == ["2", "4"]
 
 
 def test_a_missing_blob_names_the_page(run):

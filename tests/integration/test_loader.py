@@ -230,3 +230,12 @@ def test_records_without_a_source_version_are_rewritten_only_when_their_content_
         assert row == ("Sales EMEA", "r3", T0 + dt.timedelta(minutes=9))
         conn.execute("DROP TABLE loader_unversioned")
         conn.commit()
+
+
+def test_an_integer_its_column_cannot_hold_is_refused_not_stored_wrapped_around(conn):
+    # psycopg's binary COPY stored 99999999999 into the integer sync_token as 1215752191, the version guard's column.
+    load(conn, [invoice("1", 1, "10.00", sync_token=2**31 - 1)])
+    with pytest.raises(ValueError, match=r"^qbo_invoice: record 2: column sync_token: 99999999999 is out of range "
+                                         r"for type integer$"):
+        load(conn, [invoice("2", 2, "20.00", sync_token=99999999999)])
+    assert [(r[0], r[2]) for r in rows(conn)] == [("1", 2**31 - 1)]
