@@ -102,8 +102,7 @@ def _read_parts(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: st
         ids: list[tuple[str, str]] = []
         try:
             if (unstorable := unstorable_at(record, text)) is not None:
-                raise ValueError(f"{unstorable}, which PostgreSQL cannot store (shown here as U+FFFD; the record is "
-                                 "whole in its landed page)")
+                raise ValueError(unstorable)
             for target, piece in plugin.split(stream, record):
                 raw = plugin.to_raw(target, piece)
                 # Checked and its child rows rendered now, so a record that cannot be loaded is quarantined here.

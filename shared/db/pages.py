@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -42,8 +43,8 @@ def forget_seen_ids(conn: psycopg.Connection, page_refs: list[str]) -> None:
 
 def quarantine(conn: psycopg.Connection, connection_id: str, stream: str, run_id: str, page_ref: str,
                position: int, record_id: str | None, reason: str, record: Any) -> None:
-    """Put a record that cannot be loaded aside with its reason (once per page position); a character PostgreSQL
-    cannot store is shown as U+FFFD (the record is whole in its landed page, at `position`)."""
+    """Put a record that cannot be loaded aside with its reason (once per page position), as PostgreSQL can store
+    it (`storable`; the record is whole in its landed page, at `position`)."""
     conn.execute(
         """INSERT INTO quarantine (connection_id, stream, run_id, page_ref, position, record_id, reason, payload)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (page_ref, position) DO NOTHING""",
@@ -52,18 +53,20 @@ def quarantine(conn: psycopg.Connection, connection_id: str, stream: str, run_id
     )
 
 
-# Characters PostgreSQL stores in no text or jsonb: U+0000, and a UTF-16 surrogate left alone (a source's JSON can
-# send "\\ud800" escaped; UTF-8 has no bytes for it). A record holding one failed its COPY, and with it every
-# attempt of its load. A landed line holds them only escaped (shared.core.fastjson), so a record whose text has
-# neither escape holds none and is not walked.
+# What PostgreSQL stores in no text or jsonb: the character U+0000, a UTF-16 surrogate left alone (a source's JSON
+# can send "\\ud800" escaped; UTF-8 has no bytes for it), and numbers that are not finite (Python's JSON reads NaN,
+# Infinity and 1e999; jsonb refuses them). A record holding one failed its COPY, and with it every attempt of its
+# load. A landed line holds such characters only escaped, and such numbers only as NaN or Infinity
+# (shared.core.fastjson), so a record whose text has none of these is not walked.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_ESCAPES = (b"\\u0000", b"\\ud")
+_SIGNS = (b"\\u0000", b"\\ud", b"NaN", b"Infinity")
+_KEPT = "the landed page keeps the record whole"
 
 
 def unstorable_at(record: Any, text: bytes) -> str | None:
-    """Where in `record` (parsed from the JSON `text`) a string or key holds a character PostgreSQL cannot store,
-    e.g. "Line[1].Description holds U+0000"; None when none does."""
-    if not any(escape in text for escape in _ESCAPES):
+    """What in `record` (parsed from the JSON `text`) PostgreSQL cannot store, and where, e.g. "Line[1].Description
+    holds U+0000, which ..."; None when it holds nothing of the kind."""
+    if not any(sign in text for sign in _SIGNS):
         return None
     return _find(record, "")
 
@@ -73,17 +76,23 @@ def _held(text: str) -> str | None:
     if found is None:
         return None
     code = f"U+{ord(found.group()):04X}"
-    return code if code == "U+0000" else f"{code} (half of a UTF-16 surrogate pair, alone)"
+    what = code if code == "U+0000" else f"{code} (half of a UTF-16 surrogate pair, alone)"
+    return (f"{what}, which PostgreSQL cannot store in text or jsonb (the quarantined copy shows it as U+FFFD; "
+            f"{_KEPT})")
 
 
 def _find(value: Any, path: str) -> str | None:
+    where = path or "the record"
     if isinstance(value, str):
         held = _held(value)
-        return None if held is None else f"{path or 'the record'} holds {held}"
+        return None if held is None else f"{where} holds {held}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return (f"{where} holds the number {_number(value)}, which PostgreSQL cannot store in jsonb (the quarantined "
+                f"copy holds it as text; {_KEPT})")
     if isinstance(value, dict):
         for key, item in value.items():
             if (held := _held(str(key))) is not None:
-                return f"a key of {path or 'the record'} holds {held}"
+                return f"a key of {where} holds {held}"
             if (found := _find(item, f"{path}.{key}" if path else str(key))) is not None:
                 return found
     elif isinstance(value, list):
@@ -93,10 +102,17 @@ def _find(value: Any, path: str) -> str | None:
     return None
 
 
+def _number(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def storable(value: Any) -> Any:
-    """`value` with every character PostgreSQL cannot store, in its strings and keys, replaced by U+FFFD."""
+    """`value` as PostgreSQL can store it: U+FFFD for each character it cannot, a number that is not finite as its
+    text ("Infinity")."""
     if isinstance(value, str):
         return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return _number(value)
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, list):

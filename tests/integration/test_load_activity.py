@@ -126,40 +126,49 @@ def test_a_record_whose_lines_cannot_be_read_is_quarantined_and_the_rest_of_the_
                                                        ("4", "9", "5.25", "7", "3", "5.25")]
 
 
-def test_a_record_holding_a_character_postgresql_cannot_store_is_quarantined_and_the_rest_of_the_page_loads(
-        run, pg_dsn):
-    # PostgreSQL stores no U+0000 and no lone UTF-16 surrogate in text or jsonb: before, such a record failed its
-    # page's COPY (or, for a surrogate, its landing) on every attempt.
-    in_field, in_line, in_key, in_id, half = (invoice(str(n), n) for n in (3, 4, 5, 6, 7))
+def test_a_record_holding_what_postgresql_cannot_store_is_quarantined_and_the_rest_of_the_page_loads(run, pg_dsn):
+    # PostgreSQL stores no U+0000 and no lone UTF-16 surrogate in text or jsonb, and jsonb no number that is not
+    # finite: before, such a record failed its page's COPY (or, for a surrogate, its landing) on every attempt.
+    in_field, in_line, in_key, in_id, half, infinite, nan = (invoice(str(n), n) for n in range(3, 10))
     in_field["PrivateNote"] = "call \x00 first"
     in_line["Line"] = [{"Id": "1", "DetailType": "SalesItemLineDetail", "Amount": 1, "Description": "a\x00b"}]
     in_key["CustomField"] = {"odd\x00key": 1}
     in_id["Id"] = "6\x00"
     half["CustomerMemo"] = {"value": "cut \ud83d in half"}
-    escaped_text = {**invoice("8", 8), "PrivateNote": "the six characters \\u0000 and \\ud800, an emoji \U0001f600"}
-    page = land(run, 0, [invoice("2", 2), in_field, in_line, in_key, in_id, half, escaped_text])
+    infinite["ExchangeRate"] = float("inf")  # a source's 1e999: valid JSON, beyond a double
+    nan["Line"] = [{"Amount": float("nan")}]
+    look_alike = {**invoice("10", 10), "PrivateNote": "the six characters \\u0000 and \\ud800, NaN, Infinity, "
+                                                      "an emoji \U0001f600"}
+    page = land(run, 0, [invoice("2", 2), in_field, in_line, in_key, in_id, half, infinite, nan, look_alike])
     loaded = load_pages({**request(run, [page]), "keep_ids": True})
-    assert (loaded["inserted"], loaded["quarantined"], loaded["fetched"]) == (2, 5, 7)
-    assert state(pg_dsn, run)[0] == ["2", "8"]
+    assert (loaded["inserted"], loaded["quarantined"], loaded["fetched"]) == (2, 7, 9)
+    assert state(pg_dsn, run)[0] == ["10", "2"]
     with psycopg.connect(pg_dsn) as conn:
         put_aside = conn.execute(
             "SELECT position, record_id, reason, payload FROM quarantine WHERE run_id = %s ORDER BY position",
             (run,)).fetchall()
-        note = conn.execute("SELECT payload->>'PrivateNote' FROM qbo_invoice WHERE connection_id = %s AND id = '8'",
+        note = conn.execute("SELECT payload->>'PrivateNote' FROM qbo_invoice WHERE connection_id = %s AND id = '10'",
                             (CONNECTION,)).fetchone()[0]
         seen = conn.execute("SELECT ids FROM page_seen_ids WHERE page_ref = %s", (page["ref"],)).fetchone()[0]
-    cannot = ", which PostgreSQL cannot store (shown here as U+FFFD; the record is whole in its landed page)"
+    text = (", which PostgreSQL cannot store in text or jsonb (the quarantined copy shows it as U+FFFD; the landed "
+            "page keeps the record whole)")
+    number = (", which PostgreSQL cannot store in jsonb (the quarantined copy holds it as text; the landed page keeps "
+              "the record whole)")
     assert [(position, record_id, reason) for position, record_id, reason, _ in put_aside] == [
-        (2, "3", f"ValueError: PrivateNote holds U+0000{cannot}"),
-        (3, "4", f"ValueError: Line[0].Description holds U+0000{cannot}"),
-        (4, "5", f"ValueError: a key of CustomField holds U+0000{cannot}"),
-        (5, "6\ufffd", f"ValueError: Id holds U+0000{cannot}"),
-        (6, "7", f"ValueError: CustomerMemo.value holds U+D83D (half of a UTF-16 surrogate pair, alone){cannot}")]
-    assert put_aside[0][3]["PrivateNote"] == "call \ufffd first"
-    assert put_aside[2][3]["CustomField"] == {"odd\ufffdkey": 1}
-    assert put_aside[4][3]["CustomerMemo"] == {"value": "cut \ufffd in half"}
-    assert note == escaped_text["PrivateNote"]
-    assert sorted(seen["Invoice"]) == ["2", "3", "4", "5", "7", "8"]  # an id PostgreSQL cannot store is no row's
+        (2, "3", f"ValueError: PrivateNote holds U+0000{text}"),
+        (3, "4", f"ValueError: Line[0].Description holds U+0000{text}"),
+        (4, "5", f"ValueError: a key of CustomField holds U+0000{text}"),
+        (5, "6\ufffd", f"ValueError: Id holds U+0000{text}"),
+        (6, "7", f"ValueError: CustomerMemo.value holds U+D83D (half of a UTF-16 surrogate pair, alone){text}"),
+        (7, "8", f"ValueError: ExchangeRate holds the number Infinity{number}"),
+        (8, "9", f"ValueError: Line[0].Amount holds the number NaN{number}")]
+    copies = {record_id: payload for _, record_id, _, payload in put_aside}
+    assert copies["3"]["PrivateNote"] == "call \ufffd first" and copies["5"]["CustomField"] == {"odd\ufffdkey": 1}
+    assert copies["7"]["CustomerMemo"] == {"value": "cut \ufffd in half"}
+    assert copies["8"]["ExchangeRate"] == "Infinity" and copies["9"]["Line"] == [{"Amount": "NaN"}]
+    assert note == look_alike["PrivateNote"]
+    # An id PostgreSQL cannot store is no stored row's: the sweep keeps none for it.
+    assert sorted(seen["Invoice"]) == ["10", "2", "3", "4", "5", "7", "8", "9"]
 
 
 def test_a_record_with_an_integer_its_column_cannot_hold_is_quarantined_and_the_rest_of_the_page_loads(run, pg_dsn):
@@ -446,4 +455,5 @@ def test_a_failed_load_gives_its_slot_back(run, pg_dsn, monkeypatch):
     worker.join(30)
     assert loaded and loaded[0]["inserted"] == 1
     assert state(pg_dsn, run)[0] == ["1"]
+
 

@@ -130,6 +130,6 @@ def test_a_record_holding_a_lone_surrogate_is_landed_then_quarantined_and_its_pa
     (stream, reason, record_id), = quarantined(pg_dsn)
     assert (stream, record_id) == ("Invoice", bad)
     assert reason.startswith("ValueError: PrivateNote holds U+D83D (half of a UTF-16 surrogate pair, alone), which "
-                             "PostgreSQL cannot store")
+                             "PostgreSQL cannot store in text or jsonb")
     expected = {i: r for i, r in truth(state, "Invoice").items() if i != bad}
     assert database(pg_dsn, "qbo_invoice") == expected
