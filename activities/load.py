@@ -32,8 +32,9 @@ from shared.core.messages import LoadCounts, LoadRequest, LoadResult, PageRef
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
-from shared.db.loader import RawRecord, UpsertCounts, check_typed, child_rows, upsert_records
-from shared.db.pages import claim_page, keep_seen_ids, quarantine, unstorable_at
+from shared.db.loader import RawRecord, UpsertCounts, check_typed, upsert_records
+from shared.db.pages import claim_page, keep_seen_ids, quarantine
+from shared.db.storable import unstorable_at
 from shared.db.watermarks import set_watermark
 
 MAX_REASON = 1000
@@ -63,6 +64,9 @@ class _ReadPart:
 
     grouped: dict[str, list[RawRecord]] = field(default_factory=lambda: defaultdict(list))
     unreadable: list[tuple[int, Any, str]] = field(default_factory=list)  # (position in the page, record, reason)
+    # Each read record's position in the page and landed record, by id() of its RawRecord: the upsert finds some
+    # unreadable only when it makes their child rows (upsert_records' `unreadable`).
+    origins: dict[int, tuple[int, Any]] = field(default_factory=dict)
     # The ids the part held per target table, as a complete read's sweep counts them (activities/seen_ids.py);
     # None: a record only a parse can judge (no id, or one its split refuses), so the sweep parses the page.
     seen: dict[str, list[str]] | None = field(default_factory=lambda: defaultdict(list))
@@ -105,15 +109,11 @@ def _read_parts(plugin: SourcePlugin, stream: str, landing: LandingZone, ref: st
                 raise ValueError(unstorable)
             for target, piece in plugin.split(stream, record):
                 raw = plugin.to_raw(target, piece)
-                # Checked and its child rows rendered now, so a record that cannot be loaded is quarantined here.
-                spec = plugin.table(target)
-                check_typed(spec, raw)
-                children = child_rows(spec, raw)
-                if raw.payload is record or children is not None:
-                    # The landed record itself: its landed text is its payload.
-                    raw = dataclasses.replace(raw, payload_json=text if raw.payload is record else raw.payload_json,
-                                              child_rows=children)
+                check_typed(plugin.table(target), raw)  # here, so that such a record is quarantined
+                if raw.payload is record:  # the landed record itself: its landed text is its payload
+                    raw = dataclasses.replace(raw, payload_json=text)
                 part.grouped[target].append(raw)
+                part.origins[id(raw)] = (position, record)
                 ids.append((target, raw.id))  # record_id's answer (plugins/base.py), with no second reading
         except UNREADABLE as exc:
             part.unreadable.append((position, record, f"{type(exc).__name__}: {exc}"[:MAX_REASON]))
@@ -250,13 +250,22 @@ def _load_part(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadReques
                totals: UpsertCounts, batch_rows: int) -> int:
     """A part's unreadable records quarantined and the others upserted into `totals`; returns how many were
     quarantined."""
-    for position, record, reason in part.unreadable:
+    def put_aside(position: int, record: Any, reason: str) -> None:
         quarantine(conn, asked.connection_id, asked.stream, asked.run_id, page.ref, position, _record_id(record),
                    reason, record)
+
+    def unwritable(raw: RawRecord, exc: ValueError) -> None:
+        position, record = part.origins[id(raw)]
+        put_aside(position, record, f"{type(exc).__name__}: {exc}"[:MAX_REASON])
+        found.append(position)
+
+    found: list[int] = []
+    for position, record, reason in part.unreadable:
+        put_aside(position, record, reason)
     for target, records in part.grouped.items():
         totals.add(upsert_records(conn, plugin.table(target), asked.connection_id, asked.run_id, records,
-                                  batch_rows=batch_rows))
-    return len(part.unreadable)
+                                  batch_rows=batch_rows, unreadable=unwritable))
+    return len(part.unreadable) + len(found)
 
 
 def _load(asked: LoadRequest, settings: Settings) -> tuple[dict[str, int], str]:

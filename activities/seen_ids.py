@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.base import SourcePlugin
-from shared.db.pages import UNSTORABLE
+from shared.db.storable import UNSTORABLE
 
 # What a plugin's record_id (or to_raw) raises for a record it cannot read.
 UNREADABLE = (ValueError, TypeError, KeyError, AttributeError)

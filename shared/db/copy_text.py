@@ -18,6 +18,9 @@ from typing import Any, Protocol
 from psycopg.types.json import Jsonb
 
 from shared.core.fastjson import dumps_compact
+from shared.db.storable import has_signs, unstorable
+
+TextRow = tuple[str | None, ...]  # a row's values as COPY's text format takes them (None: NULL)
 
 
 class _Column(Protocol):
@@ -89,17 +92,26 @@ def _date(value: Any, column: str) -> str:
 
 def _timestamptz(value: Any, column: str) -> str:
     if isinstance(value, dt.datetime):
-        if value.utcoffset() is None:
+        offset = value.utcoffset()
+        if offset is None:
             raise ValueError(f"column {column}: the time {value.isoformat()} has no time zone")
-        return value.isoformat()
+        # PostgreSQL reads an offset to the second, not beyond (Python's can have microseconds): the same instant.
+        return (value.astimezone(dt.UTC) if offset.microseconds else value).isoformat()
     raise ValueError(f"column {column}: expected an aware datetime, got {_kind(value)} {value!r}")
 
 
 def _jsonb(value: Any, column: str) -> str:
+    wrapped = isinstance(value, Jsonb)
+    obj = value.obj if wrapped else value
     try:
-        return dumps_compact(value.obj if isinstance(value, Jsonb) else value).decode()
+        text = value.dumps(obj) if wrapped and value.dumps is not None else dumps_compact(obj)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"column {column}: not JSON: {exc}") from exc
+    text = text.encode() if isinstance(text, str) else text
+    # A value made from a record (JSON it held as text, parsed) can hold what the record's own check could not see.
+    if has_signs(text) and (found := unstorable(obj)) is not None:
+        raise ValueError(f"column {column}: {found}")
+    return text.decode()
 
 
 def _element(value: Any, column: str) -> str:
@@ -127,7 +139,7 @@ _RENDERERS: dict[str, Callable[[Any, str], str | None]] = {
 }
 
 
-def row_renderer(columns: Iterable[_Column]) -> Callable[[tuple[Any, ...]], tuple[str | None, ...]]:
+def row_renderer(columns: Iterable[_Column]) -> Callable[[tuple[Any, ...]], TextRow]:
     """One function rendering a row of `columns`' values (a tuple, in order) to text, None staying NULL.
 
     Written out as one function per table (like shared.db.fields' readers): a call per value costs as much as the

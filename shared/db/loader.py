@@ -17,7 +17,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from shared.core.fastjson import dumps_compact
-from shared.db.copy_text import INTEGER_RANGES, out_of_range, row_renderer
+from shared.db.copy_text import INTEGER_RANGES, TextRow, out_of_range, row_renderer
+from shared.db.storable import unstorable
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,18 @@ class ChildTable:
     columns: tuple[Column, ...]
     rows: Callable[[dict[str, Any]], list[tuple[Any, ...]]]
     fixed: tuple[tuple[str, str], ...] = ()
-    _render: Callable[[tuple[Any, ...]], tuple[str | None, ...]] = field(init=False, repr=False, compare=False)
+    _render: Callable[[tuple[Any, ...]], TextRow] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Compiled once per table, and refused here for a column type it cannot render, not at the first load.
         object.__setattr__(self, "_render", row_renderer(self.columns))
 
-    def text_rows(self, payload: dict[str, Any]) -> list[tuple[str | None, ...]]:
+    def text_rows(self, payload: dict[str, Any]) -> list[TextRow]:
         """The parent's child rows as text, each value checked against its column's type: a ValueError naming the
         table and the column says what cannot be loaded (the load quarantines that parent)."""
         try:
             return [self._render(row) for row in self.rows(payload)]
-        except (ValueError, TypeError, ArithmeticError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError) as exc:
             raise ValueError(f"{self.table}: {exc}") from exc
 
 
@@ -67,8 +68,9 @@ class TableSpec:
     # no earlier than the stored one (updated_at then holds the observation time).
     version: tuple[str, ...] = ("updated_at",)
     children: tuple[ChildTable, ...] = ()
-    # (position, name, type) of the typed columns of an integer type (check_typed), found once.
+    # (position, name, type) of the typed columns of an integer type, and of the JSON ones (check_typed), found once.
     integer_columns: tuple[tuple[int, str, str], ...] = field(init=False, repr=False, compare=False)
+    json_columns: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)  # (position, name)
 
     def __post_init__(self) -> None:
         names = [c.name for c in (*COMMON_HEAD, *self.columns, *COMMON_TAIL, Column("loaded_at", "timestamptz"))]
@@ -78,6 +80,8 @@ class TableSpec:
         object.__setattr__(self, "integer_columns", tuple(
             (index, column.name, column.pg_type) for index, column in enumerate(self.columns)
             if column.pg_type in INTEGER_RANGES))
+        object.__setattr__(self, "json_columns", tuple(
+            (index, column.name) for index, column in enumerate(self.columns) if column.pg_type in ("json", "jsonb")))
 
 
 COMMON_HEAD = (
@@ -106,26 +110,19 @@ class RawRecord:
     # The payload as the JSON text it was read from (a landed page's line), loaded as it is instead of being
     # serialised again; None: `payload` is serialised. Set by the load, only when `payload` is that record.
     payload_json: bytes | None = None
-    # Its rows of each of the table's ChildTables (ChildTable.text_rows, in TableSpec.children order), rendered
-    # when the record was read (with_child_rows) so that a parent whose children cannot be read is quarantined
-    # there; None: rendered when they are written.
-    child_rows: tuple[list[tuple[str | None, ...]], ...] | None = None
 
 
 def check_typed(spec: TableSpec, record: RawRecord) -> None:
-    """Raises ValueError naming the column when a typed value is an integer its column cannot hold: binary COPY
-    would store it wrapped around, not refuse it."""
+    """Raises ValueError naming the column when a typed value is an integer its column cannot hold (binary COPY
+    would store it wrapped around, not refuse it), or a JSON value holding what PostgreSQL cannot store (made from
+    JSON the record held as text, which the load's check of the record could not see)."""
     for index, name, pg_type in spec.integer_columns:
         if index < len(record.typed) and out_of_range(record.typed[index], pg_type):
             raise ValueError(f"column {name}: {record.typed[index]} is out of range for type {pg_type}")
-
-
-def child_rows(spec: TableSpec, record: RawRecord) -> tuple[list[tuple[str | None, ...]], ...] | None:
-    """The record's rows of each of the table's child tables, or None when it has none to write (no child table,
-    or a tombstone, whose children stay as they were). Raises ValueError when one cannot be read."""
-    if not spec.children or record.deleted:
-        return None
-    return tuple(child.text_rows(record.payload) for child in spec.children)
+    for index, name in spec.json_columns:
+        value = record.typed[index] if index < len(record.typed) else None
+        if value is not None and (found := unstorable(value.obj if isinstance(value, Jsonb) else value)):
+            raise ValueError(f"column {name}: {found}")
 
 
 def compact_json(value: Any) -> bytes:
@@ -287,8 +284,8 @@ def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[Ra
         )
 
 
-def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: str,
-                      winners: dict[str, RawRecord], written: list[tuple[str, bool, bool]]) -> None:
+def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: str, winners: dict[str, RawRecord],
+                      written: list[tuple[str, bool, bool]], rows_of: dict[int, tuple[list[TextRow], ...]]) -> None:
     """Children of every parent written now are replaced by the ones in its new payload (kept on a tombstone)."""
     replaced = [rid for rid, _, deleted in written if not deleted]
     # A newly inserted parent has no children yet: deleting only for updated ones keeps a first load free of
@@ -312,18 +309,16 @@ def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: 
                 (connection_id, *fixed_values, updated),
             )
         names = ["connection_id", *fixed_names, child.parent_column, *(c.name for c in child.columns)]
-        # Text format, the values rendered to text when the parent was read: binary COPY of the same rows took
-        # three times the client's CPU (each Decimal and jsonb value dumped by psycopg), a fifth of a load's.
+        # Text format, the values rendered before the parents' upsert (_rendered): psycopg's binary COPY of the
+        # same rows took 190 ms of CPU per 17,500 invoice lines against 55 ms (dumping each Decimal and jsonb value
+        # in Python), besides the 250 ms of making the rows either way (docs/SCALING.md).
         copy_sql = sql.SQL("COPY {t} ({cols}) FROM STDIN").format(
             t=sql.Identifier(child.table), cols=sql.SQL(", ").join(map(sql.Identifier, names))
         )
         with conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for rid in replaced:
-                record = winners[rid]
-                rows = (record.child_rows[index] if record.child_rows is not None
-                        else child.text_rows(record.payload))
                 head = (connection_id, *fixed_values, rid)
-                for row in rows:
+                for row in rows_of[id(winners[rid])][index]:
                     copy.write_row(head + row)
 
 
@@ -395,6 +390,25 @@ def _winners(spec: TableSpec, batch: list[RawRecord]) -> dict[str, RawRecord]:
     return best
 
 
+def _rendered(spec: TableSpec, batch: list[RawRecord], rows_of: dict[int, tuple[list[TextRow], ...]],
+              unreadable: Callable[[RawRecord, ValueError], None] | None) -> list[RawRecord]:
+    """The batch without the records whose child rows cannot be rendered, each handed to `unreadable` (or, without
+    it, raised); the others' rows in `rows_of`, by id() of the record. Only records the upsert may write get here:
+    making the rows of every record read slowed a 10% pass (docs/SCALING.md). A tombstone's children stay."""
+    kept = []
+    for record in batch:
+        if not record.deleted:
+            try:
+                rows_of[id(record)] = tuple(child.text_rows(record.payload) for child in spec.children)
+            except ValueError as exc:
+                if unreadable is None:
+                    raise ValueError(f"{spec.table}: record {record.id}: {exc}") from exc
+                unreadable(record, exc)
+                continue
+        kept.append(record)
+    return kept
+
+
 def upsert_records(
     conn: psycopg.Connection,
     spec: TableSpec,
@@ -403,16 +417,25 @@ def upsert_records(
     records: Iterable[RawRecord],
     *,
     batch_rows: int = 5000,
+    unreadable: Callable[[RawRecord, ValueError], None] | None = None,
 ) -> UpsertCounts:
-    """Load records into spec.table inside the caller's transaction; returns what changed."""
+    """Load records into spec.table inside the caller's transaction; returns what changed. A record whose child
+    rows cannot be made is handed to `unreadable` and left out (not counted as staged); without it, ValueError."""
     stmts = _statements(spec)
     totals = UpsertCounts()
     conn.execute(stmts.create_stage)
     source = iter(records)
     while chunk := list(islice(source, batch_rows)):
         batch = _newer_than_stored(conn, spec, connection_id, chunk) if spec.version else chunk
+        rows_of: dict[int, tuple[list[TextRow], ...]] = {}
+        if spec.children:
+            considered = len(batch)
+            batch = _rendered(spec, batch, rows_of, unreadable)
+            chunk_staged = len(chunk) - (considered - len(batch))
+        else:
+            chunk_staged = len(chunk)
         if not batch:
-            totals.add(UpsertCounts(staged=len(chunk)))
+            totals.add(UpsertCounts(staged=chunk_staged))
             continue
         with conn.cursor() as cur:
             with cur.copy(stmts.copy) as copy:
@@ -425,8 +448,8 @@ def upsert_records(
         inserted = sum(1 for _, ins, dele, _ in outcome if ins and not dele)
         deleted = sum(1 for _, _, dele, refined in outcome if dele and not refined)
         refined = sum(1 for *_, refined in outcome if refined)
-        totals.add(UpsertCounts(staged=len(chunk), inserted=inserted,
+        totals.add(UpsertCounts(staged=chunk_staged, inserted=inserted,
                                 updated=len(outcome) - inserted - deleted - refined, deleted=deleted))
         if spec.children and written:
-            _replace_children(conn, spec, connection_id, _winners(spec, batch), written)
+            _replace_children(conn, spec, connection_id, _winners(spec, batch), written, rows_of)
     return totals

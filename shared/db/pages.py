@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from shared.db.storable import storable
 
 
 def claim_page(conn: psycopg.Connection, page_ref: str, run_id: str, records: int) -> bool:
@@ -51,70 +51,3 @@ def quarantine(conn: psycopg.Connection, connection_id: str, stream: str, run_id
         (connection_id, stream, run_id, page_ref, position, storable(record_id), storable(reason),
          Jsonb(storable(record))),
     )
-
-
-# What PostgreSQL stores in no text or jsonb: the character U+0000, a UTF-16 surrogate left alone (a source's JSON
-# can send "\\ud800" escaped; UTF-8 has no bytes for it), and numbers that are not finite (Python's JSON reads NaN,
-# Infinity and 1e999; jsonb refuses them). A record holding one failed its COPY, and with it every attempt of its
-# load. A landed line holds such characters only escaped, and such numbers only as NaN or Infinity
-# (shared.core.fastjson), so a record whose text has none of these is not walked.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_SIGNS = (b"\\u0000", b"\\ud", b"NaN", b"Infinity")
-_KEPT = "the landed page keeps the record whole"
-
-
-def unstorable_at(record: Any, text: bytes) -> str | None:
-    """What in `record` (parsed from the JSON `text`) PostgreSQL cannot store, and where, e.g. "Line[1].Description
-    holds U+0000, which ..."; None when it holds nothing of the kind."""
-    if not any(sign in text for sign in _SIGNS):
-        return None
-    return _find(record, "")
-
-
-def _held(text: str) -> str | None:
-    found = UNSTORABLE.search(text)
-    if found is None:
-        return None
-    code = f"U+{ord(found.group()):04X}"
-    what = code if code == "U+0000" else f"{code} (half of a UTF-16 surrogate pair, alone)"
-    return (f"{what}, which PostgreSQL cannot store in text or jsonb (the quarantined copy shows it as U+FFFD; "
-            f"{_KEPT})")
-
-
-def _find(value: Any, path: str) -> str | None:
-    where = path or "the record"
-    if isinstance(value, str):
-        held = _held(value)
-        return None if held is None else f"{where} holds {held}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return (f"{where} holds the number {_number(value)}, which PostgreSQL cannot store in jsonb (the quarantined "
-                f"copy holds it as text; {_KEPT})")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if (held := _held(str(key))) is not None:
-                return f"a key of {where} holds {held}"
-            if (found := _find(item, f"{path}.{key}" if path else str(key))) is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if (found := _find(item, f"{path}[{index}]")) is not None:
-                return found
-    return None
-
-
-def _number(value: float) -> str:
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def storable(value: Any) -> Any:
-    """`value` as PostgreSQL can store it: U+FFFD for each character it cannot, a number that is not finite as its
-    text ("Infinity")."""
-    if isinstance(value, str):
-        return UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return _number(value)
-    if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [storable(item) for item in value]
-    return value

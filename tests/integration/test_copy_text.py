@@ -35,6 +35,12 @@ ROWS = [
     ("float", 4, 4, 1e16, None, None, None, Jsonb(None), None),
     ("int as number", 5, 5, 7, None, None, None, 12, None),
     ("infinity", 6, 6, float("inf"), None, None, None, False, None),
+    ("decimal specials", 7, 7, Decimal("-0"), None, None,
+     dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30, seconds=15))),
+     Jsonb({"b": 2, "a": 1}, dumps=lambda obj: '{"dumped": "by its own dumps"}'), None),
+    ("decimal infinity", 8, 8, Decimal("-Infinity"), None, None,
+     dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=1, microseconds=5))), None, None),
+    ("decimal snan", 9, 9, Decimal("sNaN"), None, None, None, None, None),
 ]
 
 
@@ -88,11 +94,20 @@ def test_text_rendering_stores_what_binary_copy_of_the_same_values_stores(tables
     (Column("arr", "text[]"), "1,2", "column arr: expected a list of text, got str"),
     (Column("arr", "text[]"), [["nested"]], "column arr: expected text, got list"),
     (Column("j", "jsonb"), {1: object()}, "column j: not JSON"),
+    (Column("j", "jsonb"), {"text": ["a\x00b"]}, "column j: text[0] holds U+0000, which PostgreSQL cannot store"),
+    (Column("j", "jsonb"), Jsonb({"t": "cut \ud83d"}),
+     "column j: t holds U+D83D (half of a UTF-16 surrogate pair, alone), which PostgreSQL cannot store"),
 ])
 def test_a_value_of_the_wrong_type_is_refused_naming_its_column(column, value, says):
     render = row_renderer((Column("k", "text"), column))
     with pytest.raises(ValueError, match="^" + re.escape(says)):
         render(("key", value))
+
+
+def test_json_text_that_only_looks_like_what_postgresql_cannot_store_is_rendered():
+    render = row_renderer((Column("j", "jsonb"),))
+    (text,) = render(({"note": "the six characters \\u0000 and \\ud83d, NaN", "emoji": "\U0001f600"},))
+    assert text == '{"note":"the six characters \\\\u0000 and \\\\ud83d, NaN","emoji":"\U0001f600"}'
 
 
 def test_a_row_of_the_wrong_width_and_a_type_without_rendering_are_refused():

@@ -126,6 +126,26 @@ def test_a_record_whose_lines_cannot_be_read_is_quarantined_and_the_rest_of_the_
                                                        ("4", "9", "5.25", "7", "3", "5.25")]
 
 
+def test_lines_are_read_only_for_records_the_load_writes_and_a_tombstone_keeps_its_lines(run, pg_dsn):
+    # Making every read record's lines slowed a re-sync, where most records are unchanged (docs/SCALING.md).
+    good = {"Id": "1", "DetailType": "SalesItemLineDetail", "Amount": 4.5}
+    bad = {"Id": "2", "DetailType": "SalesItemLineDetail", "Amount": "ten"}
+    first = land(run, 0, [{**invoice("2", 2), "Line": [good]}, {**invoice("3", 3), "Line": [good]}])
+    assert load_pages(request(run, [first]))["inserted"] == 2
+    # The same version of 2 with an unreadable line is unchanged: not written, not read, not quarantined. 3 is
+    # deleted, its tombstone carrying an unreadable line: a tombstone's lines are not replaced, so not read.
+    tombstone = {"Id": "3", "status": "Deleted", "Line": [bad],
+                 "MetaData": {"LastUpdatedTime": "2026-02-03T10:00:09-08:00"}}
+    again = land(run, 1, [{**invoice("2", 2), "Line": [bad]}, tombstone])
+    loaded = load_pages(request(run, [again]))
+    assert (loaded["unchanged"], loaded["deleted"], loaded["quarantined"], loaded["fetched"]) == (1, 1, 0, 2)
+    with psycopg.connect(pg_dsn) as conn:
+        lines = conn.execute("SELECT txn_id, line_id, amount FROM qbo_txn_line WHERE connection_id = %s "
+                             "ORDER BY txn_id", (CONNECTION,)).fetchall()
+        conn.execute("DELETE FROM qbo_txn_line WHERE connection_id = %s", (CONNECTION,))
+    assert [(txn, line, str(amount)) for txn, line, amount in lines] == [("2", "1", "4.5"), ("3", "1", "4.5")]
+
+
 def test_a_record_holding_what_postgresql_cannot_store_is_quarantined_and_the_rest_of_the_page_loads(run, pg_dsn):
     # PostgreSQL stores no U+0000 and no lone UTF-16 surrogate in text or jsonb, and jsonb no number that is not
     # finite: before, such a record failed its page's COPY (or, for a surrogate, its landing) on every attempt.
@@ -455,5 +475,3 @@ def test_a_failed_load_gives_its_slot_back(run, pg_dsn, monkeypatch):
     worker.join(30)
     assert loaded and loaded[0]["inserted"] == 1
     assert state(pg_dsn, run)[0] == ["1"]
-
-

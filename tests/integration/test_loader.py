@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from plugins.quickbooks import PLUGIN
 from plugins.quickbooks.streams import STREAMS
 from shared.db.fields import Field, Fields
-from shared.db.loader import RawRecord, TableSpec, upsert_records
+from shared.db.loader import Column, RawRecord, TableSpec, check_typed, upsert_records
 
 INVOICE = STREAMS["Invoice"]
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -239,3 +240,13 @@ def test_an_integer_its_column_cannot_hold_is_refused_not_stored_wrapped_around(
                                          r"for type integer$"):
         load(conn, [invoice("2", 2, "20.00", sync_token=99999999999)])
     assert [(r[0], r[2]) for r in rows(conn)] == [("1", 2**31 - 1)]
+
+
+def test_json_a_typed_column_made_from_the_record_holding_what_postgresql_cannot_store_is_refused(conn):
+    # e.g. JSON a record held as text, parsed into a jsonb column: the record's own text holds only the escape.
+    with_json = TableSpec("t", (Column("settings", "jsonb"), Column("n", "integer")))
+    record = RawRecord("1", T0, {"Id": "1"}, typed=(Jsonb({"labels": ["a\x00b"]}), 1), columns=("settings", "n"))
+    with pytest.raises(ValueError, match=r"^column settings: labels\[0\] holds U\+0000, which PostgreSQL cannot"):
+        check_typed(with_json, record)
+    check_typed(with_json, RawRecord("1", T0, {"Id": "1"}, typed=(Jsonb({"labels": ["a"]}), 1),
+                                     columns=("settings", "n")))

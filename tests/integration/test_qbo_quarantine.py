@@ -116,7 +116,6 @@ def test_a_change_without_a_last_updated_time_is_quarantined_and_the_other_chang
     assert database(pg_dsn, "qbo_invoice")[good] == truth(state, "Invoice")[good]
 
 
-
 def test_a_record_holding_a_lone_surrogate_is_landed_then_quarantined_and_its_page_loads(
         host, simulator, broken, connection, clean_quarantine, pg_dsn):
     # "\ud83d" alone is valid JSON that UTF-8 cannot write: before, landing its page failed on every attempt of the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -166,3 +167,16 @@ def test_what_cannot_be_read_raises_so_the_loader_quarantines_it(broken):
     with pytest.raises((ValueError, TypeError, KeyError)):
         for target, part in PLUGIN.split("items:1", broken):
             PLUGIN.to_raw(target, part)
+
+
+@pytest.mark.parametrize("value, holds", [
+    ('{"text":"a\\u0000b"}', "text holds U+0000"),
+    ('{"text":"cut \\ud83d here"}', "text holds U+D83D (half of a UTF-16 surrogate pair, alone)"),
+])
+def test_a_column_value_whose_json_holds_what_postgresql_cannot_store_is_refused_naming_it(value, holds):
+    # The item's own text holds only the escape: the record's check cannot see it, its parsed value can.
+    (child,) = PLUGIN.table("items:100").children
+    long_text = {"id": "long_1", "type": "long_text", "text": "x", "value": value}
+    said = f"monday_column_value: column value: {holds}, which PostgreSQL cannot store in text or jsonb"
+    with pytest.raises(ValueError, match="^" + re.escape(said) + "$"):
+        child.text_rows(item(status(1, "Done"), long_text)["record"])
