@@ -32,7 +32,7 @@ from shared.core.messages import LoadCounts, LoadRequest, LoadResult, PageRef
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
-from shared.db.loader import RawRecord, UpsertCounts, check_typed, upsert_records
+from shared.db.loader import RawRecord, UnwritableRecords, UpsertCounts, check_typed, upsert_records
 from shared.db.pages import claim_page, keep_seen_ids, quarantine
 from shared.db.storable import unstorable_at
 from shared.db.watermarks import set_watermark
@@ -214,7 +214,13 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
         with _load_slots(settings.loads_per_worker), _RUNNING.one():
             span.set_attribute("slot_wait_s", round(time.monotonic() - started, 3))
             with collector_paused():  # the pages' records are trees: the collector would only traverse them
-                counts, source = _load(asked, settings)
+                try:
+                    counts, source = _load(asked, settings, careful=False)
+                except UnwritableRecords as exc:
+                    # Its transaction rolled back: loaded again, each part's lines made before its upsert, so that
+                    # such records are quarantined (rare: a line the plugin cannot read).
+                    log.warning("loading %s again to quarantine what it cannot write: %s", asked.stream, exc)
+                    counts, source = _load(asked, settings, careful=True)
         seconds = time.monotonic() - started
         meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts, seconds)
         log.info("loaded %d page(s) of %s in %.2f s: %d inserted, %d updated, %d unchanged, %d deleted",
@@ -225,7 +231,7 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_page(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadRequest, page: PageRef,
-               parts: Iterator[_ReadPart], totals: UpsertCounts, batch_rows: int) -> int:
+               parts: Iterator[_ReadPart], totals: UpsertCounts, batch_rows: int, careful: bool) -> int:
     """One claimed page's records upserted into `totals` a part at a time and its unreadable ones quarantined;
     returns how many were quarantined.
 
@@ -234,7 +240,7 @@ def _load_page(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadReques
     seen: dict[str, list[str]] | None = defaultdict(list) if asked.keep_ids else None
     quarantined = 0
     for part in parts:
-        quarantined += _load_part(conn, plugin, asked, page, part, totals, batch_rows)
+        quarantined += _load_part(conn, plugin, asked, page, part, totals, batch_rows, careful)
         if seen is not None and part.seen is not None:
             for target, ids in part.seen.items():
                 seen[target].extend(ids)
@@ -247,9 +253,10 @@ def _load_page(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadReques
 
 
 def _load_part(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadRequest, page: PageRef, part: _ReadPart,
-               totals: UpsertCounts, batch_rows: int) -> int:
+               totals: UpsertCounts, batch_rows: int, careful: bool) -> int:
     """A part's unreadable records quarantined and the others upserted into `totals`; returns how many were
-    quarantined."""
+    quarantined. `careful`: records whose child rows cannot be made quarantined too (upsert_records' `unreadable`),
+    else found only as they are written (UnwritableRecords)."""
     def put_aside(position: int, record: Any, reason: str) -> None:
         quarantine(conn, asked.connection_id, asked.stream, asked.run_id, page.ref, position, _record_id(record),
                    reason, record)
@@ -264,11 +271,11 @@ def _load_part(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadReques
         put_aside(position, record, reason)
     for target, records in part.grouped.items():
         totals.add(upsert_records(conn, plugin.table(target), asked.connection_id, asked.run_id, records,
-                                  batch_rows=batch_rows, unreadable=unwritable))
+                                  batch_rows=batch_rows, unreadable=unwritable if careful else None))
     return len(part.unreadable) + len(found)
 
 
-def _load(asked: LoadRequest, settings: Settings) -> tuple[dict[str, int], str]:
+def _load(asked: LoadRequest, settings: Settings, careful: bool) -> tuple[dict[str, int], str]:
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     landing = LandingZone(settings.storage, settings.landing_container)
     totals = UpsertCounts()
@@ -279,7 +286,7 @@ def _load(asked: LoadRequest, settings: Settings) -> tuple[dict[str, int], str]:
         for page, reading in _read_ahead(plugin, stream, landing, asked.pages, asked.keep_ids):
             if not claim_page(conn, page.ref, run_id, page.records):
                 continue
-            quarantined += _load_page(conn, plugin, asked, page, reading, totals, settings.load_batch_rows)
+            quarantined += _load_page(conn, plugin, asked, page, reading, totals, settings.load_batch_rows, careful)
             pages_loaded += 1
         last = asked.pages[-1] if asked.pages else None
         if last and last.watermark:

@@ -130,10 +130,6 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def _json_text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else json.dumps(value)
-
-
 def render(data: Iterable[list[dict[str, Any]]], folder: Path, run_id: str) -> tuple[list[str], list[str], list[Path]]:
     """Stage rows of invoices and lines as CSV files (one pair per transaction); returns column lists and files."""
     spec = PLUGIN.table(STREAM)
@@ -152,10 +148,8 @@ def render(data: Iterable[list[dict[str, Any]]], folder: Path, run_id: str) -> t
                     raw = PLUGIN.to_raw(STREAM, record)
                     inv_out.writerow([CONNECTION, raw.id, raw.created_at, raw.updated_at, None,
                                       *map(_csv_value, raw.typed), json.dumps(record), run_id])
-                    for row in child.rows(record):
-                        *values, payload = row
-                        line_out.writerow([CONNECTION, *(v for _, v in child.fixed), raw.id,
-                                           *map(_csv_value, values), _json_text(payload.obj)])
+                    for row in child.text_rows(record):  # as the loader writes them: text, None for NULL
+                        line_out.writerow([CONNECTION, *(v for _, v in child.fixed), raw.id, *row])
         files += [inv_path, line_path]
     return invoice_cols, line_cols, files
 

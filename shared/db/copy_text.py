@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from psycopg.types.json import Jsonb
 
 from shared.core.fastjson import dumps_compact
-from shared.db.storable import has_signs, unstorable
+from shared.db.storable import unstorable
 
 TextRow = tuple[str | None, ...]  # a row's values as COPY's text format takes them (None: NULL)
 
@@ -108,8 +108,9 @@ def _jsonb(value: Any, column: str) -> str:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"column {column}: not JSON: {exc}") from exc
     text = text.encode() if isinstance(text, str) else text
-    # A value made from a record (JSON it held as text, parsed) can hold what the record's own check could not see.
-    if has_signs(text) and (found := unstorable(obj)) is not None:
+    # A value made from a record (JSON it held as text, parsed) can hold what the record's own check could not see:
+    # a character only escaped (\u...; a number that is not finite is written as null here, never refused).
+    if b"\\u" in text and (found := unstorable(obj)) is not None:
         raise ValueError(f"column {column}: {found}")
     return text.decode()
 

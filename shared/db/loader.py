@@ -284,9 +284,25 @@ def _rows(spec: TableSpec, connection_id: str, run_id: str, records: Iterable[Ra
         )
 
 
+class UnwritableRecords(ValueError):
+    """Records whose child rows could not be made, found as their parents' children were written: the caller's
+    transaction holds their parents' rows and the others' children, and must be rolled back (upsert_records with
+    `unreadable` then leaves such records out before writing anything)."""
+
+    def __init__(self, table: str, failures: list[tuple[RawRecord, ValueError]]) -> None:
+        self.failures = failures
+        record, exc = failures[0]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        super().__init__(f"{table}: record {record.id}: {exc}{more}")
+
+
 def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: str, winners: dict[str, RawRecord],
-                      written: list[tuple[str, bool, bool]], rows_of: dict[int, tuple[list[TextRow], ...]]) -> None:
-    """Children of every parent written now are replaced by the ones in its new payload (kept on a tombstone)."""
+                      written: list[tuple[str, bool, bool]],
+                      rows_of: dict[int, tuple[list[TextRow], ...]] | None) -> None:
+    """Children of every parent written now are replaced by the ones in its new payload (kept on a tombstone): the
+    rows made before (`rows_of`, by id() of the record), or made here, as they are written. Raises
+    UnwritableRecords, once every child table has been written, for the parents whose rows could not be made."""
+    failures: dict[int, tuple[RawRecord, ValueError]] = {}
     replaced = [rid for rid, _, deleted in written if not deleted]
     # A newly inserted parent has no children yet: deleting only for updated ones keeps a first load free of
     # DELETEs that would scan a child table growing, unanalysed, within the load's transaction (measured: 100k
@@ -309,17 +325,31 @@ def _replace_children(conn: psycopg.Connection, spec: TableSpec, connection_id: 
                 (connection_id, *fixed_values, updated),
             )
         names = ["connection_id", *fixed_names, child.parent_column, *(c.name for c in child.columns)]
-        # Text format, the values rendered before the parents' upsert (_rendered): psycopg's binary COPY of the
-        # same rows took 190 ms of CPU per 17,500 invoice lines against 55 ms (dumping each Decimal and jsonb value
-        # in Python), besides the 250 ms of making the rows either way (docs/SCALING.md).
+        # Text format, the values rendered by copy_text: psycopg's binary COPY of the same rows took 190-250 ms of
+        # CPU per 17,500 invoice lines against 55-90 ms (dumping each Decimal and jsonb value in Python), besides the
+        # 250 ms of making the rows either way (docs/SCALING.md). Made as they are written, a parent at a time, so
+        # PostgreSQL works on the rows sent while the next are made: made first, a first load took 8 % longer.
         copy_sql = sql.SQL("COPY {t} ({cols}) FROM STDIN").format(
             t=sql.Identifier(child.table), cols=sql.SQL(", ").join(map(sql.Identifier, names))
         )
         with conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for rid in replaced:
+                record = winners[rid]
+                if rows_of is not None:
+                    rows = rows_of[id(record)][index]
+                elif id(record) in failures:
+                    continue
+                else:
+                    try:
+                        rows = child.text_rows(record.payload)
+                    except ValueError as exc:
+                        failures[id(record)] = (record, exc)
+                        continue
                 head = (connection_id, *fixed_values, rid)
-                for row in rows_of[id(winners[rid])][index]:
+                for row in rows:
                     copy.write_row(head + row)
+    if failures:
+        raise UnwritableRecords(spec.table, list(failures.values()))
 
 
 def _comparable(values: Iterable[Any]) -> tuple[tuple[bool, Any], ...]:
@@ -391,18 +421,16 @@ def _winners(spec: TableSpec, batch: list[RawRecord]) -> dict[str, RawRecord]:
 
 
 def _rendered(spec: TableSpec, batch: list[RawRecord], rows_of: dict[int, tuple[list[TextRow], ...]],
-              unreadable: Callable[[RawRecord, ValueError], None] | None) -> list[RawRecord]:
-    """The batch without the records whose child rows cannot be rendered, each handed to `unreadable` (or, without
-    it, raised); the others' rows in `rows_of`, by id() of the record. Only records the upsert may write get here:
-    making the rows of every record read slowed a 10% pass (docs/SCALING.md). A tombstone's children stay."""
+              unreadable: Callable[[RawRecord, ValueError], None]) -> list[RawRecord]:
+    """The batch without the records whose child rows cannot be made, each handed to `unreadable`; the others' rows
+    in `rows_of`, by id() of the record. Only records the upsert may write get here: making the rows of every
+    record read slowed a 10% pass (docs/SCALING.md). A tombstone's children stay: it has none made."""
     kept = []
     for record in batch:
         if not record.deleted:
             try:
                 rows_of[id(record)] = tuple(child.text_rows(record.payload) for child in spec.children)
             except ValueError as exc:
-                if unreadable is None:
-                    raise ValueError(f"{spec.table}: record {record.id}: {exc}") from exc
                 unreadable(record, exc)
                 continue
         kept.append(record)
@@ -419,17 +447,21 @@ def upsert_records(
     batch_rows: int = 5000,
     unreadable: Callable[[RawRecord, ValueError], None] | None = None,
 ) -> UpsertCounts:
-    """Load records into spec.table inside the caller's transaction; returns what changed. A record whose child
-    rows cannot be made is handed to `unreadable` and left out (not counted as staged); without it, ValueError."""
+    """Load records into spec.table inside the caller's transaction; returns what changed.
+
+    A record whose child rows cannot be made: without `unreadable`, UnwritableRecords is raised after its chunk was
+    written (roll the transaction back); with it, each chunk's child rows are made before its upsert and such a
+    record is handed to `unreadable` and left out (not counted as staged). The first keeps the rows' making beside
+    PostgreSQL's work on the COPY; the second costs that overlap (a load retries with it when the first raises)."""
     stmts = _statements(spec)
     totals = UpsertCounts()
     conn.execute(stmts.create_stage)
     source = iter(records)
     while chunk := list(islice(source, batch_rows)):
         batch = _newer_than_stored(conn, spec, connection_id, chunk) if spec.version else chunk
-        rows_of: dict[int, tuple[list[TextRow], ...]] = {}
-        if spec.children:
-            considered = len(batch)
+        rows_of: dict[int, tuple[list[TextRow], ...]] | None = None
+        if spec.children and unreadable is not None:
+            rows_of, considered = {}, len(batch)
             batch = _rendered(spec, batch, rows_of, unreadable)
             chunk_staged = len(chunk) - (considered - len(batch))
         else:

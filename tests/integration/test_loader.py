@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from plugins.quickbooks import PLUGIN
 from plugins.quickbooks.streams import STREAMS
 from shared.db.fields import Field, Fields
-from shared.db.loader import Column, RawRecord, TableSpec, check_typed, upsert_records
+from shared.db.loader import Column, RawRecord, TableSpec, UnwritableRecords, check_typed, upsert_records
 
 INVOICE = STREAMS["Invoice"]
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -250,3 +250,23 @@ def test_json_a_typed_column_made_from_the_record_holding_what_postgresql_cannot
         check_typed(with_json, record)
     check_typed(with_json, RawRecord("1", T0, {"Id": "1"}, typed=(Jsonb({"labels": ["a"]}), 1),
                                      columns=("settings", "n")))
+
+
+def test_a_record_whose_lines_cannot_be_made_is_named_after_its_chunk_or_handed_over_before_it(conn):
+    bad = invoice("2", 2, "20.00")
+    bad = RawRecord(bad.id, bad.updated_at, {**bad.payload, "Line": [{"Amount": "ten"}]}, bad.typed,
+                    bad.created_at, columns=bad.columns)
+    records = [invoice("1", 1, "10.00"), bad, invoice("3", 3, "30.00")]
+    with pytest.raises(UnwritableRecords, match=r"^qbo_invoice: record 2: qbo_txn_line: Line #1: field amount: "
+                                                r"expected a number, got 'ten'$") as raised:
+        load(conn, records)
+    assert [record.id for record, _ in raised.value.failures] == ["2"]
+    assert rows(conn) == []  # the transaction held what was written before the failure: rolled back
+    handed: list[tuple[str, str]] = []
+    with conn.transaction():
+        counts = upsert_records(conn, INVOICE.table, "loader-test", "run-1", records,
+                                unreadable=lambda record, exc: handed.append((record.id, str(exc))))
+    assert handed == [("2", "qbo_txn_line: Line #1: field amount: expected a number, got 'ten'")]
+    assert (counts.staged, counts.inserted) == (2, 2) and [r[0] for r in rows(conn)] == ["1", "3"]
+    lines = conn.execute("SELECT txn_id FROM qbo_txn_line WHERE connection_id = 'loader-test' ORDER BY txn_id")
+    assert [r[0] for r in lines] == ["1", "1", "3", "3"]  # each: its item line and its subtotal line
