@@ -205,9 +205,9 @@ def test_loads_slower_than_fetches_get_bigger_pages_per_call_and_load_everything
     original = load_activity._load
     calls: list[tuple[str, list[str]]] = []
 
-    def recorded(asked, settings):
+    def recorded(asked, settings, **options):
         calls.append((asked.stream, [page.ref for page in asked.pages]))
-        return original(asked, settings)
+        return original(asked, settings, **options)
 
     monkeypatch.setattr(load_activity, "time", _SlowLoads())
     monkeypatch.setattr(load_activity, "_load", recorded)
