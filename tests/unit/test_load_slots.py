@@ -23,7 +23,7 @@ def test_no_more_loads_run_at_once_than_the_worker_has_slots_and_every_one_runs(
     ran: list[str] = []
     counted: list[int] = []
 
-    def load(asked, settings):
+    def load(asked, settings, **options):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
