@@ -37,10 +37,16 @@ def dumps_compact(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:  # e.g. an integer beyond 64 bits, a non-string key, a Decimal, a lone surrogate
-        try:
-            return _COMPACT.encode(value).encode()
-        except UnicodeEncodeError:
-            return _ASCII.encode(value).encode()
+        return _standard(value)
+
+
+def _standard(value: Any) -> bytes:
+    """The standard library's compact JSON, UTF-8; escaped to ASCII when a string holds a lone UTF-16 surrogate
+    ("\\ud800" in a source's JSON), which UTF-8 has no bytes for."""
+    try:
+        return _COMPACT.encode(value).encode()
+    except UnicodeEncodeError:
+        return _ASCII.encode(value).encode()
 
 
 def dumps_line(value: Any) -> bytes:
@@ -52,9 +58,4 @@ def dumps_line(value: Any) -> bytes:
     written as before), as is whatever orjson cannot write (integers beyond 64 bits, non-string keys). Floats in
     exponent form may be spelled differently (1e+16 and 1e16): the same number either way."""
     text = dumps_compact(value)
-    if b"null" not in text:
-        return text
-    try:
-        return _COMPACT.encode(value).encode()
-    except UnicodeEncodeError:  # a lone UTF-16 surrogate ("\\ud800" in the source's JSON): UTF-8 has no byte for it
-        return _ASCII.encode(value).encode()
+    return _standard(value) if b"null" in text else text

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from psycopg.types.json import Jsonb
 
 from shared.core.fastjson import dumps_compact
-from shared.db.storable import unstorable
+from shared.db.storable import non_finite_text, unstorable
 
 TextRow = tuple[str | None, ...]  # a row's values as COPY's text format takes them (None: NULL)
 
@@ -74,7 +74,7 @@ def _numeric(value: Any, column: str) -> str:
     if kind is float:
         if math.isfinite(value):
             return repr(value)
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return non_finite_text(value)
     raise ValueError(f"column {column}: expected a number, got {_kind(value)} {value!r}")
 
 

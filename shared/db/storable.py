@@ -59,7 +59,8 @@ def _find(value: Any, path: str) -> tuple[str, str] | None:
         held = _held(value)
         return None if held is None else (f"{where} holds {held}", _CHARACTER_COPY)
     if isinstance(value, float) and not math.isfinite(value):
-        return (f"{where} holds the number {_number(value)}, which PostgreSQL cannot store in jsonb", _NUMBER_COPY)
+        number = non_finite_text(value)
+        return f"{where} holds the number {number}, which PostgreSQL cannot store in jsonb", _NUMBER_COPY
     if isinstance(value, dict):
         for key, item in value.items():
             if (held := _held(str(key))) is not None:
@@ -73,7 +74,8 @@ def _find(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
-def _number(value: float) -> str:
+def non_finite_text(value: float) -> str:
+    """How PostgreSQL (and Python's JSON) spells a float that is not finite: NaN, Infinity, -Infinity."""
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
@@ -83,7 +85,7 @@ def storable(value: Any) -> Any:
     if isinstance(value, str):
         return UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, float) and not math.isfinite(value):
-        return _number(value)
+        return non_finite_text(value)
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, list):
