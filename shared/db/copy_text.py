@@ -65,9 +65,33 @@ def _integer_of(pg_type: str) -> Callable[[Any, str], str]:
     return integer
 
 
+# PostgreSQL's numeric holds up to 131,072 digits before the point and 16,383 after it. Its input refuses a value
+# beyond them ("value overflows numeric format"), psycopg's binary dumper too: one such amount failed its COPY.
+NUMERIC_DIGITS_BEFORE, NUMERIC_DIGITS_AFTER = 131072, 16383
+_SURELY_IN_RANGE = 4000  # a Decimal whose point is nearer, written in fewer characters, needs no closer look
+
+
+def numeric_out_of_range(value: Any) -> str | None:
+    """Why PostgreSQL's numeric cannot hold `value` (a finite Decimal beyond its digits), or None."""
+    if value.__class__ is not Decimal or not value.is_finite():
+        return None
+    adjusted = value.adjusted()
+    if -_SURELY_IN_RANGE < adjusted < _SURELY_IN_RANGE and len(str(value)) < _SURELY_IN_RANGE:
+        return None  # the common case, decided without as_tuple (25 times the cost of adjusted)
+    shown = text if len(text := str(value)) <= 40 else f"{value:.6E}"
+    if value and adjusted >= NUMERIC_DIGITS_BEFORE:
+        return f"{shown} has more than {NUMERIC_DIGITS_BEFORE} digits before the point, beyond PostgreSQL's numeric"
+    after = -value.as_tuple().exponent
+    if after > NUMERIC_DIGITS_AFTER:
+        return f"{shown} has {after} digits after the point, beyond PostgreSQL's numeric ({NUMERIC_DIGITS_AFTER})"
+    return None
+
+
 def _numeric(value: Any, column: str) -> str:
     kind = type(value)
     if kind is Decimal:
+        if (beyond := numeric_out_of_range(value)) is not None:
+            raise ValueError(f"column {column}: {beyond}")
         return "NaN" if value.is_nan() else str(value)  # sNaN included, as psycopg's dumper writes it
     if kind is int:
         return str(value)
@@ -166,9 +190,10 @@ def row_renderer(columns: Iterable[_Column]) -> Callable[[tuple[Any, ...]], Text
             names[f"lo{index}"], names[f"hi{index}"] = render.bounds
             values.append(f"None if {value} is None else str({value}) if {value}.__class__ is int "
                           f"and lo{index} <= {value} <= hi{index} else {call}")
-        elif render is _numeric:
-            values.append(f"None if {value} is None else str({value}) if {value}.__class__ is Decimal "
-                          f"and {value}.is_finite() else {call}")
+        elif render is _numeric:  # numeric_out_of_range's common case, written out
+            values.append(f"None if {value} is None else s{index} if {value}.__class__ is Decimal "
+                          f"and {value}.is_finite() and -{_SURELY_IN_RANGE} < {value}.adjusted() < {_SURELY_IN_RANGE} "
+                          f"and len(s{index} := str({value})) < {_SURELY_IN_RANGE} else {call}")
         else:
             values.append(f"None if {value} is None else {call}")
     width = len(columns)

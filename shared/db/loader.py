@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from shared.core.fastjson import dumps_compact
-from shared.db.copy_text import INTEGER_RANGES, TextRow, out_of_range, row_renderer
+from shared.db.copy_text import INTEGER_RANGES, TextRow, numeric_out_of_range, out_of_range, row_renderer
 from shared.db.storable import unstorable
 
 
@@ -68,9 +68,11 @@ class TableSpec:
     # no earlier than the stored one (updated_at then holds the observation time).
     version: tuple[str, ...] = ("updated_at",)
     children: tuple[ChildTable, ...] = ()
-    # (position, name, type) of the typed columns of an integer type, and of the JSON ones (check_typed), found once.
+    # (position, name, type) of the typed columns of an integer type, and (position, name) of the numeric and the
+    # JSON ones (check_typed), found once.
     integer_columns: tuple[tuple[int, str, str], ...] = field(init=False, repr=False, compare=False)
-    json_columns: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)  # (position, name)
+    numeric_columns: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
+    json_columns: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [c.name for c in (*COMMON_HEAD, *self.columns, *COMMON_TAIL, Column("loaded_at", "timestamptz"))]
@@ -80,6 +82,8 @@ class TableSpec:
         object.__setattr__(self, "integer_columns", tuple(
             (index, column.name, column.pg_type) for index, column in enumerate(self.columns)
             if column.pg_type in INTEGER_RANGES))
+        object.__setattr__(self, "numeric_columns", tuple(
+            (index, column.name) for index, column in enumerate(self.columns) if column.pg_type == "numeric"))
         object.__setattr__(self, "json_columns", tuple(
             (index, column.name) for index, column in enumerate(self.columns) if column.pg_type in ("json", "jsonb")))
 
@@ -114,9 +118,14 @@ class RawRecord:
 
 def check_typed(spec: TableSpec, record: RawRecord) -> None:
     """Raises ValueError naming the column when a typed value is an integer its column cannot hold (binary COPY
-    would store it wrapped around, not refuse it), or a JSON value holding what PostgreSQL cannot store (made from
-    JSON the record held as text, which the load's check of the record could not see)."""
+    would store it wrapped around, not refuse it), a number beyond PostgreSQL's numeric (its COPY would fail), or a
+    JSON value holding what PostgreSQL cannot store (made from JSON the record held as text, which the load's check
+    of the record could not see)."""
     _check_integers(spec, record)
+    typed = record.typed
+    for index, name in spec.numeric_columns:
+        if index < len(typed) and (beyond := numeric_out_of_range(typed[index])) is not None:
+            raise ValueError(f"column {name}: {beyond}")
     for index, name in spec.json_columns:
         value = record.typed[index] if index < len(record.typed) else None
         if value is not None and (found := unstorable(value.obj if isinstance(value, Jsonb) else value)):

@@ -41,6 +41,12 @@ ROWS = [
     ("decimal infinity", 8, 8, Decimal("-Infinity"), None, None,
      dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=1, microseconds=5))), None, None),
     ("decimal snan", 9, 9, Decimal("sNaN"), None, None, None, None, None),
+    # numeric's own edges (131,072 digits before the point, 16,383 after), inside and beyond the renderer's fast path
+    ("numeric's largest", 10, 10, Decimal("-9E+131071"), None, None, None, None, None),
+    ("numeric's finest", 11, 11, Decimal("1.5E-16382"), None, None, None, None, None),
+    ("a zero's exponent is no digit", 12, 12, Decimal("0E+200000"), None, None, None, None, None),
+    ("many digits", 13, 13, Decimal("0." + "1" * 16383), None, None, None, None, None),
+    ("just inside the fast path", 14, 14, Decimal("1E+3999"), None, None, None, None, None),
 ]
 
 
@@ -86,6 +92,13 @@ def test_text_rendering_stores_what_binary_copy_of_the_same_values_stores(tables
     (Column("i", "integer"), -2**31 - 1, "column i: -2147483649 is out of range for type integer"),
     (Column("s", "smallint"), 2**15, "column s: 32768 is out of range for type smallint"),
     (Column("b", "bigint"), 2**63, "column b: 9223372036854775808 is out of range for type bigint"),
+    (Column("n", "numeric"), Decimal("1E+131072"),
+     "column n: 1E+131072 has more than 131072 digits before the point, beyond PostgreSQL's numeric"),
+    (Column("n", "numeric"), Decimal("-12345E+131068"), "column n: -1.2345E+131072 has more than 131072 digits"),
+    (Column("n", "numeric"), Decimal("1.5E-16383"),
+     "column n: 1.5E-16383 has 16384 digits after the point, beyond PostgreSQL's numeric (16383)"),
+    (Column("n", "numeric"), Decimal("0E-16384"), "column n: 0E-16384 has 16384 digits after the point"),
+    (Column("n", "numeric"), Decimal("0." + "1" * 16384), "column n: 1.111111E-1 has 16384 digits after the point"),
     (Column("t", "text"), {"a": 1}, "column t: expected text, got dict"),
     (Column("t", "text"), True, "column t: expected text, got bool"),
     (Column("flag", "boolean"), "yes", "column flag: expected a boolean, got str 'yes'"),

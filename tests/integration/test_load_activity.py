@@ -202,6 +202,28 @@ def test_a_record_with_an_integer_its_column_cannot_hold_is_quarantined_and_the_
     assert state(pg_dsn, run)[0] == ["2", "4"]
 
 
+def test_a_record_with_an_amount_beyond_postgresqls_numeric_is_quarantined_and_the_rest_of_the_page_loads(
+        run, pg_dsn):
+    # numeric holds 131,072 digits before the point and 16,383 after: beyond, the page's COPY failed on every
+    # attempt, whether the amount was the record's own column (binary COPY) or a line's (text COPY).
+    line = {"Id": "1", "DetailType": "SalesItemLineDetail", "Amount": "1.5E-16383"}
+    page = land(run, 0, [invoice("2", 2), {**invoice("3", 3), "TotalAmt": "1E+131072"},
+                         {**invoice("4", 4), "Line": [line]}, {**invoice("5", 5), "TotalAmt": "9E+131071"}])
+    loaded = load_pages(request(run, [page]))
+    assert (loaded["inserted"], loaded["quarantined"]) == (2, 2)
+    with psycopg.connect(pg_dsn) as conn:
+        reasons = conn.execute("SELECT record_id, reason FROM quarantine WHERE run_id = %s ORDER BY position",
+                               (run,)).fetchall()
+        (largest,) = conn.execute("SELECT total_amt = '9E+131071'::numeric FROM qbo_invoice "
+                                  "WHERE connection_id = %s AND id = '5'", (CONNECTION,)).fetchone()
+    assert reasons == [
+        ("3", "ValueError: column total_amt: 1E+131072 has more than 131072 digits before the point, beyond "
+              "PostgreSQL's numeric"),
+        ("4", "ValueError: qbo_txn_line: column amount: 1.5E-16383 has 16384 digits after the point, beyond "
+              "PostgreSQL's numeric (16383)")]
+    assert state(pg_dsn, run)[0] == ["2", "5"] and largest
+
+
 def test_a_missing_blob_names_the_page(run):
     ghost = {"ref": page_ref(CONNECTION, "Invoice", run, 99), "records": 1, "watermark": None}
     with pytest.raises(PageNotFound, match=r"000099\.jsonl\.gz"):
