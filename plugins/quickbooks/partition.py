@@ -8,8 +8,10 @@ keyset range is cut into chains of about equal size, each read side by side (syn
 1. `SELECT COUNT(*)` of what is left from the first page's watermark says how many records remain.
 2. One-record queries at evenly spaced positions (STARTPOSITION, MAXRESULTS 1) give the LastUpdatedTime at
    each cut, and one at the last position gives the newest: chain j reads [cut j, cut j+1), the first one
-   from the first page's watermark. Each chain holds one record less than whole pages, so its last page is
-   short and ends it without an extra empty call.
+   from the first page's watermark. Each page after a chain's first asks again from the last record it read
+   (paging.py), so it brings 999 new records, not 1,000: a chain holds 999 records a page, its last page comes
+   back short and ends it without one more call (sized for 1,000 a page, each chain read a page of about ten
+   records more, a second on its path).
 3. What lies at or after the newest cut is read by the stream's own chain, which goes on only once every
    split-off chain has ended.
 
@@ -66,14 +68,19 @@ def probe_query(entity: str, watermark: dict[str, Any], position: int, *, has_ac
 def cut_positions(remaining: int, taken: int, page_size: int, max_chains: int) -> list[int]:
     """Positions (1-based, in what is left from the watermark, whose first `taken` records are read) of the
     record starting each chain after the first, then of the newest record; [] when one chain will do."""
+    # A chain's first page brings page_size records (the first chain's, less the `taken` it re-reads), each later
+    # page one less (the record the page before ended on): P pages bring P x (page_size - 1) + 1 positions, so
+    # one position less makes the P-th page short, which ends the chain. (Records sharing an instant at a page's
+    # end are re-read too: such a chain reads one more page, never misses one.)
+    per_page = page_size - 1
     left = remaining - taken
-    pages = math.ceil(left / page_size)
+    pages = math.ceil(left / per_page)
     if pages < MIN_PAGES or max_chains < 2:
         return []
     # Whole pages per chain, as many as it takes to stay within max_chains: only the last chain is smaller.
     pages_per_chain = max(MIN_PAGES_PER_CHAIN, math.ceil(pages / max_chains))
-    per_chain = pages_per_chain * page_size - 1
-    cuts = [taken + j * per_chain + 1 for j in range(1, math.ceil(pages / pages_per_chain))]
+    per_chain = pages_per_chain * per_page
+    cuts = [1 + j * per_chain for j in range(1, math.ceil(pages / pages_per_chain))]
     return [p for p in cuts if p < remaining] + [remaining]
 
 

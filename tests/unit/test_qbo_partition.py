@@ -23,8 +23,8 @@ def stamp(seconds: int) -> str:
 class Server:
     """Invoices answered by the simulator's query evaluator; three share each second, so cuts fall inside ties."""
 
-    def __init__(self, count: int) -> None:
-        self.rows = {str(i): self._row(str(i), i // 3) for i in range(1, count + 1)}
+    def __init__(self, count: int, per_second: int = 3) -> None:
+        self.rows = {str(i): self._row(str(i), i // per_second) for i in range(1, count + 1)}
         self.clock = count  # seconds: past every record
         self.calls = 0
 
@@ -57,13 +57,41 @@ def read_chain(server: Server, cursor: dict[str, Any], page_size: int, between_p
     return ids
 
 
-def test_cuts_give_each_chain_whole_pages_less_one_record_and_mark_the_newest_last():
+def test_cuts_give_each_chain_whole_pages_of_999_new_records_less_one_and_mark_the_newest_last():
     # 39,003 left after a first page's 3 ids at its last instant: eight chains of five pages, the last smaller.
-    assert partition.cut_positions(39_003, 3, 1000, 8) == [5003, 10002, 15001, 20000, 24999, 29998, 34997, 39003]
-    assert partition.cut_positions(9000, 0, 1000, 8) == [2000, 3999, 5998, 7997, 9000]
-    assert partition.cut_positions(39_003, 3, 1000, 4) == [10003, 20002, 30001, 39003]
-    assert partition.cut_positions(7000, 0, 1000, 8) == []  # seven pages: too few to pay for the split's calls
+    # Each page after a chain's first re-reads the record the one before ended on: 999 new records a page.
+    assert partition.cut_positions(39_003, 3, 1000, 8) == [4996, 9991, 14986, 19981, 24976, 29971, 34966, 39003]
+    assert partition.cut_positions(9000, 0, 1000, 8) == [1999, 3997, 5995, 7993, 9000]
+    assert partition.cut_positions(39_003, 3, 1000, 4) == [9991, 19981, 29971, 39003]
+    assert partition.cut_positions(6990, 0, 1000, 8) == []  # seven pages: too few to pay for the split's calls
+    assert partition.cut_positions(7000, 0, 1000, 8) == [1999, 3997, 5995, 7000]  # eight: 1,000 + 6 x 999 < 7,000
     assert partition.cut_positions(9000, 0, 1000, 1) == []
+
+
+def test_each_chain_ends_on_the_short_page_it_was_sized_for_without_one_more_call():
+    # Sized for 1,000 new records a page, every chain read one more page of about ten records: a request's second
+    # on its path. One record a second, as most of a company's records are: no chain pays a call beyond its pages.
+    page_size = 50
+    for count, taken_at_start in ((2000, 1), (1234, 1), (4999, 1)):
+        server = Server(count, per_second=1)
+        first = start_cursor(None)
+        doc = asyncio.run(server.ask(query_for("Invoice", first, has_active_flag=False, page_size=page_size)))
+        fresh, watermark, _, _ = advance(first, doc["QueryResponse"]["Invoice"], page_size=page_size)
+        assert len(watermark["seen"]) == taken_at_start
+        chains, after = asyncio.run(partition.split(server.ask, "Invoice", watermark, has_active_flag=False,
+                                                    page_size=page_size, max_chains=4))
+        read = [r["Id"] for r in fresh]
+        pages = []
+        for chain in chains:
+            before = server.calls
+            read += read_chain(server, chain, page_size)
+            pages.append(server.calls - before)
+        read += read_chain(server, after, page_size)
+        assert sorted(read, key=int) == [str(i) for i in range(1, count + 1)]
+        # The chains' pages together are the fewest that hold what was left (49 new records a page), each chain but
+        # the last as many pages as the others.
+        assert sum(pages) == -(-(count - page_size) // (page_size - 1)), (count, pages)
+        assert len(set(pages[:-1])) == 1 and pages[-1] <= pages[0], (count, pages)
 
 
 def test_repeated_or_missing_cuts_merge_ranges_and_the_stream_goes_on_from_the_newest():
