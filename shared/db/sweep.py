@@ -15,22 +15,32 @@ class SweepRefused(RuntimeError):
 
 def tombstone_missing(conn: psycopg.Connection, table: str, connection_id: str, run_id: str,
                       ids: set[str], max_share: float, where: dict[str, str] | None = None) -> int:
-    """Tombstone the live rows of `table` (narrowed to `where`) whose ids are not in `ids`; SweepRefused when that
-    would be more than `max_share` of them."""
+    """Tombstone the live rows of `table` (narrowed to `where`) whose ids are not in `ids`, of those an earlier run
+    wrote; SweepRefused when that would be more than `max_share` of them.
+
+    A row this run wrote is not the read's to judge: the read saw it, or another of the run's streams wrote it
+    from what the source held then. So a first read, whose rows are all its own, tombstones nothing and is
+    answered without sending the ids (a full sync sweeps each of its streams as its last step)."""
+    target = sql.Identifier(table)
+    # The read may cover only part of the table (e.g. one board's items): the rest is not its to judge.
+    narrow = sql.SQL("").join(sql.SQL(" AND t.{} = %s").format(sql.Identifier(column)) for column in where or {})
+    scope = (connection_id, *(where or {}).values())
+    earlier = sql.SQL("t.connection_id = %s AND t.deleted_at IS NULL{narrow} AND t.run_id IS DISTINCT FROM %s").format(
+        narrow=narrow)
+    if not conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {t} t WHERE {earlier})").format(
+            t=target, earlier=earlier), (*scope, run_id)).fetchone()[0]:
+        return 0
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS sweep_seen (id text PRIMARY KEY) ON COMMIT DROP")
     conn.execute("TRUNCATE sweep_seen")
     with conn.cursor().copy("COPY sweep_seen (id) FROM STDIN") as copy:
         for record_id in ids:
             copy.write_row((record_id,))
-    target = sql.Identifier(table)
-    # The read may cover only part of the table (e.g. one board's items): the rest is not its to judge.
-    narrow = sql.SQL("").join(sql.SQL(" AND t.{} = %s").format(sql.Identifier(column)) for column in where or {})
-    scope = (connection_id, *(where or {}).values())
     live, missing = conn.execute(
-        sql.SQL("""SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id))
-                   FROM {t} t WHERE connection_id = %s AND deleted_at IS NULL{narrow}""").format(
+        sql.SQL("""SELECT count(*), count(*) FILTER (WHERE t.run_id IS DISTINCT FROM %s
+                                                     AND NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id))
+                   FROM {t} t WHERE t.connection_id = %s AND t.deleted_at IS NULL{narrow}""").format(
             t=target, narrow=narrow),
-        scope,
+        (run_id, *scope),
     ).fetchone()
     if missing and live >= MIN_ROWS_FOR_GUARD and missing > live * max_share:
         raise SweepRefused(
@@ -40,9 +50,9 @@ def tombstone_missing(conn: psycopg.Connection, table: str, connection_id: str, 
         )
     return conn.execute(
         sql.SQL("""UPDATE {t} t SET deleted_at = now(), run_id = %s, loaded_at = now()
-                   WHERE connection_id = %s AND deleted_at IS NULL{narrow}
-                     AND NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id)""").format(t=target, narrow=narrow),
-        (run_id, *scope),
+                   WHERE {earlier} AND NOT EXISTS (SELECT 1 FROM sweep_seen s WHERE s.id = t.id)""").format(
+            t=target, earlier=earlier),
+        (run_id, *scope, run_id),
     ).rowcount
 
 

@@ -283,3 +283,32 @@ def rebuilt(dsn: str, connection_id: str) -> set[tuple]:
     with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
         rebuild(conn, connection_id, registry.metric_catalogs())
         return points(conn, connection_id)
+
+
+def test_a_row_this_run_wrote_is_not_the_reads_to_judge_and_a_first_read_sends_no_ids(pg_dsn, landing_container):
+    from shared.db.sweep import tombstone_missing
+
+    def fresh() -> Stream:
+        connection_id = f"sweep-first-{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(pg_dsn) as conn:
+            upsert_connection(conn, Connection(connection_id, "quickbooks", "Sweep first", {"realm_id": "1"}))
+        return Stream(QUICKBOOKS, connection_id, pg_dsn)
+
+    def sweep(stream: Stream, run_id: str, ids: set[str]) -> tuple[int, bool]:
+        """(rows tombstoned, whether the ids were sent), in a transaction kept open to look."""
+        with psycopg.connect(pg_dsn) as conn, conn.transaction():
+            deleted = tombstone_missing(conn, "qbo_invoice", stream.connection_id, run_id, ids, 0.5)
+            sent = conn.execute("SELECT to_regclass('pg_temp.sweep_seen') IS NOT NULL").fetchone()[0]
+        return deleted, sent
+
+    # A first read: every row is this run's, so nothing is compared, even a row the ids leave out (written by
+    # another of the run's streams, e.g. change data capture, from what the source held then).
+    first, run = fresh(), new_run()
+    first.load(run, [["1", "2", "3"], ["4"]])
+    assert sweep(first, run, {"1", "2", "3"}) == (0, False)
+    assert first.tombstoned() == set()
+    # The next run's read: of the rows an earlier run wrote, the ones it missed go; the row it wrote itself stays.
+    again = new_run()
+    first.load(again, [["5"]])
+    assert sweep(first, again, {"1", "3"}) == (2, True)
+    assert first.tombstoned() == {("qbo_invoice", "2"), ("qbo_invoice", "4")}
