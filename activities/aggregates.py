@@ -5,18 +5,30 @@ what transactions without a refresh left marked (a stream that failed before its
 fix, the streams' ends that left it here: activities/stream_end.py) and rebuilds metrics whose definition or
 calendar changed (e.g. the company's fiscal year start arrived in this sync, or its first sync), spread over
 METRIC_REFRESH_SESSIONS database sessions (shared/metrics/sessions.py).
+
+refresh_ahead runs the same refresh earlier, beside a split stream's last read: once a stream's chains have all
+ended, its own chain reads what changed while they ran (one request, about a second of the API's time, in which
+the database has nothing to do), and when no other stream of the run has more than such a read left, the rebuild
+of a first sync (1.1-1.7 s at 100,000 records) runs then instead of after it. The loads that follow mark the few
+days they touch, and the connection's refresh at the end restates only those.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import psycopg
 
 from plugins import registry
 from shared.core.config import load_settings
-from shared.core.messages import ConnectionKey
+from shared.core.messages import ConnectionKey, StreamKey
+from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.metrics.sessions import refresh_in_sessions
+
+log = logging.getLogger(__name__)
 
 
 def refresh_aggregates(request: dict[str, Any]) -> None:
@@ -25,3 +37,25 @@ def refresh_aggregates(request: dict[str, Any]) -> None:
         connection = get_connection(conn, ConnectionKey.from_json(request).connection_id)
         refresh_in_sessions(conn, connection.connection_id, registry.metric_catalogs(), sessions=sessions,
                             connect=connect)
+
+
+def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
+    """Record that the stream's chains have ended, then refresh the connection's series if no other stream of the
+    run has more than its last read left and no other refresh holds the lock (module docstring). Never fails its
+    stream: whatever it does not do, the marks keep for the connection's refresh."""
+    key = StreamKey.from_json(request)
+    try:
+        with connect() as conn:
+            with conn.transaction():
+                runs.mark_chains_ended(conn, key.run_id, key.connection_id, key.stream)
+            with conn.transaction():
+                if runs.others_reading(conn, key.run_id, key.connection_id, key.stream):
+                    return {"refreshed": False}
+                connection = get_connection(conn, key.connection_id)
+                done = refresh_in_sessions(conn, connection.connection_id, registry.metric_catalogs(),
+                                           sessions=load_settings().refresh_sessions, connect=connect, wait=False)
+                return {"refreshed": done is not None}
+    except (psycopg.Error, OSError) as exc:
+        log.warning("the refresh beside %s's last read did not run (%s); the connection's refresh does its work",
+                    key.stream, type(exc).__name__)
+        return {"refreshed": False}

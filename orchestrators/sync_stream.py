@@ -11,9 +11,12 @@ fetches, loads, grows its loads and waits out its throttles at its own pace, so 
 or throttled holds up no other (one loop over all chains went round at the pace of the slowest). A chain loads its
 pages and returns what they did (ChainResult); the stream's own chain goes on only once every one of them has ended
 (what it reads next may rely on them, e.g. what changed meanwhile), and its last load refreshes the metrics, or a
-refresh follows when the split page was its last. A chain that fails fails its stream with the chain's error, once
-every chain has ended (Durable's task_all waits for them all); it records the stream's failure first, so the other
-chains end at their next fetch, which finds the stream ended (FetchResult.stopped) and reads nothing.
+refresh follows when the split page was its last. Its first fetch after them (for QuickBooks one request reading
+what changed while they ran, with the database idle) has refresh_ahead beside it: the connection's metric rebuild,
+when no other stream of the run has more than such a read left (activities/aggregates.py).
+A chain that fails fails its stream with the chain's error, once every chain has ended (Durable's task_all waits for
+them all); it records the stream's failure first, so the other chains end at their next fetch, which finds the
+stream ended (FetchResult.stopped) and reads nothing.
 A stream of one chain schedules the activities it always did, in the same order (fetch, load, fetch, load: each
 round's load comes before its fetch; a throttle: its load, the timer), two at a time.
 
@@ -167,6 +170,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     pending: _Pending | None = None
     loads = _Loads(state)
     pinned = "max_pages" in state.options
+    chains_ended = False  # the last round's chains have all ended: the own chain's next fetch is the last read
     # Options let tests and operators shrink the loop (e.g. to exercise continue_as_new).
     iterations = int(state.options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
     try:
@@ -183,9 +187,14 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 FetchRequest(*dataclasses.astuple(key), cursor=lane.cursor, sequence=lane.sequence,
                              max_pages=state.options.get("max_pages"), doublings=lane.doublings).to_json(),
             )] if fetching else []
+            # Beside the last read of a split stream (what changed while its chains ran: a request's second with the
+            # database idle), the connection's metric rebuild, when no other stream has more than that left
+            # (activities/aggregates.py). It never fails; what it leaves, the connection's refresh does.
+            ahead = [context.call_activity("refresh_ahead", key.to_json())] if chains_ended and fetching else []
+            chains_ended = False
             if chains:
                 context.set_custom_status({**status_head, "phase": "chains", "chains": len(chains), **totals.to_json()})
-            results = yield from _together(context, loading + chains + fetch)
+            results = yield from _together(context, loading + chains + ahead + fetch)
             load_seconds = None
             if loading:
                 done = LoadResult.from_json(results[0])
@@ -195,6 +204,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 chained = ChainResult.from_json(raw)
                 totals += chained.totals
                 throttle_waits += chained.throttle_waits
+            chains_ended = bool(chains) and not state.chain
             pending, splits = None, []
             if not fetching:
                 continue

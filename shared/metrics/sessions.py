@@ -50,14 +50,16 @@ log = logging.getLogger(__name__)
 
 
 def refresh_in_sessions(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *, sessions: int,
-                        connect: Callable[[], psycopg.Connection]) -> RefreshResult:
-    """refresh_dirty(conn, connection_id, catalogs) waiting for the lock, with its metrics spread over `sessions`
-    sessions when it rebuilds at least two of them whole: conn's own and sessions - 1 more from `connect`.
+                        connect: Callable[[], psycopg.Connection], wait: bool = True) -> RefreshResult | None:
+    """refresh_dirty(conn, connection_id, catalogs) waiting for the lock (None at once, without `wait`, when another
+    refresh holds it), with its metrics spread over `sessions` sessions when it rebuilds at least two of them whole:
+    conn's own and sessions - 1 more from `connect`.
 
     Call it inside conn's transaction, which holds the marks until it commits. The refresh runs in that transaction
     alone, as refresh_dirty does, when it rebuilds fewer than two metrics whole, or when the transaction has written
     anything before (the other sessions would not see its rows, and would wait for the metric rows it wrote)."""
-    lock_refresh(conn, connection_id, wait=True)
+    if not lock_refresh(conn, connection_id, wait=wait):
+        return None
     wrote = conn.execute("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").fetchone()[0]
     plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
     if sessions < 2 or plan.whole() < 2 or wrote:

@@ -34,8 +34,8 @@ def test_every_function_is_indexed_with_its_trigger():
     functions = index()
     orchestrators = {"sync_all", "sync_connection", "sync_phase", "sync_shard", "sync_stream", "sync_on_change"}
     activities = {"begin_sync", "plan_streams", "read_plan_page", "fetch_pages", "load_pages", "sweep_deletes",
-                  "refresh_aggregates", "finish_stream", "finish_connection", "finish_sync", "count_changes",
-                  "claim_changes", "release_changes"}
+                  "refresh_aggregates", "refresh_ahead", "finish_stream", "finish_connection", "finish_sync",
+                  "count_changes", "claim_changes", "release_changes"}
     for name in orchestrators:
         assert "orchestrationTrigger" in bindings(functions[name]), name
     for name in activities:

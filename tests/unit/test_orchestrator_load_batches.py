@@ -115,6 +115,15 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @stand_ins.activity_trigger(input_name="request")
+def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
+    """What had been loaded when it ran, and for which stream."""
+    with LOCK:
+        loaded = [page for pages, _ in SEEN.get("loads", []) for page in pages]
+    _remember("ahead", (request["stream"], loaded))
+    return {"refreshed": True}
+
+
+@stand_ins.activity_trigger(input_name="request")
 def finish_stream(request: dict[str, Any]) -> None:
     _remember("finished", StreamFinished.from_json(request))
 
@@ -230,6 +239,23 @@ def test_bench_load_gives_a_split_chain_the_least_pages_the_partition_does():
     lanes, _ = bench_load.split_chains(10, 8, PAGES_PER_FETCH, LOAD_PAGES_MAX)
     assert [sum(n for _, n in calls) for calls in lanes[1:]] == [2, 2, 2, 2]
     assert len(partition.cut_positions(9000, 0, 1000, 8)) - 1 == 4
+
+
+def test_a_split_streams_last_read_has_the_metric_rebuild_beside_it_once(host):
+    # Once the chains have all ended, the stream's own chain reads what changed meanwhile (a request's second): the
+    # connection's rebuild runs beside that read, not after it (activities/aggregates.py refresh_ahead).
+    chains = {"main": 3, "a": 5, "b": 4}
+    sync(host, chains, FAST_FETCH, LOAD, sweep=True)
+    ((stream, loaded),) = SEEN["ahead"]  # once, by the stream, none by its chains
+    assert stream == "Invoice"
+    assert sorted(loaded) == sorted([("main", 0)] + [(c, n) for c in "ab" for n in range(chains[c])])
+    last_read = [r for r in SEEN["fetch_inputs"] if (r["cursor"] or {}).get("chain") == "main"][1]
+    assert last_read["cursor"]["page"] == 1  # the own chain's fetch after the chains, whose rounds it shares
+
+
+def test_a_stream_that_never_splits_has_no_rebuild_beside_its_reads(host):
+    sync(host, {"main": 9}, FAST_FETCH, LOAD, sweep=True)
+    assert "ahead" not in SEEN
 
 
 def test_a_fetch_bound_stream_schedules_what_it_always_did(host):

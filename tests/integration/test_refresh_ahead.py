@@ -1,0 +1,61 @@
+"""The metric rebuild beside a split stream's last read (activities/aggregates.py refresh_ahead): it runs once no
+other stream of the run has more than its last read left, never waits for another refresh, and leaves the series
+what a rebuild from the raw rows gives. Real PostgreSQL and Azurite, the real load_pages."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+
+from activities.aggregates import refresh_ahead
+from shared.db import runs
+from shared.db.connections import Connection, upsert_connection
+from shared.metrics.refresh import _LOCK_CLASS as LOCK_CLASS
+from tests.integration.test_sweep_ids import QUICKBOOKS, Stream, marks, new_run, rebuilt, series
+
+
+def test_the_rebuild_beside_a_last_read_waits_for_every_other_stream_to_reach_its_own(pg_dsn, landing_container):
+    connection_id = f"ahead-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn) as conn:
+        upsert_connection(conn, Connection(connection_id, "quickbooks", "Refresh ahead", {"realm_id": "1"}))
+    stream, run = Stream(QUICKBOOKS, connection_id, pg_dsn), new_run()
+    with psycopg.connect(pg_dsn) as conn:
+        runs.begin_run(conn, run, connection_id, "full", "test", "instance-1")
+        for name in ("Invoice", "Payment", "Customer"):
+            runs.begin_stream(conn, run, connection_id, name)
+        runs.end_stream(conn, run, connection_id, "Customer", "succeeded")
+    stream.load(run, [["1", "2", "3"], ["4", "5"]])  # a first sync's loads: their marks wait, committed
+    assert marks(pg_dsn, connection_id) > 0 and series(pg_dsn, connection_id) == set()
+
+    def ahead(name: str) -> dict[str, bool]:
+        return refresh_ahead({"run_id": run, "connection_id": connection_id, "stream": name})
+
+    # Invoice's chains have ended, Payment's have not: a rebuild now would be done again after Payment's loads.
+    assert ahead("Invoice") == {"refreshed": False}
+    assert marks(pg_dsn, connection_id) > 0
+    # Payment's too, but another refresh of the connection holds the lock: this one does not wait for it.
+    with psycopg.connect(pg_dsn, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, connection_id))
+        assert ahead("Payment") == {"refreshed": False}
+        other.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_CLASS, connection_id))
+    assert marks(pg_dsn, connection_id) > 0 and series(pg_dsn, connection_id) == set()
+    # Every other stream has ended or has only its last read left: the rebuild runs.
+    assert ahead("Payment") == {"refreshed": True}
+    assert marks(pg_dsn, connection_id) == 0
+    built = series(pg_dsn, connection_id)
+    assert built and built == rebuilt(pg_dsn, connection_id)
+    with psycopg.connect(pg_dsn) as conn:
+        ended = dict(conn.execute("SELECT stream, chains_ended_at IS NOT NULL FROM sync_run_streams WHERE run_id = %s",
+                                  (run,)).fetchall())
+    assert ended == {"Invoice": True, "Payment": True, "Customer": False}
+
+
+def test_a_refresh_ahead_that_cannot_reach_the_database_leaves_its_work_to_the_connections(monkeypatch):
+    import activities.aggregates as aggregates
+
+    def unreachable():
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(aggregates, "connect", unreachable)
+    assert refresh_ahead({"run_id": "r", "connection_id": "c", "stream": "Invoice"}) == {"refreshed": False}
