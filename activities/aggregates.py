@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import psycopg
-
 from plugins import registry
 from shared.core.config import load_settings
 from shared.core.messages import ConnectionKey, StreamKey
@@ -43,8 +41,9 @@ def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
     """Record that the stream's chains have ended, then refresh the connection's series if no other stream of the
     run has more than its last read left and no other refresh holds the lock (module docstring). Never fails its
     stream: whatever it does not do, the marks keep for the connection's refresh."""
-    key = StreamKey.from_json(request)
+    stream = request.get("stream") if isinstance(request, dict) else None
     try:
+        key = StreamKey.from_json(request)
         with connect() as conn:
             with conn.transaction():
                 runs.mark_chains_ended(conn, key.run_id, key.connection_id, key.stream)
@@ -55,7 +54,9 @@ def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
                 done = refresh_in_sessions(conn, connection.connection_id, registry.metric_catalogs(),
                                            sessions=load_settings().refresh_sessions, connect=connect, wait=False)
                 return {"refreshed": done is not None}
-    except (psycopg.Error, OSError) as exc:
+    except Exception as exc:  # whatever it was, the marks keep the work for the connection's refresh
+        # Its task shares the stream's round with the fetch beside it: a failure here would fail the stream. Only the
+        # exception's type is logged: a database error's text may quote what a record held.
         log.warning("the refresh beside %s's last read did not run (%s); the connection's refresh does its work",
-                    key.stream, type(exc).__name__)
+                    stream, type(exc).__name__)
         return {"refreshed": False}

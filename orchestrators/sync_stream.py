@@ -190,7 +190,9 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             # Beside the last read of a split stream (what changed while its chains ran: a request's second with the
             # database idle), the connection's metric rebuild, when no other stream has more than that left
             # (activities/aggregates.py). It never fails; what it leaves, the connection's refresh does.
-            ahead = [context.call_activity("refresh_ahead", key.to_json())] if chains_ended and fetching else []
+            # (A chains round that was an execution's last loses this to continue_as_new: only the speed-up is lost.)
+            ahead = [context.call_activity_with_retry("refresh_ahead", ACTIVITY_RETRY, key.to_json())
+                     ] if chains_ended and fetching else []
             chains_ended = False
             if chains:
                 context.set_custom_status({**status_head, "phase": "chains", "chains": len(chains), **totals.to_json()})

@@ -9,9 +9,9 @@ keyset range is cut into chains of about equal size, each read side by side (syn
 2. One-record queries at evenly spaced positions (STARTPOSITION, MAXRESULTS 1) give the LastUpdatedTime at
    each cut, and one at the last position gives the newest: chain j reads [cut j, cut j+1), the first one
    from the first page's watermark. Each page after a chain's first asks again from the last record it read
-   (paging.py), so it brings 999 new records, not 1,000: a chain holds 999 records a page, its last page comes
-   back short and ends it without one more call (sized for 1,000 a page, each chain read a page of about ten
-   records more, a second on its path).
+   (paging.py), so it brings 999 new records, not 1,000: a chain holds 998 records a page (one spare for a page
+   ending inside an instant several records share), its last page comes back short and ends it without one more
+   call (sized for 1,000 a page, each chain read a page of about ten records more, a second on its path).
 3. What lies at or after the newest cut is read by the stream's own chain, which goes on only once every
    split-off chain has ended.
 
@@ -69,18 +69,21 @@ def cut_positions(remaining: int, taken: int, page_size: int, max_chains: int) -
     """Positions (1-based, in what is left from the watermark, whose first `taken` records are read) of the
     record starting each chain after the first, then of the newest record; [] when one chain will do."""
     # A chain's first page brings page_size records (the first chain's, less the `taken` it re-reads), each later
-    # page one less (the record the page before ended on): P pages bring P x (page_size - 1) + 1 positions, so
-    # one position less makes the P-th page short, which ends the chain. (Records sharing an instant at a page's
-    # end are re-read too: such a chain reads one more page, never misses one.)
-    per_page = page_size - 1
-    left = remaining - taken
-    pages = math.ceil(left / per_page)
+    # page one less (the record the page before ended on): P pages bring P x (page_size - 1) + 1 positions, so a
+    # chain of fewer positions ends on a short P-th page. Each chain is sized one position a page below that: a
+    # page ending inside an instant that records share re-reads them all, and the positions the probes read may
+    # shift a little while records change (either way a chain beyond its size reads one more page, never misses
+    # one). The chains cover positions 1 to remaining - 1, the first `taken` of them among the first chain's; the
+    # newest record, at `remaining`, is the stream's own chain's.
+    left = remaining - 1
+    pages = math.ceil(left / (page_size - 1))  # what one chain would read
     if pages < MIN_PAGES or max_chains < 2:
         return []
     # Whole pages per chain, as many as it takes to stay within max_chains: only the last chain is smaller.
-    pages_per_chain = max(MIN_PAGES_PER_CHAIN, math.ceil(pages / max_chains))
+    per_page = page_size - 2
+    pages_per_chain = max(MIN_PAGES_PER_CHAIN, math.ceil(math.ceil(left / per_page) / max_chains))
     per_chain = pages_per_chain * per_page
-    cuts = [1 + j * per_chain for j in range(1, math.ceil(pages / pages_per_chain))]
+    cuts = [1 + j * per_chain for j in range(1, math.ceil(left / per_chain))]
     return [p for p in cuts if p < remaining] + [remaining]
 
 

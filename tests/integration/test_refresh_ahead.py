@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import psycopg
+import pytest
 
 from activities.aggregates import refresh_ahead
 from shared.db import runs
@@ -51,11 +52,16 @@ def test_the_rebuild_beside_a_last_read_waits_for_every_other_stream_to_reach_it
     assert ended == {"Invoice": True, "Payment": True, "Customer": False}
 
 
-def test_a_refresh_ahead_that_cannot_reach_the_database_leaves_its_work_to_the_connections(monkeypatch):
+@pytest.mark.parametrize("failure", [psycopg.OperationalError("connection refused"),
+                                     RuntimeError("an error no one foresaw")])
+def test_a_refresh_ahead_that_fails_leaves_its_work_to_the_connections_and_never_fails_its_stream(
+        monkeypatch, caplog, failure):
     import activities.aggregates as aggregates
 
-    def unreachable():
-        raise psycopg.OperationalError("connection refused")
+    def failing():
+        raise failure
 
-    monkeypatch.setattr(aggregates, "connect", unreachable)
+    monkeypatch.setattr(aggregates, "connect", failing)
     assert refresh_ahead({"run_id": "r", "connection_id": "c", "stream": "Invoice"}) == {"refreshed": False}
+    assert refresh_ahead({"stream": "Invoice"}) == {"refreshed": False}  # an input it cannot read, too
+    assert type(failure).__name__ in caplog.text and str(failure) not in caplog.text  # the type, never the text
