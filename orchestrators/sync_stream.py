@@ -11,8 +11,8 @@ fetches, loads, grows its loads and waits out its throttles at its own pace, so 
 or throttled holds up no other (one loop over all chains went round at the pace of the slowest). A chain loads its
 pages and returns what they did (ChainResult); the stream's own chain goes on only once every one of them has ended
 (what it reads next may rely on them, e.g. what changed meanwhile), and its last load refreshes the metrics, or a
-refresh follows when the split page was its last. Its first fetch after them (for QuickBooks one request reading
-what changed while they ran, with the database idle) has refresh_ahead beside it: the connection's metric rebuild,
+refresh follows when the split page was its last. Its first fetch after them (e.g. one request reading what
+changed while they ran, with the database idle) has refresh_ahead beside it: the connection's metric rebuild,
 when no other stream of the run has more than such a read left (activities/aggregates.py).
 A chain that fails fails its stream with the chain's error, once every chain has ended (Durable's task_all waits for
 them all); it records the stream's failure first, so the other chains end at their next fetch, which finds the

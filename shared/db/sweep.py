@@ -21,9 +21,9 @@ def tombstone_missing(conn: psycopg.Connection, table: str, connection_id: str, 
     A row this run wrote is not the read's to judge: the read saw it, or another of the run's streams wrote it
     from what the source held then. So a first read, whose rows are all its own, tombstones nothing and is
     answered without sending the ids (a full sync sweeps each of its streams as its last step). One case this leaves
-    to the next run: a QuickBooks run whose change data capture reached its cap reads the entity completely in a
-    later phase of the same run, and a record the capture loaded and the source deleted before that read is not
-    tombstoned by it; the next run's capture, which starts no later than this one's, reports the delete."""
+    to the next run: a run whose change feed reached its cap reads an entity completely in a later phase of the same
+    run (a plugin's plan), and a record the feed loaded and the source deleted before that read is not tombstoned
+    by it; the next run's feed, which starts no later than this one's, reports the delete."""
     target = sql.Identifier(table)
     # The read may cover only part of the table (e.g. one board's items): the rest is not its to judge.
     narrow = sql.SQL("").join(sql.SQL(" AND t.{} = %s").format(sql.Identifier(column)) for column in where or {})
