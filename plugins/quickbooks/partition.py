@@ -30,10 +30,11 @@ import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from plugins.quickbooks.fields import parse_ts
-from plugins.quickbooks.paging import BEFORE
+from plugins.quickbooks.paging import BEFORE, record_id_of
 
 SPLIT = "split"  # in a complete read's first cursor: split into at most this many chains
 # Intuit allows a realm 500 requests a minute (about 8 a second): at a second a page, two large entities of four
@@ -117,22 +118,44 @@ def worth_counting(first: str | None, watermark: dict[str, Any], server_time: st
     return (now - end) / (end - start) >= MIN_PAGES / 2
 
 
-def _cut_time(doc: dict[str, Any], entity: str) -> str | None:
+def _first(doc: dict[str, Any], entity: str) -> dict[str, Any] | None:
     records = (doc.get("QueryResponse") or {}).get(entity) or []
-    meta = records[0].get("MetaData") if records and isinstance(records[0], dict) else None
+    return records[0] if records and isinstance(records[0], dict) else None
+
+
+def _cut_time(doc: dict[str, Any], entity: str) -> str | None:
+    record = _first(doc, entity)
+    meta = record.get("MetaData") if record is not None else None
     value = meta.get("LastUpdatedTime") if isinstance(meta, dict) else None
     return value if isinstance(value, str) else None
 
 
+@dataclass(frozen=True)
+class Split:
+    """A read cut into chains: the chains, the stream's own chain after them, and the newest record the last probe
+    read (None when it read none), which the split's page carries: the own chain's cursor counts it as read."""
+
+    chains: list[dict[str, Any]]
+    after: dict[str, Any]
+    newest: dict[str, Any] | None = None
+
+
 async def split(ask: Ask, entity: str, watermark: dict[str, Any], *, has_active_flag: bool, page_size: int,
-                max_chains: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Cut what is left after `watermark` into chains (module docstring): (chains, the stream's own chain after
-    them); ([], watermark) when one chain will do. Costs one COUNT and one call per cut, the cuts side by side."""
+                max_chains: int, record_id: Callable[[dict[str, Any]], str] = record_id_of) -> Split:
+    """Cut what is left after `watermark` into chains (module docstring); no chains, and `watermark` to go on
+    from, when one chain will do. Costs one COUNT and one call per cut, the cuts side by side."""
     counted = await ask(count_query(entity, watermark, has_active_flag=has_active_flag))
     remaining = int((counted.get("QueryResponse") or {}).get("totalCount") or 0)
     positions = cut_positions(remaining, len(watermark.get("seen") or []), page_size, max_chains)
     if not positions:
-        return [], watermark
+        return Split([], watermark)
     docs = await asyncio.gather(*(ask(probe_query(entity, watermark, p, has_active_flag=has_active_flag))
                                   for p in positions))
-    return chains_between(watermark, [_cut_time(doc, entity) for doc in docs])
+    chains, after = chains_between(watermark, [_cut_time(doc, entity) for doc in docs])
+    newest = _first(docs[-1], entity)
+    if not chains or newest is None or _cut_time(docs[-1], entity) != after["ts"]:
+        return Split(chains, after)
+    # The last probe read the newest record, the first of the own chain's range: landed with the split's page, it
+    # is that chain's as read (its id seen at its instant), so when nothing changed while the chains ran the own
+    # chain's read brings nothing new to load, and the series nothing to restate after the chains' rebuild.
+    return Split(chains, {**after, "seen": [record_id(newest)]}, newest)

@@ -238,10 +238,12 @@ class QuickBooksPlugin(BasePlugin):
             # A complete read of a large entity: the rest is read through several chains at once (partition.py).
             # A throttle here (the realm's budget or a 429) drops this page too: the wait it asks for must come
             # before the next request, so the stream waits and fetches the page again.
-            chains, after = await partition.split(functools.partial(ask, urgent=True), spec.entity, watermark,
-                                                  has_active_flag=spec.has_active_flag, page_size=page_size,
-                                                  max_chains=int(cursor[partition.SPLIT]))
-            return Page(records=fresh, next_cursor=after, watermark=watermark, chains=chains)
+            cut = await partition.split(functools.partial(ask, urgent=True), spec.entity, watermark,
+                                        has_active_flag=spec.has_active_flag, page_size=page_size,
+                                        max_chains=int(cursor[partition.SPLIT]),
+                                        record_id=RECORD_ID.get(spec.entity, paging.record_id_of))
+            newest = [cut.newest] if cut.newest is not None else []
+            return Page(records=fresh + newest, next_cursor=cut.after, watermark=watermark, chains=cut.chains)
         # A chain of a split read keeps its range's end from page to page.
         following = {**watermark, paging.BEFORE: cursor[paging.BEFORE]} if cursor.get(paging.BEFORE) else watermark
         return Page(records=fresh, next_cursor=following, watermark=watermark)

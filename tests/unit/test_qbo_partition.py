@@ -84,16 +84,17 @@ def test_each_chain_ends_on_the_short_page_it_was_sized_for_without_one_more_cal
         first = start_cursor(None)
         doc = asyncio.run(server.ask(query_for("Invoice", first, has_active_flag=False, page_size=page_size)))
         fresh, watermark, _, _ = advance(first, doc["QueryResponse"]["Invoice"], page_size=page_size)
-        chains, after = asyncio.run(partition.split(server.ask, "Invoice", watermark, has_active_flag=False,
-                                                    page_size=page_size, max_chains=4))
-        read = [r["Id"] for r in fresh]
+        cut = asyncio.run(partition.split(server.ask, "Invoice", watermark, has_active_flag=False,
+                                          page_size=page_size, max_chains=4))
+        chains, after = cut.chains, cut.after
+        read = [r["Id"] for r in fresh] + [cut.newest["Id"]]  # the newest, read by the last probe, lands with them
         for chain in chains:
             pages: list[int] = []
             read += read_chain(server, chain, page_size, pages=pages)
             if chain is not chains[-1]:
                 assert pages[-1] >= page_size - 2 - len(pages), (count, pages)
                 assert 0 < pages[-1] < page_size - 1  # short: no call after it
-        read += read_chain(server, after, page_size)
+        assert read_chain(server, after, page_size) == []  # nothing changed meanwhile: the own chain brings nothing
         assert sorted(read, key=int) == [str(i) for i in range(1, count + 1)]
 
 
@@ -114,8 +115,11 @@ def test_chains_read_every_record_exactly_once_while_records_change_and_go():
     assert not done
     read = [r["Id"] for r in fresh]
     calls = server.calls
-    chains, after = asyncio.run(partition.split(server.ask, "Invoice", watermark, has_active_flag=False,
-                                                page_size=page_size, max_chains=8))
+    cut = asyncio.run(partition.split(server.ask, "Invoice", watermark, has_active_flag=False,
+                                      page_size=page_size, max_chains=8))
+    chains, after = cut.chains, cut.after
+    assert cut.newest is not None and after["seen"] == [cut.newest["Id"]]
+    read.append(cut.newest["Id"])  # landed with the split's page
     assert len(chains) == 7
     assert server.calls - calls == 1 + 7  # one COUNT, one call per cut (six between chains, the newest)
     # While the chains run (one after another here: any interleaving reads the same ranges), records change:
@@ -124,7 +128,8 @@ def test_chains_read_every_record_exactly_once_while_records_change_and_go():
     deleted = {"700", "1500"}
     for ident in deleted:
         server.delete(ident)
-    changes = iter(rng.sample([i for i in server.rows if i not in read], 30) + read[:5])
+    # The newest record, landed with the split's page, changes too: the own chain reads its new version.
+    changes = iter([cut.newest["Id"]] + rng.sample([i for i in server.rows if i not in read], 30) + read[:4])
     for chain in chains:
         read += read_chain(server, chain, page_size, lambda: server.update(next(changes, "1")))
     read += read_chain(server, after, page_size)  # the stream's own chain, once the others have ended
