@@ -13,7 +13,9 @@ keyset range is cut into chains of about equal size, each read side by side (syn
    ending inside an instant several records share), its last page comes back short and ends it without one more
    call (sized for 1,000 a page, each chain read a page of about ten records more, a second on its path).
 3. What lies at or after the newest cut is read by the stream's own chain, which goes on only once every
-   split-off chain has ended.
+   split-off chain has ended. The newest record itself, which the last probe read, lands with the split's page
+   and the own chain's cursor counts it as read (its id seen at its instant): when nothing changed meanwhile, the
+   own chain's one request brings nothing to load.
 
 Why nothing is missed: the cuts only choose where ranges meet; the ranges are contiguous (each ends where
 the next begins) and each is read by the keyset paging of paging.py, correct while records change. A record
