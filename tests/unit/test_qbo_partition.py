@@ -129,7 +129,7 @@ def test_chains_read_every_record_exactly_once_while_records_change_and_go():
     for ident in deleted:
         server.delete(ident)
     # The newest record, landed with the split's page, changes too: the own chain reads its new version.
-    changes = iter([cut.newest["Id"]] + rng.sample([i for i in server.rows if i not in read], 30) + read[:4])
+    changes = iter([cut.newest["Id"], *rng.sample([i for i in server.rows if i not in read], 30), *read[:4]])
     for chain in chains:
         read += read_chain(server, chain, page_size, lambda: server.update(next(changes, "1")))
     read += read_chain(server, after, page_size)  # the stream's own chain, once the others have ended
