@@ -18,23 +18,31 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
+
 from plugins import registry
 from shared.core.config import load_settings
 from shared.core.messages import ConnectionKey, StreamKey
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
+from shared.metrics.refresh import RefreshResult
 from shared.metrics.sessions import refresh_in_sessions
 
 log = logging.getLogger(__name__)
 
 
+def _refresh(conn: psycopg.Connection, connection_id: str, *, wait: bool) -> RefreshResult | None:
+    """The connection's refresh in conn's transaction, spread over METRIC_REFRESH_SESSIONS (None: `wait` off and
+    another refresh holds the lock)."""
+    connection = get_connection(conn, connection_id)
+    return refresh_in_sessions(conn, connection.connection_id, registry.metric_catalogs(),
+                               sessions=load_settings().refresh_sessions, connect=connect, wait=wait)
+
+
 def refresh_aggregates(request: dict[str, Any]) -> None:
-    sessions = load_settings().refresh_sessions
     with connect() as conn, conn.transaction():
-        connection = get_connection(conn, ConnectionKey.from_json(request).connection_id)
-        refresh_in_sessions(conn, connection.connection_id, registry.metric_catalogs(), sessions=sessions,
-                            connect=connect)
+        _refresh(conn, ConnectionKey.from_json(request).connection_id, wait=True)
 
 
 def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
@@ -50,10 +58,7 @@ def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
             with conn.transaction():
                 if runs.others_reading(conn, key.run_id, key.connection_id, key.stream):
                     return {"refreshed": False}
-                connection = get_connection(conn, key.connection_id)
-                done = refresh_in_sessions(conn, connection.connection_id, registry.metric_catalogs(),
-                                           sessions=load_settings().refresh_sessions, connect=connect, wait=False)
-                return {"refreshed": done is not None}
+                return {"refreshed": _refresh(conn, key.connection_id, wait=False) is not None}
     except Exception as exc:  # whatever it was, the marks keep the work for the connection's refresh
         # Its task shares the stream's round with the fetch beside it: a failure here would fail the stream. Only the
         # exception's type is logged: a database error's text may quote what a record held.

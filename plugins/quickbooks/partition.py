@@ -153,9 +153,10 @@ async def split(ask: Ask, entity: str, watermark: dict[str, Any], *, has_active_
         return Split([], watermark)
     docs = await asyncio.gather(*(ask(probe_query(entity, watermark, p, has_active_flag=has_active_flag))
                                   for p in positions))
-    chains, after = chains_between(watermark, [_cut_time(doc, entity) for doc in docs])
+    cut_times = [_cut_time(doc, entity) for doc in docs]
+    chains, after = chains_between(watermark, cut_times)
     newest = _first(docs[-1], entity)
-    if not chains or newest is None or _cut_time(docs[-1], entity) != after["ts"]:
+    if not chains or newest is None or cut_times[-1] != after["ts"]:
         return Split(chains, after)
     # The last probe read the newest record, the first of the own chain's range: landed with the split's page, it
     # is that chain's as read (its id seen at its instant), so when nothing changed while the chains ran the own

@@ -75,10 +75,10 @@ def numeric_out_of_range(value: Any) -> str | None:
     """Why PostgreSQL's numeric cannot hold `value` (a finite Decimal beyond its digits), or None."""
     if value.__class__ is not Decimal or not value.is_finite():
         return None
-    adjusted = value.adjusted()
-    if -_SURELY_IN_RANGE < adjusted < _SURELY_IN_RANGE and len(str(value)) < _SURELY_IN_RANGE:
+    adjusted, text = value.adjusted(), str(value)
+    if -_SURELY_IN_RANGE < adjusted < _SURELY_IN_RANGE and len(text) < _SURELY_IN_RANGE:
         return None  # the common case, decided without as_tuple (25 times the cost of adjusted)
-    shown = text if len(text := str(value)) <= 40 else f"{value:.6E}"
+    shown = text if len(text) <= 40 else f"{value:.6E}"
     if value and adjusted >= NUMERIC_DIGITS_BEFORE:
         return f"{shown} has more than {NUMERIC_DIGITS_BEFORE} digits before the point, beyond PostgreSQL's numeric"
     after = -value.as_tuple().exponent
