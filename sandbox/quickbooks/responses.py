@@ -8,12 +8,28 @@ from typing import Any
 
 from aiohttp import web
 
+try:  # the app's own dependency; a simulator started with aiohttp alone writes JSON with the standard library
+    import orjson
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+    orjson = None  # type: ignore[assignment]
+
 JSON_OK = "application/json;charset=utf-8"
 JSON_ERROR = "application/json"  # QBO's error responses carry no charset
 _tids = itertools.count(1)
 
 
 def encode(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, as json.dumps(payload, separators=(",", ":"), ensure_ascii=False) writes it: by orjson
+    where it is installed (about four times faster on a 1,000-invoice page: the simulator's CPU is taken from the
+    machine the app under test runs on, as the real service's is not), else, and wherever the two could differ (what
+    orjson refuses; its null for NaN and Infinity), by the standard library."""
+    if orjson is not None:
+        try:
+            body = orjson.dumps(payload)
+        except TypeError:
+            body = None
+        if body is not None and b"null" not in body:
+            return body
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
