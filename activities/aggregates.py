@@ -26,6 +26,7 @@ from shared.core.messages import ConnectionKey, StreamKey
 from shared.db import runs
 from shared.db.connect import connect
 from shared.db.connections import get_connection
+from shared.db.pool import lend
 from shared.metrics.refresh import RefreshResult
 from shared.metrics.sessions import refresh_in_sessions
 
@@ -41,7 +42,7 @@ def _refresh(conn: psycopg.Connection, connection_id: str, *, wait: bool) -> Ref
 
 
 def refresh_aggregates(request: dict[str, Any]) -> None:
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         _refresh(conn, ConnectionKey.from_json(request).connection_id, wait=True)
 
 
@@ -52,7 +53,7 @@ def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
     stream = request.get("stream") if isinstance(request, dict) else None
     try:
         key = StreamKey.from_json(request)
-        with connect() as conn:
+        with lend() as conn:
             with conn.transaction():
                 runs.mark_chains_ended(conn, key.run_id, key.connection_id, key.stream)
             with conn.transaction():

@@ -11,15 +11,15 @@ import psycopg
 
 from shared.core.messages import ChangeKey, ChangesClaimed, ChangesReleased, ClaimChanges, PendingEvents
 from shared.db import leases, pending_changes, runs
-from shared.db.connect import connect
 from shared.db.connections import find_connection
+from shared.db.pool import lend
 
 log = logging.getLogger(__name__)
 
 
 def count_changes(request: dict[str, Any]) -> dict[str, Any]:
     key = ChangeKey.from_json(request)
-    with connect() as conn:
+    with lend() as conn:
         return PendingEvents(pending_changes.pending(conn, key.connection_id).events).to_json()
 
 
@@ -30,7 +30,7 @@ def claim_changes(request: dict[str, Any]) -> dict[str, Any]:
     run's record and lease is written when the connection can be claimed: begin_sync then finds both (idempotent)."""
     claim = ClaimChanges.from_json(request)
     cid = claim.connection_id
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         if not pending_changes.drives(conn, cid, claim.instance_id):
             return ChangesClaimed("not_driver").to_json()
         waiting = pending_changes.pending(conn, cid)
@@ -61,7 +61,7 @@ def claim_changes(request: dict[str, Any]) -> dict[str, Any]:
 
 def release_changes(request: dict[str, Any]) -> dict[str, Any]:
     key = ChangeKey.from_json(request)
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         return ChangesReleased(pending_changes.release(conn, key.connection_id, key.instance_id)).to_json()
 
 

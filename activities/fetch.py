@@ -16,8 +16,8 @@ from shared.core.config import load_settings
 from shared.core.http import Throttled
 from shared.core.messages import FetchRequest, FetchResult, PageRef
 from shared.db import runs
-from shared.db.connect import held_connection
 from shared.db.connections import get_connection
+from shared.db.pool import held_connection
 
 
 async def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +54,7 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
     chains: list[dict[str, Any]] = []
     retry_after: float | None = None
     throttle_reason = None
+    last_next = False
     # One connection for the whole fetch: the connection's settings, the plugin's storage (e.g. a daily call
     # counter) and the call counts at the end all go over it.
     async with aiohttp.ClientSession() as session, held_connection() as db:
@@ -75,6 +76,7 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
                 landings.append(_Landing(ref, page.watermark, asyncio.ensure_future(
                     asyncio.to_thread(landing.put_page, ref, page.records))))
                 cursor = page.next_cursor
+                last_next = page.last_next
                 if page.chains:
                     # The stream forks here: sync_stream reads the chains side by side, then goes on from cursor.
                     chains = page.chains
@@ -97,7 +99,8 @@ async def _fetch(asked: FetchRequest) -> FetchResult:
     if landing_failure is not None:
         raise landing_failure  # the activity's retry fetches the pages again (page refs are deterministic)
     done = retry_after is None and cursor is None and not chains
-    return FetchResult(pages, cursor, done, retry_after, throttle_reason, chains, doublings=doublings)
+    return FetchResult(pages, cursor, done, retry_after, throttle_reason, chains, doublings=doublings,
+                       last_next=last_next and cursor is not None and not chains)
 
 
 @dataclasses.dataclass

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 
+from activities.aggregates import refresh_ahead
 from activities.seen_ids import UNREADABLE, record_ids
 from activities.stream_end import refresh_at_stream_end
 from plugins import registry
@@ -30,10 +31,10 @@ from shared.core.config import Settings, load_settings
 from shared.core.gcpause import collector_paused
 from shared.core.messages import LoadCounts, LoadRequest, LoadResult, PageRef
 from shared.db import runs
-from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.db.loader import RawRecord, UnwritableRecords, UpsertCounts, check_typed, upsert_records
 from shared.db.pages import claim_page, keep_seen_ids, quarantine
+from shared.db.pool import lend
 from shared.db.storable import unstorable_at
 from shared.db.watermarks import set_watermark
 
@@ -226,6 +227,11 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
         log.info("loaded %d page(s) of %s in %.2f s: %d inserted, %d updated, %d unchanged, %d deleted",
                  counts["pages"], asked.stream, seconds, counts["inserted"], counts["updated"], counts["unchanged"],
                  counts["deleted"])
+        if asked.ends_stream:
+            # The stream has nothing left to read: when no other stream of the run has more than its last read
+            # left, the connection's metric rebuild runs now, beside those reads, instead of after them (refresh_ahead,
+            # which never fails this load); outside the load slot, which another load may take meanwhile.
+            refresh_ahead(asked.key().to_json())
     # Its duration goes back with its counts: sync_stream compares it with the fetch beside it (LoadResult).
     return LoadResult(**counts, seconds=round(seconds, 3)).to_json()
 
@@ -280,7 +286,7 @@ def _load(asked: LoadRequest, settings: Settings, careful: bool) -> tuple[dict[s
     landing = LandingZone(settings.storage, settings.landing_container)
     totals = UpsertCounts()
     pages_loaded = quarantined = 0
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
         for page, reading in _read_ahead(plugin, stream, landing, asked.pages, asked.keep_ids):

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.core.logcontext import log_ids
 from shared.db import runs
-from shared.db.connect import connect
+from shared.db.pool import lend
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def instance_for(run_id: str) -> str | None:
     if known is not None:
         return known
     try:
-        with connect() as conn:
+        with lend() as conn:
             found = runs.instance_of(conn, run_id)
     except Exception as exc:  # the activity itself will meet (and report) a database that is down
         log.debug("no instance id for run %s: %s", run_id, exc)

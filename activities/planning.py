@@ -16,8 +16,8 @@ from shared.core import meters
 from shared.core.backfill import MODE as BACKFILL
 from shared.core.messages import FinishConnection, PlanRequest, PlanResult
 from shared.db import leases, runs
-from shared.db.connect import connect
 from shared.db.connections import get_connection
+from shared.db.pool import lend
 from shared.db.watermarks import get_watermarks, set_watermark
 from shared.tokens.store import load_info
 
@@ -25,7 +25,7 @@ from shared.tokens.store import load_info
 def plan_streams(request: dict[str, Any]) -> dict[str, Any]:
     """The plugin's plan for one connection: its streams and where each starts, or why it must not run."""
     asked = PlanRequest.from_json(request)
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         connection = get_connection(conn, asked.connection_id)
         plugin = registry.get(connection.plugin)
         if (asked.since or asked.mode == BACKFILL) and not _declares(plugin.plan, "since"):
@@ -91,7 +91,7 @@ def finish_connection(request: dict[str, Any]) -> None:
     read, kept in its own watermarks), so its private state never travels through the orchestrators.
     """
     finished = FinishConnection.from_json(request)
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         connection = get_connection(conn, finished.connection_id)
         plugin = registry.get(connection.plugin)
         stored = get_watermarks(conn, connection.connection_id)

@@ -15,9 +15,9 @@ from shared.core.messages import (
     StreamFinished,
 )
 from shared.db import leases, runs
-from shared.db.connect import connect
 from shared.db.connections import connections_in_scope
 from shared.db.migrate import check_schema
+from shared.db.pool import lend
 
 
 def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
     """
     begin = BeginSync.from_json(request)
     run_id = begin.run_id
-    with connect() as conn:
+    with lend() as conn:
         check_schema(conn, registry.migration_folders())
         with conn.transaction():
             connections = connections_in_scope(conn, begin.scope)
@@ -47,7 +47,7 @@ def begin_sync(request: dict[str, Any]) -> dict[str, Any]:
 
 def finish_stream(request: dict[str, Any]) -> None:
     finished = StreamFinished.from_json(request)
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         runs.end_stream(conn, finished.run_id, finished.connection_id, finished.stream, finished.status,
                         finished.error)
         leases.renew(conn, finished.connection_id, finished.run_id)
@@ -77,7 +77,7 @@ def finish_sync(request: dict[str, Any]) -> dict[str, Any]:
     """Record the run's outcome and release the connections it held, in one transaction; returns the totals."""
     finish = FinishSync.from_json(request)
     status, errors = run_outcome(finish.results, finish.error)
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         runs.end_run(conn, finish.run_id, status, errors)
         leases.release(conn, finish.run_id)
         summary = runs.run_summary(conn, finish.run_id) or {}

@@ -21,9 +21,9 @@ from shared.core.config import load_settings
 from shared.core.gcpause import collector_paused
 from shared.core.messages import StreamKey, SweepResult
 from shared.db import runs
-from shared.db.connect import connect
 from shared.db.connections import get_connection
 from shared.db.pages import forget_seen_ids, seen_ids_of
+from shared.db.pool import lend
 from shared.db.sweep import MAX_SHARE, tombstone_missing
 
 
@@ -60,7 +60,7 @@ def sweep_deletes(request: dict[str, Any]) -> dict[str, int]:
     key = StreamKey.from_json(request)
     run_id, connection_id, stream = key.run_id, key.connection_id, key.stream
     landing = LandingZone(settings.storage, settings.landing_container)
-    with connect() as conn, conn.transaction():
+    with lend() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
         with collector_paused():  # the pages' records are trees the collector would only traverse (as a load's)

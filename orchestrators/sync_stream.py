@@ -171,6 +171,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     loads = _Loads(state)
     pinned = "max_pages" in state.options
     chains_ended = False  # the last round's chains have all ended: the own chain's next fetch is the last read
+    last_next = False  # the source counted the stream's next fetch as its last read (FetchResult.last_next)
     # Options let tests and operators shrink the loop (e.g. to exercise continue_as_new).
     iterations = int(state.options.get("iterations_per_execution", ITERATIONS_PER_EXECUTION))
     try:
@@ -192,8 +193,8 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             # (activities/aggregates.py). It never fails; what it leaves, the connection's refresh does.
             # (A chains round that was an execution's last loses this to continue_as_new: only the speed-up is lost.)
             ahead = [context.call_activity_with_retry("refresh_ahead", ACTIVITY_RETRY, key.to_json())
-                     ] if chains_ended and fetching else []
-            chains_ended = False
+                     ] if (chains_ended or last_next) and fetching else []
+            chains_ended = last_next = False
             if chains:
                 context.set_custom_status({**status_head, "phase": "chains", "chains": len(chains), **totals.to_json()})
             results = yield from _together(context, loading + chains + ahead + fetch)
@@ -219,6 +220,7 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             lane = dataclasses.replace(lane, cursor=fetched.cursor, sequence=lane.sequence + len(fetched.pages),
                                        doublings=_doublings(lane, fetched, load_seconds, pinned))
             splits = _split_off(lane, fetched.chains)
+            last_next = fetched.last_next and not state.chain
             if fetched.pages:
                 pending = _Pending(fetched.pages, last=lane.cursor is None and not splits)
             context.set_custom_status({**status_head, "phase": "loading", **totals.to_json()})

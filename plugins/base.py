@@ -98,6 +98,9 @@ class Page:
     # Cursors to read side by side before the stream goes on from next_cursor (e.g. ranges of a large entity's
     # keyset, one chain each): next_cursor is fetched only once every chain has been read to its end.
     chains: list[dict[str, Any]] = field(default_factory=list)
+    # The page from next_cursor is, as far as the source has counted, the stream's last read (a hint: a wrong one
+    # only moves when the metric rebuild starts, sync_stream's refresh_ahead, never what is read or loaded).
+    last_next: bool = False
 
 
 @dataclass(frozen=True)

@@ -352,8 +352,9 @@ class CallGate:
     def prepare(self, kind: str, cost: int) -> None:
         self.kind, self.cost = kind, cost
 
-    async def acquire(self, *, urgent: bool = False) -> None:
-        # No query of ours asks to be urgent: monday's window favours small queries by its own rule (SMALL_QUERY_SHARE).
+    async def acquire(self, *, urgent: bool = False, path: int = 0) -> None:
+        # No query of ours asks to be urgent or names its path: monday's window favours small queries by its own
+        # rule (SMALL_QUERY_SHARE).
         # A retried attempt replaces the previous one: its points were spent or never charged.
         self.budget.complexity.settle(self.ticket, None)
         self.ticket = None

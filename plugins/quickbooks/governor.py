@@ -25,10 +25,12 @@ SERVICE_LIMITS: tuple[tuple[int, float], ...] = ((10, 1.0), (500, 60.0))
 # varying delays. A tenth of a second leaves them 0.17 s; a wake-up on time is late by a millisecond or two.
 LATE_MARGIN = 0.1
 
-# How far ahead an ordinary request may reserve its send; an urgent one (a split's COUNT and probes, the pages of
-# the chains it starts: what a large entity's complete read, the sync's longest path, waits on) goes after at most
-# this much of the ordinary ones queued before it instead of after all of them (shared/core/http.py take_turn).
-# Under two sends at the governor's pace (0.127 s apart); the budget's rate does not change.
+# How far ahead an ordinary request may reserve its send, times one more than the calls known to follow it on its
+# stream's path (shared/core/http.py lead_of, partition.path_of): a stream's last page 0.2 s, a chain with ten pages
+# to go up to its max_sleep (2 s). An urgent one (a split's COUNT and probes: what a large entity's chains, the
+# sync's longest path, wait on) reserves up to its max_sleep too. So among requests that wait anyway the one with
+# the longest path left goes first, and the streams end together. Under two sends at the governor's pace (0.127 s
+# apart); the budget's rate does not change.
 ORDINARY_HORIZON = 0.2
 
 

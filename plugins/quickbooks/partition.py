@@ -39,6 +39,12 @@ from plugins.quickbooks.fields import parse_ts
 from plugins.quickbooks.paging import BEFORE, record_id_of
 
 SPLIT = "split"  # in a complete read's first cursor: split into at most this many chains
+# In a cursor: about how many records its chain has left to read, when a COUNT told (path_of).
+LEFT = "left"
+# In a cursor, when no COUNT told: about how many pages are left after the page it follows, from that page's span
+# of LastUpdatedTime against the time left until the server's clock (pages_ahead; path_of).
+GUESS = "guess"
+MAX_GUESS = 100  # pages: a page read within a second would otherwise guess thousands
 # Intuit allows a realm 500 requests a minute (about 8 a second): at a second a page, two large entities of four
 # chains each already keep the realm busy, and every chain costs a call (its cut) and ends on a short page.
 MAX_CHAINS = 4
@@ -90,34 +96,98 @@ def cut_positions(remaining: int, taken: int, page_size: int, max_chains: int) -
     return [p for p in cuts if p < remaining] + [remaining]
 
 
-def chains_between(watermark: dict[str, Any], cuts: list[str | None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def chains_between(watermark: dict[str, Any], cuts: list[str | None], sizes: list[int] | None = None
+                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(the chains, the stream's own chain after them) for cut times in position order; a missing or repeated cut
-    (the set changed, or many records share a time) merges two ranges. ([], watermark) when nothing is cut."""
+    (the set changed, or many records share a time) merges two ranges. ([], watermark) when nothing is cut.
+    `sizes`, when given, are the records before each cut since the previous one: each chain's cursor carries its
+    own (merged ranges add up) as LEFT, and the own chain's what follows the last cut kept."""
     start = parse_ts(watermark["ts"])
     kept: list[str] = []
-    for cut in cuts:
+    counts: list[int] = []
+    pending = 0
+    for j, cut in enumerate(cuts):
+        pending += sizes[j] if sizes is not None else 0
         if cut is not None and parse_ts(cut) > (parse_ts(kept[-1]) if kept else start):
             kept.append(cut)
+            counts.append(pending)
+            pending = 0
     if not kept:
         return [], watermark
-    chains = [{**watermark, BEFORE: kept[0]}]
-    chains += [{**watermark, "ts": low, "seen": [], BEFORE: high} for low, high in itertools.pairwise(kept)]
-    return chains, {**watermark, "ts": kept[-1], "seen": []}
+
+    def left(count: int) -> dict[str, int]:
+        return {LEFT: count} if sizes is not None else {}
+    chains = [{**watermark, BEFORE: kept[0], **left(counts[0])}]
+    chains += [{**watermark, "ts": low, "seen": [], BEFORE: high, **left(count)}
+               for (low, high), count in zip(itertools.pairwise(kept), counts[1:], strict=True)]
+    return chains, {**watermark, "ts": kept[-1], "seen": [], **left(pending)}
 
 
-def worth_counting(first: str | None, watermark: dict[str, Any], server_time: str | None) -> bool:
-    """Whether what is left may be large enough to split, judged from the first page's span of LastUpdatedTime
-    (from its first record to the watermark) against the time left until the server's clock: a COUNT is a call, and
-    most entities that fill one page fill only a few. A growing business has more records in recent times than the
-    first page's span suggests, so half the pages a split needs are enough to ask; an entity misjudged still
-    reads completely, through one chain."""
+def range_sizes(positions: list[int], taken: int) -> list[int]:
+    """The records each cut at `positions` closes (cut_positions): the first from the watermark, less the `taken`
+    already read; the last cut, the newest record, closes the last chain's range."""
+    starts = [1 + taken, *positions[:-1]]
+    return [max(0, end - begin) for begin, end in zip(starts, positions, strict=True)]
+
+
+def path_of(cursor: dict[str, Any], page_size: int) -> int:
+    """The calls known to follow the one that reads `cursor`'s next page, one after another, before its stream
+    ends: the chain's pages after this one (from LEFT, or else GUESS; none when neither tells; a complete read's
+    first page counts as a split's, MIN_PAGES), and for a chain of a split the stream's own read after every chain
+    has ended. The realm's governor lets a request with a longer path
+    go first (shared/core/http.py lead_of), so a chain with many pages to go is not held back by one about to end."""
+    left, guess = cursor.get(LEFT), cursor.get(GUESS)
+    if cursor.get(SPLIT):
+        # A complete read's first page: nothing tells its size yet, and a large entity's longest path starts here.
+        after = MIN_PAGES
+    elif isinstance(left, int):
+        after = math.ceil(left / (page_size - 1)) - 1 if left > 0 else 0
+    else:
+        after = guess - 1 if isinstance(guess, int) and guess > 0 else 0
+    return after + (1 if cursor.get(BEFORE) else 0)
+
+
+def guessed(first: str | None, watermark: dict[str, Any], server_time: str | None) -> dict[str, int]:
+    """The GUESS for the cursor after a page whose first record was updated at `first` ({} when its span or the
+    server's clock cannot tell)."""
+    ahead = pages_ahead(first, watermark, server_time)
+    return {GUESS: min(MAX_GUESS, math.ceil(ahead))} if ahead is not None else {}
+
+
+def ends_next(cursor: dict[str, Any], page_size: int) -> bool:
+    """Whether the page read from `cursor`, the stream's own (not a chain's), comes back short, by what the COUNT
+    left it: what is left and the records it asks again for (those at its instant it has seen) fit in one page."""
+    left = cursor.get(LEFT)
+    return (isinstance(left, int) and not cursor.get(BEFORE)
+            and left + len(cursor.get("seen") or []) < page_size)
+
+
+def counted(cursor: dict[str, Any], fresh: int) -> dict[str, Any]:
+    """`cursor` for the next page, when the page that was read from it brought `fresh` new records: LEFT lessened."""
+    left = cursor.get(LEFT)
+    return {LEFT: max(0, left - fresh)} if isinstance(left, int) else {}
+
+
+def pages_ahead(first: str | None, watermark: dict[str, Any], server_time: str | None) -> float | None:
+    """About how many pages are left after a page whose records were updated from `first` to the watermark's time,
+    were the rest updated at the same pace until the server's clock: the time left over the page's span. None when
+    they cannot tell (no clock, or a page within one instant)."""
     try:
         start, end, now = parse_ts(first), parse_ts(watermark["ts"]), parse_ts(server_time)
     except (TypeError, ValueError):
-        return True
+        return None
     if start is None or end is None or now is None or end <= start:
-        return True  # one page within one instant, or no clock: only a COUNT can tell
-    return (now - end) / (end - start) >= MIN_PAGES / 2
+        return None
+    return max(0.0, (now - end) / (end - start))
+
+
+def worth_counting(first: str | None, watermark: dict[str, Any], server_time: str | None) -> bool:
+    """Whether what is left may be large enough to split, judged from the first page's span (pages_ahead): a COUNT
+    is a call, and most entities that fill one page fill only a few. A growing business has more records in recent
+    times than the first page's span suggests, so half the pages a split needs are enough to ask; an entity
+    misjudged still reads completely, through one chain. Without a span or a clock only a COUNT can tell."""
+    ahead = pages_ahead(first, watermark, server_time)
+    return ahead is None or ahead >= MIN_PAGES / 2
 
 
 def _first(doc: dict[str, Any], entity: str) -> dict[str, Any] | None:
@@ -145,16 +215,18 @@ class Split:
 async def split(ask: Ask, entity: str, watermark: dict[str, Any], *, has_active_flag: bool, page_size: int,
                 max_chains: int, record_id: Callable[[dict[str, Any]], str] = record_id_of) -> Split:
     """Cut what is left after `watermark` into chains (module docstring); no chains, and `watermark` to go on
-    from, when one chain will do. Costs one COUNT and one call per cut, the cuts side by side."""
+    from (with what the COUNT says is left, LEFT), when one chain will do. Costs one COUNT and one call per cut,
+    the cuts side by side."""
     counted = await ask(count_query(entity, watermark, has_active_flag=has_active_flag))
     remaining = int((counted.get("QueryResponse") or {}).get("totalCount") or 0)
-    positions = cut_positions(remaining, len(watermark.get("seen") or []), page_size, max_chains)
+    taken = len(watermark.get("seen") or [])
+    positions = cut_positions(remaining, taken, page_size, max_chains)
     if not positions:
-        return Split([], watermark)
+        return Split([], {**watermark, LEFT: max(0, remaining - taken)})
     docs = await asyncio.gather(*(ask(probe_query(entity, watermark, p, has_active_flag=has_active_flag))
                                   for p in positions))
     cut_times = [_cut_time(doc, entity) for doc in docs]
-    chains, after = chains_between(watermark, cut_times)
+    chains, after = chains_between(watermark, cut_times, range_sizes(positions, taken))
     newest = _first(docs[-1], entity)
     if not chains or newest is None or cut_times[-1] != after["ts"]:
         return Split(chains, after)

@@ -214,16 +214,18 @@ class QuickBooksPlugin(BasePlugin):
         spec = self._stream(stream)
         page_size = int(connection.config.get("page_size", paging.PAGE_SIZE))
 
-        async def ask(query: str, urgent: bool = False) -> dict[str, Any]:
-            doc = (await api.request("GET", _url(connection, "query", {"query": query}), urgent=urgent)).json()
+        async def ask(query: str, urgent: bool = False, path: int = 0) -> dict[str, Any]:
+            doc = (await api.request("GET", _url(connection, "query", {"query": query}), urgent=urgent,
+                                     path=path)).json()
             if not isinstance(doc.get("QueryResponse"), dict):
                 raise ApiError(f"QuickBooks answered the {stream} query without a QueryResponse", transient=True)
             return doc
 
-        # A chain of a split read is urgent: the chains of the large entities are the sync's longest path, and the
-        # other streams' requests can wait the turn they take (governor.ORDINARY_HORIZON).
+        # A page goes ahead of those with fewer calls left on their stream's path (partition.path_of): the chains of
+        # the large entities are the sync's longest path until they near their ends, and an entity a COUNT found
+        # too small to split is still read page after page (governor.ORDINARY_HORIZON).
         doc = await ask(paging.query_for(spec.entity, cursor, has_active_flag=spec.has_active_flag,
-                                         page_size=page_size), urgent=bool(cursor.get(paging.BEFORE)))
+                                         page_size=page_size), path=partition.path_of(cursor, page_size))
         records = doc["QueryResponse"].get(spec.entity, [])
         fresh, watermark, done, _ = paging.advance(
             cursor, records, page_size=page_size, record_id=RECORD_ID.get(spec.entity, paging.record_id_of))
@@ -243,10 +245,16 @@ class QuickBooksPlugin(BasePlugin):
                                         max_chains=int(cursor[partition.SPLIT]),
                                         record_id=RECORD_ID.get(spec.entity, paging.record_id_of))
             newest = [cut.newest] if cut.newest is not None else []
-            return Page(records=fresh + newest, next_cursor=cut.after, watermark=watermark, chains=cut.chains)
-        # A chain of a split read keeps its range's end from page to page.
-        following = {**watermark, paging.BEFORE: cursor[paging.BEFORE]} if cursor.get(paging.BEFORE) else watermark
-        return Page(records=fresh, next_cursor=following, watermark=watermark)
+            return Page(records=fresh + newest, next_cursor=cut.after, watermark=watermark, chains=cut.chains,
+                        last_next=not cut.chains and partition.ends_next(cut.after, page_size))
+        # A chain of a split read keeps its range's end from page to page, and a counted chain what it has left; an
+        # uncounted one guesses it from this page (partition.path_of).
+        before = {paging.BEFORE: cursor[paging.BEFORE]} if cursor.get(paging.BEFORE) else {}
+        left = partition.counted(cursor, len(fresh)) or ({} if before else partition.guessed(
+            first.isoformat() if first else None, watermark, doc.get("time")))
+        following = {**watermark, **before, **left}
+        return Page(records=fresh, next_cursor=following, watermark=watermark,
+                    last_next=partition.ends_next(following, page_size))
 
     async def _fetch_cdc(self, api: ApiClient, connection: Connection, cursor: dict[str, Any]) -> Page:
         params = {"entities": ",".join(cdc.entities_to_ask(cursor)), "changedSince": cursor["since"]}

@@ -127,9 +127,11 @@ class RetryPolicy:
 
 class Governor(Protocol):
     """Asked before every attempt: waits briefly for a free slot or raises Throttled (RateGovernor is one). An
-    `urgent` request may go ahead of ordinary ones the governor holds back (take_turn)."""
+    `urgent` request may go ahead of ordinary ones the governor holds back, and an ordinary one with a longer
+    `path` (calls known to follow it, one after another, before its stream ends) ahead of those with a shorter one
+    (take_turn, lead_of)."""
 
-    async def acquire(self, *, urgent: bool = False) -> None: ...
+    async def acquire(self, *, urgent: bool = False, path: int = 0) -> None: ...
 
 
 # How many new reservations a send that woke up late on its slot takes before it goes late anyway (a process that
@@ -162,19 +164,33 @@ async def send_on_time(reserve: Callable[[], Awaitable[tuple[float, float]]], *,
 Reservation = tuple[float, float] | float
 
 
-async def take_turn(reserve: Callable[[float], Awaitable[Reservation]], *, urgent: bool, horizon: float | None,
+def lead_of(horizon: float | None, *, urgent: bool, path: int) -> float | None:
+    """How far ahead a request may reserve its send (take_turn); None: as far as its max_sleep.
+
+    Ordinary requests hold at most `horizon` of the budget ahead, and a request with a longer path ahead of it
+    proportionally more: horizon x (1 + path). Among requests that wait anyway, the one whose stream has the most
+    calls left to make one after another goes first (the longest remaining path first, which ends a sync's streams
+    together instead of leaving one with several seconds of calls after the others have ended); the budget's rate
+    does not change."""
+    if urgent or horizon is None:
+        return None
+    return horizon * (1 + max(path, 0))
+
+
+async def take_turn(reserve: Callable[[float], Awaitable[Reservation]], *, lead: float | None,
                     max_sleep: float, sleep: Callable[[float], Awaitable[None]], reason: str) -> tuple[float, float]:
     """A send time from `reserve(within)`, which reserves the first free one when it is at most `within` seconds
-    away. An urgent request (or any, without a `horizon`) takes it up to `max_sleep` away. An ordinary one takes it
-    only up to `horizon` away: further, it sleeps until the queue of reserved sends has shortened to the horizon
-    and asks again, so ordinary sends never hold more than `horizon` of the budget ahead and an urgent request
-    arriving meanwhile goes after at most that much (a sync's critical path: what it waits on longest). Either
-    raises Throttled when its send would go more than `max_sleep` after it first asked: the wait becomes a durable
-    timer. The budget's rate is the same; only who goes first changes, among requests waiting anyway."""
+    away. A request with no `lead` (urgent, or a governor without a horizon) takes it up to `max_sleep` away. One
+    with a lead takes it only up to that far away: further, it sleeps until the queue of reserved sends has
+    shortened to its lead and asks again, so it never holds more than its lead of the budget ahead and a request
+    with a longer lead arriving meanwhile goes after at most that much (a sync's critical path: what it waits on
+    longest). Either raises Throttled when its send would go more than `max_sleep` after it first asked: the wait
+    becomes a durable timer. The budget's rate is the same; only who goes first changes, among requests waiting
+    anyway."""
     waited = 0.0
     while True:
         left = max(0.0, max_sleep - waited)
-        within = left if urgent or horizon is None else min(horizon, left)
+        within = left if lead is None else min(lead, left)
         got = await reserve(within)
         if isinstance(got, tuple):
             return got
@@ -223,10 +239,10 @@ class RateGovernor:
     async def _reserved(self, within: float) -> Reservation:
         return self._reserve(within)
 
-    async def acquire(self, *, urgent: bool = False) -> None:
+    async def acquire(self, *, urgent: bool = False, path: int = 0) -> None:
         async def turn() -> tuple[float, float]:
-            return await take_turn(self._reserved, urgent=urgent, horizon=self._horizon, max_sleep=self._max_sleep,
-                                   sleep=self._sleep, reason="local request budget used up")
+            return await take_turn(self._reserved, lead=lead_of(self._horizon, urgent=urgent, path=path),
+                                   max_sleep=self._max_sleep, sleep=self._sleep, reason="local request budget used up")
         await send_on_time(turn, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
 
 
@@ -250,16 +266,18 @@ class ApiClient:
                 text = text.replace(secret, "***")
         return text[:MAX_ERROR_TEXT]
 
-    async def request(self, method: str, url: str, *, urgent: bool = False, **kwargs: Any) -> Response:
+    async def request(self, method: str, url: str, *, urgent: bool = False, path: int = 0,
+                      **kwargs: Any) -> Response:
         """The response once the classifier accepts it. `urgent`: the governor lets this request go ahead of
-        ordinary ones it holds back (take_turn), e.g. the requests a sync's longest chain of calls waits on."""
+        ordinary ones it holds back (take_turn), e.g. the requests a sync's longest chain of calls waits on; `path`:
+        the calls known to follow this one, one after another, before its stream ends (lead_of)."""
         last_problem = "no attempt made"
         renewed = False
         attempt = 0
         while attempt < self.policy.attempts:
             attempt += 1
             if self.governor:
-                await self.governor.acquire(urgent=urgent)
+                await self.governor.acquire(urgent=urgent, path=path)
             self.calls += 1
             try:
                 # Never follow a redirect: the request carries the connection's credentials, and a source API

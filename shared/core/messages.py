@@ -389,6 +389,8 @@ class FetchResult(Message):
     # Why nothing was read: the stream has already ended in this run (a chain of it failed and recorded its stream's
     # failure while this chain went on). A chain stops there; the stream's own chain fails with it.
     stopped: str | None = field(default=None, metadata=LATER)
+    # The next fetch is the stream's last read, as far as its source has counted (plugins.base.Page.last_next).
+    last_next: bool = field(default=False, metadata=LATER)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 import psycopg
 
 from shared.core.config import int_setting, load_settings
@@ -27,16 +23,3 @@ def connect(dsn: str | None = None, *, autocommit: bool = False,
     dsn = dsn or load_settings().pg_dsn
     return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name,
                            connect_timeout=connect_timeout(), **login_kwargs(dsn))
-
-
-@contextlib.asynccontextmanager
-async def held_connection() -> AsyncIterator[psycopg.Connection]:
-    """One autocommit connection an async activity holds for its length (e.g. to lend a plugin for a fetch).
-
-    Autocommit: each statement is committed, and seen by other workers, at once, and no transaction stays open
-    while the activity waits on an API. Opened and closed off the event loop."""
-    conn = await asyncio.to_thread(connect, autocommit=True)
-    try:
-        yield conn
-    finally:
-        await asyncio.to_thread(conn.close)

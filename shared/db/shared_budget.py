@@ -3,7 +3,7 @@ points budget the source reports. N workers each keeping their own would send N 
 
 Every acquire is one short statement under one row's lock, timed by the database's clock (clock_timestamp()),
 so the workers' clocks never matter and no lock outlives the statement. The statements run on the autocommit
-connection an activity lends its plugin for a fetch (shared/db/connect.py held_connection): each reservation is
+connection an activity lends its plugin for a fetch (shared/db/pool.py held_connection): each reservation is
 committed, and so seen by every other worker, before the request it admits is sent.
 
 - SharedRateGovernor (shared.core.http.Governor): sliding windows, e.g. 10 per 1 s and 500 per 60 s. The budget
@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import psycopg
 
-from shared.core.http import Reservation, Throttled, send_on_time, take_turn
+from shared.core.http import Reservation, Throttled, lead_of, send_on_time, take_turn
 
 # A slot's lease: renewed every third of it while the request runs, so only a dead holder loses it.
 SLOT_LEASE_SECONDS = 30.0
@@ -269,10 +269,11 @@ class SharedRateGovernor:
     async def _reserved(self, within: float) -> Reservation:
         return await asyncio.to_thread(self._reserve, within)
 
-    async def acquire(self, *, urgent: bool = False) -> None:
+    async def acquire(self, *, urgent: bool = False, path: int = 0) -> None:
         async def turn() -> tuple[float, float]:
-            return await take_turn(self._reserved, urgent=urgent, horizon=self._horizon, max_sleep=self._max_sleep,
-                                   sleep=self._sleep, reason="the request budget the app's workers share is used up")
+            return await take_turn(self._reserved, lead=lead_of(self._horizon, urgent=urgent, path=path),
+                                   max_sleep=self._max_sleep, sleep=self._sleep,
+                                   reason="the request budget the app's workers share is used up")
         await send_on_time(turn, clock=self._clock, sleep=self._sleep, late_margin=self._late_margin)
 
 

@@ -35,6 +35,8 @@ SELECT 'relation ' || oid::regclass::text FROM pg_class WHERE relowner = %(role)
   AND relnamespace = 'public'::regnamespace
 UNION ALL SELECT 'routine ' || oid::regprocedure::text FROM pg_proc WHERE proowner = %(role)s::regrole
 UNION ALL SELECT 'type ' || oid::regtype::text FROM pg_type WHERE typowner = %(role)s::regrole
+  -- The row types of a live session's temporary tables (a load's stage, kept by a pooled connection) go with it.
+  AND NOT typnamespace IN (SELECT oid FROM pg_namespace WHERE nspname ~ '^pg_(toast_)?temp_')
 UNION ALL SELECT 'schema ' || nspname FROM pg_namespace WHERE nspowner = %(role)s::regrole
 UNION ALL SELECT 'database ' || datname FROM pg_database WHERE datdba = %(role)s::regrole
 UNION ALL SELECT 'default acl' FROM pg_default_acl WHERE defaclrole = %(role)s::regrole

@@ -311,8 +311,14 @@ def test_a_failed_last_load_leaves_the_series_and_the_waiting_marks_as_they_were
 
 def test_a_first_syncs_last_load_leaves_the_rebuild_to_the_connections_refresh(run, pg_dsn, monkeypatch):
     from activities.aggregates import refresh_aggregates
+    from shared.db import runs
 
     try:
+        # Another stream of the run still reads: the stream's end neither rebuilds in its transaction (the
+        # connection's refresh spreads a rebuild over sessions) nor after it (the other stream's loads would have
+        # it done again, activities/aggregates.py refresh_ahead).
+        with psycopg.connect(pg_dsn) as conn:
+            runs.begin_stream(conn, run, CONNECTION, "Payment")
         load_pages({**request(run, [land(run, 0, [invoice("1", 1, 10.0), invoice("2", 2, 20.0)])]),
                     "ends_stream": True})
         left, marks = _series(pg_dsn)
@@ -320,6 +326,8 @@ def test_a_first_syncs_last_load_leaves_the_rebuild_to_the_connections_refresh(r
         refresh_aggregates({"connection_id": CONNECTION})  # in two sessions, the default
         rebuilt, marks = _series(pg_dsn)
         assert marks == 0 and rebuilt and rebuilt == _rebuilt(pg_dsn)
+        with psycopg.connect(pg_dsn) as conn:
+            runs.end_stream(conn, run, CONNECTION, "Payment", "succeeded")
         # With one session the rebuild gains nothing by waiting: the last load of a new connection runs it.
         with psycopg.connect(pg_dsn) as conn:
             conn.execute("DELETE FROM metric_state WHERE connection_id = %s", (CONNECTION,))
@@ -458,11 +466,11 @@ def test_loads_beyond_the_workers_slots_wait_for_one_and_every_page_lands(run, p
     pages = [land(run, n, [invoice(f"{n}-{i}", i) for i in range(20)]) for n in range(6)]
     lock = threading.Lock()
     open_now, most = [0], [0]
-    real_connect = load_activity.connect
+    real_lend = load_activity.lend
 
     @contextlib.contextmanager
-    def counted_connect(*args, **kwargs):
-        with real_connect(*args, **kwargs) as conn:
+    def counted_lend(*args, **kwargs):
+        with real_lend(*args, **kwargs) as conn:
             with lock:
                 open_now[0] += 1
                 most[0] = max(most[0], open_now[0])
@@ -473,7 +481,7 @@ def test_loads_beyond_the_workers_slots_wait_for_one_and_every_page_lands(run, p
                 with lock:
                     open_now[0] -= 1
 
-    monkeypatch.setattr(load_activity, "connect", counted_connect)
+    monkeypatch.setattr(load_activity, "lend", counted_lend)
     with ThreadPoolExecutor(max_workers=6) as workers:
         results = list(workers.map(lambda page: load_pages(request(run, [page])), pages))
     assert most[0] == 2

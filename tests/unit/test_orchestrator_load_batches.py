@@ -90,8 +90,11 @@ def fetch_pages(request: dict[str, Any]) -> dict[str, Any]:
             break
     seconds = SEEN["fetch_seconds"](_pages_of(pages))
     _remember("fetch_times", (at, started, time.monotonic()))
+    # With SEEN["counted"], the source knows its size: it says when the next fetch is the stream's last read.
+    last_next = bool(SEEN.get("counted")) and cursor is not None and cursor["page"] == SEEN["chains"][
+        cursor["chain"]] - 1
     return FetchResult(pages, cursor, cursor is None and not chains, chains=chains, seconds=seconds,
-                       doublings=doublings).to_json()
+                       doublings=doublings, last_next=last_next).to_json()
 
 
 @stand_ins.activity_trigger(input_name="request")
@@ -256,6 +259,15 @@ def test_a_split_streams_last_read_has_the_metric_rebuild_beside_it_once(host):
 def test_a_stream_that_never_splits_has_no_rebuild_beside_its_reads(host):
     sync(host, {"main": 9}, FAST_FETCH, LOAD, sweep=True)
     assert "ahead" not in SEEN
+
+
+def test_a_stream_its_source_counted_has_the_rebuild_beside_the_read_it_says_is_its_last(host):
+    SEEN["counted"] = True
+    sync(host, {"main": 9}, SLOW_FETCH, LOAD, sweep=True)
+    ((stream, loaded),) = SEEN["ahead"]  # once, beside the fetch of page 8, the stream's last
+    assert stream == "Invoice" and len(loaded) <= 8
+    last_read = SEEN["fetch_inputs"][-1]
+    assert last_read["cursor"] == {"chain": "main", "page": 8}
 
 
 def test_a_fetch_bound_stream_schedules_what_it_always_did(host):

@@ -152,3 +152,68 @@ def test_a_count_is_spent_only_when_the_first_page_suggests_enough_pages_left():
     assert not partition.worth_counting(stamp(0), mark, stamp(100 + 300))
     assert partition.worth_counting(stamp(100), mark, stamp(101))  # one page at one instant: only a COUNT tells
     assert partition.worth_counting(None, mark, None)
+
+
+def test_each_chain_carries_the_records_its_range_holds_and_a_merged_range_adds_them_up():
+    mark = {"ts": stamp(0), "seen": ["1"]}
+    chains, after = partition.chains_between(mark, [stamp(10), None, stamp(20), stamp(30)], [40, 5, 7, 9])
+    assert [c[partition.LEFT] for c in chains] == [40, 12, 9]  # the missing cut's range joins the next one
+    assert after[partition.LEFT] == 0
+    chains, after = partition.chains_between(mark, [stamp(10), stamp(20), stamp(5)], [3, 4, 6])
+    assert [c[partition.LEFT] for c in chains] == [3, 4] and after[partition.LEFT] == 6  # past the last cut kept
+    assert partition.range_sizes([4991, 9981, 39003], 3) == [4987, 4990, 29022]
+
+
+def test_a_split_tells_each_chain_how_many_records_it_reads_and_an_unsplit_read_what_the_count_left():
+    page_size = 50
+    server = Server(2000, per_second=1)
+    first = start_cursor(None)
+    doc = asyncio.run(server.ask(query_for("Invoice", first, has_active_flag=False, page_size=page_size)))
+    fresh, watermark, _, _ = advance(first, doc["QueryResponse"]["Invoice"], page_size=page_size)
+    cut = asyncio.run(partition.split(server.ask, "Invoice", watermark, has_active_flag=False, page_size=page_size,
+                                      max_chains=4))
+    for chain in cut.chains:
+        assert len(read_chain(server, chain, page_size)) == chain[partition.LEFT]
+    assert cut.after[partition.LEFT] == 0  # the newest record, landed with the split's page
+    # Too few pages to split: the COUNT still says how many are left, for the governor (path_of).
+    small = Server(300, per_second=1)
+    doc = asyncio.run(small.ask(query_for("Invoice", first, has_active_flag=False, page_size=page_size)))
+    fresh, watermark, _, _ = advance(first, doc["QueryResponse"]["Invoice"], page_size=page_size)
+    cut = asyncio.run(partition.split(small.ask, "Invoice", watermark, has_active_flag=False, page_size=page_size,
+                                      max_chains=4))
+    assert cut.chains == [] and cut.after[partition.LEFT] == 300 - len(fresh)
+
+
+def test_a_pages_path_counts_the_calls_after_it_on_its_stream():
+    page_size = 1000
+    first = partition.first_cursor(start_cursor(None))
+    assert partition.path_of(first, page_size) == partition.MIN_PAGES  # a complete read's first page: maybe large
+    chain = {"ts": stamp(0), "seen": [], BEFORE: stamp(9), partition.LEFT: 9980}
+    assert partition.path_of(chain, page_size) == 9 + 1  # nine more pages, then the stream's own last read
+    assert partition.path_of({**chain, partition.LEFT: 900}, page_size) == 1  # its last page
+    assert partition.path_of({"ts": stamp(0), "seen": [], BEFORE: stamp(9)}, page_size) == 1  # size unknown
+    own = {"ts": stamp(0), "seen": ["7"], partition.LEFT: 2500}
+    assert partition.path_of(own, page_size) == 2
+    assert partition.path_of({"ts": stamp(0), "seen": [], partition.GUESS: 4}, page_size) == 3
+    assert partition.path_of({"ts": stamp(0), "seen": []}, page_size) == 0  # nothing tells: an ordinary request
+    # Counted down page by page; a guess is made again from each page instead.
+    assert partition.counted(own, 999) == {partition.LEFT: 1501}
+    assert partition.counted(own, 9999) == {partition.LEFT: 0}
+    assert partition.counted({"ts": stamp(0)}, 10) == {}
+
+
+def test_the_stream_knows_its_next_read_is_its_last_only_from_a_count():
+    page_size = 1000
+    assert partition.ends_next({"ts": stamp(0), "seen": ["1"], partition.LEFT: 998}, page_size)
+    assert not partition.ends_next({"ts": stamp(0), "seen": ["1"], partition.LEFT: 999}, page_size)  # a full page
+    assert not partition.ends_next({"ts": stamp(0), "seen": [], BEFORE: stamp(9), partition.LEFT: 5}, page_size)
+    assert not partition.ends_next({"ts": stamp(0), "seen": [], partition.GUESS: 1}, page_size)
+
+
+def test_a_guess_is_the_time_left_to_the_clock_over_the_pages_span():
+    mark = {"ts": stamp(100), "seen": []}
+    assert partition.pages_ahead(stamp(0), mark, stamp(450)) == 3.5
+    assert partition.guessed(stamp(0), mark, stamp(450)) == {partition.GUESS: 4}
+    assert partition.guessed(stamp(99), mark, stamp(100 + 10**6)) == {partition.GUESS: partition.MAX_GUESS}
+    assert partition.guessed(stamp(100), mark, stamp(101)) == {}  # one instant: no span to judge by
+    assert partition.guessed(None, mark, None) == {}

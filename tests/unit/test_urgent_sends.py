@@ -10,19 +10,19 @@ from collections.abc import Awaitable
 import pytest
 
 from plugins.quickbooks.governor import ORDINARY_HORIZON, realm_governor
-from shared.core.http import RateGovernor, Throttled
+from shared.core.http import RateGovernor, Throttled, lead_of
 from tests.unit.test_late_sends import VirtualTime
 
 PACE = [(1, 0.25), (100, 60.0)]  # one send every quarter second
 
 
-def sender(governor: RateGovernor, time: VirtualTime, *, start: float = 0.0, urgent: bool = False
+def sender(governor: RateGovernor, time: VirtualTime, *, start: float = 0.0, urgent: bool = False, path: int = 0
            ) -> Awaitable[float]:
     """One request asking the governor at `start`; when it was sent."""
     async def send() -> float:
         if start:
             await time.sleep()(start)
-        await governor.acquire(urgent=urgent)
+        await governor.acquire(urgent=urgent, path=path)
         return time.now
     return send()
 
@@ -74,3 +74,25 @@ async def test_an_ordinary_request_waits_for_the_queue_to_shorten_within_max_sle
 async def test_the_realm_governor_holds_ordinary_requests_to_its_horizon():
     governor = realm_governor("realm-horizon", {}, None, {})
     assert isinstance(governor, RateGovernor) and governor._horizon == ORDINARY_HORIZON
+
+
+def test_an_ordinary_request_may_reserve_its_horizon_ahead_for_itself_and_each_call_known_to_follow_it():
+    assert lead_of(0.2, urgent=False, path=0) == pytest.approx(0.2)
+    assert lead_of(0.2, urgent=False, path=9) == pytest.approx(2.0)
+    assert lead_of(0.2, urgent=False, path=-3) == pytest.approx(0.2)
+    assert lead_of(0.2, urgent=True, path=0) is None
+    assert lead_of(None, urgent=False, path=4) is None  # no horizon: every request as an urgent one
+
+
+async def test_among_requests_that_wait_the_one_with_the_longest_path_left_goes_first():
+    time = VirtualTime()
+    governor = RateGovernor(PACE, clock=time.clock, sleep=time.sleep(), max_sleep=5.0, horizon=0.25)
+    # Eight requests of streams about to end fill the queue as far as they may (0, 0.25); then, at 0.1 s, one of a
+    # stream with three calls after it (lead 1 s) and one with a single call after it (lead 0.5 s).
+    ending = [sender(governor, time) for _ in range(8)]
+    sent = await time.run(*ending, sender(governor, time, start=0.1, path=3), sender(governor, time, start=0.1, path=1))
+    longest, shorter, ending_sent = sent[-2], sent[-1], sorted(sent[:-2])
+    assert longest == pytest.approx(0.5)  # the first slot past what the queue held when it asked
+    assert shorter == pytest.approx(0.75)  # then the one with the shorter path
+    assert ending_sent[:2] == pytest.approx([0.0, 0.25]) and ending_sent[2] == pytest.approx(1.0)
+    assert sorted(sent) == pytest.approx([0.25 * i for i in range(10)])  # the rate is the same
