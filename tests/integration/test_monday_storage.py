@@ -14,6 +14,7 @@ import pytest
 from activities.fetch import fetch_pages
 from plugins.monday.items import start_cursor
 from plugins.monday.storage import MondayStorage
+from shared.db import pool as pools
 from tests.integration import monday_helpers
 from tests.integration.monday_helpers import add_connection
 
@@ -75,6 +76,7 @@ def test_a_fetch_counts_every_call_over_the_one_connection_its_activity_lends(mo
         return real_connect(*args, **kwargs)
 
     monkeypatch.setattr(psycopg, "connect", counting_connect)
+    monkeypatch.setattr(pools, "_lenders", {})  # no idle connection another activity could lend this fetch
     cursor = start_cursor(board.id, since=None, logs_from=None, status=None, columns=None, board_updated_at=None)
     result = asyncio.run(fetch_pages({"run_id": f"run-{uuid.uuid4().hex[:8]}", "connection_id": connection_id,
                                       "stream": f"items:{board.id}", "cursor": cursor, "max_pages": 6}))
