@@ -6,11 +6,13 @@ fix, the streams' ends that left it here: activities/stream_end.py) and rebuilds
 calendar changed (e.g. the company's fiscal year start arrived in this sync, or its first sync), spread over
 METRIC_REFRESH_SESSIONS database sessions (shared/metrics/sessions.py).
 
-refresh_ahead runs the same refresh earlier, beside a split stream's last read: once a stream's chains have all
-ended, its own chain reads what changed while they ran (one request, about a second of the API's time, in which
-the database has nothing to do), and when no other stream of the run has more than such a read left, the rebuild
-of a first sync (1.1-1.7 s at 100,000 records) runs then instead of after it. The loads that follow mark the few
-days they touch, and the connection's refresh at the end restates only those.
+refresh_ahead runs the same refresh earlier, once a stream has no more than its last read left: beside a split
+stream's read after its chains (what changed while they ran: one request, about a second of the API's time, in
+which the database has nothing to do), beside the read a stream's count says is its last (FetchResult.last_next),
+or after the last load of a stream whose own transaction left the refresh. When no other stream of the run has
+more than such a read left, the rebuild of a first sync (1.1-1.7 s at 100,000 records) runs then instead of after
+them all. The loads that follow mark the few days they touch, and the connection's refresh at the end restates
+only those.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ def refresh_aggregates(request: dict[str, Any]) -> None:
 
 
 def refresh_ahead(request: dict[str, Any]) -> dict[str, bool]:
-    """Record that the stream's chains have ended, then refresh the connection's series if no other stream of the
-    run has more than its last read left and no other refresh holds the lock (module docstring). Never fails its
-    stream: whatever it does not do, the marks keep for the connection's refresh."""
+    """Record that the stream has no more than its last read left, then refresh the connection's series if no other
+    stream of the run has more than its last read left and no other refresh holds the lock (module docstring).
+    Never fails its stream: whatever it does not do, the marks keep for the connection's refresh."""
     stream = request.get("stream") if isinstance(request, dict) else None
     try:
         key = StreamKey.from_json(request)

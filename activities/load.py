@@ -216,21 +216,22 @@ def load_pages(request: dict[str, Any]) -> dict[str, Any]:
             span.set_attribute("slot_wait_s", round(time.monotonic() - started, 3))
             with collector_paused():  # the pages' records are trees: the collector would only traverse them
                 try:
-                    counts, source = _load(asked, settings, careful=False)
+                    counts, source, refreshed = _load(asked, settings, careful=False)
                 except UnwritableRecords as exc:
                     # Its transaction rolled back: loaded again, each part's lines made before its upsert, so that
                     # such records are quarantined (rare: a line the plugin cannot read).
                     log.warning("loading %s again to quarantine what it cannot write: %s", asked.stream, exc)
-                    counts, source = _load(asked, settings, careful=True)
+                    counts, source, refreshed = _load(asked, settings, careful=True)
         seconds = time.monotonic() - started
         meters.record_load(meters.stream_attributes(source, asked.connection_id, asked.stream), counts, seconds)
         log.info("loaded %d page(s) of %s in %.2f s: %d inserted, %d updated, %d unchanged, %d deleted",
                  counts["pages"], asked.stream, seconds, counts["inserted"], counts["updated"], counts["unchanged"],
                  counts["deleted"])
-        if asked.ends_stream:
-            # The stream has nothing left to read: when no other stream of the run has more than its last read
-            # left, the connection's metric rebuild runs now, beside those reads, instead of after them (refresh_ahead,
-            # which never fails this load); outside the load slot, which another load may take meanwhile.
+        if asked.ends_stream and not refreshed:
+            # The stream has nothing left to read, and its transaction left the refresh: when no other stream of the
+            # run has more than its last read left, the connection's metric rebuild runs now, beside those reads,
+            # instead of after them (refresh_ahead, which never fails this load); outside the load slot, which
+            # another load may take meanwhile.
             refresh_ahead(asked.key().to_json())
     # Its duration goes back with its counts: sync_stream compares it with the fetch beside it (LoadResult).
     return LoadResult(**counts, seconds=round(seconds, 3)).to_json()
@@ -281,11 +282,13 @@ def _load_part(conn: psycopg.Connection, plugin: SourcePlugin, asked: LoadReques
     return len(part.unreadable) + len(found)
 
 
-def _load(asked: LoadRequest, settings: Settings, careful: bool) -> tuple[dict[str, int], str]:
+def _load(asked: LoadRequest, settings: Settings, careful: bool) -> tuple[dict[str, int], str, bool]:
+    """(the counts, the connection's plugin, whether the stream's end refreshed its series in this transaction)."""
     run_id, connection_id, stream = asked.run_id, asked.connection_id, asked.stream
     landing = LandingZone(settings.storage, settings.landing_container)
     totals = UpsertCounts()
     pages_loaded = quarantined = 0
+    refreshed = False
     with lend() as conn, conn.transaction():
         connection = get_connection(conn, connection_id)
         plugin = registry.get(connection.plugin)
@@ -308,5 +311,5 @@ def _load(asked: LoadRequest, settings: Settings, careful: bool) -> tuple[dict[s
             # across the whole table each time (a first load's pages span every date): 4 s per page at 144 pages.
             # The earlier loads' marks wait committed beside their rows; a stream that fails before its end leaves
             # them to the connection's refresh_aggregates.
-            refresh_at_stream_end(conn, run_id, connection_id, stream)
-    return counts.to_json(), connection.plugin
+            refreshed = refresh_at_stream_end(conn, run_id, connection_id, stream)
+    return counts.to_json(), connection.plugin, refreshed

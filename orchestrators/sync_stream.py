@@ -12,8 +12,9 @@ or throttled holds up no other (one loop over all chains went round at the pace 
 pages and returns what they did (ChainResult); the stream's own chain goes on only once every one of them has ended
 (what it reads next may rely on them, e.g. what changed meanwhile), and its last load refreshes the metrics, or a
 refresh follows when the split page was its last. Its first fetch after them (e.g. one request reading what
-changed while they ran, with the database idle) has refresh_ahead beside it: the connection's metric rebuild,
-when no other stream of the run has more than such a read left (activities/aggregates.py).
+changed while they ran, with the database idle) has refresh_ahead beside it, as has a fetch the source counted as
+the stream's last read (FetchResult.last_next): the connection's metric rebuild, when no other stream of the run
+has more than such a read left (activities/aggregates.py).
 A chain that fails fails its stream with the chain's error, once every chain has ended (Durable's task_all waits for
 them all); it records the stream's failure first, so the other chains end at their next fetch, which finds the
 stream ended (FetchResult.stopped) and reads nothing.
@@ -189,8 +190,9 @@ def sync_stream(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                              max_pages=state.options.get("max_pages"), doublings=lane.doublings).to_json(),
             )] if fetching else []
             # Beside the last read of a split stream (what changed while its chains ran: a request's second with the
-            # database idle), the connection's metric rebuild, when no other stream has more than that left
-            # (activities/aggregates.py). It never fails; what it leaves, the connection's refresh does.
+            # database idle), or the read the source counted as the stream's last, the connection's metric rebuild,
+            # when no other stream has more than that left (activities/aggregates.py). It never fails; what it
+            # leaves, the connection's refresh does.
             # (A chains round that was an execution's last loses this to continue_as_new: only the speed-up is lost.)
             ahead = [context.call_activity_with_retry("refresh_ahead", ACTIVITY_RETRY, key.to_json())
                      ] if (chains_ended or last_next) and fetching else []

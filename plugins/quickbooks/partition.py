@@ -134,8 +134,8 @@ def path_of(cursor: dict[str, Any], page_size: int) -> int:
     """The calls known to follow the one that reads `cursor`'s next page, one after another, before its stream
     ends: the chain's pages after this one (from LEFT, or else GUESS; none when neither tells; a complete read's
     first page counts as a split's, MIN_PAGES), and for a chain of a split the stream's own read after every chain
-    has ended. The realm's governor lets a request with a longer path
-    go first (shared/core/http.py lead_of), so a chain with many pages to go is not held back by one about to end."""
+    has ended. The realm's governor lets a request with a longer path go first (shared/core/http.py lead_of), so a
+    chain with many pages to go is not held back by one about to end."""
     left, guess = cursor.get(LEFT), cursor.get(GUESS)
     if cursor.get(SPLIT):
         # A complete read's first page: nothing tells its size yet, and a large entity's longest path starts here.

@@ -234,9 +234,9 @@ class QuickBooksPlugin(BasePlugin):
             return backfill.page(fresh, watermark, done)
         if done:
             return Page(records=fresh, next_cursor=None, watermark=watermark)
-        first = paging.updated_of(records[0]) if records else None
-        if cursor.get(partition.SPLIT) and partition.worth_counting(
-                first.isoformat() if first else None, watermark, doc.get("time")):
+        first_updated = paging.updated_of(records[0]) if records else None
+        first = first_updated.isoformat() if first_updated else None
+        if cursor.get(partition.SPLIT) and partition.worth_counting(first, watermark, doc.get("time")):
             # A complete read of a large entity: the rest is read through several chains at once (partition.py).
             # A throttle here (the realm's budget or a 429) drops this page too: the wait it asks for must come
             # before the next request, so the stream waits and fetches the page again.
@@ -250,8 +250,8 @@ class QuickBooksPlugin(BasePlugin):
         # A chain of a split read keeps its range's end from page to page, and a counted chain what it has left; an
         # uncounted one guesses it from this page (partition.path_of).
         before = {paging.BEFORE: cursor[paging.BEFORE]} if cursor.get(paging.BEFORE) else {}
-        left = partition.counted(cursor, len(fresh)) or ({} if before else partition.guessed(
-            first.isoformat() if first else None, watermark, doc.get("time")))
+        left = partition.counted(cursor, len(fresh)) or (
+            {} if before else partition.guessed(first, watermark, doc.get("time")))
         following = {**watermark, **before, **left}
         return Page(records=fresh, next_cursor=following, watermark=watermark,
                     last_next=partition.ends_next(following, page_size))

@@ -77,14 +77,15 @@ def others_running(conn: psycopg.Connection, run_id: str, connection_id: str, st
 
 
 def mark_chains_ended(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str) -> None:
-    """The stream's chains have all ended: only its own chain's last read is left (sync_stream)."""
+    """The stream has no more than its last read left: its chains have all ended, its source counted its next read
+    as its last, or it has read everything (activities/aggregates.py refresh_ahead)."""
     conn.execute("""UPDATE sync_run_streams SET chains_ended_at = coalesce(chains_ended_at, now())
                     WHERE run_id = %s AND connection_id = %s AND stream = %s""", (run_id, connection_id, stream))
 
 
 def others_reading(conn: psycopg.Connection, run_id: str, connection_id: str, stream: str) -> bool:
     """Whether another stream of the connection in this run is still running with more than its last read left
-    (mark_chains_ended; a stream that never split counts as reading until it ends)."""
+    (mark_chains_ended; a stream not so marked counts as reading until it ends)."""
     return conn.execute(
         """SELECT EXISTS (SELECT 1 FROM sync_run_streams WHERE run_id = %s AND connection_id = %s AND stream <> %s
                                                           AND status = 'running' AND chains_ended_at IS NULL)""",

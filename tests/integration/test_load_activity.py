@@ -332,9 +332,14 @@ def test_a_first_syncs_last_load_leaves_the_rebuild_to_the_connections_refresh(r
         with psycopg.connect(pg_dsn) as conn:
             conn.execute("DELETE FROM metric_state WHERE connection_id = %s", (CONNECTION,))
         monkeypatch.setenv("METRIC_REFRESH_SESSIONS", "1")
+        from activities import load as load_activity
+
+        afterwards: list[dict] = []  # nothing is left for a refresh after the load's own transaction
+        monkeypatch.setattr(load_activity, "refresh_ahead", afterwards.append)
         load_pages({**request(run, [land(run, 1, [invoice("3", 3, 30.0)])]), "ends_stream": True})
         in_place, marks = _series(pg_dsn)
         assert marks == 0 and in_place == _rebuilt(pg_dsn) and in_place != rebuilt
+        assert afterwards == []
     finally:
         with psycopg.connect(pg_dsn) as conn:
             for table in ("metric_points", "metric_state", "metric_dirty"):

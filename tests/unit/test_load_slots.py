@@ -32,7 +32,7 @@ def test_no_more_loads_run_at_once_than_the_worker_has_slots_and_every_one_runs(
         with lock:
             running[0] -= 1
             ran.append(asked.pages[0].ref)
-        return LoadCounts(pages=1, fetched=10, inserted=10).to_json(), "quickbooks"
+        return LoadCounts(pages=1, fetched=10, inserted=10).to_json(), "quickbooks", False
 
     monkeypatch.setattr(load_activity, "_load", load)
     requests = [LoadRequest("run", "c", "Invoice", [PageRef(f"p/{n}", 10)]).to_json() for n in range(6)]
