@@ -27,6 +27,13 @@ were, and a rebuild of a metric rewrites its parts from the raw rows. (The conne
 rebuild metrics in sessions of their own, each metric in one transaction while its own holds the lock:
 sessions.py.)
 
+One metric whose statements PostgreSQL refuses for the data they meet (SQLSTATE class 22: two stored amounts whose
+sum overflows numeric, a value a cast refuses) fails alone (run_work_guarded): its work is rolled back to a
+savepoint, so its points and parts stay as they were; its metric_state row goes, so every later refresh rebuilds it
+whole from the raw rows until the records allow it; and the refresh goes on with the other metrics and commits.
+Before, it failed the refresh and the load that ran it: every attempt of the stream's last load failed, and so did
+every sync of the connection, on two records.
+
 Concurrent loads of one connection (streams load in parallel) are safe: refreshes take a per-connection
 advisory lock, and each transaction marks only its own rows' dates, so the last refresh to touch a day sees
 every committed change to it.
@@ -38,6 +45,7 @@ A metric whose definition or calendar (fiscal year start, time zone) differs fro
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +56,8 @@ from shared.metrics.calendar import GRAINS, Calendar, load_calendar
 from shared.metrics.catalog import Aggregation, Metric
 from shared.metrics.registry import Catalogs
 from shared.metrics.sql import Scope
+
+log = logging.getLogger(__name__)
 
 # Serialises refreshes of one connection (parallel stream loads end in refresh_dirty at the same time).
 _LOCK_CLASS = 0x6D657472
@@ -63,9 +73,12 @@ class RefreshResult:
     # committed for the next refresh (the connection's refresh_aggregates at the latest).
     deferred: bool = False
     rebuilds: int = 0
+    # Metrics whose statements the data refused (run_work_guarded): left as they were, to be rebuilt whole next time.
+    failed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, int]:
-        return {"rebuilt": self.rebuilt, "refreshed": self.refreshed, "marks": self.marks}
+        return {"rebuilt": self.rebuilt, "refreshed": self.refreshed, "marks": self.marks,
+                "failed": len(self.failed)}
 
 
 def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *,
@@ -89,9 +102,8 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalo
             raise psycopg.Rollback(savepoint)  # back to the savepoint: the marks are put back
     if left:
         return RefreshResult(deferred=True, rebuilds=left)
-    for work in plan.works:
-        run_work(conn, plan, work)
-    return plan.result()
+    failed = [work.metric.name for work in plan.works if not run_work_guarded(conn, plan, work)]
+    return plan.result(failed)
 
 
 def lock_refresh(conn: psycopg.Connection, connection_id: str, *, wait: bool = True) -> bool:
@@ -142,10 +154,11 @@ class RefreshPlan:
         """How many metrics it rebuilds whole."""
         return sum(1 for work in self.works if work.days is None)
 
-    def result(self) -> RefreshResult:
-        rebuilt = sum(1 for work in self.works if work.signature is not None)
-        return RefreshResult(rebuilt=rebuilt, refreshed=len(self.works) - rebuilt,
-                             marks=sum(len(days) for days in self.marks.values()))
+    def result(self, failed: list[str] | tuple[str, ...] = ()) -> RefreshResult:
+        done = [work for work in self.works if work.metric.name not in failed]
+        rebuilt = sum(1 for work in done if work.signature is not None)
+        return RefreshResult(rebuilt=rebuilt, refreshed=len(done) - rebuilt,
+                             marks=sum(len(days) for days in self.marks.values()), failed=tuple(failed))
 
 
 def plan_refresh(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs,
@@ -183,6 +196,33 @@ def run_work(conn: psycopg.Connection, plan: RefreshPlan, work: MetricWork) -> N
                DO UPDATE SET signature = EXCLUDED.signature, built_at = now()""",
             (plan.connection_id, work.metric.name, work.signature),
         )
+
+
+def run_work_guarded(conn: psycopg.Connection, plan: RefreshPlan, work: MetricWork) -> bool:
+    """run_work in a savepoint of conn's transaction; False when the data refused its statements (module
+    docstring): the savepoint is rolled back, the metric left to be rebuilt whole (forget_built) and the refusal
+    logged. Any other error (a lost connection, a bug) propagates, failing the refresh as before."""
+    try:
+        with conn.transaction():
+            run_work(conn, plan, work)
+    except psycopg.DataError as exc:
+        forget_built(conn, plan.connection_id, [work.metric.name])
+        log_refused(plan.connection_id, work.metric.name, exc)
+        return False
+    return True
+
+
+def forget_built(conn: psycopg.Connection, connection_id: str, metrics: list[str]) -> None:
+    """Mark the metrics as never built, in conn's transaction: the next refresh of the connection rebuilds each whole
+    from the raw rows, whatever marks it finds (the marks this refresh took are then no longer needed for them)."""
+    conn.execute("DELETE FROM metric_state WHERE connection_id = %s AND metric = ANY(%s)", (connection_id, metrics))
+
+
+def log_refused(connection_id: str, metric: str, exc: psycopg.DataError) -> None:
+    # Only the error's class and SQLSTATE: a data error's text may quote what a record held.
+    log.error("metric %s of connection %s was left as it was: PostgreSQL refused the data it met (%s, SQLSTATE %s). "
+              "Its points stay as before, and every refresh rebuilds it from the raw rows until the records allow "
+              "it (e.g. amounts whose sum overflows numeric)", metric, connection_id, type(exc).__name__, exc.sqlstate)
 
 
 def _mostly(conn: psycopg.Connection, connection_id: str, metric: Metric, days: list[dt.date]) -> bool:

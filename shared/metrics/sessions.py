@@ -13,8 +13,11 @@ What changes is only when each metric's new points become visible:
 - Each metric's work runs in one transaction, which commits when it is done: the metric's points are then
   consistent with the raw rows as one whole, as they are after any refresh; two metrics may briefly be from
   different moments.
-- If any work fails, no further work starts, and the error is raised: the coordinating transaction rolls back, so
-  the marks are back for the next refresh. The metrics already committed stay, and are correct. Recomputing a
+- A work whose statements the data refuses (SQLSTATE class 22, refresh.py's run_work_guarded) fails alone: its
+  transaction (or savepoint) rolls back, the coordinating transaction forgets that the metric was built, and the
+  others go on.
+- If any work fails otherwise, no further work starts, and the error is raised: the coordinating transaction rolls
+  back, so the marks are back for the next refresh. The metrics already committed stay, and are correct. Recomputing a
   metric from the raw rows again gives the same points, so the next refresh redoing them restates nothing wrong.
 - A load that commits while the works run has its marks left, committed beside its rows: the next refresh of the
   connection recomputes its days (a refresh at a stream's end that finds the lock held leaves them, as it does
@@ -39,9 +42,12 @@ from shared.metrics.refresh import (
     MetricWork,
     RefreshPlan,
     RefreshResult,
+    forget_built,
     lock_refresh,
+    log_refused,
     plan_refresh,
     run_work,
+    run_work_guarded,
     take_marks,
 )
 from shared.metrics.registry import Catalogs
@@ -63,11 +69,10 @@ def refresh_in_sessions(conn: psycopg.Connection, connection_id: str, catalogs: 
     wrote = conn.execute("SELECT pg_current_xact_id_if_assigned() IS NOT NULL").fetchone()[0]
     plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
     if sessions < 2 or plan.whole() < 2 or wrote:
-        for work in plan.works:
-            run_work(conn, plan, work)
+        failed = [work.metric.name for work in plan.works if not run_work_guarded(conn, plan, work)]
     else:
-        _run_side_by_side(conn, plan, min(sessions, len(plan.works)), connect)
-    return plan.result()
+        failed = _run_side_by_side(conn, plan, min(sessions, len(plan.works)), connect)
+    return plan.result(failed)
 
 
 def _cost_rank(work: MetricWork) -> int:
@@ -83,10 +88,12 @@ def _cost_rank(work: MetricWork) -> int:
 
 
 def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int,
-                      connect: Callable[[], psycopg.Connection]) -> None:
+                      connect: Callable[[], psycopg.Connection]) -> list[str]:
+    """The works spread over the sessions; the names of the metrics whose data refused them."""
     pending = sorted(plan.works, key=_cost_rank, reverse=True)
     taking = threading.Lock()
     failed = threading.Event()
+    refused: list[str] = []  # appended to by every session's thread (list.append is atomic)
 
     def next_work() -> MetricWork | None:
         with taking:
@@ -102,8 +109,13 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
                     with session.transaction():
                         session.execute("SET LOCAL jit = off")  # as lock_refresh sets it for the coordinator
                         run_work(session, plan, work)
-                else:
-                    run_work(session, plan, work)
+                elif not run_work_guarded(session, plan, work):
+                    refused.append(work.metric.name)
+                    continue
+            except psycopg.DataError as exc:  # its own transaction rolled back; the coordinator forgets it was built
+                log_refused(plan.connection_id, work.metric.name, exc)
+                refused.append(work.metric.name)
+                continue
             except BaseException:
                 failed.set()
                 raise
@@ -131,3 +143,6 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
     if first is not None:
         log.warning("a metric's refresh failed in its own session; the connection's marks stay for the next refresh")
         raise first
+    if refused:
+        forget_built(conn, plan.connection_id, refused)  # again for the coordinator's own: the same rows, gone
+    return refused

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
@@ -222,6 +223,30 @@ def test_a_record_with_an_amount_beyond_postgresqls_numeric_is_quarantined_and_t
         ("4", "ValueError: qbo_txn_line: column amount: 1.5E-16383 has 16384 digits after the point, beyond "
               "PostgreSQL's numeric (16383)")]
     assert state(pg_dsn, run)[0] == ["2", "5"] and largest
+
+
+def test_a_last_load_whose_amounts_overflow_a_metrics_sum_loads_and_leaves_that_metric_as_it_was(
+        run, pg_dsn, series_cleanup, caplog):
+    # Two amounts numeric holds whose sum it cannot: the refresh in the stream's last load failed, and the load with
+    # it, on every attempt. Now the sums that overflow are left as they were (tests/metrics/test_refused_data.py).
+    load_pages({**request(run, [land(run, 0, [invoice("1", 1, 10.0)])]), "ends_stream": True})
+    before, _ = _series(pg_dsn)
+    huge = [invoice("2", 2, "9E+131071"), invoice("3", 3, "9E+131071")]
+    with caplog.at_level(logging.ERROR, logger="shared.metrics.refresh"):
+        loaded = load_pages({**request(run, [land(run, 1, huge)]), "ends_stream": True})
+    assert (loaded["inserted"], loaded["quarantined"]) == (2, 0)
+    after, marks = _series(pg_dsn)
+    assert marks == 0 and state(pg_dsn, run)[0] == ["1", "2", "3"]
+    with psycopg.connect(pg_dsn) as conn:
+        built = {m for (m,) in conn.execute("SELECT metric FROM metric_state WHERE connection_id = %s", (CONNECTION,))}
+    assert "qbo.revenue_invoiced" not in built and "qbo.invoice_count" in built
+    assert _day_values(after, "qbo.revenue_invoiced") == _day_values(before, "qbo.revenue_invoiced") == [10]
+    assert _day_values(after, "qbo.invoice_count") == [3]
+    assert any("qbo.revenue_invoiced" in r.getMessage() for r in caplog.records)
+
+
+def _day_values(series: set[tuple], metric: str) -> list:
+    return sorted(p[5] for p in series if p[0] == metric and p[1] == "day" and p[3] == "")
 
 
 def test_a_missing_blob_names_the_page(run):

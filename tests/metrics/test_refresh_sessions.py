@@ -93,7 +93,8 @@ def _recording_threads(monkeypatch, threads: set[str], fail_on: str | None = Non
             raise RuntimeError(f"{fail_on} failed")
         real(conn, plan, work)
 
-    monkeypatch.setattr("shared.metrics.sessions.run_work", run_work)
+    monkeypatch.setattr("shared.metrics.sessions.run_work", run_work)  # an extra session's
+    monkeypatch.setattr("shared.metrics.refresh.run_work", run_work)  # the caller's, through run_work_guarded
 
 
 def _of(metric: str, found: set[tuple]) -> set[tuple]:
