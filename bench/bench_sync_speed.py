@@ -230,6 +230,17 @@ def runnable_waiting_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def machine_cpu() -> tuple[float, float, float]:
+    """(busy, stolen, all) CPU seconds of the whole machine since boot, from /proc/stat's first line: busy is user,
+    nice, system, irq and softirq; stolen is what the hypervisor gave other guests while this one had work for a CPU
+    (a shared host: the same code runs slower, and its processes' own CPU seconds grow too)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick, sum(fields) / tick
+
+
 @contextlib.contextmanager
 def _database_cpu(dsn: str, spent: dict[str, float], every: float = 0.25) -> Iterator[None]:
     """CPU seconds PostgreSQL's processes serving this database used during the block: every `every` s the
@@ -266,7 +277,10 @@ def _cpu(simulator_pid: int, spent: dict[str, float]) -> Iterator[None]:
     me = os.getpid()
     before = (time.process_time(), cpu_seconds(simulator_pid), runnable_waiting_seconds(me),
               runnable_waiting_seconds(simulator_pid))
+    machine = machine_cpu()
     yield
+    spent["machine_busy"], spent["machine_stolen"], spent["machine_all"] = (
+        now - then for now, then in zip(machine_cpu(), machine, strict=True))
     spent["host"] = time.process_time() - before[0]
     spent["simulator"] = cpu_seconds(simulator_pid) - before[1]
     spent["host_waiting"] = runnable_waiting_seconds(me) - before[2]
@@ -284,7 +298,9 @@ def _cpu_line(spent: dict[str, float], wall: float) -> str:
             f"its threads waited {spent['host_waiting']:.1f} s for a CPU{workers}; "
             f"simulator {spent['simulator']:.1f} s ({spent['simulator'] / wall:.0%}), "
             f"waited {spent['simulator_waiting']:.1f} s; PostgreSQL's backends "
-            f"of the database at least {spent['database']:.1f} s")
+            f"of the database at least {spent['database']:.1f} s; the machine's {os.cpu_count()} CPUs busy "
+            f"{spent['machine_busy']:.1f} of {spent['machine_all']:.1f} s, "
+            f"{spent['machine_stolen']:.1f} s stolen by the hypervisor")
 
 
 def _where(processes: int) -> str:
