@@ -14,6 +14,9 @@ connection's refresh_aggregates, which sync_connection runs once every stream of
   definition or calendar) and the connection's refresh spreads such rebuilds over database sessions
   (METRIC_REFRESH_SESSIONS, 2 by default): here they would run one after another, in this transaction (at
   100,000 records, 5.6-6.0 s in one session against 2.6-3.4 s in two: shared/metrics/sessions.py).
+
+Metrics whose data PostgreSQL refused at an earlier refresh are left out here (retry_refused=False): each retry is a
+whole rebuild, which the connection's refresh does once per sync (shared/metrics/refresh.py).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def refresh_at_stream_end(conn: psycopg.Connection, run_id: str, connection_id: 
         log.info("the refresh of %s's series waits for the connection's (other streams are still running)", stream)
         return False
     result = refresh_dirty(conn, connection_id, registry.metric_catalogs(), wait=False,
-                           leave_rebuilds=load_settings().refresh_sessions > 1)
+                           leave_rebuilds=load_settings().refresh_sessions > 1, retry_refused=False)
     if result.rebuilds:
         log.info("the rebuild of %d metrics for %s's series waits for the connection's refresh, which spreads it "
                  "over sessions", result.rebuilds, stream)

@@ -28,11 +28,15 @@ rebuild metrics in sessions of their own, each metric in one transaction while i
 sessions.py.)
 
 One metric whose statements PostgreSQL refuses for the data they meet (SQLSTATE class 22: two stored amounts whose
-sum overflows numeric, a value a cast refuses) fails alone (run_work_guarded): its work is rolled back to a
-savepoint, so its points and parts stay as they were; its metric_state row goes, so every later refresh rebuilds it
-whole from the raw rows until the records allow it; and the refresh goes on with the other metrics and commits.
-Before, it failed the refresh and the load that ran it: every attempt of the stream's last load failed, and so did
-every sync of the connection, on two records.
+sum overflows numeric, a date a cast refuses) fails alone (run_work_guarded): its work is rolled back to a
+savepoint, so its points and parts stay as they were; metric_state records it as refused (REFUSED), so every later
+refresh but a stream's end rebuilds it whole from the raw rows until the records allow it; and the refresh goes on
+with the other metrics and commits. Before, it failed the refresh and the load that ran it: every attempt of the
+stream's last load failed, and so did every sync of the connection, on two records. A stream's end skips refused
+metrics (retry_refused=False): retrying them there would rebuild them whole at every stream's end, and would make
+every stream's end leave its refresh to the connection's (leave_rebuilds). An error that is not the data's (a
+parameter the refresh passed, such as the connection's time zone; one psycopg raised itself) fails the refresh as
+any other error does.
 
 Concurrent loads of one connection (streams load in parallel) are safe: refreshes take a per-connection
 advisory lock, and each transaction marks only its own rows' dates, so the last refresh to touch a day sees
@@ -46,7 +50,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -58,6 +63,13 @@ from shared.metrics.registry import Catalogs
 from shared.metrics.sql import Scope
 
 log = logging.getLogger(__name__)
+
+# metric_state's signature of a metric whose data PostgreSQL refused (run_work_guarded): never a definition's, so
+# the metric is rebuilt whole, and marked as a retry (MetricWork.retry).
+REFUSED = "refused"
+# SQLSTATE of a parameter PostgreSQL refuses (e.g. `AT TIME ZONE` given a zone it does not know): the connection's
+# settings, not its records, so not a refusal that one metric can be left with.
+_INVALID_PARAMETER_VALUE = "22023"
 
 # Serialises refreshes of one connection (parallel stream loads end in refresh_dirty at the same time).
 _LOCK_CLASS = 0x6D657472
@@ -82,7 +94,7 @@ class RefreshResult:
 
 
 def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalogs, *,
-                  wait: bool = True, leave_rebuilds: bool = False) -> RefreshResult:
+                  wait: bool = True, leave_rebuilds: bool = False, retry_refused: bool = True) -> RefreshResult:
     """Recompute the buckets this transaction's (and any committed, unconsumed) changes touched.
 
     Call it inside the transaction that changed the raw rows, after the last change; `catalogs` are the
@@ -91,12 +103,15 @@ def refresh_dirty(conn: psycopg.Connection, connection_id: str, catalogs: Catalo
     then commit with its rows and wait for a later refresh, which someone must run (sync_connection's
     refresh_aggregates does, after every stream). With `leave_rebuilds` a refresh that would rebuild two metrics
     or more whole is deferred the same way (with `rebuilds` set), for a refresh that spreads them over sessions
-    (shared/metrics/sessions.py).
+    (shared/metrics/sessions.py). Without `retry_refused`, metrics the data refused before are left out (module
+    docstring): the marks it takes are not needed for them, since they are rebuilt whole.
     """
     if not lock_refresh(conn, connection_id, wait=wait):
         return RefreshResult(deferred=True)
     with conn.transaction() as savepoint:
         plan = plan_refresh(conn, connection_id, catalogs, take_marks(conn, connection_id))
+        if not retry_refused:
+            plan = plan.without_retries()
         left = plan.whole() if leave_rebuilds and plan.whole() >= 2 else 0
         if left:
             raise psycopg.Rollback(savepoint)  # back to the savepoint: the marks are put back
@@ -139,6 +154,7 @@ class MetricWork:
     # Set when the metric was never built or was built with another definition or calendar: written to
     # metric_state with its rebuild.
     signature: str | None = None
+    retry: bool = False  # rebuilt whole because the data refused its last refresh (REFUSED)
 
 
 @dataclass(frozen=True)
@@ -154,7 +170,11 @@ class RefreshPlan:
         """How many metrics it rebuilds whole."""
         return sum(1 for work in self.works if work.days is None)
 
-    def result(self, failed: list[str] | tuple[str, ...] = ()) -> RefreshResult:
+    def without_retries(self) -> RefreshPlan:
+        """The same plan without the metrics the data refused before."""
+        return replace(self, works=tuple(work for work in self.works if not work.retry))
+
+    def result(self, failed: Collection[str] = ()) -> RefreshResult:
         done = [work for work in self.works if work.metric.name not in failed]
         rebuilt = sum(1 for work in done if work.signature is not None)
         return RefreshResult(rebuilt=rebuilt, refreshed=len(done) - rebuilt,
@@ -177,7 +197,7 @@ def plan_refresh(conn: psycopg.Connection, connection_id: str, catalogs: Catalog
     for metric in catalog.metrics:
         signature = metric.signature(f"{calendar};sql={sql.VERSION}")
         if built.get(metric.name) != signature:
-            works.append(MetricWork(metric, None, signature))
+            works.append(MetricWork(metric, None, signature, retry=built.get(metric.name) == REFUSED))
             continue
         days = sorted({d for table in metric.tables for d in marks.get(table, ())})
         if days:
@@ -200,29 +220,42 @@ def run_work(conn: psycopg.Connection, plan: RefreshPlan, work: MetricWork) -> N
 
 def run_work_guarded(conn: psycopg.Connection, plan: RefreshPlan, work: MetricWork) -> bool:
     """run_work in a savepoint of conn's transaction; False when the data refused its statements (module
-    docstring): the savepoint is rolled back, the metric left to be rebuilt whole (forget_built) and the refusal
-    logged. Any other error (a lost connection, a bug) propagates, failing the refresh as before."""
+    docstring): the savepoint is rolled back, the metric recorded as refused (mark_refused) and the refusal logged.
+    Any other error (a lost connection, a bug, a parameter PostgreSQL refuses) propagates, failing the refresh."""
     try:
         with conn.transaction():
             run_work(conn, plan, work)
     except psycopg.DataError as exc:
-        forget_built(conn, plan.connection_id, [work.metric.name])
+        if not refused_by_data(exc):
+            raise
+        mark_refused(conn, plan.connection_id, [work.metric.name])
         log_refused(plan.connection_id, work.metric.name, exc)
         return False
     return True
 
 
-def forget_built(conn: psycopg.Connection, connection_id: str, metrics: list[str]) -> None:
-    """Mark the metrics as never built, in conn's transaction: the next refresh of the connection rebuilds each whole
-    from the raw rows, whatever marks it finds (the marks this refresh took are then no longer needed for them)."""
-    conn.execute("DELETE FROM metric_state WHERE connection_id = %s AND metric = ANY(%s)", (connection_id, metrics))
+def refused_by_data(exc: psycopg.DataError) -> bool:
+    """Whether PostgreSQL refused what the records held, rather than a parameter the refresh passed or something
+    psycopg refused before sending (no SQLSTATE)."""
+    return exc.sqlstate is not None and exc.sqlstate != _INVALID_PARAMETER_VALUE
+
+
+def mark_refused(conn: psycopg.Connection, connection_id: str, metrics: list[str]) -> None:
+    """Record the metrics as refused, in conn's transaction: the refreshes after it rebuild each whole from the raw
+    rows, whatever marks they find (the marks this refresh took are then not needed for them), and a stream's end
+    leaves them out. built_at keeps when each was last built."""
+    conn.execute("""INSERT INTO metric_state (connection_id, metric, signature)
+                    SELECT %s, unnest(%s::text[]), %s
+                    ON CONFLICT (connection_id, metric) DO UPDATE SET signature = EXCLUDED.signature""",
+                 (connection_id, metrics, REFUSED))
 
 
 def log_refused(connection_id: str, metric: str, exc: psycopg.DataError) -> None:
     # Only the error's class and SQLSTATE: a data error's text may quote what a record held.
-    log.error("metric %s of connection %s was left as it was: PostgreSQL refused the data it met (%s, SQLSTATE %s). "
-              "Its points stay as before, and every refresh rebuilds it from the raw rows until the records allow "
-              "it (e.g. amounts whose sum overflows numeric)", metric, connection_id, type(exc).__name__, exc.sqlstate)
+    log.error("metric %s of connection %s was not refreshed: PostgreSQL refused the data it met (%s, SQLSTATE %s). "
+              "Its points, if it has any, stay as they were, and the connection's refreshes rebuild it from the raw "
+              "rows until the records allow it (e.g. amounts whose sum overflows numeric)",
+              metric, connection_id, type(exc).__name__, exc.sqlstate)
 
 
 def _mostly(conn: psycopg.Connection, connection_id: str, metric: Metric, days: list[dt.date]) -> bool:

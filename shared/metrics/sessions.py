@@ -14,7 +14,7 @@ What changes is only when each metric's new points become visible:
   consistent with the raw rows as one whole, as they are after any refresh; two metrics may briefly be from
   different moments.
 - A work whose statements the data refuses (SQLSTATE class 22, refresh.py's run_work_guarded) fails alone: its
-  transaction (or savepoint) rolls back, the coordinating transaction forgets that the metric was built, and the
+  transaction (or savepoint) rolls back, the coordinating transaction records the metric as refused, and the
   others go on.
 - If any work fails otherwise, no further work starts, and the error is raised: the coordinating transaction rolls
   back, so the marks are back for the next refresh. The metrics already committed stay, and are correct. Recomputing a
@@ -42,10 +42,11 @@ from shared.metrics.refresh import (
     MetricWork,
     RefreshPlan,
     RefreshResult,
-    forget_built,
     lock_refresh,
     log_refused,
+    mark_refused,
     plan_refresh,
+    refused_by_data,
     run_work,
     run_work_guarded,
     take_marks,
@@ -112,7 +113,11 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
                 elif not run_work_guarded(session, plan, work):
                     refused.append(work.metric.name)
                     continue
-            except psycopg.DataError as exc:  # its own transaction rolled back; the coordinator forgets it was built
+            except psycopg.DataError as exc:
+                if not refused_by_data(exc):
+                    failed.set()
+                    raise
+                # Its own transaction rolled back; the coordinating transaction records it as refused, below.
                 log_refused(plan.connection_id, work.metric.name, exc)
                 refused.append(work.metric.name)
                 continue
@@ -144,5 +149,7 @@ def _run_side_by_side(conn: psycopg.Connection, plan: RefreshPlan, sessions: int
         log.warning("a metric's refresh failed in its own session; the connection's marks stay for the next refresh")
         raise first
     if refused:
-        forget_built(conn, plan.connection_id, refused)  # again for the coordinator's own: the same rows, gone
+        # What the other sessions' refused works leave to it (its own, run_work_guarded recorded already: the same
+        # row is written again).
+        mark_refused(conn, plan.connection_id, refused)
     return refused

@@ -18,6 +18,7 @@ from shared.core.config import load_settings
 from shared.db import runs
 from shared.db.connections import Connection, upsert_connection
 from shared.metrics import rebuild
+from shared.metrics.refresh import REFUSED
 from tests.metrics.conftest import points
 
 CONNECTION = "qbo-load"
@@ -237,12 +238,22 @@ def test_a_last_load_whose_amounts_overflow_a_metrics_sum_loads_and_leaves_that_
     assert (loaded["inserted"], loaded["quarantined"]) == (2, 0)
     after, marks = _series(pg_dsn)
     assert marks == 0 and state(pg_dsn, run)[0] == ["1", "2", "3"]
-    with psycopg.connect(pg_dsn) as conn:
-        built = {m for (m,) in conn.execute("SELECT metric FROM metric_state WHERE connection_id = %s", (CONNECTION,))}
-    assert "qbo.revenue_invoiced" not in built and "qbo.invoice_count" in built
+    assert _signatures(pg_dsn)["qbo.revenue_invoiced"] == REFUSED != _signatures(pg_dsn)["qbo.invoice_count"]
     assert _day_values(after, "qbo.revenue_invoiced") == _day_values(before, "qbo.revenue_invoiced") == [10]
     assert _day_values(after, "qbo.invoice_count") == [3]
-    assert any("qbo.revenue_invoiced" in r.getMessage() for r in caplog.records)
+    assert [r for r in caplog.records if "qbo.revenue_invoiced" in r.getMessage()]
+    # The next stream's end refreshes its own invoice and does not retry the refused metrics (a whole rebuild each).
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="shared.metrics.refresh"):
+        load_pages({**request(run, [land(run, 2, [invoice("4", 4, 5.0)])]), "ends_stream": True})
+    again, marks = _series(pg_dsn)
+    assert marks == 0 and not caplog.records and _signatures(pg_dsn)["qbo.revenue_invoiced"] == REFUSED
+    assert _day_values(again, "qbo.invoice_count") == [4] and _day_values(again, "qbo.revenue_invoiced") == [10]
+
+
+def _signatures(pg_dsn: str) -> dict[str, str]:
+    with psycopg.connect(pg_dsn) as conn:
+        return dict(conn.execute("SELECT metric, signature FROM metric_state WHERE connection_id = %s", (CONNECTION,)))
 
 
 def _day_values(series: set[tuple], metric: str) -> list:
