@@ -40,6 +40,10 @@ class Series(BaseModel):
     grain: str
     dimension: str
     series: list[MemberSeries]
+    refused: bool = Field(False, description=(
+        "The connection's records hold values PostgreSQL cannot aggregate for this metric (e.g. amounts whose sum "
+        "overflows numeric): the points are as of the last refresh that could compute them, and every sync tries "
+        "again until the source corrects the records"))
 
 
 class ForecastPoint(BaseModel):

@@ -36,6 +36,7 @@ from api.problems import Problem, not_found
 from plugins import registry
 from shared.metrics import Aggregation, Metric, get_metric, list_metrics
 from shared.metrics.calendar import GRAINS
+from shared.metrics.refresh import is_refused
 from shared.metrics.series import MetricReader, SeriesQuery
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])
@@ -116,7 +117,9 @@ def _csv(frame: pd.DataFrame) -> str:
             description="Buckets of `grain` overlapping [start, end); `dimension` splits the total by member "
                         "(narrowed to the comma-separated `members`). JSON by default; CSV (header "
                         "bucket,member,value,count) with `format=csv` or `Accept: text/csv`. 404 for an unknown "
-                        f"metric or connection; at most {MAX_BUCKETS} buckets per member and {MAX_POINTS} points.")
+                        f"metric or connection; at most {MAX_BUCKETS} buckets per member and {MAX_POINTS} points. "
+                        "`refused` (JSON) says the connection's records hold values this metric cannot be "
+                        "computed from: its points are as of the last refresh that could.")
 def series(metric: MetricPath, request: Request, connection_id: ConnectionQuery,
            grain: Annotated[Grain, Query(description="Bucket size")] = "month",
            start: Annotated[dt.date | None, Query(description="First day (inclusive), e.g. 2026-01-01")] = None,
@@ -138,7 +141,8 @@ def series(metric: MetricPath, request: Request, connection_id: ConnectionQuery,
     for row in frame.itertuples(index=False):
         by_member[str(row.member)].append(Point(bucket=row.bucket, value=str(row.value), count=int(row.count)))
     return Series(metric=metric, connection_id=connection_id, grain=grain, dimension=dimension,
-                  series=[MemberSeries(member=m, points=p) for m, p in sorted(by_member.items())])
+                  series=[MemberSeries(member=m, points=p) for m, p in sorted(by_member.items())],
+                  refused=is_refused(db, connection_id, metric))
 
 
 @router.get("/{metric}/forecast", response_model=ForecastOut, summary="A forecast of one metric with its interval",

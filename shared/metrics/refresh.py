@@ -250,6 +250,13 @@ def mark_refused(conn: psycopg.Connection, connection_id: str, metrics: list[str
                  (connection_id, metrics, REFUSED))
 
 
+def is_refused(conn: psycopg.Connection, connection_id: str, metric: str) -> bool:
+    """Whether the data refused the metric's last refresh: its points are as of the last one that could compute it."""
+    row = conn.execute("SELECT signature FROM metric_state WHERE connection_id = %s AND metric = %s",
+                       (connection_id, metric)).fetchone()
+    return row is not None and row[0] == REFUSED
+
+
 def log_refused(connection_id: str, metric: str, exc: psycopg.DataError) -> None:
     # Only the error's class and SQLSTATE: a data error's text may quote what a record held.
     log.error("metric %s of connection %s was not refreshed: PostgreSQL refused the data it met (%s, SQLSTATE %s). "

@@ -15,6 +15,7 @@ from api.auth.principal import METRICS_READ
 from plugins import registry
 from shared.db.connections import Connection, upsert_connection
 from shared.metrics import list_metrics
+from shared.metrics.refresh import mark_refused
 
 METRIC = "qbo.net_revenue"
 
@@ -70,7 +71,19 @@ def test_a_series_as_json(as_caller, books):
     assert answer.status_code == 200
     assert answer.json() == {"metric": METRIC, "connection_id": books, "grain": "month", "dimension": "", "series": [
         {"member": "", "points": [{"bucket": "2026-01-01", "value": "100.50", "count": 3},
-                                  {"bucket": "2026-02-01", "value": "200.00", "count": 4}]}]}
+                                  {"bucket": "2026-02-01", "value": "200.00", "count": 4}]}], "refused": False}
+
+
+def test_a_series_the_data_refused_says_so_beside_its_last_points(as_caller, books, db):
+    # The records hold what PostgreSQL cannot aggregate for it (shared/metrics/refresh.py): its points are as of the
+    # last refresh that could compute it, and the caller is told.
+    mark_refused(db, books, [METRIC])
+    db.commit()
+    answer = as_caller(METRICS_READ).get(f"/api/metrics/{METRIC}/series", params={"connection_id": books})
+    assert answer.status_code == 200 and answer.json()["refused"] is True
+    assert [p["value"] for p in answer.json()["series"][0]["points"]] == ["100.50", "200.00"]
+    other = as_caller(METRICS_READ).get("/api/metrics/qbo.expenses/series", params={"connection_id": books})
+    assert other.json()["refused"] is False
 
 
 def test_a_series_narrowed_by_dates_and_members(as_caller, books):
